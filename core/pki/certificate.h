@@ -1,0 +1,64 @@
+#pragma once
+// X.509 certificates: parsing, identity (certificateId) and the subject
+// fields that templates use as pseudo-parameters.
+#include <openssl/x509.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace provision::pki {
+
+struct X509Free {
+  void operator()(X509* cert) const { X509_free(cert); }
+};
+using X509Ptr = std::unique_ptr<X509, X509Free>;
+
+class Certificate {
+ public:
+  // Takes ownership of `cert` (e.g. what mosquitto_client_certificate returns).
+  static Certificate adopt(X509* cert);
+  // The first certificate in `pem`; throws Error when there is none or it is malformed.
+  static Certificate from_pem(std::string_view pem);
+  // Every certificate in a PEM bundle, in order; throws when there is none.
+  static std::vector<Certificate> all_from_pem(std::string_view pem);
+  static Certificate from_der(std::string_view der);
+  static Certificate load(const std::filesystem::path& path);
+
+  std::string to_pem() const;
+  std::string der() const;
+  // certificateId: lowercase hex SHA-256 of the DER encoding (64 chars).
+  std::string id() const;
+  // Serial number as lowercase hex without leading zeros ("0" for zero).
+  std::string serial_hex() const;
+  // Validity as Unix seconds.
+  int64_t not_before() const;
+  int64_t not_after() const;
+  bool is_ca() const;
+
+  // Subject fields keyed by their OpenSSL short names ("CN", "O", "OU", "C",
+  // "ST", "L", "serialNumber", "dnQualifier", ...). Repeated fields keep the
+  // first value.
+  std::map<std::string, std::string> subject() const;
+  // One subject field by short name, "" when absent.
+  std::string subject_field(std::string_view short_name) const;
+  // Subject as a one-line RFC 2253 string, for logs.
+  std::string subject_line() const;
+  std::string issuer_line() const;
+
+  // True when `issuer`'s subject is this certificate's issuer name and
+  // `issuer`'s public key verifies this certificate's signature.
+  bool issued_by(const Certificate& issuer) const;
+
+  X509* get() const { return cert_.get(); }
+
+ private:
+  explicit Certificate(X509* cert);
+  std::shared_ptr<X509> cert_;
+};
+
+}  // namespace provision::pki
