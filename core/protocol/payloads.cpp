@@ -1,1 +1,89 @@
-// placeholder: not written yet
+#include "protocol/payloads.h"
+
+#include "protocol/schema_validator.h"
+#include "util/error.h"
+#include "util/json.h"
+
+namespace provision::protocol {
+namespace {
+
+void require_json(Format format) {
+  if (format != Format::Json) throw RequestError(415, "UnsupportedFormat", "payload format cbor is not supported");
+}
+
+// Parses a request payload and checks it against its schema.
+rapidjson::Document decode_request(Format format, std::string_view payload, const char* schema) {
+  require_json(format);
+  if (payload.empty()) payload = "{}";
+  std::string error;
+  auto doc = json::try_parse(payload, &error);
+  if (!doc) throw RequestError(400, "InvalidPayload", "request is not JSON: " + error);
+  if (auto violation = schema_violation(schema, *doc)) throw RequestError(400, "InvalidPayload", *violation);
+  return std::move(*doc);
+}
+
+std::string encode(const rapidjson::Value& value, Format format) {
+  require_json(format);
+  return json::stringify(value);
+}
+
+}  // namespace
+
+void decode_create_keys_request(Format format, std::string_view payload) {
+  decode_request(format, payload, kCreateKeysRequestSchema);
+}
+
+CsrRequest decode_csr_request(Format format, std::string_view payload) {
+  auto doc = decode_request(format, payload, kCsrRequestSchema);
+  return {*json::string_member(doc, "certificateSigningRequest")};
+}
+
+RegisterThingRequest decode_register_thing_request(Format format, std::string_view payload) {
+  auto doc = decode_request(format, payload, kRegisterThingRequestSchema);
+  RegisterThingRequest request;
+  request.ownership_token = *json::string_member(doc, "certificateOwnershipToken");
+  if (const auto* parameters = json::member(doc, "parameters"))
+    for (const auto& m : parameters->GetObject())
+      request.parameters.emplace(json::view(m.name), json::view(m.value));
+  return request;
+}
+
+std::string encode_certificate_reply(const CertificateReply& reply, Format format) {
+  rapidjson::Document doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  doc.AddMember("certificateId", json::string_value(reply.certificate_id, a), a);
+  doc.AddMember("certificatePem", json::string_value(reply.certificate_pem, a), a);
+  if (reply.private_key) doc.AddMember("privateKey", json::string_value(*reply.private_key, a), a);
+  doc.AddMember("certificateOwnershipToken", json::string_value(reply.ownership_token, a), a);
+  return encode(doc, format);
+}
+
+std::string encode_register_thing_reply(const RegisterThingReply& reply, Format format) {
+  rapidjson::Document doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  doc.AddMember("thingName", json::string_value(reply.thing_name, a), a);
+  rapidjson::Value configuration(rapidjson::kObjectType);
+  if (reply.device_configuration && reply.device_configuration->IsObject())
+    configuration.CopyFrom(*reply.device_configuration, a);
+  doc.AddMember("deviceConfiguration", configuration, a);
+  return encode(doc, format);
+}
+
+std::string encode_rejection(const Rejection& rejection, Format format) {
+  rapidjson::Document doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  doc.AddMember("statusCode", rejection.status_code, a);
+  doc.AddMember("errorCode", json::string_value(rejection.error_code, a), a);
+  doc.AddMember("errorMessage", json::string_value(rejection.error_message.empty() ? rejection.error_code : rejection.error_message, a), a);
+  // A rejection must be deliverable even when the requested format is not
+  // spoken: fall back to JSON rather than throwing on the error path.
+  if (format != Format::Json) return json::stringify(doc);
+  return encode(doc, format);
+}
+
+rapidjson::Document decode_reply(Format format, std::string_view payload) {
+  require_json(format);
+  return json::parse(payload, "reply");
+}
+
+}  // namespace provision::protocol

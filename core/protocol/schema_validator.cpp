@@ -1,1 +1,89 @@
-// placeholder: not written yet
+#include "protocol/schema_validator.h"
+
+#include <rapidjson/pointer.h>
+#include <rapidjson/schema.h>
+#include <rapidjson/stringbuffer.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "util/error.h"
+#include "util/json.h"
+
+namespace provision::protocol {
+namespace {
+
+struct CompiledSchema {
+  rapidjson::Document source;
+  std::unique_ptr<rapidjson::SchemaDocument> schema;
+};
+
+const CompiledSchema& compiled(std::string_view name) {
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<CompiledSchema>, std::less<>> cache;
+  std::lock_guard lock(mutex);
+  auto it = cache.find(name);
+  if (it != cache.end()) return *it->second;
+  std::string_view text = schemas::embedded(name);
+  if (text.empty()) throw Error("unknown schema " + std::string(name));
+  auto entry = std::make_unique<CompiledSchema>();
+  entry->source = json::parse(text, name);
+  entry->schema = std::make_unique<rapidjson::SchemaDocument>(entry->source);
+  return *cache.emplace(std::string(name), std::move(entry)).first->second;
+}
+
+std::string pointer_string(const rapidjson::Pointer& pointer) {
+  rapidjson::StringBuffer buffer;
+  pointer.Stringify(buffer);
+  std::string s(buffer.GetString(), buffer.GetSize());
+  return s.empty() ? "/" : s;
+}
+
+// Turns RapidJSON's (schema pointer, keyword, document pointer) into a sentence.
+std::string describe(const rapidjson::Value& schema_root, const rapidjson::SchemaValidator& validator,
+                     const rapidjson::Value& document) {
+  std::string where = pointer_string(validator.GetInvalidDocumentPointer());
+  std::string keyword = validator.GetInvalidSchemaKeyword();
+  const rapidjson::Value* rule = validator.GetInvalidSchemaPointer().Get(schema_root);
+  const rapidjson::Value* node = validator.GetInvalidDocumentPointer().Get(document);
+
+  if (keyword == "required" && rule && node && node->IsObject()) {
+    std::string missing;
+    if (const auto* required = json::member(*rule, "required"); required && required->IsArray())
+      for (const auto& name : required->GetArray())
+        if (name.IsString() && !node->HasMember(name)) missing += (missing.empty() ? "" : ", ") + std::string(json::view(name));
+    return where + ": missing required field " + missing;
+  }
+  if (keyword == "type" && rule) {
+    if (const auto* type = json::member(*rule, "type"); type && type->IsString())
+      return where + ": must be of type " + std::string(json::view(*type));
+  }
+  if (keyword == "additionalProperties" && rule && node && node->IsObject()) {
+    const auto* properties = json::member(*rule, "properties");
+    for (const auto& m : node->GetObject())
+      if (!properties || !properties->HasMember(m.name)) return where + ": unexpected field " + std::string(json::view(m.name));
+  }
+  if ((keyword == "maxLength" || keyword == "minLength" || keyword == "maxProperties" || keyword == "minProperties" ||
+       keyword == "minimum" || keyword == "maximum") &&
+      rule) {
+    if (const auto* limit = json::member(*rule, keyword); limit && limit->IsNumber())
+      return where + ": violates " + keyword + " " + std::to_string(limit->GetInt64());
+  }
+  if (keyword == "pattern" && rule) {
+    if (auto pattern = json::string_member(*rule, "pattern")) return where + ": does not match pattern " + *pattern;
+  }
+  if (keyword == "enum") return where + ": is not one of the allowed values";
+  return where + ": violates schema keyword '" + keyword + "'";
+}
+
+}  // namespace
+
+std::optional<std::string> schema_violation(std::string_view schema_name, const rapidjson::Value& document) {
+  const CompiledSchema& schema = compiled(schema_name);
+  rapidjson::SchemaValidator validator(*schema.schema);
+  if (document.Accept(validator)) return std::nullopt;
+  return describe(schema.source, validator, document);
+}
+
+}  // namespace provision::protocol

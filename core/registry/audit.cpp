@@ -1,1 +1,32 @@
-// placeholder: not written yet
+#include "registry/registry.h"
+#include "util/clock.h"
+
+namespace provision::registry {
+
+void Registry::audit(const AuditEntry& e) {
+  db_->prepare("INSERT INTO audit_log (at, actor, action, subject, result, source, detail) VALUES (?,?,?,?,?,?,?)")
+      .bind(1, e.at ? e.at : unix_now())
+      .bind(2, e.actor)
+      .bind(3, e.action)
+      .bind(4, e.subject)
+      .bind(5, e.result)
+      .bind(6, e.source)
+      .bind(7, e.detail)
+      .run();
+}
+
+std::vector<AuditEntry> Registry::audit_entries(const AuditFilter& f) {
+  // Fixed SQL with optional filters (NULL means "any"), so the statement is
+  // prepared once and cached.
+  auto s = db_->prepare(
+      "SELECT id, at, actor, action, subject, result, source, detail FROM audit_log "
+      "WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR subject = ?3) "
+      "AND (?4 IS NULL OR at >= ?4) AND (?5 IS NULL OR at <= ?5) ORDER BY id DESC LIMIT ?6");
+  s.bind(1, f.actor).bind(2, f.action).bind(3, f.subject).bind(4, f.since).bind(5, f.until).bind(6, f.limit);
+  std::vector<AuditEntry> out;
+  while (s.step())
+    out.push_back({s.int64(0), s.int64(1), s.text(2), s.text(3), s.text(4), s.text(5), s.text(6), s.text(7)});
+  return out;
+}
+
+}  // namespace provision::registry

@@ -1,1 +1,107 @@
-// placeholder: not written yet
+#include "registry/registry.h"
+#include "util/clock.h"
+
+namespace provision::registry {
+namespace {
+
+constexpr const char* kCertificateColumns =
+    "id, pem, status, thing_name, ca_id, serial, not_before, not_after, claim_certificate_id, created_at, updated_at";
+
+CertificateRecord read_certificate(const Statement& s) {
+  CertificateRecord r;
+  r.id = s.text(0);
+  r.pem = s.text(1);
+  r.status = s.text(2);
+  r.thing_name = s.optional_text(3);
+  r.ca_id = s.optional_text(4);
+  r.serial = s.text(5);
+  r.not_before = s.int64(6);
+  r.not_after = s.int64(7);
+  r.claim_certificate_id = s.optional_text(8);
+  r.created_at = s.int64(9);
+  r.updated_at = s.int64(10);
+  return r;
+}
+
+}  // namespace
+
+void Registry::insert_certificate(const CertificateRecord& r) {
+  int64_t now = unix_now();
+  db_->prepare(
+         "INSERT INTO certificates (id, pem, status, thing_name, ca_id, serial, not_before, not_after, "
+         "claim_certificate_id, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+      .bind(1, r.id)
+      .bind(2, r.pem)
+      .bind(3, r.status)
+      .bind(4, r.thing_name)
+      .bind(5, r.ca_id)
+      .bind(6, r.serial)
+      .bind(7, r.not_before)
+      .bind(8, r.not_after)
+      .bind(9, r.claim_certificate_id)
+      .bind(10, r.created_at ? r.created_at : now)
+      .bind(11, now)
+      .run();
+}
+
+std::optional<CertificateRecord> Registry::find_certificate(const std::string& id) {
+  auto s = db_->prepare(std::string("SELECT ") + kCertificateColumns + " FROM certificates WHERE id = ?");
+  s.bind(1, id);
+  if (!s.step()) return std::nullopt;
+  return read_certificate(s);
+}
+
+bool Registry::set_certificate_status(const std::string& id, const std::string& status) {
+  db_->prepare("UPDATE certificates SET status = ?, updated_at = ? WHERE id = ?")
+      .bind(1, status)
+      .bind(2, unix_now())
+      .bind(3, id)
+      .run();
+  return db_->changes() > 0;
+}
+
+bool Registry::attach_certificate_to_thing(const std::string& id, const std::string& thing_name) {
+  db_->prepare("UPDATE certificates SET thing_name = ?, updated_at = ? WHERE id = ?")
+      .bind(1, thing_name)
+      .bind(2, unix_now())
+      .bind(3, id)
+      .run();
+  return db_->changes() > 0;
+}
+
+std::vector<CertificateRecord> Registry::certificates_of_thing(const std::string& thing_name) {
+  auto s = db_->prepare(std::string("SELECT ") + kCertificateColumns +
+                        " FROM certificates WHERE thing_name = ? ORDER BY created_at, id");
+  s.bind(1, thing_name);
+  std::vector<CertificateRecord> out;
+  while (s.step()) out.push_back(read_certificate(s));
+  return out;
+}
+
+void Registry::attach_policy(const std::string& certificate_id, const std::string& policy_name) {
+  db_->prepare("INSERT OR IGNORE INTO certificate_policies (certificate_id, policy_name) VALUES (?, ?)")
+      .bind(1, certificate_id)
+      .bind(2, policy_name)
+      .run();
+}
+
+std::vector<std::string> Registry::policies_of_certificate(const std::string& certificate_id) {
+  auto s = db_->prepare("SELECT policy_name FROM certificate_policies WHERE certificate_id = ? ORDER BY policy_name");
+  s.bind(1, certificate_id);
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
+  return out;
+}
+
+std::vector<std::string> Registry::delete_pending_certificates_before(int64_t cutoff) {
+  std::vector<std::string> ids;
+  {
+    auto s = db_->prepare("SELECT id FROM certificates WHERE status = 'PENDING_ACTIVATION' AND created_at < ?");
+    s.bind(1, cutoff);
+    while (s.step()) ids.push_back(s.text(0));
+  }
+  for (const auto& id : ids) db_->prepare("DELETE FROM certificates WHERE id = ?").bind(1, id).run();
+  return ids;
+}
+
+}  // namespace provision::registry

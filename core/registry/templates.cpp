@@ -1,1 +1,76 @@
-// placeholder: not written yet
+#include "registry/registry.h"
+#include "util/clock.h"
+
+namespace provision::registry {
+
+std::optional<TemplateRecord> Registry::find_template(const std::string& name) {
+  auto s = db_->prepare(
+      "SELECT name, description, enabled, default_version, created_at, updated_at FROM templates WHERE name = ?");
+  s.bind(1, name);
+  if (!s.step()) return std::nullopt;
+  return TemplateRecord{s.text(0), s.text(1), s.int64(2) != 0, s.int64(3), s.int64(4), s.int64(5)};
+}
+
+int64_t Registry::add_template_version(const std::string& name, const std::string& body, const std::string& description) {
+  int64_t now = unix_now();
+  int64_t version = 1;
+  {
+    auto s = db_->prepare("SELECT coalesce(max(version), 0) + 1 FROM template_versions WHERE template_name = ?");
+    s.bind(1, name);
+    if (s.step()) version = s.int64(0);
+  }
+  db_->prepare(
+         "INSERT INTO templates (name, description, enabled, default_version, created_at, updated_at) "
+         "VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET default_version = excluded.default_version, "
+         "description = CASE WHEN excluded.description = '' THEN description ELSE excluded.description END, "
+         "updated_at = excluded.updated_at")
+      .bind(1, name)
+      .bind(2, description)
+      .bind(3, version)
+      .bind(4, now)
+      .bind(5, now)
+      .run();
+  db_->prepare("INSERT INTO template_versions (template_name, version, body, created_at) VALUES (?, ?, ?, ?)")
+      .bind(1, name)
+      .bind(2, version)
+      .bind(3, body)
+      .bind(4, now)
+      .run();
+  return version;
+}
+
+std::optional<TemplateVersionRecord> Registry::find_template_version(const std::string& name, int64_t version) {
+  auto s = db_->prepare(
+      "SELECT template_name, version, body, created_at FROM template_versions WHERE template_name = ? AND version = ?");
+  s.bind(1, name).bind(2, version);
+  if (!s.step()) return std::nullopt;
+  return TemplateVersionRecord{s.text(0), s.int64(1), s.text(2), s.int64(3)};
+}
+
+std::optional<TemplateVersionRecord> Registry::default_template_version(const std::string& name) {
+  auto s = db_->prepare(
+      "SELECT v.template_name, v.version, v.body, v.created_at FROM templates t "
+      "JOIN template_versions v ON v.template_name = t.name AND v.version = t.default_version WHERE t.name = ?");
+  s.bind(1, name);
+  if (!s.step()) return std::nullopt;
+  return TemplateVersionRecord{s.text(0), s.int64(1), s.text(2), s.int64(3)};
+}
+
+bool Registry::set_template_enabled(const std::string& name, bool enabled) {
+  db_->prepare("UPDATE templates SET enabled = ?, updated_at = ? WHERE name = ?")
+      .bind(1, enabled)
+      .bind(2, unix_now())
+      .bind(3, name)
+      .run();
+  return db_->changes() > 0;
+}
+
+std::vector<TemplateRecord> Registry::list_templates() {
+  auto s = db_->prepare(
+      "SELECT name, description, enabled, default_version, created_at, updated_at FROM templates ORDER BY name");
+  std::vector<TemplateRecord> out;
+  while (s.step()) out.push_back({s.text(0), s.text(1), s.int64(2) != 0, s.int64(3), s.int64(4), s.int64(5)});
+  return out;
+}
+
+}  // namespace provision::registry

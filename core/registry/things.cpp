@@ -1,1 +1,51 @@
-// placeholder: not written yet
+#include "registry/json_columns.h"
+#include "registry/registry.h"
+#include "util/clock.h"
+
+namespace provision::registry {
+
+std::optional<ThingRecord> Registry::find_thing(const std::string& name) {
+  auto s = db_->prepare("SELECT name, thing_type, attributes, version, created_at, updated_at FROM things WHERE name = ?");
+  s.bind(1, name);
+  if (!s.step()) return std::nullopt;
+  ThingRecord r;
+  r.name = s.text(0);
+  r.thing_type = s.optional_text(1);
+  r.attributes = string_map_from_json(s.text(2));
+  r.version = s.int64(3);
+  r.created_at = s.int64(4);
+  r.updated_at = s.int64(5);
+  return r;
+}
+
+void Registry::insert_thing(const ThingRecord& r) {
+  int64_t now = unix_now();
+  db_->prepare("INSERT INTO things (name, thing_type, attributes, version, created_at, updated_at) VALUES (?,?,?,1,?,?)")
+      .bind(1, r.name)
+      .bind(2, r.thing_type)
+      .bind(3, to_json(r.attributes))
+      .bind(4, now)
+      .bind(5, now)
+      .run();
+}
+
+void Registry::update_thing(const ThingRecord& r) {
+  db_->prepare("UPDATE things SET thing_type = ?, attributes = ?, version = version + 1, updated_at = ? WHERE name = ?")
+      .bind(1, r.thing_type)
+      .bind(2, to_json(r.attributes))
+      .bind(3, unix_now())
+      .bind(4, r.name)
+      .run();
+}
+
+bool Registry::delete_thing(const std::string& name) {
+  db_->prepare("DELETE FROM things WHERE name = ?").bind(1, name).run();
+  return db_->changes() > 0;
+}
+
+int64_t Registry::count_things() {
+  auto s = db_->prepare("SELECT count(*) FROM things");
+  return s.step() ? s.int64(0) : 0;
+}
+
+}  // namespace provision::registry

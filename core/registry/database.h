@@ -1,0 +1,116 @@
+#pragma once
+// A thin RAII layer over SQLite: a connection, prepared statements (cached
+// per connection), and transactions that roll back unless committed. Every
+// SQLite error becomes a RegistryError that names the operation.
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "util/error.h"
+
+namespace provision::registry {
+
+struct RegistryError : Error {
+  RegistryError(const std::string& message, int sqlite_code) : Error(message), code(sqlite_code) {}
+  int code;  // primary SQLite result code (SQLITE_BUSY, SQLITE_CONSTRAINT, ...)
+  bool busy() const { return code == SQLITE_BUSY || code == SQLITE_LOCKED; }
+  bool constraint() const { return code == SQLITE_CONSTRAINT; }
+};
+
+class Database;
+
+// A prepared statement borrowed from its connection's cache. Bind parameters
+// are 1-based, columns 0-based. The statement is reset when this goes away.
+class Statement {
+ public:
+  Statement(Database& db, sqlite3_stmt* stmt) : db_(&db), stmt_(stmt) {}
+  Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  Statement& operator=(Statement&&) = delete;
+  ~Statement();
+
+  Statement& bind(int index, std::string_view value);
+  Statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
+  Statement& bind(int index, const std::string& value) { return bind(index, std::string_view(value)); }
+  Statement& bind(int index, int64_t value);
+  Statement& bind(int index, int value) { return bind(index, static_cast<int64_t>(value)); }
+  Statement& bind(int index, bool value) { return bind(index, static_cast<int64_t>(value ? 1 : 0)); }
+  Statement& bind(int index, std::nullopt_t);
+  template <typename T>
+  Statement& bind(int index, const std::optional<T>& value) {
+    return value ? bind(index, *value) : bind(index, std::nullopt);
+  }
+
+  // Advances to the next row: true when a row is available, false when done.
+  bool step();
+  // Runs a statement that returns no rows.
+  void run();
+
+  bool is_null(int column) const;
+  std::string text(int column) const;
+  std::optional<std::string> optional_text(int column) const;
+  int64_t int64(int column) const;
+  std::optional<int64_t> optional_int64(int column) const;
+
+ private:
+  Database* db_;
+  sqlite3_stmt* stmt_;
+};
+
+class Database {
+ public:
+  enum class Mode { ReadWrite, ReadOnly };
+
+  // Opens (and for ReadWrite, creates) the registry file. ReadWrite turns on
+  // WAL, synchronous=NORMAL and foreign keys. busy_timeout_ms bounds how long
+  // a call waits for a lock before failing with SQLITE_BUSY.
+  static std::unique_ptr<Database> open(const std::filesystem::path& path, Mode mode, int busy_timeout_ms = 5000);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // Runs one or more statements with no results.
+  void exec(std::string_view sql);
+  // A cached prepared statement for `sql` (prepared on first use).
+  Statement prepare(std::string_view sql);
+
+  int64_t changes() const;
+  int64_t last_insert_rowid() const;
+  // PRAGMA data_version: changes when another connection commits.
+  int64_t data_version();
+  int user_version();
+  const std::filesystem::path& path() const { return path_; }
+  sqlite3* handle() const { return db_; }
+
+  [[noreturn]] void fail(std::string_view what, int rc) const;
+
+ private:
+  Database(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
+  sqlite3* db_;
+  std::filesystem::path path_;
+  std::map<std::string, sqlite3_stmt*, std::less<>> statements_;
+};
+
+// BEGIN IMMEDIATE ... COMMIT; rolls back in the destructor unless committed,
+// so that an exception anywhere leaves nothing half-written.
+class Transaction {
+ public:
+  explicit Transaction(Database& db);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void commit();
+
+ private:
+  Database& db_;
+  bool done_ = false;
+};
+
+}  // namespace provision::registry

@@ -1,0 +1,117 @@
+#pragma once
+// The records the registry holds. Times are Unix seconds.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace provision::registry {
+
+// Certificate statuses, with AWS IoT's names.
+inline constexpr const char* kPendingActivation = "PENDING_ACTIVATION";
+inline constexpr const char* kActive = "ACTIVE";
+inline constexpr const char* kInactive = "INACTIVE";
+inline constexpr const char* kRevoked = "REVOKED";
+
+struct CertificateRecord {
+  std::string id;
+  std::string pem;
+  std::string status;
+  std::optional<std::string> thing_name;
+  std::optional<std::string> ca_id;
+  std::string serial;
+  int64_t not_before = 0;
+  int64_t not_after = 0;
+  std::optional<std::string> claim_certificate_id;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct ThingRecord {
+  std::string name;
+  std::optional<std::string> thing_type;
+  std::map<std::string, std::string> attributes;
+  int64_t version = 1;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct PolicyRecord {
+  std::string name;
+  std::string document;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct TemplateRecord {
+  std::string name;
+  std::string description;
+  bool enabled = true;
+  int64_t default_version = 1;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct TemplateVersionRecord {
+  std::string template_name;
+  int64_t version = 0;
+  std::string body;
+  int64_t created_at = 0;
+};
+
+struct ClaimCertificateRecord {
+  std::string id;
+  std::string pem;
+  std::string description;
+  std::string status = kActive;  // ACTIVE | INACTIVE
+  std::vector<std::string> allowed_templates;
+  std::optional<int64_t> expires_at;
+  int64_t created_at = 0;
+};
+
+// CA roles: root (trust anchor), fleet (issues device certificates), claim
+// (issues claim certificates), manufacturer (issues factory device certificates).
+struct CaRecord {
+  std::string id;
+  std::string name;
+  std::string role;
+  std::string pem;
+  std::string status = kActive;
+  std::vector<std::string> allowed_templates;
+  int64_t created_at = 0;
+};
+
+struct ServiceIdentityRecord {
+  std::string certificate_id;
+  std::string name;
+  std::string status = kActive;
+  int64_t created_at = 0;
+};
+
+struct OwnershipTokenRecord {
+  std::string token_hash;
+  std::string certificate_id;
+  std::string claim_certificate_id;
+  int64_t expires_at = 0;
+  std::optional<int64_t> used_at;
+};
+
+struct AuditEntry {
+  int64_t id = 0;
+  int64_t at = 0;
+  std::string actor;
+  std::string action;
+  std::string subject;
+  std::string result = "ok";
+  std::string source;
+  std::string detail = "{}";
+};
+
+struct AuditFilter {
+  std::optional<std::string> actor, action, subject;
+  std::optional<int64_t> since, until;
+  int limit = 100;
+};
+
+}  // namespace provision::registry

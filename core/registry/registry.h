@@ -1,0 +1,95 @@
+#pragma once
+// The registry: things, certificates, policies, templates, claims, CAs,
+// service identities, ownership tokens and the audit log, in one SQLite file.
+//
+// A Registry is one connection: use one per thread. The worker opens it
+// read-write (and migrates it); the broker plugin opens it read-only. Methods
+// that change several rows are meant to be called inside a Transaction
+// (see begin()) so that a request is all or nothing.
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "registry/database.h"
+#include "registry/models.h"
+
+namespace provision::registry {
+
+class Registry {
+ public:
+  // Opens the registry file read-write, creating and migrating it as needed.
+  static Registry open(const std::filesystem::path& path);
+  // Opens an existing registry read-only (the plugin). busy_timeout_ms bounds
+  // how long a read may wait on a lock.
+  static Registry open_read_only(const std::filesystem::path& path, int busy_timeout_ms = 100);
+
+  Transaction begin() { return Transaction(*db_); }
+  Database& database() { return *db_; }
+  // Changes whenever another connection commits (PRAGMA data_version).
+  int64_t data_version() { return db_->data_version(); }
+
+  // --- certificates (certificates.cpp)
+  void insert_certificate(const CertificateRecord& record);
+  std::optional<CertificateRecord> find_certificate(const std::string& id);
+  // Returns false when there is no such certificate.
+  bool set_certificate_status(const std::string& id, const std::string& status);
+  bool attach_certificate_to_thing(const std::string& id, const std::string& thing_name);
+  std::vector<CertificateRecord> certificates_of_thing(const std::string& thing_name);
+  void attach_policy(const std::string& certificate_id, const std::string& policy_name);
+  std::vector<std::string> policies_of_certificate(const std::string& certificate_id);
+  // Deletes PENDING_ACTIVATION certificates created before `cutoff`; returns their ids.
+  std::vector<std::string> delete_pending_certificates_before(int64_t cutoff);
+
+  // --- things (things.cpp)
+  std::optional<ThingRecord> find_thing(const std::string& name);
+  void insert_thing(const ThingRecord& record);
+  void update_thing(const ThingRecord& record);  // bumps version
+  bool delete_thing(const std::string& name);
+  int64_t count_things();
+
+  // --- policies (policies.cpp)
+  std::optional<PolicyRecord> find_policy(const std::string& name);
+  // Inserts or replaces the document.
+  void put_policy(const std::string& name, const std::string& document);
+
+  // --- templates (templates.cpp)
+  std::optional<TemplateRecord> find_template(const std::string& name);
+  // Adds `body` as a new version (creating the template if needed) and makes
+  // it the default; returns the version number.
+  int64_t add_template_version(const std::string& name, const std::string& body, const std::string& description = "");
+  std::optional<TemplateVersionRecord> find_template_version(const std::string& name, int64_t version);
+  // The default version of an existing template.
+  std::optional<TemplateVersionRecord> default_template_version(const std::string& name);
+  bool set_template_enabled(const std::string& name, bool enabled);
+  std::vector<TemplateRecord> list_templates();
+
+  // --- claims, CAs and service identities (claims.cpp)
+  void put_claim_certificate(const ClaimCertificateRecord& record);
+  std::optional<ClaimCertificateRecord> find_claim_certificate(const std::string& id);
+  bool set_claim_status(const std::string& id, const std::string& status);
+  void put_ca(const CaRecord& record);
+  std::optional<CaRecord> find_ca(const std::string& id);
+  std::optional<CaRecord> find_ca_by_role(const std::string& role);
+  std::vector<CaRecord> list_cas();
+  void put_service_identity(const ServiceIdentityRecord& record);
+  std::optional<ServiceIdentityRecord> find_service_identity(const std::string& certificate_id);
+
+  // --- ownership tokens (tokens.cpp)
+  void insert_token(const OwnershipTokenRecord& record);
+  std::optional<OwnershipTokenRecord> find_token(const std::string& token_hash);
+  void mark_token_used(const std::string& token_hash, int64_t at);
+  // Deletes tokens that expired before `now`; returns how many.
+  int64_t delete_expired_tokens(int64_t now);
+
+  // --- audit log (audit.cpp)
+  void audit(const AuditEntry& entry);
+  std::vector<AuditEntry> audit_entries(const AuditFilter& filter);
+
+ private:
+  explicit Registry(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+  std::unique_ptr<Database> db_;
+};
+
+}  // namespace provision::registry

@@ -1,0 +1,122 @@
+#include <catch2/catch.hpp>
+
+#include "protocol/payloads.h"
+#include "protocol/schema_validator.h"
+#include "protocol/topics.h"
+#include "util/error.h"
+#include "util/json.h"
+
+using namespace provision;
+using namespace provision::protocol;
+
+TEST_CASE("request topics parse into operation, format, alias and template") {
+  auto r = parse_request_topic("$provision/certificates/create/json");
+  REQUIRE(r);
+  CHECK(r->operation == Operation::CreateKeysAndCertificate);
+  CHECK(r->format == Format::Json);
+  CHECK(r->alias == Alias::Provision);
+
+  r = parse_request_topic("$provision/certificates/create-from-csr/cbor");
+  REQUIRE(r);
+  CHECK(r->operation == Operation::CreateCertificateFromCsr);
+  CHECK(r->format == Format::Cbor);
+
+  r = parse_request_topic("$provision/templates/Fleet_1-a/provision/json");
+  REQUIRE(r);
+  CHECK(r->operation == Operation::RegisterThing);
+  CHECK(r->template_name == "Fleet_1-a");
+
+  r = parse_request_topic("$aws/provisioning-templates/T/provision/json");
+  REQUIRE(r);
+  CHECK(r->alias == Alias::Aws);
+  CHECK(r->template_name == "T");
+  r = parse_request_topic("$aws/certificates/create-from-csr/json");
+  REQUIRE(r);
+  CHECK(r->alias == Alias::Aws);
+}
+
+TEST_CASE("anything that is not exactly a request topic is refused") {
+  for (const char* topic :
+       {"$provision/certificates/create/xml", "$provision/certificates/create/json/accepted", "$provision/certificates/create",
+        "$provision/templates/+/provision/json", "$provision/templates/#", "$provision/templates//provision/json",
+        "$provision/templates/a/b/provision/json", "$provision/templates/a/provision/json/", "provision/certificates/create/json",
+        "$provision/templates/0123456789012345678901234567890123456/provision/json", "$aws/things/x/shadow/update", ""}) {
+    INFO(topic);
+    CHECK_FALSE(parse_request_topic(topic));
+  }
+}
+
+TEST_CASE("reply topics round trip") {
+  RequestTopic r{Operation::RegisterThing, Format::Json, Alias::Provision, "Demo"};
+  CHECK(request_topic(r) == "$provision/templates/Demo/provision/json");
+  CHECK(reply_topic(r, true) == "$provision/templates/Demo/provision/json/accepted");
+  auto reply = parse_reply_topic("$provision/templates/Demo/provision/json/rejected");
+  REQUIRE(reply);
+  CHECK_FALSE(reply->accepted);
+  CHECK(reply->request == r);
+  RequestTopic aws{Operation::CreateCertificateFromCsr, Format::Json, Alias::Aws, ""};
+  CHECK(reply_topic(aws, false) == "$aws/certificates/create-from-csr/json/rejected");
+  CHECK_FALSE(parse_reply_topic("$provision/templates/Demo/provision/json/other"));
+}
+
+TEST_CASE("internal topics") {
+  InternalTopics t("_provision");
+  CHECK(t.requests == "_provision/requests");
+  CHECK(t.shared_requests() == "$share/provisiond/_provision/requests");
+  CHECK(t.contains("_provision"));
+  CHECK(t.contains("_provision/replies"));
+  CHECK_FALSE(t.contains("_provisionx/replies"));
+}
+
+TEST_CASE("requests are checked against their schemas with precise messages") {
+  CHECK_NOTHROW(decode_create_keys_request(Format::Json, ""));
+  CHECK_NOTHROW(decode_create_keys_request(Format::Json, "{}"));
+
+  auto csr = decode_csr_request(Format::Json, R"({"certificateSigningRequest":"-----BEGIN CERTIFICATE REQUEST-----"})");
+  CHECK(csr.certificate_signing_request == "-----BEGIN CERTIFICATE REQUEST-----");
+
+  auto expect = [](auto&& call, const std::string& code, const std::string& text) {
+    try {
+      call();
+      FAIL("no error");
+    } catch (const RequestError& e) {
+      CHECK(e.status_code == 400);
+      CHECK(e.code == code);
+      CHECK_THAT(e.what(), Catch::Contains(text));
+    }
+  };
+  expect([] { decode_csr_request(Format::Json, "{}"); }, "InvalidPayload", "missing required field certificateSigningRequest");
+  expect([] { decode_csr_request(Format::Json, R"({"certificateSigningRequest": 5})"); }, "InvalidPayload",
+         "/certificateSigningRequest: must be of type string");
+  expect([] { decode_csr_request(Format::Json, "{nope"); }, "InvalidPayload", "not JSON");
+  expect([] { decode_register_thing_request(Format::Json, R"({"parameters":{}})"); }, "InvalidPayload",
+         "missing required field certificateOwnershipToken");
+  expect([] { decode_register_thing_request(Format::Json, R"({"certificateOwnershipToken":"t","parameters":{"a":1}})"); },
+         "InvalidPayload", "/parameters/a: must be of type string");
+
+  auto reg = decode_register_thing_request(Format::Json,
+                                           R"({"certificateOwnershipToken":"tok","parameters":{"SerialNumber":"42"}})");
+  CHECK(reg.ownership_token == "tok");
+  CHECK(reg.parameters.at("SerialNumber") == "42");
+}
+
+TEST_CASE("replies validate against their schemas") {
+  CertificateReply c{std::string(64, 'a'), "-----BEGIN CERTIFICATE-----\n", std::string("-----BEGIN PRIVATE KEY-----\n"),
+                     std::string(43, 't')};
+  auto doc = json::parse(encode_certificate_reply(c, Format::Json));
+  CHECK_FALSE(schema_violation(kCertificateReplySchema, doc));
+  CHECK(json::string_member(doc, "privateKey"));
+
+  auto config = json::parse(R"({"endpoint":"mqtts://127.0.0.1:8883"})");
+  auto reg = json::parse(encode_register_thing_reply({"thing-1", &config}, Format::Json));
+  CHECK_FALSE(schema_violation(kRegisterThingReplySchema, reg));
+  CHECK(json::string_member(*json::member(reg, "deviceConfiguration"), "endpoint") == "mqtts://127.0.0.1:8883");
+
+  auto rejected = json::parse(encode_rejection({400, "InvalidCsr", "bad"}, Format::Json));
+  CHECK_FALSE(schema_violation(kRejectedReplySchema, rejected));
+  CHECK(json::int_member(rejected, "statusCode") == 400);
+
+  // the schema really constrains: a reply without its id is invalid
+  auto broken = json::parse(R"({"certificatePem":"-----BEGIN CERTIFICATE-----","certificateOwnershipToken":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"})");
+  CHECK(schema_violation(kCertificateReplySchema, broken));
+}

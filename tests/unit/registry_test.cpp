@@ -1,0 +1,219 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <thread>
+
+#include "registry/migrations.h"
+#include "registry/registry.h"
+#include "util/clock.h"
+#include "util/random.h"
+
+using namespace provision;
+using namespace provision::registry;
+
+namespace {
+struct TempDir {
+  std::filesystem::path path = std::filesystem::temp_directory_path() / ("registry-test-" + random_token(8));
+  TempDir() { std::filesystem::create_directories(path); }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+CertificateRecord certificate(const std::string& id, const std::string& status = kPendingActivation) {
+  CertificateRecord r;
+  r.id = id;
+  r.pem = "PEM";
+  r.status = status;
+  r.serial = "01";
+  r.not_before = 1;
+  r.not_after = 2;
+  r.claim_certificate_id = "claim";
+  return r;
+}
+}  // namespace
+
+TEST_CASE("a new registry is migrated to the latest version, in WAL mode") {
+  TempDir dir;
+  auto reg = Registry::open(dir.path / "r.db");
+  CHECK(reg.database().user_version() == latest_schema_version());
+  auto s = reg.database().prepare("PRAGMA journal_mode");
+  REQUIRE(s.step());
+  CHECK(s.text(0) == "wal");
+}
+
+TEST_CASE("migrations are idempotent and a newer file is refused") {
+  TempDir dir;
+  { auto reg = Registry::open(dir.path / "r.db"); }
+  { auto reg = Registry::open(dir.path / "r.db"); CHECK(reg.database().user_version() == latest_schema_version()); }
+  {
+    auto db = Database::open(dir.path / "r.db", Database::Mode::ReadWrite);
+    db->exec("PRAGMA user_version = 999");
+  }
+  CHECK_THROWS_WITH(Registry::open(dir.path / "r.db"), Catch::Contains("newer than this build knows"));
+  CHECK_THROWS_WITH(Registry::open_read_only(dir.path / "r.db"), Catch::Contains("schema version 999"));
+}
+
+TEST_CASE("read-only open of a missing registry fails clearly") {
+  TempDir dir;
+  CHECK_THROWS_WITH(Registry::open_read_only(dir.path / "missing.db"), Catch::Contains("does not exist"));
+}
+
+TEST_CASE("certificates, things and policies") {
+  TempDir dir;
+  auto reg = Registry::open(dir.path / "r.db");
+  reg.insert_certificate(certificate("c1"));
+  CHECK_THROWS_AS(reg.insert_certificate(certificate("c1")), RegistryError);
+  auto c = reg.find_certificate("c1");
+  REQUIRE(c);
+  CHECK(c->status == kPendingActivation);
+  CHECK_FALSE(c->thing_name);
+
+  reg.insert_thing({"thing-1", std::string("sensor"), {{"site", "b"}}});
+  CHECK(reg.attach_certificate_to_thing("c1", "thing-1"));
+  CHECK(reg.set_certificate_status("c1", kActive));
+  CHECK_FALSE(reg.set_certificate_status("nope", kActive));
+  CHECK(reg.find_certificate("c1")->thing_name == "thing-1");
+  CHECK(reg.certificates_of_thing("thing-1").size() == 1);
+
+  reg.put_policy("p", R"({"statements":[]})");
+  reg.attach_policy("c1", "p");
+  reg.attach_policy("c1", "p");
+  CHECK(reg.policies_of_certificate("c1") == std::vector<std::string>{"p"});
+  CHECK_THROWS_AS(reg.attach_policy("c1", "no-such-policy"), RegistryError);  // foreign key
+
+  auto thing = reg.find_thing("thing-1");
+  REQUIRE(thing);
+  CHECK(thing->attributes.at("site") == "b");
+  thing->attributes["floor"] = "2";
+  reg.update_thing(*thing);
+  CHECK(reg.find_thing("thing-1")->version == 2);
+  CHECK(reg.find_thing("thing-1")->attributes.size() == 2);
+
+  CHECK(reg.delete_thing("thing-1"));
+  CHECK_FALSE(reg.find_certificate("c1")->thing_name);  // ON DELETE SET NULL
+}
+
+TEST_CASE("a transaction that is not committed leaves nothing behind") {
+  TempDir dir;
+  auto reg = Registry::open(dir.path / "r.db");
+  try {
+    auto tx = reg.begin();
+    reg.insert_certificate(certificate("c1"));
+    reg.insert_thing({"t1", std::nullopt, {}});
+    throw std::runtime_error("handler failed");
+  } catch (const std::runtime_error&) {
+  }
+  CHECK_FALSE(reg.find_certificate("c1"));
+  CHECK_FALSE(reg.find_thing("t1"));
+  {
+    auto tx = reg.begin();
+    reg.insert_thing({"t1", std::nullopt, {}});
+    tx.commit();
+  }
+  CHECK(reg.find_thing("t1"));
+}
+
+TEST_CASE("templates are versioned; the newest version becomes the default") {
+  TempDir dir;
+  auto reg = Registry::open(dir.path / "r.db");
+  CHECK(reg.add_template_version("T", "{\"v\":1}", "first") == 1);
+  CHECK(reg.add_template_version("T", "{\"v\":2}") == 2);
+  auto t = reg.find_template("T");
+  REQUIRE(t);
+  CHECK(t->default_version == 2);
+  CHECK(t->description == "first");
+  CHECK(reg.default_template_version("T")->body == "{\"v\":2}");
+  CHECK(reg.find_template_version("T", 1)->body == "{\"v\":1}");
+  CHECK(reg.set_template_enabled("T", false));
+  CHECK_FALSE(reg.find_template("T")->enabled);
+  CHECK_FALSE(reg.default_template_version("missing"));
+}
+
+TEST_CASE("claims, CAs, service identities and tokens") {
+  TempDir dir;
+  auto reg = Registry::open(dir.path / "r.db");
+  ClaimCertificateRecord claim;
+  claim.id = "claim1";
+  claim.pem = "PEM";
+  claim.allowed_templates = {"A", "B"};
+  reg.put_claim_certificate(claim);
+  CHECK(reg.find_claim_certificate("claim1")->allowed_templates == std::vector<std::string>{"A", "B"});
+  CHECK(reg.set_claim_status("claim1", kInactive));
+  CHECK(reg.find_claim_certificate("claim1")->status == kInactive);
+
+  reg.put_ca({"ca1", "Fleet", "fleet", "PEM", kActive, {}, 0});
+  CHECK(reg.find_ca_by_role("fleet")->id == "ca1");
+  CHECK_FALSE(reg.find_ca_by_role("claim"));
+  CHECK_THROWS_AS(reg.put_ca({"ca2", "Odd", "emperor", "PEM", kActive, {}, 0}), RegistryError);
+
+  reg.put_service_identity({"svc", "provisiond", kActive, 0});
+  CHECK(reg.find_service_identity("svc")->name == "provisiond");
+
+  reg.insert_certificate(certificate("c1"));
+  reg.insert_token({"h1", "c1", "claim1", unix_now() + 3600, std::nullopt});
+  reg.insert_token({"h2", "c1", "claim1", unix_now() - 10, std::nullopt});
+  reg.mark_token_used("h1", 5);
+  CHECK(reg.find_token("h1")->used_at == 5);
+  CHECK(reg.delete_expired_tokens(unix_now()) == 1);
+  CHECK_FALSE(reg.find_token("h2"));
+}
+
+TEST_CASE("pending certificates older than the cutoff are removed") {
+  TempDir dir;
+  auto reg = Registry::open(dir.path / "r.db");
+  auto old = certificate("old");
+  old.created_at = unix_now() - 7200;
+  reg.insert_certificate(old);
+  reg.insert_certificate(certificate("new"));
+  auto active = certificate("active", kActive);
+  active.created_at = unix_now() - 7200;
+  reg.insert_certificate(active);
+  CHECK(reg.delete_pending_certificates_before(unix_now() - 3600) == std::vector<std::string>{"old"});
+  CHECK(reg.find_certificate("new"));
+  CHECK(reg.find_certificate("active"));
+}
+
+TEST_CASE("the audit log filters by subject, actor and action") {
+  TempDir dir;
+  auto reg = Registry::open(dir.path / "r.db");
+  reg.audit({0, 0, "claim:1", "RegisterThing", "thing-1", "ok", "127.0.0.1", "{}"});
+  reg.audit({0, 0, "claim:1", "RegisterThing", "thing-2", "InvalidParameter", "127.0.0.1", "{}"});
+  reg.audit({0, 0, "admin:root", "RevokeCertificate", "thing-1", "ok", "", "{}"});
+  CHECK(reg.audit_entries({}).size() == 3);
+  AuditFilter by_subject;
+  by_subject.subject = "thing-1";
+  CHECK(reg.audit_entries(by_subject).size() == 2);
+  AuditFilter by_actor;
+  by_actor.actor = "claim:1";
+  by_actor.action = "RegisterThing";
+  auto entries = reg.audit_entries(by_actor);
+  REQUIRE(entries.size() == 2);
+  CHECK(entries[0].subject == "thing-2");  // newest first
+}
+
+TEST_CASE("a read-only connection sees commits from the writer and notices them via data_version") {
+  TempDir dir;
+  auto writer = Registry::open(dir.path / "r.db");
+  auto reader = Registry::open_read_only(dir.path / "r.db");
+  int64_t before = reader.data_version();
+  writer.insert_thing({"t1", std::nullopt, {}});
+  CHECK(reader.data_version() != before);
+  CHECK(reader.find_thing("t1"));
+  CHECK_THROWS_AS(reader.insert_thing({"t2", std::nullopt, {}}), RegistryError);
+}
+
+TEST_CASE("concurrent writers from several connections all commit") {
+  TempDir dir;
+  { auto init = Registry::open(dir.path / "r.db"); }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      auto reg = Registry::open(dir.path / "r.db");
+      for (int i = 0; i < 50; ++i) {
+        auto tx = reg.begin();
+        reg.insert_thing({"t" + std::to_string(t) + "-" + std::to_string(i), std::nullopt, {}});
+        tx.commit();
+      }
+    });
+  for (auto& th : threads) th.join();
+  CHECK(Registry::open(dir.path / "r.db").count_things() == 200);
+}
