@@ -1,1 +1,157 @@
-// placeholder: not written yet
+#include "pki/certificate.h"
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <chrono>
+#include <climits>
+#include <ctime>
+
+#include "pki/openssl_support.h"
+#include "util/encoding.h"
+#include "util/error.h"
+#include "util/files.h"
+
+namespace provision::pki {
+
+using namespace detail;
+
+namespace {
+
+int64_t unix_seconds(const ASN1_TIME* time) {
+  struct tm parts {};
+  if (time == nullptr || ASN1_TIME_to_tm(time, &parts) != 1) fail("malformed certificate validity");
+  using namespace std::chrono;
+  const sys_days date = year{parts.tm_year + 1900} /
+                        month{static_cast<unsigned>(parts.tm_mon + 1)} /
+                        day{static_cast<unsigned>(parts.tm_mday)};
+  const auto since_epoch = date.time_since_epoch() + hours{parts.tm_hour} + minutes{parts.tm_min} +
+                           seconds{parts.tm_sec};
+  return duration_cast<seconds>(since_epoch).count();
+}
+
+}  // namespace
+
+Certificate::Certificate(X509* cert) : cert_(cert, X509_free) {}
+
+Certificate Certificate::adopt(X509* cert) {
+  if (cert == nullptr) throw Error("no certificate");
+  return Certificate(cert);
+}
+
+Certificate Certificate::from_pem(std::string_view pem) {
+  if (pem.empty()) throw Error("cannot parse certificate: empty input");
+  BioPtr bio = memory_bio(pem);
+  ERR_clear_error();
+  X509* cert = PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr);
+  if (cert == nullptr) fail("cannot parse certificate PEM");
+  return Certificate(cert);
+}
+
+std::vector<Certificate> Certificate::all_from_pem(std::string_view pem) {
+  if (pem.empty()) throw Error("cannot parse certificates: empty input");
+  BioPtr bio = memory_bio(pem);
+  ERR_clear_error();
+  std::vector<Certificate> out;
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr))
+    out.push_back(Certificate(cert));
+  // The loop ends at the end of the input ("no start line") or at a malformed block.
+  unsigned long code = ERR_peek_last_error();
+  if (out.empty()) fail("cannot parse certificate PEM bundle");
+  if (code != 0 &&
+      !(ERR_GET_LIB(code) == ERR_LIB_PEM && ERR_GET_REASON(code) == PEM_R_NO_START_LINE))
+    fail("malformed certificate " + std::to_string(out.size() + 1) + " in PEM bundle");
+  ERR_clear_error();
+  return out;
+}
+
+Certificate Certificate::from_der(std::string_view der) {
+  if (der.empty()) throw Error("cannot parse certificate: empty input");
+  if (der.size() > static_cast<size_t>(LONG_MAX)) throw Error("certificate input too large");
+  const auto* begin = reinterpret_cast<const unsigned char*>(der.data());
+  const unsigned char* cursor = begin;
+  ERR_clear_error();
+  X509* cert = d2i_X509(nullptr, &cursor, static_cast<long>(der.size()));
+  if (cert == nullptr) fail("cannot parse certificate DER");
+  Certificate result(cert);
+  if (static_cast<size_t>(cursor - begin) != der.size())
+    throw Error("cannot parse certificate DER: trailing data after the certificate");
+  return result;
+}
+
+Certificate Certificate::load(const std::filesystem::path& path) {
+  const std::string pem = read_file(path);
+  try {
+    return from_pem(pem);
+  } catch (const Error& e) {
+    throw Error(path.string() + ": " + e.what());
+  }
+}
+
+std::string Certificate::to_pem() const {
+  BioPtr bio = output_bio();
+  if (PEM_write_bio_X509(bio.get(), cert_.get()) != 1) fail("cannot encode certificate as PEM");
+  return bio_contents(bio.get());
+}
+
+std::string Certificate::der() const {
+  int length = i2d_X509(cert_.get(), nullptr);
+  if (length <= 0) fail("cannot encode certificate as DER");
+  std::string out(static_cast<size_t>(length), '\0');
+  auto* cursor = reinterpret_cast<unsigned char*>(out.data());
+  if (i2d_X509(cert_.get(), &cursor) != length) fail("cannot encode certificate as DER");
+  return out;
+}
+
+std::string Certificate::id() const { return sha256_hex(der()); }
+
+std::string Certificate::serial_hex() const {
+  const ASN1_INTEGER* serial = X509_get0_serialNumber(cert_.get());
+  const unsigned char* data = ASN1_STRING_get0_data(serial);
+  const int length = ASN1_STRING_length(serial);
+  std::string hex = to_hex(std::span<const unsigned char>(data, static_cast<size_t>(length)));
+  const size_t first = hex.find_first_not_of('0');
+  hex = first == std::string::npos ? "0" : hex.substr(first);
+  if (ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER && hex != "0") hex.insert(0, "-");
+  return hex;
+}
+
+int64_t Certificate::not_before() const { return unix_seconds(X509_get0_notBefore(cert_.get())); }
+
+int64_t Certificate::not_after() const { return unix_seconds(X509_get0_notAfter(cert_.get())); }
+
+bool Certificate::is_ca() const {
+  // Caches the parsed extensions on first use (under OpenSSL's own lock).
+  return (X509_get_extension_flags(cert_.get()) & EXFLAG_CA) != 0;
+}
+
+std::map<std::string, std::string> Certificate::subject() const {
+  return name_fields(X509_get_subject_name(cert_.get()));
+}
+
+std::string Certificate::subject_field(std::string_view short_name) const {
+  return name_field(X509_get_subject_name(cert_.get()), short_name);
+}
+
+std::string Certificate::subject_line() const {
+  return name_line(X509_get_subject_name(cert_.get()));
+}
+
+std::string Certificate::issuer_line() const {
+  return name_line(X509_get_issuer_name(cert_.get()));
+}
+
+bool Certificate::issued_by(const Certificate& issuer) const {
+  if (X509_NAME_cmp(X509_get_issuer_name(cert_.get()), X509_get_subject_name(issuer.get())) != 0)
+    return false;
+  EVP_PKEY* key = X509_get0_pubkey(issuer.get());
+  const bool ok = key != nullptr && X509_verify(cert_.get(), key) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+}  // namespace provision::pki

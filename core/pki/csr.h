@@ -6,8 +6,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace provision::pki {
+
+class PrivateKey;
 
 class CertificateRequest {
  public:
@@ -25,5 +29,9 @@ class CertificateRequest {
   explicit CertificateRequest(X509_REQ* req);
   std::shared_ptr<X509_REQ> req_;
 };
+
+// Device side: a PEM CSR for `key` with the given subject, signed with
+// SHA-256. The key never leaves the device; only this request does.
+std::string create_csr(const PrivateKey& key, const std::vector<std::pair<std::string, std::string>>& subject);
 
 }  // namespace provision::pki

@@ -1,0 +1,93 @@
+#include "acl.h"
+
+#include <algorithm>
+
+#include "policy/topic_filter.h"
+
+namespace provision::plugin {
+namespace {
+
+using protocol::Format;
+using protocol::Operation;
+
+bool claim_acl(const Identity& identity, const AclRequest& r, const Options& options) {
+  switch (r.access) {
+    case Access::Write: {
+      auto request = protocol::parse_request_topic(r.topic);
+      return request && claim_may_request(identity, *request, options) && r.qos <= 1 && !r.retain &&
+             r.payload_length <= options.max_payload;
+    }
+    case Access::Read: {
+      auto reply = protocol::parse_reply_topic(r.topic);
+      return reply && claim_may_request(identity, reply->request, options);
+    }
+    case Access::Subscribe: {
+      // Exactly a reply topic, or "<request topic>/+" (both replies).
+      if (auto reply = protocol::parse_reply_topic(r.topic)) return claim_may_request(identity, reply->request, options);
+      if (r.topic.ends_with("/+")) {
+        auto request = protocol::parse_request_topic(r.topic.substr(0, r.topic.size() - 2));
+        return request && claim_may_request(identity, *request, options);
+      }
+      return false;
+    }
+    case Access::Unsubscribe: return true;
+  }
+  return false;
+}
+
+bool device_acl(const Identity& identity, const AclRequest& r, const protocol::InternalTopics& internal) {
+  if (r.access == Access::Unsubscribe) return true;
+  if (!identity.principal) return false;
+  if (r.access == Access::Subscribe) {
+    if (policy::filters_intersect(r.topic, internal.prefix + "/#")) return false;  // "a/#" also matches "a"
+    if (policy::filters_intersect(r.topic, "$provision/#") || policy::filters_intersect(r.topic, "$aws/certificates/#") ||
+        policy::filters_intersect(r.topic, "$aws/provisioning-templates/#"))
+      return false;
+    return identity.principal->allows(policy::Action::Subscribe, r.topic);
+  }
+  if (internal.contains(r.topic) || protocol::in_provisioning_namespace(r.topic)) return false;
+  return identity.principal->allows(r.access == Access::Write ? policy::Action::Publish : policy::Action::Receive, r.topic);
+}
+
+bool service_acl(const AclRequest& r, const protocol::InternalTopics& internal) {
+  switch (r.access) {
+    case Access::Write: return r.topic == internal.replies && !r.retain;
+    case Access::Read: return r.topic == internal.requests;
+    case Access::Subscribe: {
+      if (r.topic == internal.requests) return true;
+      // "$share/<group>/<requests>" with any single-level group name
+      if (!r.topic.starts_with("$share/")) return false;
+      auto rest = r.topic.substr(7);
+      auto slash = rest.find('/');
+      if (slash == std::string_view::npos || slash == 0) return false;
+      auto group = rest.substr(0, slash);
+      if (group.find_first_of("+#") != std::string_view::npos) return false;
+      return rest.substr(slash + 1) == internal.requests;
+    }
+    case Access::Unsubscribe: return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool claim_may_request(const Identity& identity, const protocol::RequestTopic& request, const Options& options) {
+  if (identity.role != Role::Claim) return false;
+  if (request.alias == protocol::Alias::Aws && !options.aws_topics) return false;
+  if (request.format != Format::Json) return false;  // CBOR is not spoken yet
+  if (request.operation != Operation::RegisterThing) return true;
+  const auto& allowed = identity.allowed_templates;
+  return std::find(allowed.begin(), allowed.end(), request.template_name) != allowed.end();
+}
+
+bool decide_acl(const Identity& identity, const AclRequest& request, const Options& options,
+                const protocol::InternalTopics& internal) {
+  switch (identity.role) {
+    case Role::Claim: return claim_acl(identity, request, options);
+    case Role::Device: return device_acl(identity, request, internal);
+    case Role::Service: return service_acl(request, internal);
+  }
+  return false;
+}
+
+}  // namespace provision::plugin

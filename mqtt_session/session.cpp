@@ -1,0 +1,150 @@
+#include "mqtt_session/session.h"
+
+#include <algorithm>
+
+namespace provision::mqtt_client {
+
+std::string Endpoint::uri() const { return "ssl://" + host + ":" + std::to_string(port); }
+
+PahoOptions::PahoOptions(const ConnectSettings& s) {
+  ssl = mqtt::ssl_options_builder()
+            .trust_store(s.tls.ca_file)
+            .key_store(s.tls.certificate)
+            .private_key(s.tls.private_key)
+            .enable_server_cert_auth(true)
+            .verify(true)
+            .finalize();
+  auto builder = mqtt::connect_options_builder();
+  if (s.protocol == Protocol::V5) {
+    // set_mqtt_version(5) clears clean session: set clean start after it.
+    builder.mqtt_version(MQTTVERSION_5).clean_start(s.clean_start);
+  } else {
+    builder.mqtt_version(MQTTVERSION_3_1_1).clean_session(s.clean_start);
+  }
+  builder.keep_alive_interval(s.keep_alive)
+      .connect_timeout(std::chrono::duration_cast<std::chrono::seconds>(s.timeout))
+      .ssl(ssl);
+  if (s.auto_reconnect) builder.automatic_reconnect(std::chrono::milliseconds(200), std::chrono::seconds(5));
+  if (s.username) builder.user_name(*s.username);
+  connect = builder.finalize();
+}
+
+class Session::Callback : public virtual mqtt::callback {
+ public:
+  explicit Callback(Session& s) : s_(s) {}
+  void message_arrived(mqtt::const_message_ptr msg) override {
+    Received r;
+    r.topic = msg->get_topic();
+    r.payload = msg->to_string();
+    r.qos = msg->get_qos();
+    const auto& props = msg->get_properties();
+    for (size_t i = 0, n = props.count(mqtt::property::USER_PROPERTY); i < n; ++i) {
+      auto pair = mqtt::get<mqtt::string_pair>(props, mqtt::property::USER_PROPERTY, i);
+      r.user_properties.emplace_back(std::get<0>(pair), std::get<1>(pair));
+    }
+    {
+      std::lock_guard lock(s_.mutex_);
+      s_.inbox_.push_back(std::move(r));
+    }
+    s_.cv_.notify_all();
+  }
+  void connection_lost(const std::string&) override {
+    {
+      std::lock_guard lock(s_.mutex_);
+      s_.lost_ = true;
+    }
+    s_.cv_.notify_all();
+  }
+
+ private:
+  Session& s_;
+};
+
+Session::Session(ConnectSettings settings)
+    : settings_(std::move(settings)),
+      options_(settings_),
+      client_(std::make_unique<mqtt::async_client>(
+          settings_.endpoint.uri(), settings_.client_id,
+          mqtt::create_options(settings_.protocol == Protocol::V5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1), nullptr)),
+      callback_(std::make_unique<Callback>(*this)) {
+  client_->set_callback(*callback_);
+}
+
+Session::~Session() {
+  try {
+    if (client_->is_connected()) client_->disconnect()->wait_for(std::chrono::seconds(2));
+  } catch (...) {
+  }
+}
+
+void Session::connect() {
+  {
+    std::lock_guard lock(mutex_);
+    lost_ = false;
+  }
+  client_->connect(options_.connect)->wait();
+}
+
+void Session::disconnect() {
+  if (client_->is_connected()) client_->disconnect()->wait_for(std::chrono::seconds(5));
+}
+
+bool Session::connected() const { return client_->is_connected(); }
+
+std::vector<int> Session::subscribe(const std::vector<std::string>& filters, int qos) {
+  auto topics = mqtt::string_collection::create(filters);
+  std::vector<int> qoss(filters.size(), qos);
+  auto token = client_->subscribe(topics, qoss);
+  std::vector<int> codes;
+  try {
+    token->wait_for(settings_.timeout);
+  } catch (const mqtt::exception& e) {
+    // Paho fails the token when the broker refuses a single filter.
+    if (filters.size() == 1) return {e.get_reason_code() ? e.get_reason_code() : 0x80};
+    throw;
+  }
+  auto response = token->get_subscribe_response();  // by value: keep it alive while iterating
+  for (auto rc : response.get_reason_codes()) codes.push_back(static_cast<int>(rc));
+  return codes;
+}
+
+int Session::publish(const std::string& topic, const std::string& payload, int qos, bool retain) {
+  auto msg = mqtt::make_message(topic, payload, qos, retain);
+  auto token = client_->publish(msg);
+  try {
+    if (!token->wait_for(settings_.timeout)) return -1;
+  } catch (const mqtt::exception& e) {
+    return e.get_reason_code() ? e.get_reason_code() : -1;
+  }
+  return static_cast<int>(token->get_reason_code());
+}
+
+std::optional<Received> Session::next_message(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  if (!cv_.wait_for(lock, timeout, [&] { return !inbox_.empty(); })) return std::nullopt;
+  Received r = std::move(inbox_.front());
+  inbox_.pop_front();
+  return r;
+}
+
+std::optional<Received> Session::next_message_on(const std::vector<std::string>& topics, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  std::optional<Received> found;
+  cv_.wait_for(lock, timeout, [&] {
+    auto it = std::find_if(inbox_.begin(), inbox_.end(), [&](const Received& r) {
+      return std::find(topics.begin(), topics.end(), r.topic) != topics.end();
+    });
+    if (it == inbox_.end()) return false;
+    found = std::move(*it);
+    inbox_.erase(it);
+    return true;
+  });
+  return found;
+}
+
+bool Session::wait_disconnected(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return cv_.wait_for(lock, timeout, [&] { return lost_; });
+}
+
+}  // namespace provision::mqtt_client

@@ -1,0 +1,107 @@
+#pragma once
+// Mutual-TLS MQTT connections with Paho MQTT C++, as every client of the
+// system makes them (the worker, the device tool, the benchmark, the tests).
+//
+// Paho MQTT C++ 1.2.0 facts (DESIGN.md): the client must be created with
+// MQTTVERSION_5 *and* connect with mqtt_version(5), or it silently speaks
+// 3.1.1; the connect and SSL options must outlive the client; never block in
+// a callback.
+#include <mqtt/async_client.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace provision::mqtt_client {
+
+struct TlsFiles {
+  std::string ca_file;      // verifies the broker
+  std::string certificate;  // client certificate (PEM; may hold the chain)
+  std::string private_key;  // its key (PEM)
+};
+
+struct Endpoint {
+  std::string host = "127.0.0.1";
+  int port = 8883;
+  std::string uri() const;  // "ssl://host:port"
+};
+
+enum class Protocol { V311, V5 };
+
+struct ConnectSettings {
+  Endpoint endpoint;
+  TlsFiles tls;
+  std::string client_id;
+  Protocol protocol = Protocol::V5;
+  bool clean_start = true;
+  std::chrono::seconds keep_alive{30};
+  std::chrono::milliseconds timeout{10000};
+  bool auto_reconnect = false;  // reconnect by itself after a lost connection (the worker)
+  std::optional<std::string> username;  // sent but never trusted by the broker
+};
+
+// Builds the Paho options for `settings`. Kept together so that their
+// lifetime is the client's.
+struct PahoOptions {
+  explicit PahoOptions(const ConnectSettings& settings);
+  mqtt::ssl_options ssl;
+  mqtt::connect_options connect;
+};
+
+// A received message, as a test or a tool wants to look at it.
+struct Received {
+  std::string topic;
+  std::string payload;
+  int qos = 0;
+  std::vector<std::pair<std::string, std::string>> user_properties;
+};
+
+// A synchronous, test- and tool-friendly client: connect, subscribe (with
+// the broker's per-filter reason codes), publish (with the PUBACK reason code)
+// and wait for messages with a timeout. Messages are queued by a callback that
+// never blocks.
+class Session {
+ public:
+  explicit Session(ConnectSettings settings);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Throws mqtt::exception (with the CONNACK reason) when refused or unreachable.
+  void connect();
+  void disconnect();
+  bool connected() const;
+
+  // Returns the SUBACK reason code per filter (0..2 granted QoS, >= 0x80 refused).
+  std::vector<int> subscribe(const std::vector<std::string>& filters, int qos = 1);
+  // QoS 1 publish; returns the PUBACK reason code (0 = success, 0x87 = not
+  // authorised, ...). For MQTT 3.1.1 there is no reason code: 0 on PUBACK.
+  int publish(const std::string& topic, const std::string& payload, int qos = 1, bool retain = false);
+
+  // The next message (on any topic), or nullopt after `timeout`.
+  std::optional<Received> next_message(std::chrono::milliseconds timeout);
+  // The next message whose topic is one of `topics`; others are kept queued.
+  std::optional<Received> next_message_on(const std::vector<std::string>& topics, std::chrono::milliseconds timeout);
+  // True when the broker closed the connection (or it was lost) since connect.
+  bool wait_disconnected(std::chrono::milliseconds timeout);
+
+  mqtt::async_client& client() { return *client_; }
+
+ private:
+  class Callback;
+  ConnectSettings settings_;
+  PahoOptions options_;
+  std::unique_ptr<mqtt::async_client> client_;
+  std::unique_ptr<Callback> callback_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Received> inbox_;
+  bool lost_ = false;
+};
+
+}  // namespace provision::mqtt_client

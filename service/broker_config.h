@@ -1,0 +1,23 @@
+#pragma once
+// mosquitto.conf for a broker with the provisioning plugin, with the
+// Mosquitto 2.0.11 settings the design depends on (DESIGN.md "Broker
+// configuration facts").
+#include <filesystem>
+#include <string>
+
+namespace provision::service {
+
+struct BrokerConfig {
+  std::string bind_address = "127.0.0.1";
+  int port = 8883;
+  std::filesystem::path ca_file, certificate, key;  // TLS listener
+  std::filesystem::path plugin;                     // mosquitto_provision.so
+  std::filesystem::path registry;
+  std::filesystem::path log_file;                   // empty: no log file
+  std::string internal_prefix = "_provision";
+  bool aws_topics = true;
+};
+
+std::string render_broker_config(const BrokerConfig& config);
+
+}  // namespace provision::service

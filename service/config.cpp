@@ -1,0 +1,78 @@
+#include "config.h"
+
+#include "protocol/schema_validator.h"
+#include "util/error.h"
+#include "util/files.h"
+#include "util/json.h"
+
+namespace provision::service {
+namespace {
+
+constexpr const char* kSchema = "provisiond-config.schema.json";
+
+std::filesystem::path resolve(const std::filesystem::path& base, const std::string& value) {
+  std::filesystem::path p(value);
+  return p.is_absolute() ? p : (base / p).lexically_normal();
+}
+
+std::string relative_to(const std::filesystem::path& base, const std::filesystem::path& p) {
+  if (p.empty()) return "";
+  auto rel = p.lexically_relative(base);
+  return (rel.empty() || rel.string().starts_with("..")) ? p.string() : rel.string();
+}
+
+}  // namespace
+
+ServiceConfig load_config(const std::filesystem::path& file) {
+  auto doc = json::parse(read_file(file), file.string());
+  if (auto violation = protocol::schema_violation(kSchema, doc)) throw Error(file.string() + ": " + *violation);
+  auto base = std::filesystem::absolute(file).parent_path();
+  ServiceConfig c;
+  c.registry = resolve(base, *json::string_member(doc, "registry"));
+  const auto& ca = *json::member(doc, "fleetCa");
+  c.fleet_ca_certificate = resolve(base, *json::string_member(ca, "certificate"));
+  c.fleet_ca_key = resolve(base, *json::string_member(ca, "key"));
+  const auto& mqtt = *json::member(doc, "mqtt");
+  c.mqtt_host = json::string_member(mqtt, "host").value_or(c.mqtt_host);
+  c.mqtt_port = static_cast<int>(json::int_member(mqtt, "port").value_or(c.mqtt_port));
+  c.mqtt_ca_file = resolve(base, *json::string_member(mqtt, "caFile"));
+  c.mqtt_certificate = resolve(base, *json::string_member(mqtt, "certificate"));
+  c.mqtt_key = resolve(base, *json::string_member(mqtt, "key"));
+  c.mqtt_client_id = json::string_member(mqtt, "clientId").value_or(c.mqtt_client_id);
+  c.shared_group = json::string_member(mqtt, "sharedGroup").value_or(c.shared_group);
+  c.internal_prefix = json::string_member(mqtt, "internalPrefix").value_or(c.internal_prefix);
+  c.worker_threads = static_cast<int>(json::int_member(doc, "workerThreads").value_or(c.worker_threads));
+  c.certificate_validity_days = json::int_member(doc, "certificateValidityDays").value_or(c.certificate_validity_days);
+  c.ownership_token_ttl_seconds = json::int_member(doc, "ownershipTokenTtlSeconds").value_or(c.ownership_token_ttl_seconds);
+  if (auto log = json::string_member(doc, "logFile"); log && !log->empty()) c.log_file = resolve(base, *log);
+  return c;
+}
+
+void save_config(const ServiceConfig& c, const std::filesystem::path& file) {
+  auto base = std::filesystem::absolute(file).parent_path();
+  rapidjson::Document doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  auto str = [&](const std::string& s) { return json::string_value(s, a); };
+  doc.AddMember("registry", str(relative_to(base, c.registry)), a);
+  rapidjson::Value ca(rapidjson::kObjectType);
+  ca.AddMember("certificate", str(relative_to(base, c.fleet_ca_certificate)), a);
+  ca.AddMember("key", str(relative_to(base, c.fleet_ca_key)), a);
+  doc.AddMember("fleetCa", ca, a);
+  rapidjson::Value mqtt(rapidjson::kObjectType);
+  mqtt.AddMember("host", str(c.mqtt_host), a);
+  mqtt.AddMember("port", c.mqtt_port, a);
+  mqtt.AddMember("caFile", str(relative_to(base, c.mqtt_ca_file)), a);
+  mqtt.AddMember("certificate", str(relative_to(base, c.mqtt_certificate)), a);
+  mqtt.AddMember("key", str(relative_to(base, c.mqtt_key)), a);
+  mqtt.AddMember("clientId", str(c.mqtt_client_id), a);
+  mqtt.AddMember("sharedGroup", str(c.shared_group), a);
+  mqtt.AddMember("internalPrefix", str(c.internal_prefix), a);
+  doc.AddMember("mqtt", mqtt, a);
+  doc.AddMember("workerThreads", c.worker_threads, a);
+  doc.AddMember("certificateValidityDays", c.certificate_validity_days, a);
+  doc.AddMember("ownershipTokenTtlSeconds", c.ownership_token_ttl_seconds, a);
+  if (!c.log_file.empty()) doc.AddMember("logFile", str(relative_to(base, c.log_file)), a);
+  write_file(file, json::pretty(doc) + "\n", 0644);
+}
+
+}  // namespace provision::service

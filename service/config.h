@@ -1,0 +1,31 @@
+#pragma once
+// provisiond's configuration file (JSON, schemas/provisiond-config.schema.json).
+// Relative paths are resolved against the directory of the file.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace provision::service {
+
+struct ServiceConfig {
+  std::filesystem::path registry;
+  std::filesystem::path fleet_ca_certificate, fleet_ca_key;
+  // MQTT connection of the worker, with its service identity.
+  std::string mqtt_host = "127.0.0.1";
+  int mqtt_port = 8883;
+  std::filesystem::path mqtt_ca_file, mqtt_certificate, mqtt_key;
+  std::string mqtt_client_id = "provisiond";
+  std::string shared_group = "provisiond";
+  std::string internal_prefix = "_provision";
+  int worker_threads = 2;
+  int64_t certificate_validity_days = 365;
+  int64_t ownership_token_ttl_seconds = 3600;
+  std::filesystem::path log_file;  // empty: standard error
+};
+
+// Throws Error naming the file and the offending field.
+ServiceConfig load_config(const std::filesystem::path& file);
+// Writes `config` as JSON, with paths relative to the file's directory where possible.
+void save_config(const ServiceConfig& config, const std::filesystem::path& file);
+
+}  // namespace provision::service

@@ -1,0 +1,193 @@
+// provisiond: the provisioning worker (serve) and its set-up commands.
+//
+// Exit status: 0 success, 1 failure at run time (message on stderr),
+// 2 bad usage.
+#include <CLI/CLI.hpp>
+#include <signal.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "config.h"
+#include "mqtt_worker.h"
+#include "pki/authority.h"
+#include "policy/policy.h"
+#include "provisioning/provisioning_service.h"
+#include "registry/registry.h"
+#include "setup.h"
+#include "templates/template.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/files.h"
+
+#ifndef PROVISION_PLUGIN_PATH
+#define PROVISION_PLUGIN_PATH "mosquitto_provision.so"
+#endif
+
+namespace {
+
+using namespace provision;
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop = true; }
+
+void setup_logging(const service::ServiceConfig& config) {
+  std::vector<spdlog::sink_ptr> sinks{std::make_shared<spdlog::sinks::stderr_color_sink_mt>()};
+  if (!config.log_file.empty())
+    sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(config.log_file.string()));
+  auto logger = std::make_shared<spdlog::logger>("provisiond", sinks.begin(), sinks.end());
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+}
+
+// Removes what nobody will ever use: expired ownership tokens and
+// certificates that were never registered within the token lifetime.
+void janitor(const service::ServiceConfig& config) {
+  try {
+    auto registry = registry::Registry::open(config.registry);
+    int64_t now = unix_now();
+    auto tx = registry.begin();
+    int64_t tokens = registry.delete_expired_tokens(now);
+    auto certificates = registry.delete_pending_certificates_before(now - config.ownership_token_ttl_seconds);
+    for (const auto& id : certificates)
+      registry.audit({0, now, "system", "RemoveUnregisteredCertificate", id, "ok", "", "{}"});
+    tx.commit();
+    if (tokens || !certificates.empty())
+      spdlog::info("janitor: removed {} expired ownership tokens and {} unregistered certificates", tokens, certificates.size());
+  } catch (const std::exception& e) {
+    spdlog::error("janitor: {}", e.what());
+  }
+}
+
+int serve(const std::string& config_file) {
+  auto config = service::load_config(config_file);
+  setup_logging(config);
+  auto ca = pki::CertificateAuthority::load(config.fleet_ca_certificate, config.fleet_ca_key);
+  { auto migrate = registry::Registry::open(config.registry); }  // create or migrate before the workers start
+  service::ProvisioningSettings settings{config.certificate_validity_days * 24 * 3600, config.ownership_token_ttl_seconds};
+  service::ProvisioningService provisioning(std::move(ca), settings);
+
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  std::thread housekeeping([&] {
+    auto next = std::chrono::steady_clock::now();
+    while (!g_stop) {
+      if (std::chrono::steady_clock::now() >= next) {
+        janitor(config);
+        next = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  service::MqttWorker worker(config, provisioning);
+  spdlog::info("provisiond starting: broker {}:{}, registry {}, {} worker threads", config.mqtt_host, config.mqtt_port,
+               config.registry.string(), config.worker_threads);
+  worker.run(g_stop, [] { spdlog::info("provisiond ready"); });
+  housekeeping.join();
+  spdlog::info("provisiond stopped");
+  return 0;
+}
+
+int init(const service::InitOptions& options) {
+  auto r = service::initialise(options);
+  std::cout << "initialised " << std::filesystem::absolute(options.dir).string() << "\n"
+            << "  registry        " << r.registry.string() << "\n"
+            << "  provisiond      " << r.service_config.string() << "\n"
+            << "  mosquitto       " << r.broker_config.string() << "\n"
+            << "  claim cert      " << r.pki.claim_cert.string() << " (id " << r.claim_certificate_id << ")\n"
+            << "  claim key       " << r.pki.claim_key.string() << "\n"
+            << "  broker CA       " << r.pki.root_cert.string() << "\n"
+            << "  template        " << r.template_name << " (parameter: SerialNumber)\n";
+  return 0;
+}
+
+int put_template(const std::string& config_file, const std::string& name, const std::string& file) {
+  auto config = service::load_config(config_file);
+  auto body = read_file(file);
+  auto issues = templates::ProvisioningTemplate::validate(body);
+  if (!issues.empty()) {
+    for (const auto& issue : issues) std::cerr << file << ": " << issue.path << ": " << issue.message << "\n";
+    return 1;
+  }
+  auto registry = registry::Registry::open(config.registry);
+  auto tx = registry.begin();
+  int64_t version = registry.add_template_version(name, body);
+  registry.audit({0, 0, "cli", "PutTemplate", name, "ok", "", "{\"version\":" + std::to_string(version) + "}"});
+  tx.commit();
+  std::cout << "template " << name << " version " << version << "\n";
+  return 0;
+}
+
+int put_policy(const std::string& config_file, const std::string& name, const std::string& file) {
+  auto config = service::load_config(config_file);
+  auto body = read_file(file);
+  policy::PolicyDocument::parse(body);
+  auto registry = registry::Registry::open(config.registry);
+  auto tx = registry.begin();
+  registry.put_policy(name, body);
+  registry.audit({0, 0, "cli", "PutPolicy", name, "ok", "", "{}"});
+  tx.commit();
+  std::cout << "policy " << name << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"provisiond: MQTT fleet provisioning worker"};
+  app.require_subcommand(1);
+
+  service::InitOptions init_options;
+  init_options.plugin = PROVISION_PLUGIN_PATH;
+  auto* init_cmd = app.add_subcommand("init", "create a development deployment (PKI, registry, configs) in a directory");
+  init_cmd->add_option("--dir", init_options.dir, "directory to create it in")->required();
+  init_cmd->add_option("--mqtt-port", init_options.mqtt_port, "TLS port of the broker")->check(CLI::Range(1, 65535));
+  init_cmd->add_option("--plugin", init_options.plugin, "path of mosquitto_provision.so");
+  init_cmd->add_option("--workers", init_options.worker_threads, "worker threads")->check(CLI::Range(1, 64));
+  init_cmd->add_flag("!--no-aws-topics", init_options.aws_topics, "do not serve the $aws/... topic aliases");
+
+  std::string config_file;
+  auto* serve_cmd = app.add_subcommand("serve", "run the worker");
+  serve_cmd->add_option("--config", config_file, "provisiond.json")->required()->check(CLI::ExistingFile);
+
+  std::string name, file;
+  auto* template_cmd = app.add_subcommand("template", "manage provisioning templates");
+  template_cmd->require_subcommand(1);
+  auto* template_put = template_cmd->add_subcommand("put", "validate FILE and store it as a new version of template NAME");
+  template_put->add_option("--config", config_file, "provisiond.json")->required()->check(CLI::ExistingFile);
+  template_put->add_option("name", name, "template name")->required();
+  template_put->add_option("file", file, "template JSON")->required()->check(CLI::ExistingFile);
+
+  auto* policy_cmd = app.add_subcommand("policy", "manage device policies");
+  policy_cmd->require_subcommand(1);
+  auto* policy_put = policy_cmd->add_subcommand("put", "validate FILE and store it as policy NAME");
+  policy_put->add_option("--config", config_file, "provisiond.json")->required()->check(CLI::ExistingFile);
+  policy_put->add_option("name", name, "policy name")->required();
+  policy_put->add_option("file", file, "policy JSON")->required()->check(CLI::ExistingFile);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "provisiond: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+
+  try {
+    if (*init_cmd) return init(init_options);
+    if (*serve_cmd) return serve(config_file);
+    if (*template_put) return put_template(config_file, name, file);
+    if (*policy_put) return put_policy(config_file, name, file);
+  } catch (const std::exception& e) {
+    std::cerr << "provisiond: " << e.what() << "\n";
+    return 1;
+  }
+  return 2;
+}

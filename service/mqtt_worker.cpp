@@ -1,0 +1,151 @@
+#include "mqtt_worker.h"
+
+#include <mqtt/async_client.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
+
+#include "mqtt_session/session.h"
+#include "protocol/payloads.h"
+#include "worker_pool.h"
+
+namespace provision::service {
+
+namespace property = protocol::property;
+
+namespace {
+
+std::string user_property(const mqtt::properties& props, const char* name) {
+  for (size_t i = 0, n = props.count(mqtt::property::USER_PROPERTY); i < n; ++i) {
+    auto pair = mqtt::get<mqtt::string_pair>(props, mqtt::property::USER_PROPERTY, i);
+    if (std::get<0>(pair) == name) return std::get<1>(pair);
+  }
+  return {};
+}
+
+mqtt_client::ConnectSettings connect_settings(const ServiceConfig& c) {
+  mqtt_client::ConnectSettings s;
+  s.endpoint = {c.mqtt_host, c.mqtt_port};
+  s.tls = {c.mqtt_ca_file.string(), c.mqtt_certificate.string(), c.mqtt_key.string()};
+  s.client_id = c.mqtt_client_id;
+  s.auto_reconnect = true;
+  return s;
+}
+
+}  // namespace
+
+struct MqttWorker::Impl : public virtual mqtt::callback {
+  Impl(const ServiceConfig& c, ProvisioningService& s)
+      : config(c),
+        service(s),
+        internal(c.internal_prefix),
+        settings(connect_settings(c)),
+        options(settings),
+        client(settings.endpoint.uri(), settings.client_id, mqtt::create_options(MQTTVERSION_5), nullptr),
+        pool(
+            c.worker_threads, [this] { return registry::Registry::open(config.registry); },
+            [this](registry::Registry& registry, IncomingRequest& request) { process(registry, request); }) {
+    client.set_callback(*this);
+  }
+
+  // Paho callbacks: never block here.
+  void connected(const std::string&) override {
+    spdlog::info("connected to {}; subscribing to {}", settings.endpoint.uri(), internal.shared_requests(config.shared_group));
+    client.subscribe(internal.shared_requests(config.shared_group), 1, nullptr, subscribe_listener);
+  }
+  void connection_lost(const std::string& cause) override {
+    spdlog::warn("connection to the broker lost ({}); reconnecting", cause.empty() ? "no reason given" : cause);
+  }
+  void message_arrived(mqtt::const_message_ptr msg) override {
+    const auto& props = msg->get_properties();
+    IncomingRequest request;
+    request.request_id = user_property(props, property::kRequestId);
+    auto topic = protocol::parse_request_topic(user_property(props, property::kRequestTopic));
+    if (request.request_id.empty() || !topic) {
+      spdlog::warn("ignored a message on {} without a request id or request topic", msg->get_topic());
+      return;
+    }
+    request.topic = *topic;
+    request.payload = msg->to_string();
+    request.client_id = user_property(props, property::kClientId);
+    request.claim_certificate_id = user_property(props, property::kClaimId);
+    request.source_address = user_property(props, property::kSourceAddress);
+    pool.submit(std::move(request));
+  }
+
+  void process(registry::Registry& registry, const IncomingRequest& request) {
+    auto started = std::chrono::steady_clock::now();
+    Reply reply = service.handle(request, registry);
+    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+    spdlog::info("{} {} for client '{}' from {}: {} ({} us)", protocol::operation_name(request.topic.operation),
+                 request.topic.template_name, request.client_id, request.source_address,
+                 reply.accepted ? "accepted" : reply.error_code, micros);
+    mqtt::properties props{
+        {mqtt::property::USER_PROPERTY, property::kRequestId, request.request_id},
+        {mqtt::property::USER_PROPERTY, property::kOutcome, reply.accepted ? "accepted" : "rejected"}};
+    auto message = mqtt::message_ptr_builder().topic(internal.replies).payload(reply.payload).qos(1).properties(props).finalize();
+    try {
+      client.publish(message);
+    } catch (const mqtt::exception& e) {
+      // The plugin answers the device with 503 when no reply comes.
+      spdlog::error("could not publish the reply to request {}: {}", request.request_id, e.what());
+    }
+  }
+
+  struct SubscribeListener : public virtual mqtt::iaction_listener {
+    explicit SubscribeListener(Impl& i) : impl(i) {}
+    void on_success(const mqtt::token&) override {
+      impl.ready = true;
+      if (impl.on_ready) impl.on_ready();
+    }
+    void on_failure(const mqtt::token& token) override {
+      spdlog::error("subscription to the internal request topic refused (reason {}); is this certificate a registered "
+                    "service identity?",
+                    static_cast<int>(token.get_reason_code()));
+    }
+    Impl& impl;
+  };
+
+  const ServiceConfig& config;
+  ProvisioningService& service;
+  protocol::InternalTopics internal;
+  mqtt_client::ConnectSettings settings;
+  mqtt_client::PahoOptions options;
+  mqtt::async_client client;
+  SubscribeListener subscribe_listener_impl{*this};
+  mqtt::iaction_listener& subscribe_listener = subscribe_listener_impl;
+  std::function<void()> on_ready;
+  std::atomic<bool> ready{false};
+  WorkerPool<IncomingRequest, registry::Registry> pool;
+};
+
+MqttWorker::MqttWorker(const ServiceConfig& config, ProvisioningService& service)
+    : impl_(std::make_unique<Impl>(config, service)) {}
+
+MqttWorker::~MqttWorker() = default;
+
+void MqttWorker::run(const std::atomic<bool>& stop, const std::function<void()>& on_ready) {
+  impl_->on_ready = on_ready;
+  auto delay = std::chrono::milliseconds(100);
+  // Paho reconnects by itself only after a first successful connect.
+  while (!stop) {
+    try {
+      impl_->client.connect(impl_->options.connect)->wait();
+      break;
+    } catch (const mqtt::exception& e) {
+      spdlog::warn("cannot connect to {}: {}; retrying", impl_->settings.endpoint.uri(), e.what());
+      for (auto waited = std::chrono::milliseconds(0); waited < delay && !stop; waited += std::chrono::milliseconds(50))
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      delay = std::min(delay * 2, std::chrono::milliseconds(2000));
+    }
+  }
+  while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  impl_->pool.stop();
+  try {
+    if (impl_->client.is_connected()) impl_->client.disconnect()->wait_for(std::chrono::seconds(2));
+  } catch (const mqtt::exception&) {
+  }
+}
+
+}  // namespace provision::service

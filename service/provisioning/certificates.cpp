@@ -1,0 +1,78 @@
+// CreateKeysAndCertificate and CreateCertificateFromCsr: the claim is
+// exchanged for a unique device certificate, PENDING_ACTIVATION until
+// RegisterThing, with a single-use ownership token bound to it and to the
+// claim that asked.
+#include "pki/csr.h"
+#include "protocol/payloads.h"
+#include "provisioning/provisioning_service.h"
+#include "util/clock.h"
+#include "util/encoding.h"
+#include "util/json.h"
+#include "util/random.h"
+
+namespace provision::service {
+
+std::string ProvisioningService::store_pending_certificate(const pki::Certificate& certificate,
+                                                           const IncomingRequest& request,
+                                                           registry::Registry& registry) {
+  std::string token = random_token(32);
+  int64_t now = unix_now();
+  registry::CertificateRecord record;
+  record.id = certificate.id();
+  record.pem = certificate.to_pem();
+  record.status = registry::kPendingActivation;
+  record.ca_id = fleet_ca_id_;
+  record.serial = certificate.serial_hex();
+  record.not_before = certificate.not_before();
+  record.not_after = certificate.not_after();
+  record.claim_certificate_id = request.claim_certificate_id;
+  record.created_at = now;
+
+  registry::AuditEntry audit;
+  audit.at = now;
+  audit.actor = "claim:" + request.claim_certificate_id;
+  audit.action = std::string(protocol::operation_name(request.topic.operation));
+  audit.subject = record.id;
+  audit.source = request.source_address;
+  rapidjson::Document detail(rapidjson::kObjectType);
+  detail.AddMember("clientId", json::string_value(request.client_id, detail.GetAllocator()), detail.GetAllocator());
+  audit.detail = json::stringify(detail);
+
+  auto tx = registry.begin();
+  registry.insert_certificate(record);
+  registry.insert_token({sha256_hex(token), record.id, request.claim_certificate_id,
+                         now + settings_.ownership_token_ttl_seconds, std::nullopt});
+  registry.audit(audit);
+  tx.commit();
+  return token;
+}
+
+Reply ProvisioningService::create_keys_and_certificate(const IncomingRequest& request, registry::Registry& registry) {
+  protocol::decode_create_keys_request(request.topic.format, request.payload);
+  auto key = pki::PrivateKey::generate_ec("P-256");
+  pki::IssueOptions options;
+  options.subject = {{"CN", "Provisioned device"}};
+  options.validity_seconds = settings_.certificate_validity_seconds;
+  auto certificate = fleet_ca_.issue(key.get(), options);
+  protocol::CertificateReply reply;
+  reply.ownership_token = store_pending_certificate(certificate, request, registry);
+  reply.certificate_id = certificate.id();
+  reply.certificate_pem = certificate.to_pem();
+  reply.private_key = key.to_pem();
+  return Reply{true, protocol::encode_certificate_reply(reply, request.topic.format), {}};
+}
+
+Reply ProvisioningService::create_certificate_from_csr(const IncomingRequest& request, registry::Registry& registry) {
+  auto decoded = protocol::decode_csr_request(request.topic.format, request.payload);
+  auto csr = pki::CertificateRequest::from_pem(decoded.certificate_signing_request);
+  pki::IssueOptions options;
+  options.validity_seconds = settings_.certificate_validity_seconds;
+  auto certificate = fleet_ca_.issue_from_csr(csr, options);
+  protocol::CertificateReply reply;
+  reply.ownership_token = store_pending_certificate(certificate, request, registry);
+  reply.certificate_id = certificate.id();
+  reply.certificate_pem = certificate.to_pem();
+  return Reply{true, protocol::encode_certificate_reply(reply, request.topic.format), {}};
+}
+
+}  // namespace provision::service

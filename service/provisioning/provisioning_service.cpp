@@ -1,0 +1,61 @@
+#include "provisioning/provisioning_service.h"
+
+#include "protocol/payloads.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/json.h"
+
+namespace provision::service {
+
+ProvisioningService::ProvisioningService(pki::CertificateAuthority fleet_ca, ProvisioningSettings settings)
+    : fleet_ca_(std::move(fleet_ca)), fleet_ca_id_(fleet_ca_.certificate().id()), settings_(settings) {}
+
+Reply ProvisioningService::handle(const IncomingRequest& request, registry::Registry& registry) {
+  protocol::Rejection rejection;
+  try {
+    switch (request.topic.operation) {
+      case protocol::Operation::CreateKeysAndCertificate: return create_keys_and_certificate(request, registry);
+      case protocol::Operation::CreateCertificateFromCsr: return create_certificate_from_csr(request, registry);
+      case protocol::Operation::RegisterThing: return register_thing(request, registry);
+    }
+    rejection = {400, "InvalidRequest", "unknown operation"};
+  } catch (const RequestError& e) {
+    rejection = {e.status_code, e.code, e.what()};
+  } catch (const registry::RegistryError& e) {
+    rejection = e.busy() ? protocol::Rejection{503, "ServiceUnavailable", "the registry is busy; retry later"}
+                         : protocol::Rejection{500, "InternalError", "registry failure; the request was not applied"};
+  } catch (const std::exception& e) {
+    rejection = {500, "InternalError", "internal failure; the request was not applied"};
+  }
+  try {
+    registry::AuditEntry entry;
+    entry.actor = "claim:" + request.claim_certificate_id;
+    entry.action = std::string(protocol::operation_name(request.topic.operation));
+    entry.subject = request.topic.template_name;
+    entry.result = rejection.error_code;
+    entry.source = request.source_address;
+    rapidjson::Document detail(rapidjson::kObjectType);
+    detail.AddMember("clientId", json::string_value(request.client_id, detail.GetAllocator()), detail.GetAllocator());
+    detail.AddMember("errorMessage", json::string_value(rejection.error_message, detail.GetAllocator()), detail.GetAllocator());
+    entry.detail = json::stringify(detail);
+    registry.audit(entry);
+  } catch (const std::exception&) {
+    // The rejection still reaches the device when the audit log cannot be written.
+  }
+  return Reply{false, protocol::encode_rejection(rejection, request.topic.format), rejection.error_code};
+}
+
+std::shared_ptr<const templates::ProvisioningTemplate> ProvisioningService::load_template(
+    const registry::TemplateVersionRecord& version) {
+  auto key = std::make_pair(version.template_name, version.version);
+  {
+    std::lock_guard lock(templates_mutex_);
+    if (auto it = templates_.find(key); it != templates_.end()) return it->second;
+  }
+  // Parsed outside the lock; two threads may parse the same version once each.
+  auto parsed = std::make_shared<const templates::ProvisioningTemplate>(templates::ProvisioningTemplate::parse(version.body));
+  std::lock_guard lock(templates_mutex_);
+  return templates_.emplace(key, std::move(parsed)).first->second;
+}
+
+}  // namespace provision::service

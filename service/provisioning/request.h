@@ -1,0 +1,26 @@
+#pragma once
+// One provisioning request as a worker receives it from the plugin, and the
+// reply it sends back.
+#include <string>
+
+#include "protocol/topics.h"
+
+namespace provision::service {
+
+struct IncomingRequest {
+  std::string request_id;
+  protocol::RequestTopic topic;
+  std::string payload;
+  // Set by the plugin only (a device's own user properties are never forwarded).
+  std::string client_id;
+  std::string claim_certificate_id;
+  std::string source_address;
+};
+
+struct Reply {
+  bool accepted = false;
+  std::string payload;     // encoded in the request's format
+  std::string error_code;  // empty when accepted
+};
+
+}  // namespace provision::service

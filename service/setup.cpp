@@ -1,0 +1,84 @@
+#include "setup.h"
+
+#include "broker_config.h"
+#include "config.h"
+#include "pki/certificate.h"
+#include "policy/policy.h"
+#include "registry/registry.h"
+#include "templates/template.h"
+#include "util/error.h"
+#include "util/files.h"
+
+namespace provision::service {
+
+namespace defaults {
+std::string_view embedded(std::string_view name);  // service/defaults/*.json, compiled in
+}
+
+InitResult initialise(const InitOptions& o) {
+  const auto dir = std::filesystem::absolute(o.dir);
+  if (std::filesystem::exists(dir / "registry.db") || std::filesystem::exists(dir / "provisiond.json"))
+    throw Error(dir.string() + " already holds a deployment (registry.db or provisiond.json exists)");
+  std::filesystem::create_directories(dir);
+
+  InitResult r{pki::create_development_pki(dir / "pki"), dir / "registry.db", dir / "provisiond.json",
+               dir / "mosquitto.conf", dir / "mosquitto.log", dir / "provisiond.log", {}, kDemoTemplate};
+  const auto& p = r.pki;
+
+  auto registry = registry::Registry::open(r.registry);
+  auto tx = registry.begin();
+  auto add_ca = [&](const std::filesystem::path& file, const char* name, const char* role, std::vector<std::string> templates) {
+    auto cert = pki::Certificate::load(file);
+    registry.put_ca({cert.id(), name, role, cert.to_pem(), registry::kActive, std::move(templates), 0});
+  };
+  add_ca(p.root_cert, "development-root", "root", {});
+  add_ca(p.fleet_ca_cert, "development-fleet", "fleet", {});
+  add_ca(p.claim_ca_cert, "development-claim", "claim", {kDemoTemplate});
+
+  auto claim = pki::Certificate::load(p.claim_cert);
+  registry::ClaimCertificateRecord claim_record;
+  claim_record.id = claim.id();
+  claim_record.pem = claim.to_pem();
+  claim_record.description = "development claim certificate";
+  claim_record.allowed_templates = {kDemoTemplate};
+  registry.put_claim_certificate(claim_record);
+  r.claim_certificate_id = claim.id();
+
+  auto service = pki::Certificate::load(p.service_cert);
+  registry.put_service_identity({service.id(), "provisiond", registry::kActive, 0});
+
+  std::string policy(defaults::embedded("demo-policy.json"));
+  policy::PolicyDocument::parse(policy);  // a broken default is a build defect: fail loudly
+  registry.put_policy(kDemoPolicy, policy);
+  std::string template_body(defaults::embedded("demo-template.json"));
+  templates::ProvisioningTemplate::parse(template_body);
+  registry.add_template_version(kDemoTemplate, template_body, "development template (SerialNumber only)");
+  registry.audit({0, 0, "system", "Initialise", dir.string(), "ok", "", "{}"});
+  tx.commit();
+
+  ServiceConfig config;
+  config.registry = r.registry;
+  config.fleet_ca_certificate = p.fleet_ca_cert;
+  config.fleet_ca_key = p.fleet_ca_key;
+  config.mqtt_port = o.mqtt_port;
+  config.mqtt_ca_file = p.root_cert;
+  config.mqtt_certificate = p.service_cert;
+  config.mqtt_key = p.service_key;
+  config.worker_threads = o.worker_threads;
+  config.log_file = r.service_log;
+  save_config(config, r.service_config);
+
+  BrokerConfig broker;
+  broker.port = o.mqtt_port;
+  broker.ca_file = p.broker_ca_bundle;
+  broker.certificate = p.broker_cert;
+  broker.key = p.broker_key;
+  broker.plugin = std::filesystem::absolute(o.plugin);
+  broker.registry = r.registry;
+  broker.log_file = r.broker_log;
+  broker.aws_topics = o.aws_topics;
+  write_file(r.broker_config, render_broker_config(broker), 0644);
+  return r;
+}
+
+}  // namespace provision::service

@@ -1,0 +1,34 @@
+#pragma once
+// `provisiond init`: a development deployment in one directory — the
+// development PKI, an initialised registry (CAs, the claim certificate, the
+// worker's service identity, a demo policy and template), provisiond.json and
+// mosquitto.conf.
+#include <filesystem>
+#include <string>
+
+#include "pki/development_pki.h"
+
+namespace provision::service {
+
+struct InitOptions {
+  std::filesystem::path dir;
+  int mqtt_port = 8883;
+  std::filesystem::path plugin;  // path of mosquitto_provision.so
+  bool aws_topics = true;
+  int worker_threads = 2;
+};
+
+struct InitResult {
+  pki::DevelopmentPki pki;
+  std::filesystem::path registry, service_config, broker_config, broker_log, service_log;
+  std::string claim_certificate_id;
+  std::string template_name;  // the demo template; its only required parameter is SerialNumber
+};
+
+inline constexpr const char* kDemoTemplate = "DemoFleet";
+inline constexpr const char* kDemoPolicy = "DemoDevicePolicy";
+
+// Throws Error when the directory already holds a deployment.
+InitResult initialise(const InitOptions& options);
+
+}  // namespace provision::service
