@@ -99,9 +99,10 @@ std::vector<int> Session::subscribe(const std::vector<std::string>& filters, int
   try {
     token->wait_for(settings_.timeout);
   } catch (const mqtt::exception& e) {
-    // Paho fails the token when the broker refuses a single filter.
-    if (filters.size() == 1) return {e.get_reason_code() ? e.get_reason_code() : 0x80};
-    throw;
+    // Paho fails the whole token when the broker refuses a filter; it does
+    // not say which, so every filter is reported with that reason.
+    int reason = e.get_reason_code() ? e.get_reason_code() : 0x80;
+    return std::vector<int>(filters.size(), reason);
   }
   auto response = token->get_subscribe_response();  // by value: keep it alive while iterating
   for (auto rc : response.get_reason_codes()) codes.push_back(static_cast<int>(rc));

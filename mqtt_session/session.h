@@ -77,7 +77,10 @@ class Session {
   void disconnect();
   bool connected() const;
 
-  // Returns the SUBACK reason code per filter (0..2 granted QoS, >= 0x80 refused).
+  // Returns the SUBACK reason code per filter (0..2 granted QoS, >= 0x80
+  // refused). When the broker refuses any filter Paho fails the whole
+  // request, and every filter is reported refused: subscribe one filter at a
+  // time to know which.
   std::vector<int> subscribe(const std::vector<std::string>& filters, int qos = 1);
   // QoS 1 publish; returns the PUBACK reason code (0 = success, 0x87 = not
   // authorised, ...). For MQTT 3.1.1 there is no reason code: 0 on PUBACK.

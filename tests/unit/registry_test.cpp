@@ -112,7 +112,7 @@ TEST_CASE("a transaction that is not committed leaves nothing behind") {
   CHECK(reg.find_thing("t1"));
 }
 
-TEST_CASE("templates are versioned; the newest version becomes the default") {
+TEST_CASE("templates are versioned and the newest version becomes the default") {
   TempDir dir;
   auto reg = Registry::open(dir.path / "r.db");
   CHECK(reg.add_template_version("T", "{\"v\":1}", "first") == 1);

@@ -1,0 +1,57 @@
+#include "templates/language.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "util/json.h"
+
+namespace provision::templates::language {
+
+const std::map<std::string, std::string, std::less<>>& subject_pseudo_parameters() {
+  static const std::map<std::string, std::string, std::less<>> names = {
+      {"AWS::IoT::Certificate::CommonName", "CN"},
+      {"AWS::IoT::Certificate::Country", "C"},
+      {"AWS::IoT::Certificate::Organization", "O"},
+      {"AWS::IoT::Certificate::OrganizationalUnit", "OU"},
+      {"AWS::IoT::Certificate::DistinguishedNameQualifier", "dnQualifier"},
+      {"AWS::IoT::Certificate::StateName", "ST"},
+      {"AWS::IoT::Certificate::Locality", "L"},
+      {"AWS::IoT::Certificate::SerialNumber", "serialNumber"},
+  };
+  return names;
+}
+
+bool is_pseudo(std::string_view name) { return name == kCertificateId || subject_pseudo_parameters().contains(name); }
+
+bool is_function_node(const rapidjson::Value& v) {
+  if (!v.IsObject() || v.MemberCount() != 1) return false;
+  std::string_view key = json::view(v.MemberBegin()->name);
+  return key == "Ref" || key.starts_with("Fn::");
+}
+
+std::string key_of(const rapidjson::Value& name) { return std::string(json::view(name)); }
+
+std::optional<double> number_of(std::string_view s) {
+  double d = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !std::isfinite(d)) return std::nullopt;
+  return d;
+}
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  return out;
+}
+
+bool chars_in(std::string_view s, size_t min, size_t max, std::string_view extra) {
+  if (s.size() < min || s.size() > max) return false;
+  return std::all_of(s.begin(), s.end(), [extra](char c) {
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    return alnum || extra.find(c) != std::string_view::npos;
+  });
+}
+
+}  // namespace provision::templates::language

@@ -1,0 +1,35 @@
+#pragma once
+// Internal to the templates module: the vocabulary that parsing/validation
+// (template.cpp) and evaluation (evaluator.cpp) share.
+#include <rapidjson/document.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace provision::templates::language {
+
+inline constexpr std::string_view kCertificateId = "AWS::IoT::Certificate::Id";
+
+// Certificate-subject pseudo parameters -> OpenSSL short name of the field.
+const std::map<std::string, std::string, std::less<>>& subject_pseudo_parameters();
+// AWS::IoT::Certificate::Id or one of the subject pseudo parameters.
+bool is_pseudo(std::string_view name);
+
+// {"Ref": ...} or {"Fn::...": ...}
+bool is_function_node(const rapidjson::Value& v);
+std::string key_of(const rapidjson::Value& name);
+
+// A Number parameter's value (locale-independent); nullopt when it is not one.
+std::optional<double> number_of(std::string_view s);
+// ASCII upper case, whatever the process locale.
+std::string upper(std::string_view s);
+
+// AWS IoT's character rules (ASCII letters and digits plus `extra`).
+bool chars_in(std::string_view s, size_t min, size_t max, std::string_view extra);
+inline bool valid_thing_name(std::string_view s) { return chars_in(s, 1, 128, ":_-"); }
+inline bool valid_attribute_name(std::string_view s) { return chars_in(s, 1, 128, "_.,@/:#-"); }
+inline bool valid_attribute_value(std::string_view s) { return chars_in(s, 0, 800, "_.,@/:#=[]-"); }
+
+}  // namespace provision::templates::language

@@ -1,0 +1,200 @@
+// provision-device: a device's first boot, end to end. Connects with the
+// claim certificate, gets a unique device certificate (by default from a CSR,
+// so the private key never leaves the device; --server-keygen for the other
+// flow), registers through a template, saves the certificate and key, then
+// reconnects with them and publishes one message its policy allows.
+//
+// Every option can also come from the environment (the names of the
+// `scripts/demo --serve` stack.env file): MQTT_HOST, MQTT_TLS_PORT, CA_FILE,
+// CLAIM_CERT, CLAIM_KEY, TEMPLATE.
+//
+// Exit status: 0 provisioned and first publish accepted; 1 rejected by the
+// service (errorCode printed); 2 bad usage; 3 no reply in time; 4 cannot
+// connect (or refused at connect); 5 the first publish with the new
+// certificate was refused.
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <iostream>
+
+#include "provisioning_client.h"
+#include "pki/csr.h"
+#include "pki/key.h"
+#include "util/files.h"
+#include "util/json.h"
+#include "util/random.h"
+
+namespace {
+
+using namespace provision;
+
+enum Exit { kOk = 0, kRejected = 1, kUsage = 2, kTimeout = 3, kConnect = 4, kPublish = 5 };
+
+struct Settings {
+  std::string host = "127.0.0.1";
+  int port = 8883;
+  std::string ca_file, claim_cert, claim_key, template_name;
+  std::vector<std::string> params;
+  std::string out_dir = ".";
+  std::string client_id;
+  std::string topic;
+  std::string message = R"({"hello":"first message with my own certificate"})";
+  bool server_keygen = false;
+  bool aws_topics = false;
+  bool mqtt311 = false;
+  bool json_output = false;
+  int timeout_s = 10;
+};
+
+struct Failure {
+  Exit code;
+  std::string message;
+};
+
+mqtt_client::ConnectSettings connection(const Settings& s, std::string cert, std::string key, std::string client_id) {
+  mqtt_client::ConnectSettings c;
+  c.endpoint = {s.host, s.port};
+  c.tls = {s.ca_file, std::move(cert), std::move(key)};
+  c.client_id = std::move(client_id);
+  c.protocol = s.mqtt311 ? mqtt_client::Protocol::V311 : mqtt_client::Protocol::V5;
+  c.timeout = std::chrono::seconds(s.timeout_s);
+  return c;
+}
+
+void connect(mqtt_client::Session& session, const char* as) {
+  try {
+    session.connect();
+  } catch (const mqtt::exception& e) {
+    throw Failure{kConnect, std::string("cannot connect ") + as + ": " + e.what()};
+  }
+}
+
+void check(const device::Outcome& outcome, const char* operation) {
+  switch (outcome.kind) {
+    case device::Outcome::Kind::Accepted: return;
+    case device::Outcome::Kind::Rejected: throw Failure{kRejected, std::string(operation) + " " + outcome.describe()};
+    case device::Outcome::Kind::Timeout:
+      throw Failure{kTimeout, std::string(operation) + ": no reply (is provisiond running?)"};
+    case device::Outcome::Kind::PublishRefused:
+    case device::Outcome::Kind::SubscribeRefused: throw Failure{kRejected, std::string(operation) + ": " + outcome.describe()};
+  }
+}
+
+int run(const Settings& s) {
+  std::map<std::string, std::string> parameters;
+  for (const auto& p : s.params) {
+    auto eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) throw Failure{kUsage, "--param expects KEY=VALUE, got '" + p + "'"};
+    parameters[p.substr(0, eq)] = p.substr(eq + 1);
+  }
+  const auto alias = s.aws_topics ? protocol::Alias::Aws : protocol::Alias::Provision;
+  const auto timeout = std::chrono::seconds(s.timeout_s);
+  std::string claim_client_id = s.client_id.empty() ? "provision-" + random_token(9) : s.client_id;
+
+  // 1. Claim connection: certificate, then registration.
+  mqtt_client::Session claim(connection(s, s.claim_cert, s.claim_key, claim_client_id));
+  connect(claim, "with the claim certificate");
+  device::ProvisioningClient client(claim, alias, timeout);
+
+  std::string private_key, certificate_pem, certificate_id, token;
+  if (s.server_keygen) {
+    auto outcome = client.create_keys_and_certificate();
+    check(outcome, "CreateKeysAndCertificate");
+    private_key = *json::string_member(outcome.body, "privateKey");
+    certificate_pem = *json::string_member(outcome.body, "certificatePem");
+    certificate_id = *json::string_member(outcome.body, "certificateId");
+    token = *json::string_member(outcome.body, "certificateOwnershipToken");
+  } else {
+    auto key = pki::PrivateKey::generate_ec("P-256");
+    auto outcome = client.create_certificate_from_csr(pki::create_csr(key, {{"CN", claim_client_id}}));
+    check(outcome, "CreateCertificateFromCsr");
+    private_key = key.to_pem();
+    certificate_pem = *json::string_member(outcome.body, "certificatePem");
+    certificate_id = *json::string_member(outcome.body, "certificateId");
+    token = *json::string_member(outcome.body, "certificateOwnershipToken");
+  }
+  auto registered = client.register_thing(s.template_name, token, parameters);
+  check(registered, "RegisterThing");
+  std::string thing_name = *json::string_member(registered.body, "thingName");
+  rapidjson::Document configuration;
+  if (const auto* c = json::member(registered.body, "deviceConfiguration")) configuration.CopyFrom(*c, configuration.GetAllocator());
+  claim.disconnect();
+
+  // 2. Save what the device keeps.
+  std::filesystem::path out(s.out_dir);
+  std::filesystem::create_directories(out);
+  write_file(out / "device.pem", certificate_pem, 0644);
+  write_file(out / "device.key", private_key, 0600);
+  write_file(out / "provisioning.json", json::pretty(registered.body) + "\n", 0644);
+
+  // 3. Reconnect as the device and publish once.
+  std::string topic = s.topic;
+  if (topic.empty()) topic = json::string_member(configuration, "telemetryTopic").value_or("");
+  if (topic.empty())
+    throw Failure{kUsage, "no --topic given and the deviceConfiguration has no telemetryTopic"};
+  mqtt_client::Session device(connection(s, (out / "device.pem").string(), (out / "device.key").string(), thing_name));
+  connect(device, "with the new device certificate");
+  int reason = device.publish(topic, s.message, 1);
+  device.disconnect();
+
+  if (s.json_output) {
+    rapidjson::Document result(rapidjson::kObjectType);
+    auto& a = result.GetAllocator();
+    result.AddMember("thingName", json::string_value(thing_name, a), a);
+    result.AddMember("certificateId", json::string_value(certificate_id, a), a);
+    result.AddMember("certificateFile", json::string_value((out / "device.pem").string(), a), a);
+    result.AddMember("keyFile", json::string_value((out / "device.key").string(), a), a);
+    result.AddMember("deviceConfiguration", configuration, a);
+    result.AddMember("firstPublishTopic", json::string_value(topic, a), a);
+    result.AddMember("firstPublishReasonCode", reason, a);
+    std::cout << json::stringify(result) << "\n";
+  } else {
+    std::cout << "thing name:      " << thing_name << "\n"
+              << "certificate id:  " << certificate_id << "\n"
+              << "key generated:   " << (s.server_keygen ? "by the service (CreateKeysAndCertificate)" : "on the device (CSR)") << "\n"
+              << "saved:           " << (out / "device.pem").string() << ", " << (out / "device.key").string() << "\n"
+              << "first publish:   " << topic << " -> " << (reason == 0 ? "accepted" : "refused (reason " + std::to_string(reason) + ")") << "\n";
+  }
+  if (reason != 0) throw Failure{kPublish, "the broker refused the first publish to " + topic + " (reason " + std::to_string(reason) + ")"};
+  return kOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings s;
+  CLI::App app{"provision-device: provision this device through its claim certificate"};
+  app.add_option("--host", s.host, "broker host")->envname("MQTT_HOST");
+  app.add_option("--port", s.port, "broker TLS port")->envname("MQTT_TLS_PORT")->check(CLI::Range(1, 65535));
+  app.add_option("--ca-file", s.ca_file, "CA certificate that verifies the broker")->envname("CA_FILE")->required()->check(CLI::ExistingFile);
+  app.add_option("--claim-cert", s.claim_cert, "claim certificate (PEM)")->envname("CLAIM_CERT")->required()->check(CLI::ExistingFile);
+  app.add_option("--claim-key", s.claim_key, "claim private key (PEM)")->envname("CLAIM_KEY")->required()->check(CLI::ExistingFile);
+  app.add_option("--template", s.template_name, "provisioning template")->envname("TEMPLATE")->required();
+  app.add_option("--param", s.params, "template parameter KEY=VALUE (repeatable)");
+  app.add_option("--out", s.out_dir, "where to save device.pem, device.key and provisioning.json");
+  app.add_option("--client-id", s.client_id, "client id for the claim connection (default: random)");
+  app.add_option("--topic", s.topic, "topic of the first publish (default: deviceConfiguration.telemetryTopic)");
+  app.add_option("--message", s.message, "payload of the first publish");
+  app.add_option("--timeout", s.timeout_s, "seconds to wait for each reply")->check(CLI::Range(1, 600));
+  app.add_flag("--server-keygen", s.server_keygen, "let the service generate the key (CreateKeysAndCertificate)");
+  app.add_flag("--aws-topics", s.aws_topics, "use the $aws/... topics (AWS IoT fleet provisioning)");
+  app.add_flag("--mqtt311", s.mqtt311, "speak MQTT 3.1.1 instead of 5");
+  app.add_flag("--json", s.json_output, "print the result as one JSON object");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "provision-device: " << e.what() << " (see --help)\n";
+    return kUsage;
+  }
+  try {
+    return run(s);
+  } catch (const Failure& f) {
+    std::cerr << "provision-device: " << f.message << "\n";
+    return f.code;
+  } catch (const std::exception& e) {
+    std::cerr << "provision-device: " << e.what() << "\n";
+    return kConnect;
+  }
+}

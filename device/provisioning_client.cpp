@@ -1,0 +1,83 @@
+#include "provisioning_client.h"
+
+#include "protocol/payloads.h"
+#include "util/json.h"
+
+namespace provision::device {
+
+using protocol::Operation;
+using protocol::RequestTopic;
+
+std::string Outcome::describe() const {
+  switch (kind) {
+    case Kind::Accepted: return "accepted";
+    case Kind::Rejected:
+      return "rejected " + std::to_string(status_code) + " " + error_code + ": " + error_message;
+    case Kind::Timeout: return "timeout: no reply";
+    case Kind::PublishRefused: return "publish refused by the broker (reason " + std::to_string(publish_reason) + ")";
+    case Kind::SubscribeRefused:
+      return "the broker refused the reply topics (reason " + std::to_string(subscribe_reason) +
+             "): this claim may not use them (a template it is not allowed?)";
+  }
+  return "unknown";
+}
+
+ProvisioningClient::ProvisioningClient(mqtt_client::Session& session, protocol::Alias alias,
+                                       std::chrono::milliseconds timeout)
+    : session_(session), alias_(alias), timeout_(timeout) {}
+
+Outcome ProvisioningClient::request(const RequestTopic& topic, const std::string& payload) {
+  const std::string accepted = protocol::reply_topic(topic, true);
+  const std::string rejected = protocol::reply_topic(topic, false);
+  // Subscribe before publishing, or the reply may come first (AWS says so too).
+  Outcome outcome;
+  for (int code : session_.subscribe({accepted, rejected}, 1)) {
+    if (code >= 0x80) {
+      outcome.kind = Outcome::Kind::SubscribeRefused;
+      outcome.subscribe_reason = code;
+      return outcome;
+    }
+  }
+  outcome.publish_reason = session_.publish(protocol::request_topic(topic), payload, 1);
+  if (outcome.publish_reason >= 0x80 || outcome.publish_reason < 0) {
+    outcome.kind = Outcome::Kind::PublishRefused;
+    return outcome;
+  }
+  auto reply = session_.next_message_on({accepted, rejected}, timeout_);
+  if (!reply) return outcome;  // Timeout
+  std::string error;
+  auto doc = json::try_parse(reply->payload, &error);
+  if (doc) outcome.body = std::move(*doc);
+  if (reply->topic == accepted) {
+    outcome.kind = Outcome::Kind::Accepted;
+  } else {
+    outcome.kind = Outcome::Kind::Rejected;
+    outcome.status_code = static_cast<int>(json::int_member(outcome.body, "statusCode").value_or(0));
+    outcome.error_code = json::string_member(outcome.body, "errorCode").value_or("");
+    outcome.error_message = json::string_member(outcome.body, "errorMessage").value_or(error);
+  }
+  return outcome;
+}
+
+Outcome ProvisioningClient::create_keys_and_certificate() {
+  return request({Operation::CreateKeysAndCertificate, protocol::Format::Json, alias_, ""}, "{}");
+}
+
+Outcome ProvisioningClient::create_certificate_from_csr(const std::string& csr_pem) {
+  rapidjson::Document doc(rapidjson::kObjectType);
+  doc.AddMember("certificateSigningRequest", json::string_value(csr_pem, doc.GetAllocator()), doc.GetAllocator());
+  return request({Operation::CreateCertificateFromCsr, protocol::Format::Json, alias_, ""}, json::stringify(doc));
+}
+
+Outcome ProvisioningClient::register_thing(const std::string& template_name, const std::string& ownership_token,
+                                           const std::map<std::string, std::string>& parameters) {
+  rapidjson::Document doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  doc.AddMember("certificateOwnershipToken", json::string_value(ownership_token, a), a);
+  rapidjson::Value params(rapidjson::kObjectType);
+  for (const auto& [k, v] : parameters) params.AddMember(json::string_value(k, a), json::string_value(v, a), a);
+  doc.AddMember("parameters", params, a);
+  return request({Operation::RegisterThing, protocol::Format::Json, alias_, template_name}, json::stringify(doc));
+}
+
+}  // namespace provision::device

@@ -1,0 +1,41 @@
+#include "flows.h"
+
+#include <catch2/catch.hpp>
+
+#include "pki/csr.h"
+#include "pki/key.h"
+#include "util/files.h"
+#include "util/json.h"
+#include "util/random.h"
+
+namespace provision::test {
+
+IssuedCertificate create_certificate(device::ProvisioningClient& client) {
+  auto key = pki::PrivateKey::generate_ec();
+  auto outcome = client.create_certificate_from_csr(pki::create_csr(key, {{"CN", "test-device"}}));
+  INFO(outcome.describe());
+  REQUIRE(outcome.accepted());
+  return {*json::string_member(outcome.body, "certificateId"), *json::string_member(outcome.body, "certificatePem"),
+          key.to_pem(), *json::string_member(outcome.body, "certificateOwnershipToken")};
+}
+
+ProvisionedDevice provision_device(Stack& stack, const std::string& serial_number) {
+  mqtt_client::Session claim(stack.claim("claim-" + random_token(6)));
+  claim.connect();
+  device::ProvisioningClient client(claim);
+  auto issued = create_certificate(client);
+  auto registered = client.register_thing("DemoFleet", issued.ownership_token, {{"SerialNumber", serial_number}});
+  INFO(registered.describe());
+  REQUIRE(registered.accepted());
+  claim.disconnect();
+
+  ProvisionedDevice device;
+  device.thing_name = *json::string_member(registered.body, "thingName");
+  device.certificate_id = issued.certificate_id;
+  device.files = {(stack.dir / (device.thing_name + ".pem")).string(), (stack.dir / (device.thing_name + ".key")).string()};
+  write_file(device.files.certificate, issued.certificate_pem, 0644);
+  write_file(device.files.key, issued.private_key_pem, 0600);
+  return device;
+}
+
+}  // namespace provision::test

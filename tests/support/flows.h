@@ -1,0 +1,27 @@
+#pragma once
+// Provisioning flows that several integration tests start from.
+#include <map>
+#include <string>
+
+#include "provisioning_client.h"
+#include "stack.h"
+
+namespace provision::test {
+
+struct ProvisionedDevice {
+  std::string thing_name;
+  std::string certificate_id;
+  CertificateFiles files;
+};
+
+// Provisions one device through the demo template with a CSR made here, over
+// the claim certificate; REQUIREs every step to be accepted.
+ProvisionedDevice provision_device(Stack& stack, const std::string& serial_number);
+
+// Certificate and token from CreateCertificateFromCsr (key made here).
+struct IssuedCertificate {
+  std::string certificate_id, certificate_pem, private_key_pem, ownership_token;
+};
+IssuedCertificate create_certificate(device::ProvisioningClient& client);
+
+}  // namespace provision::test

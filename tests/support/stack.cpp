@@ -1,0 +1,156 @@
+#include "stack.h"
+
+#include <signal.h>
+
+#include <stdexcept>
+#include <thread>
+
+#include "pki/authority.h"
+#include "util/files.h"
+#include "util/random.h"
+
+namespace provision::test {
+namespace {
+
+std::map<std::string, std::string> sanitizer_environment() {
+  std::map<std::string, std::string> env;
+#ifdef PROVISION_ASAN_RUNTIME
+  // mosquitto is not built with ASan: preload the runtime for our plugin.
+  if (std::string(PROVISION_ASAN_RUNTIME).size() > 0) {
+    env["LD_PRELOAD"] = PROVISION_ASAN_RUNTIME;
+    env["ASAN_OPTIONS"] = "detect_leaks=0";
+  }
+#endif
+  return env;
+}
+
+}  // namespace
+
+std::string provisiond_binary() { return PROVISIOND_BIN; }
+std::string provision_device_binary() { return PROVISION_DEVICE_BIN; }
+
+Stack::Stack(StackOptions options) : options_(options) {
+  // A port can be taken between free_port() and mosquitto's bind: retry.
+  for (int attempt = 1;; ++attempt) {
+    dir = std::filesystem::temp_directory_path() / ("provision-it-" + random_token(9));
+    try {
+      initialise(options);
+      start_broker();
+      break;
+    } catch (const std::exception&) {
+      broker_.reset();
+      std::filesystem::remove_all(dir);
+      if (attempt == 3) throw;
+    }
+  }
+  if (options.start_worker) start_worker();
+}
+
+Stack::~Stack() {
+  if (worker_) worker_->stop(SIGTERM);
+  if (broker_) broker_->stop(SIGTERM);
+  if (!getenv("PROVISION_KEEP_TEST_DIRS")) std::filesystem::remove_all(dir);
+}
+
+void Stack::initialise(const StackOptions& options) {
+  port = free_port();
+  std::vector<std::string> argv{provisiond_binary(), "init", "--dir", dir.string(), "--mqtt-port", std::to_string(port),
+                                "--plugin", PROVISION_PLUGIN, "--workers", std::to_string(options.worker_threads)};
+  if (!options.aws_topics) argv.push_back("--no-aws-topics");
+  std::string output;
+  if (run_command(argv, output) != 0) throw std::runtime_error("provisiond init failed: " + output);
+  pki = pki::DevelopmentPki(dir / "pki");
+  broker_log = dir / "mosquitto.log";
+  worker_log = dir / "provisiond.log";
+  config_file = dir / "provisiond.json";
+}
+
+void Stack::start_broker() {
+  size_t before = count_text(broker_log, " running");
+  broker_ = std::make_unique<Process>(std::vector<std::string>{MOSQUITTO_BIN, "-c", (dir / "mosquitto.conf").string()},
+                                      dir / "mosquitto.out", sanitizer_environment());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (count_text(broker_log, " running") <= before) {
+    if (!broker_->running() || std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("mosquitto did not start; see " + broker_log.string());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+void Stack::stop_broker() {
+  if (broker_) broker_->stop(SIGTERM);
+  broker_.reset();
+}
+
+void Stack::start_worker() {
+  size_t before = count_text(worker_log, "provisiond ready");
+  worker_ = std::make_unique<Process>(std::vector<std::string>{provisiond_binary(), "serve", "--config", config_file.string()},
+                                      dir / "provisiond.out");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (count_text(worker_log, "provisiond ready") <= before) {
+    if (!worker_->running() || std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("provisiond did not become ready; see " + worker_log.string());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+void Stack::stop_worker() {
+  if (worker_) worker_->stop(SIGTERM);
+  worker_.reset();
+}
+
+mqtt_client::ConnectSettings Stack::claim(const std::string& client_id, mqtt_client::Protocol protocol) const {
+  return client({pki.claim_cert.string(), pki.claim_key.string()}, client_id, protocol);
+}
+
+mqtt_client::ConnectSettings Stack::client(const CertificateFiles& files, const std::string& client_id,
+                                           mqtt_client::Protocol protocol) const {
+  mqtt_client::ConnectSettings s;
+  s.endpoint = {"127.0.0.1", port};
+  s.tls = {pki.root_cert.string(), files.certificate, files.key};
+  s.client_id = client_id;
+  s.protocol = protocol;
+  s.timeout = std::chrono::seconds(5);
+  return s;
+}
+
+registry::Registry Stack::registry() const { return registry::Registry::open(dir / "registry.db"); }
+
+CertificateFiles Stack::new_claim(const std::string& name, bool register_it, const std::vector<std::string>& allowed) {
+  auto ca = pki::CertificateAuthority::load(pki.claim_ca_cert, pki.claim_ca_key);
+  auto key = pki::PrivateKey::generate_ec();
+  pki::IssueOptions options;
+  options.subject = {{"CN", name}};
+  auto cert = ca.issue(key.get(), options);
+  CertificateFiles files{(dir / (name + ".pem")).string(), (dir / (name + ".key")).string()};
+  write_file(files.certificate, cert.to_pem(), 0644);
+  write_file(files.key, key.to_pem(), 0600);
+  if (register_it) {
+    auto reg = registry();
+    registry::ClaimCertificateRecord record;
+    record.id = cert.id();
+    record.pem = cert.to_pem();
+    record.description = name;
+    record.allowed_templates = allowed;
+    reg.put_claim_certificate(record);
+  }
+  return files;
+}
+
+CertificateFiles Stack::foreign_certificate(const std::string& name) {
+  auto root = pki::CertificateAuthority::create_root("Foreign Root " + name, 3600);
+  auto key = pki::PrivateKey::generate_ec();
+  pki::IssueOptions options;
+  options.subject = {{"CN", name}};
+  auto cert = root.issue(key.get(), options);
+  CertificateFiles files{(dir / (name + ".pem")).string(), (dir / (name + ".key")).string()};
+  write_file(files.certificate, cert.to_pem() + root.certificate().to_pem(), 0644);
+  write_file(files.key, key.to_pem(), 0600);
+  return files;
+}
+
+int Stack::run(const std::vector<std::string>& argv, std::string& output) const {
+  return run_command(argv, output, std::chrono::seconds(60));
+}
+
+}  // namespace provision::test

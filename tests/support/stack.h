@@ -1,0 +1,76 @@
+#pragma once
+// A whole provisioning stack for one integration test: a fresh directory with
+// the development PKI and registry (made by `provisiond init`, as a user
+// would), a real mosquitto with the plugin on a free loopback port, and a
+// real provisiond. Everything is stopped and removed when the Stack goes away.
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mqtt_session/session.h"
+#include "pki/development_pki.h"
+#include "process.h"
+#include "registry/registry.h"
+
+namespace provision::test {
+
+struct StackOptions {
+  bool start_worker = true;
+  bool aws_topics = true;
+  int worker_threads = 2;
+};
+
+struct CertificateFiles {
+  std::string certificate, key;
+};
+
+class Stack {
+ public:
+  explicit Stack(StackOptions options = {});
+  ~Stack();
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+
+  // Connection settings for a claim client, or any client with given files.
+  mqtt_client::ConnectSettings claim(const std::string& client_id,
+                                     mqtt_client::Protocol protocol = mqtt_client::Protocol::V5) const;
+  mqtt_client::ConnectSettings client(const CertificateFiles& files, const std::string& client_id,
+                                      mqtt_client::Protocol protocol = mqtt_client::Protocol::V5) const;
+
+  // A read-write registry connection for set-up and assertions.
+  registry::Registry registry() const;
+
+  void start_broker();
+  void stop_broker();
+  void start_worker();
+  void stop_worker();
+
+  // A new claim certificate signed by the development claim CA (so it is a
+  // claim through the CA), written under the stack directory. When
+  // `register_it`, it is also registered with `allowed_templates`.
+  CertificateFiles new_claim(const std::string& name, bool register_it = false,
+                             const std::vector<std::string>& allowed_templates = {});
+  // A certificate from a CA the broker has never heard of.
+  CertificateFiles foreign_certificate(const std::string& name);
+
+  // Runs a command-line tool of the project; returns its exit status.
+  int run(const std::vector<std::string>& argv, std::string& output) const;
+
+  std::filesystem::path dir;
+  int port = 0;
+  pki::DevelopmentPki pki{"."};
+  std::filesystem::path broker_log, worker_log, config_file;
+
+ private:
+  void initialise(const StackOptions& options);
+  StackOptions options_;
+  std::unique_ptr<Process> broker_, worker_;
+};
+
+// Paths of the binaries under test (from the build).
+std::string provisiond_binary();
+std::string provision_device_binary();
+
+}  // namespace provision::test
