@@ -149,6 +149,9 @@ int main(int argc, char** argv) {
   init_cmd->add_option("--dir", init_options.dir, "directory to create it in")->required();
   init_cmd->add_option("--mqtt-port", init_options.mqtt_port, "TLS port of the broker")->check(CLI::Range(1, 65535));
   init_cmd->add_option("--plugin", init_options.plugin, "path of mosquitto_provision.so");
+  init_cmd->add_option("--broker-host", init_options.broker_host,
+                       "host name the worker uses to reach the broker (added to the broker certificate)");
+  init_cmd->add_option("--listen", init_options.listen_address, "address the broker listens on");
   init_cmd->add_option("--workers", init_options.worker_threads, "worker threads")->check(CLI::Range(1, 64));
   init_cmd->add_flag("!--no-aws-topics", init_options.aws_topics, "do not serve the $aws/... topic aliases");
 

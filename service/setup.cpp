@@ -21,7 +21,9 @@ InitResult initialise(const InitOptions& o) {
     throw Error(dir.string() + " already holds a deployment (registry.db or provisiond.json exists)");
   std::filesystem::create_directories(dir);
 
-  InitResult r{pki::create_development_pki(dir / "pki"), dir / "registry.db", dir / "provisiond.json",
+  pki::DevelopmentPkiOptions pki_options;
+  if (o.broker_host != "127.0.0.1" && o.broker_host != "localhost") pki_options.broker_dns_names.push_back(o.broker_host);
+  InitResult r{pki::create_development_pki(dir / "pki", pki_options), dir / "registry.db", dir / "provisiond.json",
                dir / "mosquitto.conf", dir / "mosquitto.log", dir / "provisiond.log", {}, kDemoTemplate};
   const auto& p = r.pki;
 
@@ -60,6 +62,7 @@ InitResult initialise(const InitOptions& o) {
   config.registry = r.registry;
   config.fleet_ca_certificate = p.fleet_ca_cert;
   config.fleet_ca_key = p.fleet_ca_key;
+  config.mqtt_host = o.broker_host;
   config.mqtt_port = o.mqtt_port;
   config.mqtt_ca_file = p.root_cert;
   config.mqtt_certificate = p.service_cert;
@@ -69,6 +72,7 @@ InitResult initialise(const InitOptions& o) {
   save_config(config, r.service_config);
 
   BrokerConfig broker;
+  broker.bind_address = o.listen_address;
   broker.port = o.mqtt_port;
   broker.ca_file = p.broker_ca_bundle;
   broker.certificate = p.broker_cert;

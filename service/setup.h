@@ -14,6 +14,8 @@ struct InitOptions {
   std::filesystem::path dir;
   int mqtt_port = 8883;
   std::filesystem::path plugin;  // path of mosquitto_provision.so
+  std::string broker_host = "127.0.0.1";  // how the worker reaches the broker (also a SAN of the broker certificate)
+  std::string listen_address = "127.0.0.1";  // where the broker listens
   bool aws_topics = true;
   int worker_threads = 2;
 };
