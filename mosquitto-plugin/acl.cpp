@@ -1,6 +1,7 @@
 #include "acl.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "policy/topic_filter.h"
 
@@ -35,15 +36,40 @@ bool claim_acl(const Identity& identity, const AclRequest& r, const Options& opt
   return false;
 }
 
+// A shared subscription "$share/<group>/<filter>", as Mosquitto hands it to
+// the ACL check: the group and the filter it really subscribes to. nullopt
+// for a malformed one (no group, a wildcard in the group, or no filter).
+struct SharedSubscription {
+  std::string_view group, filter;
+};
+std::optional<SharedSubscription> split_shared(std::string_view topic) {
+  if (!topic.starts_with("$share/")) return std::nullopt;
+  auto rest = topic.substr(7);
+  auto slash = rest.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == rest.size()) return std::nullopt;
+  auto group = rest.substr(0, slash);
+  if (group.find_first_of("+#") != std::string_view::npos) return std::nullopt;
+  return SharedSubscription{group, rest.substr(slash + 1)};
+}
+
 bool device_acl(const Identity& identity, const AclRequest& r, const protocol::InternalTopics& internal) {
   if (r.access == Access::Unsubscribe) return true;
   if (!identity.principal) return false;
   if (r.access == Access::Subscribe) {
-    if (policy::filters_intersect(r.topic, internal.prefix + "/#")) return false;  // "a/#" also matches "a"
-    if (policy::filters_intersect(r.topic, "$provision/#") || policy::filters_intersect(r.topic, "$aws/certificates/#") ||
-        policy::filters_intersect(r.topic, "$aws/provisioning-templates/#"))
+    // Decide on the filter a shared subscription really takes: otherwise
+    // "$share/g/_provision/requests" would let a device take requests away
+    // from the workers.
+    std::string_view filter = r.topic;
+    if (r.topic.starts_with("$share/")) {
+      auto shared = split_shared(r.topic);
+      if (!shared) return false;
+      filter = shared->filter;
+    }
+    if (policy::filters_intersect(filter, internal.prefix + "/#")) return false;  // "a/#" also matches "a"
+    if (policy::filters_intersect(filter, "$provision/#") || policy::filters_intersect(filter, "$aws/certificates/#") ||
+        policy::filters_intersect(filter, "$aws/provisioning-templates/#"))
       return false;
-    return identity.principal->allows(policy::Action::Subscribe, r.topic);
+    return identity.principal->allows(policy::Action::Subscribe, filter);
   }
   if (internal.contains(r.topic) || protocol::in_provisioning_namespace(r.topic)) return false;
   return identity.principal->allows(r.access == Access::Write ? policy::Action::Publish : policy::Action::Receive, r.topic);
@@ -55,14 +81,8 @@ bool service_acl(const AclRequest& r, const protocol::InternalTopics& internal) 
     case Access::Read: return r.topic == internal.requests;
     case Access::Subscribe: {
       if (r.topic == internal.requests) return true;
-      // "$share/<group>/<requests>" with any single-level group name
-      if (!r.topic.starts_with("$share/")) return false;
-      auto rest = r.topic.substr(7);
-      auto slash = rest.find('/');
-      if (slash == std::string_view::npos || slash == 0) return false;
-      auto group = rest.substr(0, slash);
-      if (group.find_first_of("+#") != std::string_view::npos) return false;
-      return rest.substr(slash + 1) == internal.requests;
+      auto shared = split_shared(r.topic);  // any group name
+      return shared && shared->filter == internal.requests;
     }
     case Access::Unsubscribe: return true;
   }

@@ -27,9 +27,13 @@ registry::Registry* Gatekeeper::registry() {
     resolver_ = std::make_unique<IdentityResolver>(*registry_);
     registry_version_ = registry_->data_version();
     log(LogLevel::Notice, "provision: registry " + options_.registry + " opened");
+    registry_failing_ = false;
     return &*registry_;
   } catch (const Error& e) {
-    log(LogLevel::Error, std::string("provision: registry unavailable, refusing every client: ") + e.what());
+    // Logged once per outage, not on every connect or poll.
+    if (!registry_failing_)
+      log(LogLevel::Error, std::string("provision: registry unavailable, refusing every client until it returns: ") + e.what());
+    registry_failing_ = true;
     return nullptr;
   }
 }

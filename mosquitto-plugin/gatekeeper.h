@@ -75,6 +75,7 @@ class Gatekeeper {
   std::optional<registry::Registry> registry_;
   std::unique_ptr<IdentityResolver> resolver_;
   int64_t registry_version_ = -1;
+  bool registry_failing_ = false;
   int64_t next_registry_poll_ms_ = 0;
   std::unordered_map<const void*, Connection> connections_;
   std::unordered_map<std::string, const void*> by_client_id_;

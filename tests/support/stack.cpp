@@ -82,6 +82,12 @@ void Stack::stop_broker() {
   broker_.reset();
 }
 
+void Stack::signal_broker(int signal) {
+  if (broker_) broker_->send(signal);
+}
+
+bool Stack::broker_running() { return broker_ && broker_->running(); }
+
 void Stack::start_worker() {
   size_t before = count_text(worker_log, "provisiond ready");
   worker_ = std::make_unique<Process>(std::vector<std::string>{provisiond_binary(), "serve", "--config", config_file.string()},

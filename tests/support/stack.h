@@ -46,6 +46,9 @@ class Stack {
   void stop_broker();
   void start_worker();
   void stop_worker();
+  // Sends a signal to the broker (e.g. SIGHUP to reload its configuration).
+  void signal_broker(int signal);
+  bool broker_running();
 
   // A new claim certificate signed by the development claim CA (so it is a
   // claim through the CA), written under the stack directory. When
