@@ -5,17 +5,11 @@
 // concurrent evaluate() calls on one template share nothing but the
 // read-only document.
 
-// GCC 12 with -fsanitize=address reports false "may be used uninitialized"
-// warnings inside libstdc++'s <regex> (std::function in the NFA states);
-// silence them for the standard headers only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <map>
 #include <optional>
-#include <regex>
 #include <set>
 #include <string>
 #include <vector>
@@ -23,7 +17,6 @@
 #include "templates/language.h"
 #include "templates/template.h"
 #include "util/json.h"
-#pragma GCC diagnostic pop
 
 namespace provision::templates {
 

@@ -7,18 +7,12 @@
 // invalid parameter declarations and resource shapes. Evaluation (evaluator.cpp)
 // re-checks everything that depends on the inputs.
 
-// GCC 12 with -fsanitize=address reports false "may be used uninitialized"
-// warnings inside libstdc++'s <regex> (std::function in the NFA states);
-// silence them for the standard headers only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <functional>
 #include <map>
 #include <optional>
-#include <regex>
 #include <set>
 #include <string>
 #include <vector>
@@ -26,7 +20,6 @@
 #include "templates/language.h"
 #include "templates/template.h"
 #include "util/json.h"
-#pragma GCC diagnostic pop
 
 namespace provision::templates {
 

@@ -56,17 +56,22 @@ void check_registered(Stack& stack, const std::string& thing, const std::string&
   CHECK(t->attributes.count("serialNumber") == 1);
 }
 
+// Runs provision-device against the stack with the claim certificate.
+int run_provision_device(const Stack& stack, const std::vector<std::string>& extra, std::string& output) {
+  std::vector<std::string> argv{provision_device_binary(), "--port", std::to_string(stack.port), "--ca-file",
+                                stack.pki.root_cert.string(), "--claim-cert", stack.pki.claim_cert.string(), "--claim-key",
+                                stack.pki.claim_key.string(), "--template", "DemoFleet"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return stack.run(argv, output);
+}
+
 }  // namespace
 
 TEST_CASE("provision-device: CSR flow end to end, with the reconnect on the device certificate") {
   Stack stack;
   auto out = stack.dir / "device-1001";
   std::string output;
-  int code = stack.run({provision_device_binary(), "--port", std::to_string(stack.port), "--ca-file",
-                        stack.pki.root_cert.string(), "--claim-cert", stack.pki.claim_cert.string(), "--claim-key",
-                        stack.pki.claim_key.string(), "--template", "DemoFleet", "--param", "SerialNumber=1001",
-                        "--out", out.string(), "--json"},
-                       output);
+  int code = run_provision_device(stack, {"--param", "SerialNumber=1001", "--out", out.string(), "--json"}, output);
   INFO(output);
   REQUIRE(code == 0);
   auto result = json::parse(output.substr(output.find('{')));
@@ -92,11 +97,7 @@ TEST_CASE("provision-device: server-keygen flow end to end") {
   Stack stack;
   auto out = stack.dir / "device-2002";
   std::string output;
-  int code = stack.run({provision_device_binary(), "--port", std::to_string(stack.port), "--ca-file",
-                        stack.pki.root_cert.string(), "--claim-cert", stack.pki.claim_cert.string(), "--claim-key",
-                        stack.pki.claim_key.string(), "--template", "DemoFleet", "--param", "SerialNumber=2002",
-                        "--out", out.string(), "--server-keygen"},
-                       output);
+  int code = run_provision_device(stack, {"--param", "SerialNumber=2002", "--out", out.string(), "--server-keygen"}, output);
   INFO(output);
   REQUIRE(code == 0);
   CHECK_THAT(output, Catch::Contains("thing name:      demo-2002"));

@@ -24,6 +24,22 @@ std::map<std::string, std::string> sanitizer_environment() {
   return env;
 }
 
+// Starts a process and waits until its log holds one more `ready_text` line
+// than before; throws when it exits first or takes too long.
+std::unique_ptr<Process> start_and_wait(std::vector<std::string> argv, const std::filesystem::path& output,
+                                        const std::map<std::string, std::string>& env, const std::filesystem::path& log,
+                                        const std::string& ready_text, const char* what) {
+  size_t before = count_text(log, ready_text);
+  auto process = std::make_unique<Process>(std::move(argv), output, env);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (count_text(log, ready_text) <= before) {
+    if (!process->running() || std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error(std::string(what) + " did not start; see " + log.string());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return process;
+}
+
 }  // namespace
 
 std::string provisiond_binary() { return PROVISIOND_BIN; }
@@ -66,15 +82,8 @@ void Stack::initialise(const StackOptions& options) {
 }
 
 void Stack::start_broker() {
-  size_t before = count_text(broker_log, " running");
-  broker_ = std::make_unique<Process>(std::vector<std::string>{MOSQUITTO_BIN, "-c", (dir / "mosquitto.conf").string()},
-                                      dir / "mosquitto.out", sanitizer_environment());
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (count_text(broker_log, " running") <= before) {
-    if (!broker_->running() || std::chrono::steady_clock::now() > deadline)
-      throw std::runtime_error("mosquitto did not start; see " + broker_log.string());
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  broker_ = start_and_wait({MOSQUITTO_BIN, "-c", (dir / "mosquitto.conf").string()}, dir / "mosquitto.out",
+                           sanitizer_environment(), broker_log, " running", "mosquitto");
 }
 
 void Stack::stop_broker() {
@@ -89,15 +98,8 @@ void Stack::signal_broker(int signal) {
 bool Stack::broker_running() { return broker_ && broker_->running(); }
 
 void Stack::start_worker() {
-  size_t before = count_text(worker_log, "provisiond ready");
-  worker_ = std::make_unique<Process>(std::vector<std::string>{provisiond_binary(), "serve", "--config", config_file.string()},
-                                      dir / "provisiond.out");
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (count_text(worker_log, "provisiond ready") <= before) {
-    if (!worker_->running() || std::chrono::steady_clock::now() > deadline)
-      throw std::runtime_error("provisiond did not become ready; see " + worker_log.string());
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  worker_ = start_and_wait({provisiond_binary(), "serve", "--config", config_file.string()}, dir / "provisiond.out", {},
+                           worker_log, "provisiond ready", "provisiond");
 }
 
 void Stack::stop_worker() {

@@ -23,6 +23,7 @@
 #include "pki/csr.h"
 #include "pki/development_pki.h"
 #include "pki/key.h"
+#include "pki/openssl_support.h"
 #include "util/encoding.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -33,19 +34,10 @@ using namespace provision::pki;
 
 namespace {
 
-template <auto Free>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-template <typename T, auto Free>
-using Owned = std::unique_ptr<T, Deleter<Free>>;
-
-using BioPtr = Owned<BIO, BIO_free>;
+using detail::BioPtr;
+using detail::Owned;
 using ReqPtr = Owned<X509_REQ, X509_REQ_free>;
-using NamePtr = Owned<X509_NAME, X509_NAME_free>;
+using detail::NamePtr;
 using StorePtr = Owned<X509_STORE, X509_STORE_free>;
 using StoreCtxPtr = Owned<X509_STORE_CTX, X509_STORE_CTX_free>;
 using BasicConstraintsPtr = Owned<BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free>;
