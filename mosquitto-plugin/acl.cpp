@@ -52,9 +52,33 @@ std::optional<SharedSubscription> split_shared(std::string_view topic) {
   return SharedSubscription{group, rest.substr(slash + 1)};
 }
 
-bool device_acl(const Identity& identity, const AclRequest& r, const protocol::InternalTopics& internal) {
+// Devices reach the provisioning namespace only to renew their certificate.
+bool renewal_acl(const AclRequest& r, const Options& options) {
+  auto is_renewal = [](const std::optional<protocol::RequestTopic>& t) {
+    return t && t->operation == Operation::RenewCertificate;
+  };
+  switch (r.access) {
+    case Access::Write:
+      return is_renewal(protocol::parse_request_topic(r.topic)) && r.qos <= 1 && !r.retain &&
+             r.payload_length <= options.max_payload;
+    case Access::Read: {
+      auto reply = protocol::parse_reply_topic(r.topic);
+      return reply && is_renewal(reply->request);
+    }
+    case Access::Subscribe: {
+      if (auto reply = protocol::parse_reply_topic(r.topic)) return is_renewal(reply->request);
+      return r.topic.ends_with("/+") && is_renewal(protocol::parse_request_topic(r.topic.substr(0, r.topic.size() - 2)));
+    }
+    case Access::Unsubscribe: return true;
+  }
+  return false;
+}
+
+bool device_acl(const Identity& identity, const AclRequest& r, const Options& options,
+                const protocol::InternalTopics& internal) {
   if (r.access == Access::Unsubscribe) return true;
   if (!identity.principal) return false;
+  if (protocol::in_provisioning_namespace(r.topic)) return renewal_acl(r, options);
   if (r.access == Access::Subscribe) {
     // Decide on the filter a shared subscription really takes: otherwise
     // "$share/g/_provision/requests" would let a device take requests away
@@ -78,11 +102,11 @@ bool device_acl(const Identity& identity, const AclRequest& r, const protocol::I
 bool service_acl(const AclRequest& r, const protocol::InternalTopics& internal) {
   switch (r.access) {
     case Access::Write: return r.topic == internal.replies && !r.retain;
-    case Access::Read: return r.topic == internal.requests;
+    case Access::Read: return r.topic == internal.requests || r.topic == internal.events;
     case Access::Subscribe: {
-      if (r.topic == internal.requests) return true;
+      if (r.topic == internal.requests || r.topic == internal.events) return true;
       auto shared = split_shared(r.topic);  // any group name
-      return shared && shared->filter == internal.requests;
+      return shared && (shared->filter == internal.requests || shared->filter == internal.events);
     }
     case Access::Unsubscribe: return true;
   }
@@ -92,19 +116,26 @@ bool service_acl(const AclRequest& r, const protocol::InternalTopics& internal) 
 }  // namespace
 
 bool claim_may_request(const Identity& identity, const protocol::RequestTopic& request, const Options& options) {
-  if (identity.role != Role::Claim) return false;
+  if (!identity.provisioning()) return false;
   if (request.alias == protocol::Alias::Aws && !options.aws_topics) return false;
-  if (request.format != Format::Json) return false;  // CBOR is not spoken yet
-  if (request.operation != Operation::RegisterThing) return true;
-  const auto& allowed = identity.allowed_templates;
-  return std::find(allowed.begin(), allowed.end(), request.template_name) != allowed.end();
+  switch (request.operation) {
+    case Operation::CreateKeysAndCertificate:
+    case Operation::CreateCertificateFromCsr: return true;
+    case Operation::RegisterThing: {
+      const auto& allowed = identity.allowed_templates;
+      return std::find(allowed.begin(), allowed.end(), request.template_name) != allowed.end();
+    }
+    case Operation::RenewCertificate: return false;  // devices only
+  }
+  return false;
 }
 
 bool decide_acl(const Identity& identity, const AclRequest& request, const Options& options,
                 const protocol::InternalTopics& internal) {
   switch (identity.role) {
-    case Role::Claim: return claim_acl(identity, request, options);
-    case Role::Device: return device_acl(identity, request, internal);
+    case Role::Claim:
+    case Role::Enrollment: return claim_acl(identity, request, options);
+    case Role::Device: return device_acl(identity, request, options, internal);
     case Role::Service: return service_acl(request, internal);
   }
   return false;

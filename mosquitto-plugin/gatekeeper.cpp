@@ -1,12 +1,25 @@
 #include "gatekeeper.h"
 
+#include <sys/stat.h>
+
+#include <unordered_set>
+
 #include "pki/certificate.h"
+#include "protocol/payloads.h"
 #include "util/error.h"
 
 namespace provision::plugin {
 
+namespace property = protocol::property;
+
 Gatekeeper::Gatekeeper(Options options, Logger logger)
-    : options_(std::move(options)), logger_(std::move(logger)), internal_(options_.internal_prefix),
+    : options_(std::move(options)),
+      logger_(std::move(logger)),
+      internal_(options_.internal_prefix),
+      connects_per_claim_(options_.connect_rate_per_claim),
+      connects_per_address_(options_.connect_rate_per_address),
+      requests_per_claim_(options_.request_rate_per_claim),
+      requests_per_address_(options_.request_rate_per_address),
       router_(options_, internal_) {
   router_.on_settled = [this](const void* key) {
     auto it = connections_.find(key);
@@ -20,16 +33,34 @@ Gatekeeper::Gatekeeper(Options options, Logger logger)
 
 Gatekeeper::~Gatekeeper() = default;
 
+void Gatekeeper::reconfigure(Options options) {
+  if (options.internal_prefix != options_.internal_prefix)
+    log(LogLevel::Warning, "provision: internal_prefix cannot change without a restart; keeping " + options_.internal_prefix);
+  options.internal_prefix = options_.internal_prefix;
+  bool new_registry = options.registry != options_.registry;
+  options_ = std::move(options);
+  connects_per_claim_.set_rate(options_.connect_rate_per_claim);
+  connects_per_address_.set_rate(options_.connect_rate_per_address);
+  requests_per_claim_.set_rate(options_.request_rate_per_claim);
+  requests_per_address_.set_rate(options_.request_rate_per_address);
+  if (new_registry) close_registry("the registry option changed");
+  log(LogLevel::Notice, "provision: options reloaded");
+}
+
 registry::Registry* Gatekeeper::registry() {
   if (registry_) return &*registry_;
   try {
     registry_.emplace(registry::Registry::open_read_only(options_.registry));
-    resolver_ = std::make_unique<IdentityResolver>(*registry_);
+    resolver_ = std::make_unique<IdentityResolver>(*registry_, options_);
     registry_version_ = registry_->data_version();
+    last_change_id_ = registry_->latest_change_id();
+    struct stat st {};
+    registry_inode_ = ::stat(options_.registry.c_str(), &st) == 0 ? st.st_ino : 0;
     log(LogLevel::Notice, "provision: registry " + options_.registry + " opened");
     registry_failing_ = false;
     return &*registry_;
   } catch (const Error& e) {
+    registry_.reset();
     // Logged once per outage, not on every connect or poll.
     if (!registry_failing_)
       log(LogLevel::Error, std::string("provision: registry unavailable, refusing every client until it returns: ") + e.what());
@@ -38,7 +69,36 @@ registry::Registry* Gatekeeper::registry() {
   }
 }
 
-AuthResult Gatekeeper::authenticate(const ClientInfo& client, X509* certificate, int64_t now_s) {
+void Gatekeeper::close_registry(const std::string& why) {
+  if (!registry_) return;
+  log(LogLevel::Error, "provision: closing the registry (" + why + "); new clients are refused until it is back");
+  resolver_.reset();
+  registry_.reset();
+  registry_failing_ = true;
+}
+
+void Gatekeeper::index(const void* key, const Connection& c) {
+  by_client_id_[c.client_id] = key;
+  by_certificate_.emplace(c.identity.certificate_id, key);
+  if (c.identity.role == Role::Device) by_thing_.emplace(c.identity.name, key);
+}
+
+void Gatekeeper::unindex(const void* key, const Connection& c) {
+  auto owner = by_client_id_.find(c.client_id);
+  if (owner != by_client_id_.end() && owner->second == key) by_client_id_.erase(owner);
+  auto erase = [key](std::unordered_multimap<std::string, const void*>& map, const std::string& name) {
+    auto [first, last] = map.equal_range(name);
+    for (auto it = first; it != last; ++it)
+      if (it->second == key) {
+        map.erase(it);
+        return;
+      }
+  };
+  erase(by_certificate_, c.identity.certificate_id);
+  if (c.identity.role == Role::Device) erase(by_thing_, c.identity.name);
+}
+
+AuthResult Gatekeeper::authenticate(const ClientInfo& client, X509* certificate, int64_t now_s, int64_t now_ms) {
   auto refuse = [&](const std::string& reason) {
     log(LogLevel::Notice, "provision: refused client '" + client.client_id + "' from " + client.address + ": " + reason);
     return AuthResult{};
@@ -48,32 +108,59 @@ AuthResult Gatekeeper::authenticate(const ClientInfo& client, X509* certificate,
   auto* reg = registry();
   if (!reg) return refuse("registry unavailable");
 
-  std::variant<Identity, Refusal> result;
+  Resolution result;
   try {
     X509_up_ref(certificate);
     auto cert = pki::Certificate::adopt(certificate);
     result = resolver_->resolve(cert, client.client_id, now_s);
   } catch (const registry::RegistryError& e) {
-    // Fail closed, and reopen on the next attempt (the file may have been replaced).
-    resolver_.reset();
-    registry_.reset();
+    // Fail closed. A locked registry is retried on the next connect; any
+    // other error reopens the file (it may have been replaced).
+    if (!e.busy()) close_registry(e.what());
     return refuse(std::string("registry error: ") + e.what());
   } catch (const std::exception& e) {
     return refuse(std::string("certificate not usable: ") + e.what());
   }
   if (auto* refusal = std::get_if<Refusal>(&result)) return refuse(refusal->reason);
-
   Identity& identity = std::get<Identity>(result);
+
+  // Mosquitto re-authenticates every connected client on SIGHUP: that is a
+  // re-check of a live connection, not a new connect.
+  auto existing = connections_.find(client.key);
+  const bool recheck = existing != connections_.end() && existing->second.client_id == client.client_id;
+  if (identity.role != Role::Service && !recheck) {
+    if (!connects_per_address_.take(client.address, now_ms)) return refuse("connect rate limit for this address exceeded");
+    if (identity.provisioning() && !connects_per_claim_.take(identity.certificate_id, now_ms))
+      return refuse("connect rate limit for this claim certificate exceeded");
+  }
+
   std::string username = identity.username();
+  if (recheck) {
+    Connection& c = existing->second;
+    unindex(client.key, c);
+    c.identity = std::move(identity);
+    for (auto& cache : c.decisions) cache.clear();
+    index(client.key, c);
+    return AuthResult{true, std::move(username)};
+  }
   log(LogLevel::Info, "provision: client '" + client.client_id + "' from " + client.address + " is " +
                           std::string(role_name(identity.role)) + " " + username);
+  if (identity.renewal_successor) {
+    // Tell the workers, who retire the certificate this one renews.
+    OutgoingMessage event;
+    event.topic = internal_.events;
+    event.qos = 1;
+    event.user_properties = {{property::kEvent, protocol::kEventCertificateUsed},
+                             {property::kCertificateId, identity.certificate_id}};
+    events_.push_back(std::move(event));
+  }
   // A reconnect on the same connection object replaces the old state.
   on_disconnect(client.key);
   Connection& connection = connections_[client.key];
   connection.identity = std::move(identity);
   connection.client_id = client.client_id;
   connection.address = client.address;
-  by_client_id_[client.client_id] = client.key;
+  index(client.key, connection);
   return AuthResult{true, std::move(username)};
 }
 
@@ -81,11 +168,11 @@ bool Gatekeeper::check_acl(const void* key, const AclRequest& request) {
   auto it = connections_.find(key);
   if (it == connections_.end()) return false;
   Connection& c = it->second;
+  if (c.cut_off) return false;
   if (c.identity.role != Role::Device) return decide_acl(c.identity, request, options_, internal_);
 
-  // Devices: the decision depends on (access, topic) only, as long as the
-  // connection lives (registry changes re-authenticate or kick it).
-  // Writes also depend on nothing else; cache them all.
+  // Devices: the decision depends only on (access, topic) for as long as the
+  // identity stands (a registry change refreshes it and clears this cache).
   auto& cache = c.decisions[static_cast<int>(request.access)];
   auto found = cache.find(std::string(request.topic));
   if (found != cache.end()) return found->second;
@@ -95,10 +182,29 @@ bool Gatekeeper::check_acl(const void* key, const AclRequest& request) {
   return allowed;
 }
 
+void Gatekeeper::forward_request(const void* key, Connection& c, const protocol::RequestTopic& request,
+                                 std::string_view payload, int qos, int64_t now_ms, Actions& out) {
+  RequestOrigin origin{key, c.client_id, c.identity.certificate_id, c.address, std::string(role_name(c.identity.role)), {}};
+  if (c.identity.role == Role::Device)
+    origin.extra = {{property::kThingName, c.identity.name}, {property::kCertificateId, c.identity.certificate_id}};
+  if (c.identity.role == Role::Enrollment) origin.extra = {{property::kRegistrationId, c.identity.name}};
+  bool within_limits = requests_per_address_.take(c.address, now_ms) &&
+                       (c.identity.role == Role::Device || requests_per_claim_.take(c.identity.certificate_id, now_ms));
+  if (!within_limits) {
+    router_.reject_now(origin, request, qos, 429, "Throttled",
+                       "request rate limit exceeded for this " +
+                           std::string(c.identity.role == Role::Device ? "address" : "claim certificate or address") +
+                           "; retry later",
+                       out);
+    return;
+  }
+  router_.on_request(origin, request, payload, qos, now_ms, c.in_flight, out);
+}
+
 void Gatekeeper::on_message(const void* key, std::string_view topic, std::string_view payload, int qos,
                             const UserProperties& properties, int64_t now_ms, Actions& out) {
   auto it = connections_.find(key);
-  if (it == connections_.end()) return;
+  if (it == connections_.end() || it->second.cut_off) return;
   Connection& c = it->second;
 
   if (c.identity.role == Role::Service) {
@@ -107,29 +213,86 @@ void Gatekeeper::on_message(const void* key, std::string_view topic, std::string
       log(LogLevel::Warning, "provision: dropped a worker reply that matches no pending request (late or unknown)");
     return;
   }
-  if (c.identity.role != Role::Claim) return;
   auto request = protocol::parse_request_topic(topic);
-  if (!request || !claim_may_request(c.identity, *request, options_)) return;  // the ACL check already refused these
-  RequestOrigin origin{key, c.client_id, c.identity.certificate_id, c.address, std::string(role_name(c.identity.role))};
-  router_.on_request(origin, *request, payload, qos, now_ms, c.in_flight, out);
+  if (!request) return;
+  bool allowed = c.identity.role == Role::Device ? request->operation == protocol::Operation::RenewCertificate
+                                                 : claim_may_request(c.identity, *request, options_);
+  if (!allowed) return;  // the ACL check already refused these
+  forward_request(key, c, *request, payload, qos, now_ms, out);
 }
 
-void Gatekeeper::on_tick(int64_t now_ms, Actions& out) {
+void Gatekeeper::refresh(const void* key, Connection& c, int64_t now_s, Actions& out) {
+  if (c.cut_off) return;
+  Resolution result = resolver_->refresh(c.identity, c.client_id, now_s);
+  if (auto* refusal = std::get_if<Refusal>(&result)) {
+    log(LogLevel::Notice, "provision: cutting off client '" + c.client_id + "' from " + c.address + ": " + refusal->reason);
+    c.cut_off = true;
+    out.kicks.push_back(c.client_id);
+    return;
+  }
+  unindex(key, c);
+  c.identity = std::move(std::get<Identity>(result));
+  for (auto& cache : c.decisions) cache.clear();
+  index(key, c);
+}
+
+void Gatekeeper::apply_registry_changes(int64_t now_s, Actions& out) {
+  auto changes = registry_->changes_after(last_change_id_);
+  if (changes.empty()) return;
+  last_change_id_ = changes.back().id;
+  std::unordered_set<const void*> affected;
+  bool all_devices = false, all_provisioning = false;
+  for (const auto& change : changes) {
+    if (change.kind == "certificate" || change.kind == "claim" || change.kind == "service") {
+      auto [first, last] = by_certificate_.equal_range(change.subject);
+      for (auto i = first; i != last; ++i) affected.insert(i->second);
+    } else if (change.kind == "thing") {
+      auto [first, last] = by_thing_.equal_range(change.subject);
+      for (auto i = first; i != last; ++i) affected.insert(i->second);
+    } else if (change.kind == "policy") {
+      all_devices = true;  // rare: re-check every device rather than index policy names
+    } else if (change.kind == "ca") {
+      all_provisioning = true;
+      resolver_->invalidate();
+    }
+  }
+  if (all_devices || all_provisioning)
+    for (const auto& [key, c] : connections_)
+      if ((all_devices && c.identity.role == Role::Device) || (all_provisioning && c.identity.provisioning()))
+        affected.insert(key);
+  for (const void* key : affected)
+    if (auto it = connections_.find(key); it != connections_.end()) refresh(key, it->second, now_s, out);
+}
+
+void Gatekeeper::on_tick(int64_t now_ms, Actions& out, int64_t now_s) {
+  if (now_s == 0) now_s = static_cast<int64_t>(std::time(nullptr));
   router_.expire(now_ms, out);
+  for (auto& event : events_) out.messages.push_back(std::move(event));
+  events_.clear();
   if (now_ms < next_registry_poll_ms_) return;
   next_registry_poll_ms_ = now_ms + options_.registry_poll_ms;
+
+  for (auto* limiter : {&connects_per_claim_, &connects_per_address_, &requests_per_claim_, &requests_per_address_})
+    limiter->prune(now_ms);
+
+  // The file the registry option names must still be the file we have open.
+  struct stat st {};
+  if (registry_) {
+    if (::stat(options_.registry.c_str(), &st) != 0) close_registry("the file " + options_.registry + " is missing");
+    else if (st.st_ino != registry_inode_) close_registry("the file " + options_.registry + " was replaced");
+  }
   auto* reg = registry();
   if (!reg) return;
   try {
     int64_t version = reg->data_version();
-    if (version != registry_version_) {
-      registry_version_ = version;
-      resolver_->invalidate();
-    }
+    if (version == registry_version_) return;
+    registry_version_ = version;
+    apply_registry_changes(now_s, out);
   } catch (const registry::RegistryError& e) {
-    log(LogLevel::Error, std::string("provision: registry error: ") + e.what());
-    resolver_.reset();
-    registry_.reset();
+    // A busy registry is read again on the next poll (data_version is
+    // unchanged for us until we succeed).
+    registry_version_ = -1;
+    if (!e.busy()) close_registry(e.what());
   }
 }
 
@@ -137,8 +300,7 @@ void Gatekeeper::on_disconnect(const void* key) {
   auto it = connections_.find(key);
   if (it == connections_.end()) return;
   if (it->second.in_flight > 0) router_.forget(key);
-  auto owner = by_client_id_.find(it->second.client_id);
-  if (owner != by_client_id_.end() && owner->second == key) by_client_id_.erase(owner);
+  unindex(key, it->second);
   connections_.erase(it);
 }
 

@@ -1,9 +1,10 @@
 #pragma once
 // The plugin's decisions, with no broker in sight: who may connect, what each
-// connection may touch, where each provisioning message goes. plugin.cpp
-// feeds it broker events and carries out the Actions it returns; unit tests
-// call it directly.
+// connection may touch, where each provisioning message goes, and who must
+// be cut off when the registry changes. plugin.cpp feeds it broker events and
+// carries out the Actions it returns; unit tests call it directly.
 #include <openssl/x509.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <functional>
@@ -11,10 +12,12 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "acl.h"
 #include "actions.h"
 #include "identity.h"
+#include "rate_limits.h"
 #include "options.h"
 #include "routing.h"
 
@@ -39,17 +42,22 @@ class Gatekeeper {
   ~Gatekeeper();
 
   // MOSQ_EVT_BASIC_AUTH. `certificate` is borrowed (may be null: refused).
-  AuthResult authenticate(const ClientInfo& client, X509* certificate, int64_t now_s);
+  // now_s is wall-clock time (certificate validity), now_ms a monotonic clock
+  // (rate limits).
+  AuthResult authenticate(const ClientInfo& client, X509* certificate, int64_t now_s, int64_t now_ms = 0);
   // MOSQ_EVT_ACL_CHECK.
   bool check_acl(const void* key, const AclRequest& request);
   // MOSQ_EVT_MESSAGE, after the broker's ACL check passed. Requests are
   // forwarded to the workers and worker replies delivered to devices.
   void on_message(const void* key, std::string_view topic, std::string_view payload, int qos,
                   const UserProperties& properties, int64_t now_ms, Actions& out);
-  // MOSQ_EVT_TICK.
-  void on_tick(int64_t now_ms, Actions& out);
+  // MOSQ_EVT_TICK: reply timeouts, registry changes (clients that lost their
+  // right to be here are put in out.kicks), queued events for the workers.
+  void on_tick(int64_t now_ms, Actions& out, int64_t now_s = 0);
   // MOSQ_EVT_DISCONNECT (may come twice, or for clients never authenticated).
   void on_disconnect(const void* key);
+  // MOSQ_EVT_RELOAD: options that can change at run time take effect.
+  void reconfigure(Options options);
 
   const Options& options() const { return options_; }
   size_t connection_count() const { return connections_.size(); }
@@ -61,24 +69,40 @@ class Gatekeeper {
     std::string client_id;
     std::string address;
     int in_flight = 0;
+    bool cut_off = false;  // lost its right to be here; kicked on TICK, denied everything until then
     // Cached decisions for devices: policy evaluation happens once per
-    // (access, topic) on a connection.
+    // (access, topic) on a connection; cleared when its identity is refreshed.
     std::unordered_map<std::string, bool> decisions[4];
   };
 
-  registry::Registry* registry();  // opens lazily; nullptr (logged) when unavailable
-  void log(LogLevel level, const std::string& message) const { if (logger_) logger_(level, message); }
+  registry::Registry* registry();  // opens lazily; nullptr (logged once) when unavailable
+  void close_registry(const std::string& why);
+  void apply_registry_changes(int64_t now_s, Actions& out);
+  void refresh(const void* key, Connection& connection, int64_t now_s, Actions& out);
+  void index(const void* key, const Connection& connection);
+  void unindex(const void* key, const Connection& connection);
+  void forward_request(const void* key, Connection& c, const protocol::RequestTopic& request, std::string_view payload,
+                       int qos, int64_t now_ms, Actions& out);
+  void log(LogLevel level, const std::string& message) const {
+    if (logger_) logger_(level, message);
+  }
 
   Options options_;
   Logger logger_;
   protocol::InternalTopics internal_;
   std::optional<registry::Registry> registry_;
   std::unique_ptr<IdentityResolver> resolver_;
+  ino_t registry_inode_ = 0;
   int64_t registry_version_ = -1;
+  int64_t last_change_id_ = 0;
   bool registry_failing_ = false;
   int64_t next_registry_poll_ms_ = 0;
   std::unordered_map<const void*, Connection> connections_;
   std::unordered_map<std::string, const void*> by_client_id_;
+  std::unordered_multimap<std::string, const void*> by_certificate_;  // certificate id -> connections
+  std::unordered_multimap<std::string, const void*> by_thing_;        // thing name -> device connections
+  std::vector<OutgoingMessage> events_;                                // for the workers, sent on TICK
+  RateLimiter connects_per_claim_, connects_per_address_, requests_per_claim_, requests_per_address_;
   Router router_;
 };
 

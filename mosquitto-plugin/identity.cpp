@@ -7,6 +7,7 @@ namespace provision::plugin {
 std::string_view role_name(Role role) {
   switch (role) {
     case Role::Claim: return "claim";
+    case Role::Enrollment: return "enrollment";
     case Role::Device: return "device";
     case Role::Service: return "service";
   }
@@ -17,19 +18,25 @@ std::string Identity::username() const {
   switch (role) {
     case Role::Device: return "thing:" + name;
     case Role::Service: return "service:" + name;
+    case Role::Enrollment: return "enrollment:" + name;
     case Role::Claim: break;
   }
   return "claim:" + certificate_id.substr(0, 16);
 }
 
-const std::vector<std::pair<registry::CaRecord, pki::Certificate>>& IdentityResolver::claim_cas() {
+std::string registration_id(const pki::Certificate& certificate, const std::string& field) {
+  if (field == "certificateSerial") return certificate.serial_hex();
+  return certificate.subject_field(field == "serialNumber" ? "serialNumber" : "CN");
+}
+
+const std::vector<IdentityResolver::TrustedCa>& IdentityResolver::trusted_cas() {
   if (!cas_loaded_) {
-    claim_cas_.clear();
+    cas_.clear();
     for (auto& ca : registry_.list_cas()) {
-      if (ca.role != "claim" || ca.status != registry::kActive) continue;
+      if ((ca.role != "claim" && ca.role != "manufacturer") || ca.status != registry::kActive) continue;
       try {
         auto cert = pki::Certificate::from_pem(ca.pem);
-        claim_cas_.emplace_back(std::move(ca), std::move(cert));
+        cas_.push_back({std::move(ca), std::move(cert)});
       } catch (const Error&) {
         // A CA row with a broken PEM can never match; skip it rather than
         // refusing every client.
@@ -37,17 +44,18 @@ const std::vector<std::pair<registry::CaRecord, pki::Certificate>>& IdentityReso
     }
     cas_loaded_ = true;
   }
-  return claim_cas_;
+  return cas_;
 }
 
-std::variant<Identity, Refusal> IdentityResolver::device(const registry::CertificateRecord& record,
-                                                         const std::string& client_id) {
+Resolution IdentityResolver::device(const registry::CertificateRecord& record, const std::string& client_id,
+                                    int64_t not_after) {
   std::string id_short = record.id.substr(0, 16);
-  if (record.status != registry::kActive)
-    return Refusal{"device certificate " + id_short + " is " + record.status};
+  if (record.status != registry::kActive) return Refusal{"device certificate " + id_short + " is " + record.status};
   if (!record.thing_name) return Refusal{"device certificate " + id_short + " is not attached to a thing"};
   auto thing = registry_.find_thing(*record.thing_name);
   if (!thing) return Refusal{"thing " + *record.thing_name + " of certificate " + id_short + " does not exist"};
+  if (options_.client_id_must_be_thing_name && client_id != thing->name)
+    return Refusal{"thing " + thing->name + ": the client id must be the thing name, not '" + client_id + "'"};
 
   std::vector<policy::PolicyDocument> documents;
   for (const auto& name : registry_.policies_of_certificate(record.id)) {
@@ -55,9 +63,8 @@ std::variant<Identity, Refusal> IdentityResolver::device(const registry::Certifi
     if (!policy) continue;
     try {
       documents.push_back(policy::PolicyDocument::parse(policy->document));
-    } catch (const Error& e) {
+    } catch (const Error&) {
       // A broken policy grants nothing; the others still apply.
-      (void)e;
     }
   }
   policy::Variables variables{thing->name, client_id, record.id, thing->attributes};
@@ -69,15 +76,55 @@ std::variant<Identity, Refusal> IdentityResolver::device(const registry::Certifi
   identity.role = Role::Device;
   identity.certificate_id = record.id;
   identity.name = thing->name;
+  identity.not_after = not_after;
   identity.principal = std::move(principal);
+  if (record.replaces) {
+    auto old = registry_.find_certificate(*record.replaces);
+    identity.renewal_successor = old && old->status == registry::kActive;
+  }
   return identity;
 }
 
-std::variant<Identity, Refusal> IdentityResolver::resolve(const pki::Certificate& certificate, const std::string& client_id,
-                                                          int64_t now) {
+Resolution IdentityResolver::claim(const std::string& id, int64_t not_after, int64_t now) {
+  auto claim = registry_.find_claim_certificate(id);
+  if (!claim) return Refusal{"claim certificate " + id.substr(0, 16) + " is no longer registered"};
+  if (claim->status != registry::kActive) return Refusal{"claim certificate " + id.substr(0, 16) + " is " + claim->status};
+  if (claim->expires_at && *claim->expires_at < now) return Refusal{"claim certificate " + id.substr(0, 16) + " expired"};
+  Identity identity;
+  identity.role = Role::Claim;
+  identity.certificate_id = id;
+  identity.name = claim->description;
+  identity.not_after = not_after;
+  identity.allowed_templates = claim->allowed_templates;
+  return identity;
+}
+
+Resolution IdentityResolver::issued_by_ca(const registry::CaRecord& ca, const std::string& id,
+                                          const pki::Certificate* certificate, const std::string& known_registration_id,
+                                          int64_t not_after) {
+  Identity identity;
+  identity.certificate_id = id;
+  identity.issuer_ca_id = ca.id;
+  identity.not_after = not_after;
+  identity.allowed_templates = ca.allowed_templates;
+  if (ca.role == "claim") {
+    identity.role = Role::Claim;
+    identity.name = ca.name;
+    return identity;
+  }
+  identity.role = Role::Enrollment;
+  identity.name = certificate ? registration_id(*certificate, ca.registration_id_field) : known_registration_id;
+  if (identity.name.empty())
+    return Refusal{"certificate " + id.substr(0, 16) + " from manufacturer CA " + ca.name + " has no " +
+                   ca.registration_id_field + " to use as its registration id"};
+  return identity;
+}
+
+Resolution IdentityResolver::resolve(const pki::Certificate& certificate, const std::string& client_id, int64_t now) {
   const std::string id = certificate.id();
   const std::string id_short = id.substr(0, 16);
-  if (certificate.not_after() < now) return Refusal{"certificate " + id_short + " expired"};
+  const int64_t not_after = certificate.not_after();
+  if (not_after < now) return Refusal{"certificate " + id_short + " expired"};
 
   if (auto service = registry_.find_service_identity(id)) {
     if (service->status != registry::kActive) return Refusal{"service identity " + service->name + " is " + service->status};
@@ -85,34 +132,44 @@ std::variant<Identity, Refusal> IdentityResolver::resolve(const pki::Certificate
     identity.role = Role::Service;
     identity.certificate_id = id;
     identity.name = service->name;
+    identity.not_after = not_after;
     return identity;
   }
-
-  if (auto record = registry_.find_certificate(id)) return device(*record, client_id);
-
-  if (auto claim = registry_.find_claim_certificate(id)) {
-    if (claim->status != registry::kActive) return Refusal{"claim certificate " + id_short + " is " + claim->status};
-    if (claim->expires_at && *claim->expires_at < now) return Refusal{"claim certificate " + id_short + " expired"};
-    Identity identity;
-    identity.role = Role::Claim;
-    identity.certificate_id = id;
-    identity.name = claim->description;
-    identity.allowed_templates = claim->allowed_templates;
-    return identity;
-  }
-
-  for (const auto& [ca, ca_certificate] : claim_cas()) {
-    if (!certificate.issued_by(ca_certificate)) continue;
-    Identity identity;
-    identity.role = Role::Claim;
-    identity.certificate_id = id;
-    identity.name = ca.name;
-    identity.allowed_templates = ca.allowed_templates;
-    return identity;
-  }
+  if (auto record = registry_.find_certificate(id)) return device(*record, client_id, not_after);
+  if (registry_.find_claim_certificate(id)) return claim(id, not_after, now);
+  for (const auto& ca : trusted_cas())
+    if (certificate.issued_by(ca.certificate)) return issued_by_ca(ca.record, id, &certificate, "", not_after);
 
   return Refusal{"certificate " + id_short + " (" + certificate.subject_line() + ", issuer " + certificate.issuer_line() +
                  ") is not a registered identity"};
+}
+
+Resolution IdentityResolver::refresh(const Identity& identity, const std::string& client_id, int64_t now) {
+  const std::string& id = identity.certificate_id;
+  if (identity.not_after < now) return Refusal{"certificate " + id.substr(0, 16) + " expired"};
+  switch (identity.role) {
+    case Role::Service: {
+      auto service = registry_.find_service_identity(id);
+      if (!service || service->status != registry::kActive)
+        return Refusal{"service identity " + identity.name + " was disabled or removed"};
+      return identity;
+    }
+    case Role::Device: {
+      auto record = registry_.find_certificate(id);
+      if (!record) return Refusal{"device certificate " + id.substr(0, 16) + " was deleted"};
+      return device(*record, client_id, identity.not_after);
+    }
+    case Role::Claim:
+      if (identity.issuer_ca_id.empty() || registry_.find_claim_certificate(id)) return claim(id, identity.not_after, now);
+      [[fallthrough]];
+    case Role::Enrollment: {
+      auto ca = registry_.find_ca(identity.issuer_ca_id);
+      if (!ca || ca->status != registry::kActive || (ca->role != "claim" && ca->role != "manufacturer"))
+        return Refusal{"the CA that issued certificate " + id.substr(0, 16) + " was disabled or removed"};
+      return issued_by_ca(*ca, id, nullptr, identity.name, identity.not_after);
+    }
+  }
+  return Refusal{"unknown role"};
 }
 
 }  // namespace provision::plugin

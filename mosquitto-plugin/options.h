@@ -3,6 +3,8 @@
 // mosquitto.conf.
 #include <cstdint>
 #include <string>
+
+#include "rate_limits.h"
 #include <utility>
 #include <vector>
 
@@ -10,6 +12,10 @@ namespace provision::plugin {
 
 struct Options {
   std::string registry;                        // registry file (required)
+  // A file of more options ("name value" lines, # comments) read at start
+  // and again on SIGHUP: Mosquitto 2.0 hands plugins no options on reload,
+  // so options meant to change at run time go here.
+  std::string options_file;
   std::string internal_prefix = "_provision";  // internal topics between plugin and workers
   uint32_t max_payload = 16384;                // bytes, on provisioning request topics
   int64_t reply_timeout_ms = 15000;            // a request with no worker reply by then is rejected (503)
@@ -17,9 +23,19 @@ struct Options {
   int max_pending_total = 10000;               // requests in flight in all
   bool aws_topics = true;                      // also serve $aws/certificates/... and $aws/provisioning-templates/...
   int64_t registry_poll_ms = 250;              // how often TICK looks for registry changes
+  bool client_id_must_be_thing_name = false;   // devices must connect with their thing name as client id
+  // Token buckets (0 = no limit). Connects over the limit are refused; requests
+  // over the limit get a 429 Throttled rejected reply.
+  Rate connect_rate_per_claim, connect_rate_per_address;
+  Rate request_rate_per_claim, request_rate_per_address;
 };
 
-// Parses key/value pairs; throws Error naming an unknown key or a bad value.
-Options parse_options(const std::vector<std::pair<std::string, std::string>>& pairs);
+using OptionPairs = std::vector<std::pair<std::string, std::string>>;
+
+// Parses key/value pairs, then the options_file if one is named (its lines
+// override); throws Error naming an unknown key, a bad value or the file.
+Options parse_options(const OptionPairs& pairs);
+// The "name value" lines of an options file (a "plugin_opt_" prefix is allowed).
+OptionPairs read_options_file(const std::string& path);
 
 }  // namespace provision::plugin

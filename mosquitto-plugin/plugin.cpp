@@ -28,6 +28,7 @@ using provision::plugin::LogLevel;
 struct PluginState {
   mosquitto_plugin_id_t* id = nullptr;
   std::unique_ptr<Gatekeeper> gatekeeper;
+  provision::plugin::OptionPairs startup_options;  // from mosquitto.conf
 };
 PluginState g_state;
 
@@ -88,7 +89,8 @@ int on_basic_auth(int, void* event_data, void*) {
     X509* certificate = static_cast<X509*>(mosquitto_client_certificate(ed->client));
     provision::plugin::ClientInfo client{ed->client, str(mosquitto_client_id(ed->client)),
                                          str(mosquitto_client_address(ed->client))};
-    auto result = g_state.gatekeeper->authenticate(client, certificate, static_cast<int64_t>(std::time(nullptr)));
+    auto result =
+        g_state.gatekeeper->authenticate(client, certificate, static_cast<int64_t>(std::time(nullptr)), steady_ms());
     X509_free(certificate);
     if (!result.allowed) return MOSQ_ERR_AUTH;
     // Identity comes from the certificate; whatever username the client sent
@@ -147,7 +149,7 @@ int on_message(int, void* event_data, void*) {
 int on_tick(int, void*, void*) {
   try {
     Actions actions;
-    g_state.gatekeeper->on_tick(steady_ms(), actions);
+    g_state.gatekeeper->on_tick(steady_ms(), actions, static_cast<int64_t>(std::time(nullptr)));
     perform(actions, true);
   } catch (...) {
   }
@@ -163,8 +165,20 @@ int on_disconnect(int, void* event_data, void*) {
   return MOSQ_ERR_SUCCESS;
 }
 
+std::vector<std::pair<std::string, std::string>> option_pairs(const struct mosquitto_opt* options, int count) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (int i = 0; i < count; ++i) pairs.emplace_back(str(options[i].key), str(options[i].value));
+  return pairs;
+}
+
+// Mosquitto 2.0 passes no options with RELOAD: the options given at start
+// stand, and the options file (if any) is read again.
 int on_reload(int, void*, void*) {
-  broker_log(LogLevel::Notice, "provision: configuration reloaded; connected clients keep their identities");
+  try {
+    g_state.gatekeeper->reconfigure(provision::plugin::parse_options(g_state.startup_options));
+  } catch (const std::exception& e) {
+    broker_log(LogLevel::Error, std::string("provision: new options refused, keeping the old ones: ") + e.what());
+  }
   return MOSQ_ERR_SUCCESS;
 }
 
@@ -186,10 +200,9 @@ __attribute__((visibility("default"))) int mosquitto_plugin_version(int, const i
 __attribute__((visibility("default"))) int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier, void**,
                                                                  struct mosquitto_opt* options, int option_count) {
   try {
-    std::vector<std::pair<std::string, std::string>> pairs;
-    for (int i = 0; i < option_count; ++i) pairs.emplace_back(str(options[i].key), str(options[i].value));
     g_state.id = identifier;
-    g_state.gatekeeper = std::make_unique<Gatekeeper>(provision::plugin::parse_options(pairs), broker_log);
+    g_state.startup_options = option_pairs(options, option_count);
+    g_state.gatekeeper = std::make_unique<Gatekeeper>(provision::plugin::parse_options(g_state.startup_options), broker_log);
   } catch (const std::exception& e) {
     broker_log(LogLevel::Error, std::string("provision: cannot start: ") + e.what());
     return MOSQ_ERR_INVAL;

@@ -52,10 +52,16 @@ void Router::on_request(const RequestOrigin& origin, const protocol::RequestTopi
                        {property::kClaimId, origin.claim_certificate_id},
                        {property::kSourceAddress, origin.source_address},
                        {property::kIdentity, origin.role}};
+  m.user_properties.insert(m.user_properties.end(), origin.extra.begin(), origin.extra.end());
   out.messages.push_back(std::move(m));
   deadlines_.emplace_back(p.deadline_ms, id);
   pending_.emplace(std::move(id), std::move(p));
   ++in_flight;
+}
+
+void Router::reject_now(const RequestOrigin& origin, const protocol::RequestTopic& request, int qos, int status,
+                        const std::string& code, const std::string& message, Actions& out) {
+  reject(Pending{origin, request, qos > 1 ? 1 : qos, 0}, status, code, message, out);
 }
 
 bool Router::on_reply(const UserProperties& properties, std::string_view payload, Actions& out) {

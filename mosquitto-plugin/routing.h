@@ -26,6 +26,7 @@ struct RequestOrigin {
   std::string claim_certificate_id;
   std::string source_address;
   std::string role;
+  UserProperties extra;  // more properties only the plugin knows (thing name, registration id)
 };
 
 class Router {
@@ -41,6 +42,10 @@ class Router {
   // A worker's reply. Returns false when the reply matched no pending
   // request (unknown, late, or already answered).
   bool on_reply(const UserProperties& properties, std::string_view payload, Actions& out);
+
+  // Answers a request with a rejection without forwarding it (e.g. rate limits).
+  void reject_now(const RequestOrigin& origin, const protocol::RequestTopic& request, int qos, int status,
+                  const std::string& code, const std::string& message, Actions& out);
 
   // Rejects requests whose deadline passed.
   void expire(int64_t now_ms, Actions& out);

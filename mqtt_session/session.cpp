@@ -68,6 +68,15 @@ Session::Session(ConnectSettings settings)
           mqtt::create_options(settings_.protocol == Protocol::V5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1), nullptr)),
       callback_(std::make_unique<Callback>(*this)) {
   client_->set_callback(*callback_);
+  // An MQTT v5 broker says goodbye with a DISCONNECT packet (e.g. 0x98,
+  // administrative action) rather than just closing the connection.
+  client_->set_disconnected_handler([this](const mqtt::properties&, mqtt::ReasonCode) {
+    {
+      std::lock_guard lock(mutex_);
+      lost_ = true;
+    }
+    cv_.notify_all();
+  });
 }
 
 Session::~Session() {

@@ -32,7 +32,31 @@ std::string render_broker_config(const BrokerConfig& c) {
   out += "plugin_opt_registry " + c.registry.string() + "\n";
   out += "plugin_opt_internal_prefix " + c.internal_prefix + "\n";
   out += std::string("plugin_opt_aws_topics ") + (c.aws_topics ? "true" : "false") + "\n";
+  if (!c.plugin_options_file.empty()) out += "plugin_opt_options_file " + c.plugin_options_file.string() + "\n";
   return out;
+}
+
+std::string render_plugin_options_file() {
+  return R"(# Options of the provisioning plugin that may change while the broker runs:
+# edit, then send SIGHUP to mosquitto (Mosquitto 2.0 hands plugins no options
+# on reload, so the plugin reads this file again). "name value" per line.
+# registry, internal_prefix and options_file belong in mosquitto.conf.
+#
+# Rate limits, as RATE/BURST per second (0: no limit). Connects over a limit
+# are refused; requests over it get a 429 Throttled rejected reply.
+# connect_rate_per_claim 100/200
+# connect_rate_per_address 100/200
+# request_rate_per_claim 200/400
+# request_rate_per_address 200/400
+#
+# max_payload 16384                 bytes on provisioning request topics
+# reply_timeout_ms 15000            then the device gets 503 ServiceUnavailable
+# max_pending_per_client 4          requests in flight per connection (then 429)
+# max_pending_total 10000           in all (then 503)
+# aws_topics true                   also serve the $aws/... aliases
+# client_id_must_be_thing_name false
+# registry_poll_ms 250              how often registry changes are looked for
+)";
 }
 
 }  // namespace provision::service

@@ -13,11 +13,14 @@ struct BrokerConfig {
   std::filesystem::path ca_file, certificate, key;  // TLS listener
   std::filesystem::path plugin;                     // mosquitto_provision.so
   std::filesystem::path registry;
+  std::filesystem::path plugin_options_file;        // options re-read on SIGHUP (empty: none)
   std::filesystem::path log_file;                   // empty: no log file
   std::string internal_prefix = "_provision";
   bool aws_topics = true;
 };
 
 std::string render_broker_config(const BrokerConfig& config);
+// The plugin options file: the run-time options, documented, with their defaults.
+std::string render_plugin_options_file();
 
 }  // namespace provision::service

@@ -44,6 +44,7 @@ ServiceConfig load_config(const std::filesystem::path& file) {
   c.worker_threads = static_cast<int>(json::int_member(doc, "workerThreads").value_or(c.worker_threads));
   c.certificate_validity_days = json::int_member(doc, "certificateValidityDays").value_or(c.certificate_validity_days);
   c.ownership_token_ttl_seconds = json::int_member(doc, "ownershipTokenTtlSeconds").value_or(c.ownership_token_ttl_seconds);
+  c.renewal_grace_seconds = json::int_member(doc, "renewalGraceSeconds").value_or(c.renewal_grace_seconds);
   if (auto log = json::string_member(doc, "logFile"); log && !log->empty()) c.log_file = resolve(base, *log);
   return c;
 }
@@ -71,6 +72,7 @@ void save_config(const ServiceConfig& c, const std::filesystem::path& file) {
   doc.AddMember("workerThreads", c.worker_threads, a);
   doc.AddMember("certificateValidityDays", c.certificate_validity_days, a);
   doc.AddMember("ownershipTokenTtlSeconds", c.ownership_token_ttl_seconds, a);
+  doc.AddMember("renewalGraceSeconds", c.renewal_grace_seconds, a);
   if (!c.log_file.empty()) doc.AddMember("logFile", str(relative_to(base, c.log_file)), a);
   write_file(file, json::pretty(doc) + "\n", 0644);
 }

@@ -20,6 +20,7 @@ struct ServiceConfig {
   int worker_threads = 2;
   int64_t certificate_validity_days = 365;
   int64_t ownership_token_ttl_seconds = 3600;
+  int64_t renewal_grace_seconds = 7LL * 24 * 3600;
   std::filesystem::path log_file;  // empty: standard error
 };
 

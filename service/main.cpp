@@ -13,6 +13,7 @@
 #include <iostream>
 #include <thread>
 
+#include "administration.h"
 #include "config.h"
 #include "mqtt_worker.h"
 #include "pki/authority.h"
@@ -57,9 +58,16 @@ void janitor(const service::ServiceConfig& config) {
     auto certificates = registry.delete_pending_certificates_before(now - config.ownership_token_ttl_seconds);
     for (const auto& id : certificates)
       registry.audit({0, now, "system", "RemoveUnregisteredCertificate", id, "ok", "", "{}"});
+    auto retired = registry.certificates_due_for_retirement(now);
+    for (const auto& id : retired) {
+      registry.set_certificate_status(id, registry::kInactive);
+      registry.audit({0, now, "system", "RetireRenewedCertificate", id, "ok", "", "{\"reason\":\"grace period over\"}"});
+    }
+    registry.delete_changes_before(now - 24 * 3600);  // the plugin reads changes within a second
     tx.commit();
-    if (tokens || !certificates.empty())
-      spdlog::info("janitor: removed {} expired ownership tokens and {} unregistered certificates", tokens, certificates.size());
+    if (tokens || !certificates.empty() || !retired.empty())
+      spdlog::info("janitor: removed {} expired ownership tokens and {} unregistered certificates; retired {} renewed certificates",
+                   tokens, certificates.size(), retired.size());
   } catch (const std::exception& e) {
     spdlog::error("janitor: {}", e.what());
   }
@@ -70,7 +78,8 @@ int serve(const std::string& config_file) {
   setup_logging(config);
   auto ca = pki::CertificateAuthority::load(config.fleet_ca_certificate, config.fleet_ca_key);
   { auto migrate = registry::Registry::open(config.registry); }  // create or migrate before the workers start
-  service::ProvisioningSettings settings{config.certificate_validity_days * 24 * 3600, config.ownership_token_ttl_seconds};
+  service::ProvisioningSettings settings{config.certificate_validity_days * 24 * 3600, config.ownership_token_ttl_seconds,
+                                        config.renewal_grace_seconds};
   service::ProvisioningService provisioning(std::move(ca), settings);
 
   signal(SIGINT, on_signal);
@@ -137,6 +146,28 @@ int put_policy(const std::string& config_file, const std::string& name, const st
   return 0;
 }
 
+// Runs an administration function on the registry of `config_file`.
+template <typename F>
+int administer(const std::string& config_file, F&& change) {
+  auto config = service::load_config(config_file);
+  auto registry = registry::Registry::open(config.registry);
+  change(registry, service::Actor{"cli", ""});
+  return 0;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -174,6 +205,44 @@ int main(int argc, char** argv) {
   policy_put->add_option("name", name, "policy name")->required();
   policy_put->add_option("file", file, "policy JSON")->required()->check(CLI::ExistingFile);
 
+  std::string id, status, templates, description, role = "claim", registration_field = "CN";
+  int64_t expires_at = 0;
+  auto* certificate_cmd = app.add_subcommand("certificate", "manage device certificates");
+  certificate_cmd->require_subcommand(1);
+  auto* certificate_status = certificate_cmd->add_subcommand("set-status", "set a certificate ACTIVE, INACTIVE or REVOKED");
+  certificate_status->add_option("--config", config_file, "provisiond.json")->required()->check(CLI::ExistingFile);
+  certificate_status->add_option("id", id, "certificateId")->required();
+  certificate_status->add_option("status", status, "ACTIVE | INACTIVE | REVOKED")->required();
+
+  auto* thing_cmd = app.add_subcommand("thing", "manage things");
+  thing_cmd->require_subcommand(1);
+  auto* thing_delete = thing_cmd->add_subcommand("delete", "delete a thing (its devices are cut off)");
+  thing_delete->add_option("--config", config_file, "provisiond.json")->required()->check(CLI::ExistingFile);
+  thing_delete->add_option("name", name, "thing name")->required();
+
+  auto* claim_cmd = app.add_subcommand("claim", "manage claim certificates");
+  claim_cmd->require_subcommand(1);
+  auto* claim_status = claim_cmd->add_subcommand("set-status", "enable (ACTIVE) or disable (INACTIVE) a claim certificate");
+  claim_status->add_option("--config", config_file, "provisiond.json")->required()->check(CLI::ExistingFile);
+  claim_status->add_option("id", id, "certificateId of the claim certificate")->required();
+  claim_status->add_option("status", status, "ACTIVE | INACTIVE")->required();
+  auto* claim_register = claim_cmd->add_subcommand("register", "register a claim certificate for templates");
+  claim_register->add_option("--config", config_file, "provisiond.json")->required()->check(CLI::ExistingFile);
+  claim_register->add_option("certificate", file, "claim certificate (PEM)")->required()->check(CLI::ExistingFile);
+  claim_register->add_option("--templates", templates, "comma-separated template names")->required();
+  claim_register->add_option("--description", description, "what this claim is for");
+  claim_register->add_option("--expires-at", expires_at, "Unix time after which the claim is refused");
+
+  auto* ca_cmd = app.add_subcommand("ca", "manage CAs");
+  ca_cmd->require_subcommand(1);
+  auto* ca_register = ca_cmd->add_subcommand("register", "register a claim, manufacturer or fleet CA");
+  ca_register->add_option("--config", config_file, "provisiond.json")->required()->check(CLI::ExistingFile);
+  ca_register->add_option("certificate", file, "CA certificate (PEM)")->required()->check(CLI::ExistingFile);
+  ca_register->add_option("--name", name, "a name for it")->required();
+  ca_register->add_option("--role", role, "claim | manufacturer | fleet");
+  ca_register->add_option("--templates", templates, "comma-separated templates its certificates may use");
+  ca_register->add_option("--registration-id", registration_field, "manufacturer: CN | serialNumber | certificateSerial");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -188,6 +257,23 @@ int main(int argc, char** argv) {
     if (*serve_cmd) return serve(config_file);
     if (*template_put) return put_template(config_file, name, file);
     if (*policy_put) return put_policy(config_file, name, file);
+    if (*certificate_status)
+      return administer(config_file, [&](auto& r, const auto& actor) { service::set_certificate_status(r, actor, id, status); });
+    if (*thing_delete)
+      return administer(config_file, [&](auto& r, const auto& actor) { service::delete_thing(r, actor, name); });
+    if (*claim_status)
+      return administer(config_file, [&](auto& r, const auto& actor) { service::set_claim_status(r, actor, id, status); });
+    if (*claim_register)
+      return administer(config_file, [&](auto& r, const auto& actor) {
+        std::optional<int64_t> expiry;
+        if (expires_at) expiry = expires_at;
+        std::cout << service::register_claim(r, actor, read_file(file), split_list(templates), description, expiry) << "\n";
+      });
+    if (*ca_register)
+      return administer(config_file, [&](auto& r, const auto& actor) {
+        std::cout << service::register_ca(r, actor, {name, role, read_file(file), split_list(templates), registration_field})
+                  << "\n";
+      });
   } catch (const std::exception& e) {
     std::cerr << "provisiond: " << e.what() << "\n";
     return 1;

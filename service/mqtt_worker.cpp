@@ -33,6 +33,13 @@ mqtt_client::ConnectSettings connect_settings(const ServiceConfig& c) {
   return s;
 }
 
+// A request to answer, or an event the plugin reported.
+struct WorkItem {
+  IncomingRequest request;
+  std::string event;  // non-empty for events
+  std::string certificate_id;
+};
+
 }  // namespace
 
 struct MqttWorker::Impl : public virtual mqtt::callback {
@@ -45,21 +52,37 @@ struct MqttWorker::Impl : public virtual mqtt::callback {
         client(settings.endpoint.uri(), settings.client_id, mqtt::create_options(MQTTVERSION_5), nullptr),
         pool(
             c.worker_threads, [this] { return registry::Registry::open(config.registry); },
-            [this](registry::Registry& registry, IncomingRequest& request) { process(registry, request); }) {
+            [this](registry::Registry& registry, WorkItem& item) {
+              try {
+                process(registry, item);
+              } catch (const std::exception& e) {
+                spdlog::error("work item failed: {}", e.what());
+              }
+            }) {
     client.set_callback(*this);
   }
 
   // Paho callbacks: never block here.
   void connected(const std::string&) override {
     spdlog::info("connected to {}; subscribing to {}", settings.endpoint.uri(), internal.shared_requests(config.shared_group));
-    client.subscribe(internal.shared_requests(config.shared_group), 1, nullptr, subscribe_listener);
+    auto topics = mqtt::string_collection::create(
+        {internal.shared_requests(config.shared_group), internal.shared_events(config.shared_group)});
+    client.subscribe(topics, std::vector<int>{1, 1}, nullptr, subscribe_listener);
   }
   void connection_lost(const std::string& cause) override {
     spdlog::warn("connection to the broker lost ({}); reconnecting", cause.empty() ? "no reason given" : cause);
   }
   void message_arrived(mqtt::const_message_ptr msg) override {
     const auto& props = msg->get_properties();
-    IncomingRequest request;
+    if (msg->get_topic() == internal.events) {
+      WorkItem item;
+      item.event = user_property(props, property::kEvent);
+      item.certificate_id = user_property(props, property::kCertificateId);
+      pool.submit(std::move(item));
+      return;
+    }
+    WorkItem item;
+    IncomingRequest& request = item.request;
     request.request_id = user_property(props, property::kRequestId);
     auto topic = protocol::parse_request_topic(user_property(props, property::kRequestTopic));
     if (request.request_id.empty() || !topic) {
@@ -71,10 +94,20 @@ struct MqttWorker::Impl : public virtual mqtt::callback {
     request.client_id = user_property(props, property::kClientId);
     request.claim_certificate_id = user_property(props, property::kClaimId);
     request.source_address = user_property(props, property::kSourceAddress);
-    pool.submit(std::move(request));
+    request.identity = user_property(props, property::kIdentity);
+    request.thing_name = user_property(props, property::kThingName);
+    request.registration_id = user_property(props, property::kRegistrationId);
+    if (request.identity == "device") request.claim_certificate_id = user_property(props, property::kCertificateId);
+    pool.submit(std::move(item));
   }
 
-  void process(registry::Registry& registry, const IncomingRequest& request) {
+  void process(registry::Registry& registry, const WorkItem& item) {
+    if (!item.event.empty()) {
+      if (item.event == protocol::kEventCertificateUsed && service.retire_predecessor(item.certificate_id, registry))
+        spdlog::info("certificate {} was used: the certificate it renews is retired", item.certificate_id);
+      return;
+    }
+    const IncomingRequest& request = item.request;
     auto started = std::chrono::steady_clock::now();
     Reply reply = service.handle(request, registry);
     auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
@@ -117,7 +150,7 @@ struct MqttWorker::Impl : public virtual mqtt::callback {
   mqtt::iaction_listener& subscribe_listener = subscribe_listener_impl;
   std::function<void()> on_ready;
   std::atomic<bool> ready{false};
-  WorkerPool<IncomingRequest, registry::Registry> pool;
+  WorkerPool<WorkItem, registry::Registry> pool;
 };
 
 MqttWorker::MqttWorker(const ServiceConfig& config, ProvisioningService& service)

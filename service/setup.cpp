@@ -31,7 +31,7 @@ InitResult initialise(const InitOptions& o) {
   auto tx = registry.begin();
   auto add_ca = [&](const std::filesystem::path& file, const char* name, const char* role, std::vector<std::string> templates) {
     auto cert = pki::Certificate::load(file);
-    registry.put_ca({cert.id(), name, role, cert.to_pem(), registry::kActive, std::move(templates), 0});
+    registry.put_ca({cert.id(), name, role, cert.to_pem(), registry::kActive, std::move(templates), 0, "CN"});
   };
   add_ca(p.root_cert, "development-root", "root", {});
   add_ca(p.fleet_ca_cert, "development-fleet", "fleet", {});
@@ -81,6 +81,8 @@ InitResult initialise(const InitOptions& o) {
   broker.registry = r.registry;
   broker.log_file = r.broker_log;
   broker.aws_topics = o.aws_topics;
+  broker.plugin_options_file = dir / "provision-plugin.conf";
+  write_file(broker.plugin_options_file, render_plugin_options_file(), 0644);
   write_file(r.broker_config, render_broker_config(broker), 0644);
   return r;
 }

@@ -1,5 +1,8 @@
 #include "protocol/payloads.h"
 
+#include <optional>
+
+#include "protocol/cbor.h"
 #include "protocol/schema_validator.h"
 #include "util/error.h"
 #include "util/json.h"
@@ -7,24 +10,42 @@
 namespace provision::protocol {
 namespace {
 
-void require_json(Format format) {
-  if (format != Format::Json) throw RequestError(415, "UnsupportedFormat", "payload format cbor is not supported");
+// A CBOR payload as a document; Error's text without its "CBOR: " prefix.
+std::optional<rapidjson::Document> try_from_cbor(std::string_view payload, std::string* error) {
+  try {
+    return from_cbor(payload);
+  } catch (const Error& e) {
+    std::string_view what = e.what();
+    if (what.starts_with("CBOR: ")) what.remove_prefix(6);
+    *error = std::string(what);
+    return std::nullopt;
+  }
 }
 
-// Parses a request payload and checks it against its schema.
+// Parses a request payload and checks it against its schema. An empty
+// payload is {} in either format.
 rapidjson::Document decode_request(Format format, std::string_view payload, const char* schema) {
-  require_json(format);
-  if (payload.empty()) payload = "{}";
   std::string error;
-  auto doc = json::try_parse(payload, &error);
-  if (!doc) throw RequestError(400, "InvalidPayload", "request is not JSON: " + error);
+  std::optional<rapidjson::Document> doc;
+  if (format == Format::Cbor) {
+    if (payload.empty()) {
+      doc.emplace();
+      doc->SetObject();
+    } else {
+      doc = try_from_cbor(payload, &error);
+      if (!doc) throw RequestError(400, "InvalidPayload", "request is not CBOR: " + error);
+    }
+  } else {
+    if (payload.empty()) payload = "{}";
+    doc = json::try_parse(payload, &error);
+    if (!doc) throw RequestError(400, "InvalidPayload", "request is not JSON: " + error);
+  }
   if (auto violation = schema_violation(schema, *doc)) throw RequestError(400, "InvalidPayload", *violation);
   return std::move(*doc);
 }
 
 std::string encode(const rapidjson::Value& value, Format format) {
-  require_json(format);
-  return json::stringify(value);
+  return format == Format::Cbor ? to_cbor(value) : json::stringify(value);
 }
 
 }  // namespace
@@ -58,6 +79,14 @@ std::string encode_certificate_reply(const CertificateReply& reply, Format forma
   return encode(doc, format);
 }
 
+std::string encode_renewal_reply(const RenewalReply& reply, Format format) {
+  rapidjson::Document doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  doc.AddMember("certificateId", json::string_value(reply.certificate_id, a), a);
+  doc.AddMember("certificatePem", json::string_value(reply.certificate_pem, a), a);
+  return encode(doc, format);
+}
+
 std::string encode_register_thing_reply(const RegisterThingReply& reply, Format format) {
   rapidjson::Document doc(rapidjson::kObjectType);
   auto& a = doc.GetAllocator();
@@ -75,15 +104,24 @@ std::string encode_rejection(const Rejection& rejection, Format format) {
   doc.AddMember("statusCode", rejection.status_code, a);
   doc.AddMember("errorCode", json::string_value(rejection.error_code, a), a);
   doc.AddMember("errorMessage", json::string_value(rejection.error_message.empty() ? rejection.error_code : rejection.error_message, a), a);
-  // A rejection must be deliverable even when the requested format is not
-  // spoken: fall back to JSON rather than throwing on the error path.
-  if (format != Format::Json) return json::stringify(doc);
-  return encode(doc, format);
+  // A rejection must be deliverable: should CBOR encoding ever fail, send
+  // JSON rather than throw on the error path.
+  if (format == Format::Cbor) {
+    try {
+      return to_cbor(doc);
+    } catch (...) {
+    }
+  }
+  return json::stringify(doc);
 }
 
 rapidjson::Document decode_reply(Format format, std::string_view payload) {
-  require_json(format);
-  return json::parse(payload, "reply");
+  if (format == Format::Json) return json::parse(payload, "reply");
+  try {
+    return from_cbor(payload);
+  } catch (const Error& e) {
+    throw Error(std::string("reply: ") + e.what());
+  }
 }
 
 }  // namespace provision::protocol

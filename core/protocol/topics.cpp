@@ -29,6 +29,8 @@ std::optional<RequestTopic> parse_certificates(std::string_view rest, Alias alia
     r.operation = Operation::CreateKeysAndCertificate;
   } else if (consume(rest, "create-from-csr/")) {
     r.operation = Operation::CreateCertificateFromCsr;
+  } else if (alias == Alias::Provision && consume(rest, "renew/")) {
+    r.operation = Operation::RenewCertificate;
   } else {
     return std::nullopt;
   }
@@ -95,6 +97,9 @@ std::string request_topic(const RequestTopic& r) {
       topic = aws ? std::string(kAwsTemplates) : std::string(kProvisionRoot) + "templates/";
       topic += r.template_name + "/provision/";
       break;
+    case Operation::RenewCertificate:
+      topic = std::string(kProvisionRoot) + "certificates/renew/";
+      break;
   }
   topic += format_name(r.format);
   return topic;
@@ -123,6 +128,7 @@ std::string_view operation_name(Operation operation) {
     case Operation::CreateKeysAndCertificate: return "CreateKeysAndCertificate";
     case Operation::CreateCertificateFromCsr: return "CreateCertificateFromCsr";
     case Operation::RegisterThing: return "RegisterThing";
+    case Operation::RenewCertificate: return "RenewCertificate";
   }
   return "Unknown";
 }
@@ -130,10 +136,14 @@ std::string_view operation_name(Operation operation) {
 std::string_view format_name(Format format) { return format == Format::Cbor ? "cbor" : "json"; }
 
 InternalTopics::InternalTopics(std::string p)
-    : prefix(std::move(p)), requests(prefix + "/requests"), replies(prefix + "/replies") {}
+    : prefix(std::move(p)), requests(prefix + "/requests"), replies(prefix + "/replies"), events(prefix + "/events") {}
 
 std::string InternalTopics::shared_requests(std::string_view group) const {
   return "$share/" + std::string(group) + "/" + requests;
+}
+
+std::string InternalTopics::shared_events(std::string_view group) const {
+  return "$share/" + std::string(group) + "/" + events;
 }
 
 bool InternalTopics::contains(std::string_view topic) const {

@@ -9,7 +9,12 @@
 
 namespace provision::protocol {
 
-enum class Operation { CreateKeysAndCertificate, CreateCertificateFromCsr, RegisterThing };
+enum class Operation {
+  CreateKeysAndCertificate,  // claim: a new key pair and certificate
+  CreateCertificateFromCsr,  // claim: a certificate for the device's own key
+  RegisterThing,             // claim: register through a template
+  RenewCertificate,          // device: a new certificate for its thing, from a CSR ($provision/certificates/renew/<fmt>)
+};
 enum class Format { Json, Cbor };
 // Which topic family the device used: ours ($provision/...) or AWS's ($aws/...).
 enum class Alias { Provision, Aws };
@@ -27,6 +32,9 @@ struct ReplyTopic {
   RequestTopic request;
   bool accepted = true;
 };
+
+// Events the plugin tells the workers about (property::kEvent).
+inline constexpr const char* kEventCertificateUsed = "certificate-used";  // a renewed certificate's successor connected
 
 // "$provision/certificates/create/json" -> {CreateKeysAndCertificate, Json, Provision}.
 // nullopt unless `topic` is exactly a request topic (template names checked).
@@ -55,8 +63,10 @@ struct InternalTopics {
   std::string prefix;
   std::string requests;  // plugin -> workers (prefix + "/requests")
   std::string replies;   // workers -> plugin (prefix + "/replies")
+  std::string events;    // plugin -> workers, things that happened (prefix + "/events")
   // What workers subscribe to: "$share/<group>/" + requests.
   std::string shared_requests(std::string_view group = "provisiond") const;
+  std::string shared_events(std::string_view group = "provisiond") const;
   // True for the prefix itself and anything below it.
   bool contains(std::string_view topic) const;
 };
@@ -70,6 +80,10 @@ inline constexpr const char* kClientId = "client-id";            // the device's
 inline constexpr const char* kClaimId = "claim-certificate-id";  // certificateId of the claim certificate
 inline constexpr const char* kSourceAddress = "source-address";  // the device's IP address
 inline constexpr const char* kIdentity = "identity";             // "claim" | "enrollment" | "device"
+inline constexpr const char* kCertificateId = "certificate-id";  // the requester's own certificateId
+inline constexpr const char* kThingName = "thing-name";          // devices: their thing
+inline constexpr const char* kRegistrationId = "registration-id";  // enrollments: from their certificate
+inline constexpr const char* kEvent = "event";                   // on internal events: what happened
 inline constexpr const char* kOutcome = "outcome";               // on replies: "accepted" | "rejected"
 }  // namespace property
 

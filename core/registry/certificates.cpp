@@ -5,7 +5,8 @@ namespace provision::registry {
 namespace {
 
 constexpr const char* kCertificateColumns =
-    "id, pem, status, thing_name, ca_id, serial, not_before, not_after, claim_certificate_id, created_at, updated_at";
+    "id, pem, status, thing_name, ca_id, serial, not_before, not_after, claim_certificate_id, created_at, updated_at, "
+    "replaces, retire_at";
 
 CertificateRecord read_certificate(const Statement& s) {
   CertificateRecord r;
@@ -20,6 +21,8 @@ CertificateRecord read_certificate(const Statement& s) {
   r.claim_certificate_id = s.optional_text(8);
   r.created_at = s.int64(9);
   r.updated_at = s.int64(10);
+  r.replaces = s.optional_text(11);
+  r.retire_at = s.optional_int64(12);
   return r;
 }
 
@@ -29,7 +32,7 @@ void Registry::insert_certificate(const CertificateRecord& r) {
   int64_t now = unix_now();
   db_->prepare(
          "INSERT INTO certificates (id, pem, status, thing_name, ca_id, serial, not_before, not_after, "
-         "claim_certificate_id, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+         "claim_certificate_id, created_at, updated_at, replaces, retire_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
       .bind(1, r.id)
       .bind(2, r.pem)
       .bind(3, r.status)
@@ -41,6 +44,8 @@ void Registry::insert_certificate(const CertificateRecord& r) {
       .bind(9, r.claim_certificate_id)
       .bind(10, r.created_at ? r.created_at : now)
       .bind(11, now)
+      .bind(12, r.replaces)
+      .bind(13, r.retire_at)
       .run();
 }
 
@@ -101,6 +106,24 @@ std::vector<std::string> Registry::delete_pending_certificates_before(int64_t cu
     while (s.step()) ids.push_back(s.text(0));
   }
   for (const auto& id : ids) db_->prepare("DELETE FROM certificates WHERE id = ?").bind(1, id).run();
+  return ids;
+}
+
+bool Registry::delete_certificate(const std::string& id) {
+  db_->prepare("DELETE FROM certificates WHERE id = ?").bind(1, id).run();
+  return db_->changes() > 0;
+}
+
+bool Registry::set_certificate_retire_at(const std::string& id, int64_t at) {
+  db_->prepare("UPDATE certificates SET retire_at = ?, updated_at = ? WHERE id = ?").bind(1, at).bind(2, unix_now()).bind(3, id).run();
+  return db_->changes() > 0;
+}
+
+std::vector<std::string> Registry::certificates_due_for_retirement(int64_t now) {
+  auto s = db_->prepare("SELECT id FROM certificates WHERE status = 'ACTIVE' AND retire_at IS NOT NULL AND retire_at <= ?");
+  s.bind(1, now);
+  std::vector<std::string> ids;
+  while (s.step()) ids.push_back(s.text(0));
   return ids;
 }
 

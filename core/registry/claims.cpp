@@ -14,10 +14,11 @@ CaRecord read_ca(const Statement& s) {
   r.status = s.text(4);
   r.allowed_templates = string_list_from_json(s.text(5));
   r.created_at = s.int64(6);
+  r.registration_id_field = s.text(7);
   return r;
 }
 
-constexpr const char* kCaColumns = "id, name, role, pem, status, allowed_templates, created_at";
+constexpr const char* kCaColumns = "id, name, role, pem, status, allowed_templates, created_at, registration_id_field";
 
 }  // namespace
 
@@ -59,9 +60,10 @@ bool Registry::set_claim_status(const std::string& id, const std::string& status
 
 void Registry::put_ca(const CaRecord& r) {
   db_->prepare(
-         "INSERT INTO cas (id, name, role, pem, status, allowed_templates, created_at) VALUES (?,?,?,?,?,?,?) "
-         "ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role, status = excluded.status, "
-         "allowed_templates = excluded.allowed_templates")
+         "INSERT INTO cas (id, name, role, pem, status, allowed_templates, created_at, registration_id_field) "
+         "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role, "
+         "status = excluded.status, allowed_templates = excluded.allowed_templates, "
+         "registration_id_field = excluded.registration_id_field")
       .bind(1, r.id)
       .bind(2, r.name)
       .bind(3, r.role)
@@ -69,6 +71,7 @@ void Registry::put_ca(const CaRecord& r) {
       .bind(5, r.status)
       .bind(6, to_json(r.allowed_templates))
       .bind(7, r.created_at ? r.created_at : unix_now())
+      .bind(8, r.registration_id_field)
       .run();
 }
 

@@ -113,6 +113,56 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_by_subject ON audit_log(subject, at);
 CREATE INDEX audit_by_time ON audit_log(at);
 )sql"},
+      {2, "change log for live enforcement, certificate renewal, manufacturer CAs", R"sql(
+-- Every change that can take a permission away from a connected client is
+-- recorded here by triggers, whoever the writer is; the broker plugin reads
+-- the rows after the last one it saw and re-checks only the clients concerned.
+CREATE TABLE registry_changes (
+  id      INTEGER PRIMARY KEY AUTOINCREMENT,
+  at      INTEGER NOT NULL DEFAULT (unixepoch()),
+  kind    TEXT NOT NULL CHECK (kind IN ('certificate','claim','ca','thing','policy','service')),
+  subject TEXT NOT NULL
+);
+
+CREATE TRIGGER certificate_changed AFTER UPDATE OF status, thing_name ON certificates
+BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('certificate', NEW.id); END;
+CREATE TRIGGER certificate_deleted AFTER DELETE ON certificates
+BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('certificate', OLD.id); END;
+CREATE TRIGGER certificate_policy_attached AFTER INSERT ON certificate_policies
+BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('certificate', NEW.certificate_id); END;
+CREATE TRIGGER certificate_policy_detached AFTER DELETE ON certificate_policies
+BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('certificate', OLD.certificate_id); END;
+CREATE TRIGGER thing_changed AFTER UPDATE ON things
+BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('thing', NEW.name); END;
+CREATE TRIGGER thing_deleted AFTER DELETE ON things
+BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('thing', OLD.name); END;
+CREATE TRIGGER policy_changed AFTER UPDATE ON policies
+BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('policy', NEW.name); END;
+CREATE TRIGGER policy_deleted AFTER DELETE ON policies
+BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('policy', OLD.name); END;
+CREATE TRIGGER claim_changed AFTER UPDATE ON claim_certificates
+BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('claim', NEW.id); END;
+CREATE TRIGGER claim_deleted AFTER DELETE ON claim_certificates
+BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('claim', OLD.id); END;
+CREATE TRIGGER ca_changed AFTER UPDATE ON cas
+BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('ca', NEW.id); END;
+CREATE TRIGGER ca_deleted AFTER DELETE ON cas
+BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('ca', OLD.id); END;
+CREATE TRIGGER service_changed AFTER UPDATE ON service_identities
+BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('service', NEW.certificate_id); END;
+CREATE TRIGGER service_deleted AFTER DELETE ON service_identities
+BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('service', OLD.certificate_id); END;
+
+-- Renewal: a certificate issued to replace another keeps its id here; the
+-- old one stops working once the new one is used, or at retire_at.
+ALTER TABLE certificates ADD COLUMN replaces TEXT;
+ALTER TABLE certificates ADD COLUMN retire_at INTEGER;
+
+-- Manufacturer CAs: which certificate field is a device's registration id
+-- ('CN', 'serialNumber' (subject attribute) or 'certificateSerial').
+ALTER TABLE cas ADD COLUMN registration_id_field TEXT NOT NULL DEFAULT 'CN'
+  CHECK (registration_id_field IN ('CN', 'serialNumber', 'certificateSerial'));
+)sql"},
   };
   return all;
 }

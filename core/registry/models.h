@@ -26,6 +26,8 @@ struct CertificateRecord {
   std::optional<std::string> claim_certificate_id;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  std::optional<std::string> replaces;  // renewal: the certificate this one replaces
+  std::optional<int64_t> retire_at;     // renewed: stops working at this time at the latest
 };
 
 struct ThingRecord {
@@ -80,6 +82,7 @@ struct CaRecord {
   std::string status = kActive;
   std::vector<std::string> allowed_templates;
   int64_t created_at = 0;
+  std::string registration_id_field = "CN";  // manufacturer CAs: CN | serialNumber | certificateSerial
 };
 
 struct ServiceIdentityRecord {
@@ -106,6 +109,14 @@ struct AuditEntry {
   std::string result = "ok";
   std::string source;
   std::string detail = "{}";
+};
+
+// A row of the change log (written by triggers): something that may take a
+// permission away from a connected client.
+struct Change {
+  int64_t id = 0;
+  std::string kind;  // certificate | claim | ca | thing | policy | service
+  std::string subject;
 };
 
 struct AuditFilter {

@@ -41,6 +41,10 @@ class Registry {
   std::vector<std::string> policies_of_certificate(const std::string& certificate_id);
   // Deletes PENDING_ACTIVATION certificates created before `cutoff`; returns their ids.
   std::vector<std::string> delete_pending_certificates_before(int64_t cutoff);
+  bool delete_certificate(const std::string& id);
+  bool set_certificate_retire_at(const std::string& id, int64_t at);
+  // ACTIVE certificates whose retire_at has passed.
+  std::vector<std::string> certificates_due_for_retirement(int64_t now);
 
   // --- things (things.cpp)
   std::optional<ThingRecord> find_thing(const std::string& name);
@@ -82,6 +86,11 @@ class Registry {
   void mark_token_used(const std::string& token_hash, int64_t at);
   // Deletes tokens that expired before `now`; returns how many.
   int64_t delete_expired_tokens(int64_t now);
+
+  // --- change log (changes.cpp)
+  std::vector<Change> changes_after(int64_t id, int limit = 10000);
+  int64_t latest_change_id();
+  int64_t delete_changes_before(int64_t at);
 
   // --- audit log (audit.cpp)
   void audit(const AuditEntry& entry);

@@ -17,6 +17,7 @@ Reply ProvisioningService::handle(const IncomingRequest& request, registry::Regi
       case protocol::Operation::CreateKeysAndCertificate: return create_keys_and_certificate(request, registry);
       case protocol::Operation::CreateCertificateFromCsr: return create_certificate_from_csr(request, registry);
       case protocol::Operation::RegisterThing: return register_thing(request, registry);
+      case protocol::Operation::RenewCertificate: return renew_certificate(request, registry);
     }
     rejection = {400, "InvalidRequest", "unknown operation"};
   } catch (const RequestError& e) {
@@ -29,7 +30,7 @@ Reply ProvisioningService::handle(const IncomingRequest& request, registry::Regi
   }
   try {
     registry::AuditEntry entry;
-    entry.actor = "claim:" + request.claim_certificate_id;
+    entry.actor = (request.identity.empty() ? "claim" : request.identity) + ":" + request.claim_certificate_id;
     entry.action = std::string(protocol::operation_name(request.topic.operation));
     entry.subject = request.topic.template_name;
     entry.result = rejection.error_code;

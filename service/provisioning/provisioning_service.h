@@ -19,6 +19,7 @@ namespace provision::service {
 struct ProvisioningSettings {
   int64_t certificate_validity_seconds = 365LL * 24 * 3600;
   int64_t ownership_token_ttl_seconds = 3600;
+  int64_t renewal_grace_seconds = 7LL * 24 * 3600;  // a renewed certificate works at most this long after renewal
 };
 
 class ProvisioningService {
@@ -29,10 +30,15 @@ class ProvisioningService {
   // errorCode, and every request (accepted or not) is in the audit log.
   Reply handle(const IncomingRequest& request, registry::Registry& registry);
 
+  // A renewed certificate's successor was used: retire the certificate it
+  // replaces (idempotent). Returns true when one was retired.
+  bool retire_predecessor(const std::string& successor_id, registry::Registry& registry);
+
  private:
   Reply create_keys_and_certificate(const IncomingRequest& request, registry::Registry& registry);
   Reply create_certificate_from_csr(const IncomingRequest& request, registry::Registry& registry);
   Reply register_thing(const IncomingRequest& request, registry::Registry& registry);
+  Reply renew_certificate(const IncomingRequest& request, registry::Registry& registry);
   // Stores a new PENDING_ACTIVATION certificate with a fresh ownership token.
   std::string store_pending_certificate(const pki::Certificate& certificate, const IncomingRequest& request,
                                         registry::Registry& registry);

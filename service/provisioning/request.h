@@ -13,8 +13,11 @@ struct IncomingRequest {
   std::string payload;
   // Set by the plugin only (a device's own user properties are never forwarded).
   std::string client_id;
-  std::string claim_certificate_id;
+  std::string claim_certificate_id;  // the requester's certificate (claim, enrollment or device)
   std::string source_address;
+  std::string identity;              // "claim" | "enrollment" | "device"
+  std::string thing_name;            // devices
+  std::string registration_id;       // enrollments
 };
 
 struct Reply {

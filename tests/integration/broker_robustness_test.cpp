@@ -17,7 +17,7 @@ TEST_CASE("SIGHUP keeps certificate-only clients connected and working") {
   session.connect();
   size_t reloads = count_text(stack.broker_log, "Reloading config");
   stack.signal_broker(SIGHUP);
-  REQUIRE(wait_for_text(stack.broker_log, "provision: configuration reloaded", 5s));
+  REQUIRE(wait_for_text(stack.broker_log, "provision: options reloaded", 5s));
   CHECK(count_text(stack.broker_log, "Reloading config") == reloads + 1);
   CHECK_FALSE(session.wait_disconnected(1s));
   CHECK(session.publish("devices/demo-hup/telemetry", "{}") == 0);

@@ -2,6 +2,9 @@
 
 #include <signal.h>
 
+#include <catch2/catch.hpp>
+#include <sstream>
+
 #include <stdexcept>
 #include <thread>
 
@@ -76,6 +79,7 @@ void Stack::initialise(const StackOptions& options) {
   std::string output;
   if (run_command(argv, output) != 0) throw std::runtime_error("provisiond init failed: " + output);
   pki = pki::DevelopmentPki(dir / "pki");
+  for (const auto& [name, value] : options.plugin_options) set_plugin_option(name, value);
   broker_log = dir / "mosquitto.log";
   worker_log = dir / "provisiond.log";
   config_file = dir / "provisiond.json";
@@ -155,6 +159,38 @@ CertificateFiles Stack::foreign_certificate(const std::string& name) {
   write_file(files.certificate, cert.to_pem() + root.certificate().to_pem(), 0644);
   write_file(files.key, key.to_pem(), 0600);
   return files;
+}
+
+namespace {
+// Replaces the "<key> ..." line of a config file (or appends one).
+void set_line(const std::filesystem::path& file, const std::string& key, const std::string& value) {
+  std::string text = read_file(file), out, line;
+  std::istringstream in(text);
+  while (std::getline(in, line))
+    if (!line.starts_with(key + " ")) out += line + "\n";
+  out += key + " " + value + "\n";
+  write_file(file, out, 0644);
+}
+}  // namespace
+
+void Stack::set_plugin_option(const std::string& name, const std::string& value) {
+  set_line(dir / "mosquitto.conf", "plugin_opt_" + name, value);
+}
+
+void Stack::set_reloadable_plugin_option(const std::string& name, const std::string& value) {
+  set_line(dir / "provision-plugin.conf", name, value);
+}
+
+std::string Stack::provisiond(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv{provisiond_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("--config");
+  argv.push_back(config_file.string());
+  std::string output;
+  int code = run(argv, output);
+  INFO(output);
+  REQUIRE(code == 0);
+  return output;
 }
 
 int Stack::run(const std::vector<std::string>& argv, std::string& output) const {

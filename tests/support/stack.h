@@ -20,6 +20,8 @@ struct StackOptions {
   bool start_worker = true;
   bool aws_topics = true;
   int worker_threads = 2;
+  // More `plugin_opt_<name> <value>` lines for mosquitto.conf.
+  std::vector<std::pair<std::string, std::string>> plugin_options;
 };
 
 struct CertificateFiles {
@@ -60,6 +62,13 @@ class Stack {
 
   // Runs a command-line tool of the project; returns its exit status.
   int run(const std::vector<std::string>& argv, std::string& output) const;
+  // Runs `provisiond <args...> --config <this stack's config>`; REQUIREs success, returns its output.
+  std::string provisiond(const std::vector<std::string>& args) const;
+  // Sets a plugin option in mosquitto.conf (read at start), replacing any
+  // line with the same name.
+  void set_plugin_option(const std::string& name, const std::string& value);
+  // Sets an option in the plugin's options file (read again on SIGHUP).
+  void set_reloadable_plugin_option(const std::string& name, const std::string& value);
 
   std::filesystem::path dir;
   int port = 0;

@@ -140,10 +140,10 @@ TEST_CASE("claims, CAs, service identities and tokens") {
   CHECK(reg.set_claim_status("claim1", kInactive));
   CHECK(reg.find_claim_certificate("claim1")->status == kInactive);
 
-  reg.put_ca({"ca1", "Fleet", "fleet", "PEM", kActive, {}, 0});
+  reg.put_ca({"ca1", "Fleet", "fleet", "PEM", kActive, {}, 0, "CN"});
   CHECK(reg.find_ca_by_role("fleet")->id == "ca1");
   CHECK_FALSE(reg.find_ca_by_role("claim"));
-  CHECK_THROWS_AS(reg.put_ca({"ca2", "Odd", "emperor", "PEM", kActive, {}, 0}), RegistryError);
+  CHECK_THROWS_AS(reg.put_ca({"ca2", "Odd", "emperor", "PEM", kActive, {}, 0, "CN"}), RegistryError);
 
   reg.put_service_identity({"svc", "provisiond", kActive, 0});
   CHECK(reg.find_service_identity("svc")->name == "provisiond");
@@ -216,4 +216,51 @@ TEST_CASE("concurrent writers from several connections all commit") {
     });
   for (auto& th : threads) th.join();
   CHECK(Registry::open(dir.path / "r.db").count_things() == 200);
+}
+
+TEST_CASE("every change that can take a permission away is in the change log, whoever wrote it") {
+  TempDir dir;
+  auto reg = Registry::open(dir.path / "r.db");
+  int64_t start = reg.latest_change_id();
+  auto kinds_after = [&](int64_t id) {
+    std::vector<std::string> out;
+    for (const auto& c : reg.changes_after(id)) out.push_back(c.kind + ":" + c.subject);
+    return out;
+  };
+  reg.insert_thing({"t1", std::nullopt, {}});
+  reg.insert_certificate(certificate("c1"));
+  CHECK(kinds_after(start).empty());  // creations take nothing away
+  reg.put_policy("p", "{}");
+  CHECK(kinds_after(start).empty());
+
+  reg.set_certificate_status("c1", kRevoked);
+  reg.attach_policy("c1", "p");
+  reg.put_policy("p", R"({"statements":[]})");
+  reg.update_thing({"t1", std::string("type"), {}});
+  ClaimCertificateRecord claim;
+  claim.id = "claim1";
+  claim.pem = "PEM";
+  reg.put_claim_certificate(claim);
+  reg.set_claim_status("claim1", kInactive);
+  reg.put_service_identity({"svc", "w", kActive, 0});
+  reg.put_service_identity({"svc", "w", kInactive, 0});
+  reg.delete_thing("t1");
+  reg.delete_certificate("c1");
+  CHECK(kinds_after(start) == std::vector<std::string>{"certificate:c1", "certificate:c1", "policy:p", "thing:t1",
+                                                         "claim:claim1", "service:svc", "thing:t1", "certificate:c1",
+                                                         "certificate:c1"});  // deleted, and its policy detached
+  int64_t latest = reg.latest_change_id();
+  CHECK(reg.changes_after(latest).empty());
+  CHECK(reg.delete_changes_before(unix_now() + 10) == 9);
+}
+
+TEST_CASE("renewed certificates become due for retirement at retire_at") {
+  TempDir dir;
+  auto reg = Registry::open(dir.path / "r.db");
+  reg.insert_certificate(certificate("old", kActive));
+  reg.insert_certificate(certificate("new", kActive));
+  CHECK(reg.set_certificate_retire_at("old", unix_now() - 1));
+  CHECK(reg.certificates_due_for_retirement(unix_now()) == std::vector<std::string>{"old"});
+  reg.set_certificate_status("old", kInactive);
+  CHECK(reg.certificates_due_for_retirement(unix_now()).empty());
 }

@@ -1,0 +1,282 @@
+// The attack matrix: what the broker refuses, one case per row, each
+// asserting the broker's own answer (CONNACK, SUBACK, PUBACK reason codes) or
+// the absence of delivery, with a real mosquitto, plugin and provisiond.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include "flows.h"
+#include "pki/certificate.h"
+#include "protocol/payloads.h"
+#include "stack.h"
+#include "util/clock.h"
+#include "util/json.h"
+
+using namespace provision;
+using namespace provision::test;
+using namespace std::chrono_literals;
+
+namespace {
+constexpr int kNotAuthorized = 0x87;
+
+// Subscribes one filter at a time so each refusal is known for itself.
+int subscribe_one(mqtt_client::Session& session, const std::string& filter) { return session.subscribe({filter}).at(0); }
+}  // namespace
+
+TEST_CASE("a claim client may subscribe only to the reply topics of what it may request") {
+  Stack stack;
+  stack.registry().add_template_version("OtherFleet", R"({"Parameters":{"SerialNumber":{"Type":"String"}},
+    "Resources":{"thing":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":{"Ref":"SerialNumber"}}}}})");
+  mqtt_client::Session claim(stack.claim("claim-subscriber"));
+  claim.connect();
+
+  for (const char* refused : {"#", "+/#", "$provision/#", "$provision/+/+/+/+", "$aws/#", "_provision/#", "_provision/requests",
+                              "_provision/replies", "+/requests", "$share/g/_provision/requests", "$share/g/#",
+                              "$provision/certificates/create/json", "$provision/templates/OtherFleet/provision/json/accepted",
+                              "$provision/templates/+/provision/json/accepted", "$provision/templates/OtherFleet/provision/json/+",
+                              "devices/demo-1/commands", "$SYS/#"}) {
+    INFO(refused);
+    CHECK(subscribe_one(claim, refused) >= 0x80);
+    CHECK(claim.connected());
+  }
+  for (const char* granted : {"$provision/certificates/create/json/accepted", "$provision/certificates/create-from-csr/json/rejected",
+                              "$provision/templates/DemoFleet/provision/json/accepted",
+                              "$provision/templates/DemoFleet/provision/json/+",
+                              "$aws/certificates/create-from-csr/json/accepted"}) {
+    INFO(granted);
+    CHECK(subscribe_one(claim, granted) == 1);
+  }
+}
+
+TEST_CASE("a claim client may publish only provisioning requests it is allowed") {
+  Stack stack;
+  mqtt_client::Session claim(stack.claim("claim-publisher"));
+  claim.connect();
+  for (const char* refused : {"devices/demo-1/telemetry", "_provision/requests", "_provision/replies",
+                              "$provision/certificates/create/json/accepted", "$provision/templates/DemoFleet/provision/json/rejected",
+                              "$provision/templates/OtherFleet/provision/json", "$provision/certificates/renew/json",
+                              "$provision/certificates/create/xml", "$SYS/broker/x"}) {
+    INFO(refused);
+    CHECK(claim.publish(refused, "{}") == kNotAuthorized);
+  }
+  // retained provisioning requests are refused too
+  CHECK(claim.publish("$provision/certificates/create/json", "{}", 1, true) == kNotAuthorized);
+  // what it may send is accepted by the broker (0x10: no subscriber matches the request topic itself)
+  int reason = claim.publish("$provision/certificates/create/json", "{}");
+  CHECK((reason == 0 || reason == 0x10));
+}
+
+TEST_CASE("clients without a registered identity are refused at connect") {
+  Stack stack;
+  SECTION("a certificate from an unknown CA") {
+    auto files = stack.foreign_certificate("stranger");
+    mqtt_client::Session stranger(stack.client(files, "stranger"));
+    CHECK_THROWS(stranger.connect());
+    CHECK_FALSE(stranger.connected());
+  }
+  SECTION("no client certificate at all") {
+    auto settings = stack.claim("anonymous");
+    settings.tls.certificate.clear();
+    settings.tls.private_key.clear();
+    mqtt_client::Session anonymous(settings);
+    CHECK_THROWS(anonymous.connect());
+  }
+  SECTION("a claim certificate that was disabled") {
+    auto reg = stack.registry();
+    auto claim_id = pki::Certificate::load(stack.pki.claim_cert).id();
+    REQUIRE(reg.set_claim_status(claim_id, "INACTIVE"));
+    mqtt_client::Session claim(stack.claim("disabled-claim"));
+    CHECK_THROWS(claim.connect());
+    CHECK(wait_for_text(stack.broker_log, "is INACTIVE", 2s));
+  }
+  SECTION("a username sent by the device is neither trusted nor refused") {
+    auto settings = stack.claim("sdk-device");
+    settings.username = "?SDK=CPPv2&Version=1.0&Platform=Linux";
+    mqtt_client::Session claim(settings);
+    claim.connect();
+    CHECK(claim.connected());
+    CHECK(wait_for_text(stack.broker_log, "u'claim:", 2s));
+  }
+}
+
+TEST_CASE("a provisioned device is refused on topics outside its policy") {
+  Stack stack;
+  auto device = provision_device(stack, "501");
+  auto other = provision_device(stack, "502");
+  mqtt_client::Session session(stack.client(device.files, device.thing_name));
+  session.connect();
+
+  CHECK(session.publish("devices/demo-501/telemetry", "{}") == 0);
+  CHECK(session.publish("devices/demo-502/telemetry", "{}") == kNotAuthorized);
+  CHECK(session.publish("devices/demo-501/commands", "{}") == kNotAuthorized);
+  CHECK(session.publish("$provision/certificates/create/json", "{}") == kNotAuthorized);
+  CHECK(session.publish("_provision/replies", "{}") == kNotAuthorized);
+  CHECK(subscribe_one(session, "devices/demo-501/commands") == 1);
+  CHECK(subscribe_one(session, "#") >= 0x80);
+  CHECK(subscribe_one(session, "devices/+/telemetry") >= 0x80);
+  CHECK(subscribe_one(session, "devices/demo-502/commands") >= 0x80);
+  CHECK(subscribe_one(session, "_provision/requests") >= 0x80);
+
+  session.disconnect();
+  // (One connected Paho client at a time: a second one in the same process
+  // waits on the first one's select() timeout during its TLS handshake.)
+
+  // another device cannot reach it either
+  mqtt_client::Session second(stack.client(other.files, other.thing_name));
+  second.connect();
+  CHECK(second.publish("devices/demo-501/commands", "{}") == kNotAuthorized);
+  second.disconnect();
+
+  // connecting with a client id other than its thing name is refused, with the reason logged
+  mqtt_client::Session spoofed(stack.client(device.files, "demo-502"));
+  CHECK_THROWS(spoofed.connect());
+  CHECK(wait_for_text(stack.broker_log, "policy does not allow connect with client id 'demo-502'", 2s));
+}
+
+TEST_CASE("a device with a revoked certificate is cut off within a second and refused when it reconnects") {
+  Stack stack;
+  auto device = provision_device(stack, "revoked");
+  mqtt_client::Session session(stack.client(device.files, device.thing_name));
+  session.connect();
+  REQUIRE(session.publish("devices/demo-revoked/telemetry", "{}") == 0);
+
+  stack.provisiond({"certificate", "set-status", device.certificate_id, "REVOKED"});
+  auto revoked_at = std::chrono::steady_clock::now();
+  CHECK(session.wait_disconnected(1000ms));
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - revoked_at);
+  WARN("cut off " << elapsed.count() << " ms after the revocation was committed");
+  CHECK(wait_for_text(stack.broker_log, "cutting off client 'demo-revoked'", 1s));
+
+  mqtt_client::Session again(stack.client(device.files, device.thing_name));
+  CHECK_THROWS(again.connect());
+  CHECK(wait_for_text(stack.broker_log, "is REVOKED", 1s));
+}
+
+TEST_CASE("deleting a thing or disabling a claim cuts its clients off") {
+  Stack stack;
+  auto device = provision_device(stack, "deleted");
+  mqtt_client::Session session(stack.client(device.files, device.thing_name));
+  session.connect();
+  stack.provisiond({"thing", "delete", device.thing_name});
+  CHECK(session.wait_disconnected(1000ms));
+  session.disconnect();
+
+  mqtt_client::Session claim(stack.claim("claim-to-disable"));
+  claim.connect();
+  stack.provisiond({"claim", "set-status", pki::Certificate::load(stack.pki.claim_cert).id(), "INACTIVE"});
+  CHECK(claim.wait_disconnected(1000ms));
+  mqtt_client::Session again(stack.claim("claim-to-disable"));
+  CHECK_THROWS(again.connect());
+}
+
+TEST_CASE("an expired claim is refused at connect") {
+  Stack stack;
+  auto files = stack.new_claim("expired-claim");
+  stack.provisiond({"claim", "register", files.certificate, "--templates", "DemoFleet", "--expires-at",
+                    std::to_string(unix_now() - 60)});
+  mqtt_client::Session claim(stack.client(files, "expired"));
+  CHECK_THROWS(claim.connect());
+  CHECK(wait_for_text(stack.broker_log, "expired", 1s));
+}
+
+TEST_CASE("a claim for a template it is not allowed: refused by the broker") {
+  Stack stack;
+  stack.registry().add_template_version("OtherFleet", R"({"Parameters":{"SerialNumber":{"Type":"String"}},
+    "Resources":{"thing":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":{"Ref":"SerialNumber"}}}}})");
+  mqtt_client::Session claim(stack.claim("claim-other-template"));
+  claim.connect();
+  CHECK(subscribe_one(claim, "$provision/templates/OtherFleet/provision/json/accepted") >= 0x80);
+  CHECK(claim.publish("$provision/templates/OtherFleet/provision/json", R"({"certificateOwnershipToken":"x"})") ==
+        kNotAuthorized);
+  CHECK(stack.registry().count_things() == 0);
+}
+
+TEST_CASE("payload too large on a provisioning topic: refused by the broker") {
+  Stack stack;
+  mqtt_client::Session claim(stack.claim("claim-large"));
+  claim.connect();
+  CHECK(claim.publish("$provision/certificates/create-from-csr/json", std::string(16385, 'x')) == kNotAuthorized);
+  CHECK(claim.publish("$provision/certificates/create-from-csr/json", std::string(16384, 'x')) != kNotAuthorized);
+}
+
+TEST_CASE("a retained publish on a provisioning topic: refused by the broker") {
+  Stack stack;
+  mqtt_client::Session claim(stack.claim("claim-retain"));
+  claim.connect();
+  CHECK(claim.publish("$provision/certificates/create/json", "{}", 1, true) == kNotAuthorized);
+  // and a QoS 2 request is refused too
+  CHECK(claim.publish("$provision/certificates/create/json", "{}", 2) >= 0x80);
+}
+
+TEST_CASE("rate limits: requests over the limit get 429 Throttled, connects over it are refused") {
+  StackOptions options;
+  // one token per 10 s: the buckets do not refill during the test
+  options.plugin_options = {{"request_rate_per_claim", "0.1/3"}, {"connect_rate_per_address", "0.1/4"}};
+  Stack stack(options);  // the worker's own connect is not limited
+  mqtt_client::Session claim(stack.claim("claim-flood"));
+  claim.connect();
+  device::ProvisioningClient client(claim);
+  int accepted = 0, throttled = 0;
+  for (int i = 0; i < 6; ++i) {
+    auto outcome = client.create_keys_and_certificate();
+    if (outcome.accepted()) ++accepted;
+    if (outcome.kind == device::Outcome::Kind::Rejected) {
+      CHECK(outcome.status_code == 429);
+      CHECK(outcome.error_code == "Throttled");
+      ++throttled;
+    }
+  }
+  CHECK(accepted == 3);
+  CHECK(throttled == 3);  // never a silent drop
+  claim.disconnect();
+
+  int refused = 0;
+  for (int i = 0; i < 6; ++i) {
+    mqtt_client::Session extra(stack.claim("burst-" + std::to_string(i)));
+    try {
+      extra.connect();
+      extra.disconnect();
+    } catch (const mqtt::exception&) {
+      ++refused;
+    }
+  }
+  CHECK(refused == 3);  // the claim-flood connect took the first of 4 tokens
+  CHECK(wait_for_text(stack.broker_log, "connect rate limit for this address exceeded", 1s));
+}
+
+TEST_CASE("new plugin options take effect on SIGHUP while clients stay connected") {
+  Stack stack;
+  mqtt_client::Session claim(stack.claim("claim-reload"));
+  claim.connect();
+  CHECK(claim.publish("$provision/certificates/create/json", std::string(1000, ' ')) != kNotAuthorized);
+  stack.set_reloadable_plugin_option("max_payload", "512");
+  size_t reloads = count_text(stack.broker_log, "provision: options reloaded");
+  stack.signal_broker(SIGHUP);
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (count_text(stack.broker_log, "provision: options reloaded") == reloads && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  CHECK(claim.connected());
+  CHECK(claim.publish("$provision/certificates/create/json", std::string(1000, ' ')) == kNotAuthorized);
+}
+
+TEST_CASE("a reply-topic subscription by a second client sharing the claim receives nothing of the first's") {
+  Stack stack;
+  mqtt_client::Session listener(stack.claim("shared-listener"));
+  listener.connect();
+  REQUIRE(listener.subscribe({"$provision/certificates/create/json/+", "$provision/templates/DemoFleet/provision/json/+"}) ==
+          std::vector<int>{1, 1});
+  listener.disconnect();  // one connected Paho client at a time (see above); the broker keeps no session (clean start)
+  mqtt_client::ConnectSettings persistent = stack.claim("shared-listener-persistent", mqtt_client::Protocol::V311);
+  persistent.clean_start = false;
+  {
+    mqtt_client::Session keeper(persistent);
+    keeper.connect();
+    REQUIRE(keeper.subscribe({"$provision/certificates/create/json/+"}) == std::vector<int>{1});
+    keeper.disconnect();
+  }
+  // While the listener's persistent session is offline, another device provisions.
+  provision_device(stack, "private");
+  mqtt_client::Session keeper(persistent);
+  keeper.connect();
+  CHECK_FALSE(keeper.next_message(500ms));  // nothing was queued for it
+}

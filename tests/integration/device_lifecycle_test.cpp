@@ -1,0 +1,154 @@
+// After provisioning: certificate renewal, enrollment identities from a
+// manufacturer CA, and the broker's behaviour when the registry misbehaves.
+#include <catch2/catch.hpp>
+#include <signal.h>
+#include <sqlite3.h>
+
+#include <thread>
+
+#include "flows.h"
+#include "pki/authority.h"
+#include "pki/certificate.h"
+#include "pki/csr.h"
+#include "pki/key.h"
+#include "protocol/payloads.h"
+#include "protocol/schema_validator.h"
+#include "stack.h"
+#include "util/files.h"
+#include "util/json.h"
+
+using namespace provision;
+using namespace provision::test;
+using namespace std::chrono_literals;
+
+namespace {
+const protocol::RequestTopic kRenew{protocol::Operation::RenewCertificate, protocol::Format::Json, protocol::Alias::Provision, ""};
+}
+
+TEST_CASE("a device renews its certificate; the old one is retired once the new one is used") {
+  Stack stack;
+  auto device = provision_device(stack, "renewing");
+  auto key = pki::PrivateKey::generate_ec();
+  rapidjson::Document reply;
+  {
+    mqtt_client::Session session(stack.client(device.files, device.thing_name));
+    session.connect();
+    device::ProvisioningClient client(session);
+    rapidjson::Document request(rapidjson::kObjectType);
+    request.AddMember("certificateSigningRequest", json::string_value(pki::create_csr(key, {{"CN", "renewed"}}), request.GetAllocator()),
+                      request.GetAllocator());
+    auto outcome = client.request(kRenew, json::stringify(request));
+    INFO(outcome.describe());
+    REQUIRE(outcome.accepted());
+    CHECK_FALSE(protocol::schema_violation(protocol::kRenewalReplySchema, outcome.body));
+    reply.CopyFrom(outcome.body, reply.GetAllocator());
+    // a claim may not renew
+  }
+  std::string new_id = *json::string_member(reply, "certificateId");
+  auto reg = stack.registry();
+  CHECK(reg.find_certificate(new_id)->status == "ACTIVE");
+  CHECK(reg.find_certificate(new_id)->thing_name == device.thing_name);
+  CHECK(reg.policies_of_certificate(new_id) == reg.policies_of_certificate(device.certificate_id));
+  CHECK(reg.find_certificate(device.certificate_id)->retire_at.has_value());
+
+  // the old certificate still works until the new one is used
+  {
+    mqtt_client::Session old_session(stack.client(device.files, device.thing_name));
+    old_session.connect();
+    CHECK(old_session.publish("devices/demo-renewing/telemetry", "{}") == 0);
+  }
+  CertificateFiles renewed{(stack.dir / "renewed.pem").string(), (stack.dir / "renewed.key").string()};
+  write_file(renewed.certificate, *json::string_member(reply, "certificatePem"), 0644);
+  write_file(renewed.key, key.to_pem(), 0600);
+  mqtt_client::Session new_session(stack.client(renewed, device.thing_name));
+  new_session.connect();
+  CHECK(new_session.publish("devices/demo-renewing/telemetry", "{}") == 0);
+  new_session.disconnect();
+
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (stack.registry().find_certificate(device.certificate_id)->status == "ACTIVE" && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  CHECK(stack.registry().find_certificate(device.certificate_id)->status == "INACTIVE");
+  mqtt_client::Session old_again(stack.client(device.files, device.thing_name));
+  CHECK_THROWS(old_again.connect());
+}
+
+TEST_CASE("a claim cannot use the renewal topic") {
+  Stack stack;
+  mqtt_client::Session claim(stack.claim("claim-renew"));
+  claim.connect();
+  CHECK(claim.publish("$provision/certificates/renew/json", "{}") == 0x87);
+  CHECK(claim.subscribe({"$provision/certificates/renew/json/accepted"}).at(0) >= 0x80);
+}
+
+TEST_CASE("a factory certificate from a registered manufacturer CA provisions as an enrollment") {
+  Stack stack;
+  // The manufacturer's own CA: the broker must trust it (cafile) and the registry must know it.
+  auto manufacturer = pki::CertificateAuthority::create_root("Acme Factory CA", 3600 * 24);
+  write_file(stack.dir / "acme-ca.pem", manufacturer.certificate().to_pem(), 0644);
+  stack.provisiond({"ca", "register", (stack.dir / "acme-ca.pem").string(), "--name", "acme", "--role", "manufacturer",
+                    "--templates", "DemoFleet", "--registration-id", "CN"});
+  write_file(stack.pki.broker_ca_bundle, read_file(stack.pki.broker_ca_bundle) + manufacturer.certificate().to_pem(), 0644);
+  stack.stop_broker();
+  stack.start_broker();
+
+  auto factory_key = pki::PrivateKey::generate_ec();
+  pki::IssueOptions options;
+  options.subject = {{"CN", "SN-778899"}};
+  auto factory_cert = manufacturer.issue(factory_key.get(), options);
+  CertificateFiles files{(stack.dir / "factory.pem").string(), (stack.dir / "factory.key").string()};
+  write_file(files.certificate, factory_cert.to_pem(), 0644);
+  write_file(files.key, factory_key.to_pem(), 0600);
+
+  REQUIRE(wait_for_text(stack.worker_log, "provisiond ready", 10s));
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (count_text(stack.worker_log, "provisiond ready") < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  mqtt_client::Session session(stack.client(files, "factory-device"));
+  session.connect();
+  CHECK(wait_for_text(stack.broker_log, "is enrollment enrollment:SN-778899", 2s));
+  device::ProvisioningClient client(session);
+  auto issued = create_certificate(client);
+  auto registered = client.register_thing("DemoFleet", issued.ownership_token, {{"SerialNumber", "778899"}});
+  INFO(registered.describe());
+  CHECK(registered.accepted());
+
+  SECTION("disabling the manufacturer CA cuts its devices off") {
+    auto reg = stack.registry();
+    auto ca = reg.find_ca(manufacturer.certificate().id());
+    REQUIRE(ca);
+    ca->status = "INACTIVE";
+    reg.put_ca(*ca);
+    CHECK(session.wait_disconnected(1000ms));
+  }
+}
+
+TEST_CASE("a writer holding the registry locked does not stop the broker (WAL readers go on)") {
+  Stack stack;
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((stack.dir / "registry.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "BEGIN EXCLUSIVE; UPDATE things SET version = version;", nullptr, nullptr, nullptr) == SQLITE_OK);
+  mqtt_client::Session claim(stack.claim("while-locked"));
+  claim.connect();
+  CHECK(claim.connected());
+  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  // (a registry that cannot be read at all is refused with a clear log line
+  // and recovers: plugin_tests "registry busy")
+}
+
+TEST_CASE("a missing registry: clients are refused with a clear log line, and it recovers") {
+  Stack stack;
+  {
+    std::filesystem::rename(stack.dir / "registry.db", stack.dir / "registry.db.away");
+    REQUIRE(wait_for_text(stack.broker_log, "is missing", 2s));
+    mqtt_client::Session refused(stack.claim("while-missing"));
+    CHECK_THROWS(refused.connect());
+    CHECK(wait_for_text(stack.broker_log, "refused client 'while-missing'", 2s));
+    std::filesystem::rename(stack.dir / "registry.db.away", stack.dir / "registry.db");
+  }
+  mqtt_client::Session back(stack.claim("after-recovery"));
+  back.connect();
+  device::ProvisioningClient client(back);
+  CHECK(client.create_keys_and_certificate().accepted());
+}
