@@ -41,6 +41,7 @@ struct Settings {
   std::string message = R"({"hello":"first message with my own certificate"})";
   bool server_keygen = false;
   bool aws_topics = false;
+  bool cbor = false;
   bool mqtt311 = false;
   bool json_output = false;
   int timeout_s = 10;
@@ -94,7 +95,7 @@ int run(const Settings& s) {
   // 1. Claim connection: certificate, then registration.
   mqtt_client::Session claim(connection(s, s.claim_cert, s.claim_key, claim_client_id));
   connect(claim, "with the claim certificate");
-  device::ProvisioningClient client(claim, alias, timeout);
+  device::ProvisioningClient client(claim, alias, timeout, s.cbor ? protocol::Format::Cbor : protocol::Format::Json);
 
   std::string private_key, certificate_pem, certificate_id, token;
   if (s.server_keygen) {
@@ -178,6 +179,7 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", s.timeout_s, "seconds to wait for each reply")->check(CLI::Range(1, 600));
   app.add_flag("--server-keygen", s.server_keygen, "let the service generate the key (CreateKeysAndCertificate)");
   app.add_flag("--aws-topics", s.aws_topics, "use the $aws/... topics (AWS IoT fleet provisioning)");
+  app.add_flag("--cbor", s.cbor, "use the /cbor topics and CBOR payloads");
   app.add_flag("--mqtt311", s.mqtt311, "speak MQTT 3.1.1 instead of 5");
   app.add_flag("--json", s.json_output, "print the result as one JSON object");
   try {

@@ -1,5 +1,6 @@
 #include "provisioning_client.h"
 
+#include "protocol/cbor.h"
 #include "protocol/payloads.h"
 #include "util/json.h"
 
@@ -23,8 +24,18 @@ std::string Outcome::describe() const {
 }
 
 ProvisioningClient::ProvisioningClient(mqtt_client::Session& session, protocol::Alias alias,
-                                       std::chrono::milliseconds timeout)
-    : session_(session), alias_(alias), timeout_(timeout) {}
+                                       std::chrono::milliseconds timeout, protocol::Format format)
+    : session_(session), alias_(alias), timeout_(timeout), format_(format) {}
+
+std::string ProvisioningClient::encode(const rapidjson::Value& document) const {
+  return format_ == protocol::Format::Cbor ? protocol::to_cbor(document) : json::stringify(document);
+}
+
+RequestTopic ProvisioningClient::topic(Operation operation, const std::string& template_name) const {
+  // Renewal exists only under $provision.
+  auto alias = operation == Operation::RenewCertificate ? protocol::Alias::Provision : alias_;
+  return {operation, format_, alias, template_name};
+}
 
 Outcome ProvisioningClient::request(const RequestTopic& topic, const std::string& payload) {
   const std::string accepted = protocol::reply_topic(topic, true);
@@ -46,8 +57,11 @@ Outcome ProvisioningClient::request(const RequestTopic& topic, const std::string
   auto reply = session_.next_message_on({accepted, rejected}, timeout_);
   if (!reply) return outcome;  // Timeout
   std::string error;
-  auto doc = json::try_parse(reply->payload, &error);
-  if (doc) outcome.body = std::move(*doc);
+  try {
+    outcome.body = protocol::decode_reply(topic.format, reply->payload);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
   if (reply->topic == accepted) {
     outcome.kind = Outcome::Kind::Accepted;
   } else {
@@ -60,13 +74,19 @@ Outcome ProvisioningClient::request(const RequestTopic& topic, const std::string
 }
 
 Outcome ProvisioningClient::create_keys_and_certificate() {
-  return request({Operation::CreateKeysAndCertificate, protocol::Format::Json, alias_, ""}, "{}");
+  return request(topic(Operation::CreateKeysAndCertificate), encode(rapidjson::Value(rapidjson::kObjectType)));
 }
 
 Outcome ProvisioningClient::create_certificate_from_csr(const std::string& csr_pem) {
   rapidjson::Document doc(rapidjson::kObjectType);
   doc.AddMember("certificateSigningRequest", json::string_value(csr_pem, doc.GetAllocator()), doc.GetAllocator());
-  return request({Operation::CreateCertificateFromCsr, protocol::Format::Json, alias_, ""}, json::stringify(doc));
+  return request(topic(Operation::CreateCertificateFromCsr), encode(doc));
+}
+
+Outcome ProvisioningClient::renew_certificate(const std::string& csr_pem) {
+  rapidjson::Document doc(rapidjson::kObjectType);
+  doc.AddMember("certificateSigningRequest", json::string_value(csr_pem, doc.GetAllocator()), doc.GetAllocator());
+  return request(topic(Operation::RenewCertificate), encode(doc));
 }
 
 Outcome ProvisioningClient::register_thing(const std::string& template_name, const std::string& ownership_token,
@@ -77,7 +97,7 @@ Outcome ProvisioningClient::register_thing(const std::string& template_name, con
   rapidjson::Value params(rapidjson::kObjectType);
   for (const auto& [k, v] : parameters) params.AddMember(json::string_value(k, a), json::string_value(v, a), a);
   doc.AddMember("parameters", params, a);
-  return request({Operation::RegisterThing, protocol::Format::Json, alias_, template_name}, json::stringify(doc));
+  return request(topic(Operation::RegisterThing, template_name), encode(doc));
 }
 
 }  // namespace provision::device

@@ -31,19 +31,28 @@ struct Outcome {
 class ProvisioningClient {
  public:
   ProvisioningClient(mqtt_client::Session& session, protocol::Alias alias = protocol::Alias::Provision,
-                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                     std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                     protocol::Format format = protocol::Format::Json);
 
   Outcome create_keys_and_certificate();
   Outcome create_certificate_from_csr(const std::string& csr_pem);
   Outcome register_thing(const std::string& template_name, const std::string& ownership_token,
                          const std::map<std::string, std::string>& parameters);
+  // A new certificate for this (provisioned) device's thing, from its CSR.
+  Outcome renew_certificate(const std::string& csr_pem);
   // Any request topic with any payload (tests use it for malformed requests).
+  // Replies are decoded in the topic's format into `body`.
   Outcome request(const protocol::RequestTopic& topic, const std::string& payload);
 
  private:
   mqtt_client::Session& session_;
+  // Encodes a request document in this client's format.
+  std::string encode(const rapidjson::Value& document) const;
+  protocol::RequestTopic topic(protocol::Operation operation, const std::string& template_name = "") const;
+
   protocol::Alias alias_;
   std::chrono::milliseconds timeout_;
+  protocol::Format format_;
 };
 
 }  // namespace provision::device

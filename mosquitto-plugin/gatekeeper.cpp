@@ -139,7 +139,7 @@ AuthResult Gatekeeper::authenticate(const ClientInfo& client, X509* certificate,
     Connection& c = existing->second;
     unindex(client.key, c);
     c.identity = std::move(identity);
-    for (auto& cache : c.decisions) cache.clear();
+    c.decisions.clear();
     index(client.key, c);
     return AuthResult{true, std::move(username)};
   }
@@ -173,12 +173,12 @@ bool Gatekeeper::check_acl(const void* key, const AclRequest& request) {
 
   // Devices: the decision depends only on (access, topic) for as long as the
   // identity stands (a registry change refreshes it and clears this cache).
-  auto& cache = c.decisions[static_cast<int>(request.access)];
-  auto found = cache.find(std::string(request.topic));
-  if (found != cache.end()) return found->second;
+  // Writes also depend on payload size, QoS and retain only on provisioning
+  // topics, which are never cached.
+  const int access = static_cast<int>(request.access);
+  if (auto cached = c.decisions.find(access, request.topic)) return *cached;
   bool allowed = decide_acl(c.identity, request, options_, internal_);
-  if (cache.size() >= 1024) cache.clear();  // bounded: a client cannot grow it without limit
-  cache.emplace(std::string(request.topic), allowed);
+  if (!protocol::in_provisioning_namespace(request.topic)) c.decisions.remember(access, request.topic, allowed);
   return allowed;
 }
 
@@ -232,7 +232,7 @@ void Gatekeeper::refresh(const void* key, Connection& c, int64_t now_s, Actions&
   }
   unindex(key, c);
   c.identity = std::move(std::get<Identity>(result));
-  for (auto& cache : c.decisions) cache.clear();
+  c.decisions.clear();
   index(key, c);
 }
 

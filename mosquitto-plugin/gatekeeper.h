@@ -16,6 +16,7 @@
 
 #include "acl.h"
 #include "actions.h"
+#include "decision_cache.h"
 #include "identity.h"
 #include "rate_limits.h"
 #include "options.h"
@@ -72,7 +73,7 @@ class Gatekeeper {
     bool cut_off = false;  // lost its right to be here; kicked on TICK, denied everything until then
     // Cached decisions for devices: policy evaluation happens once per
     // (access, topic) on a connection; cleared when its identity is refreshed.
-    std::unordered_map<std::string, bool> decisions[4];
+    DecisionCache decisions;
   };
 
   registry::Registry* registry();  // opens lazily; nullptr (logged once) when unavailable

@@ -64,3 +64,19 @@ TEST_CASE("garbage on the request topics never reaches the worker as anything bu
   CHECK(stack.broker_running());
   CHECK(client.create_keys_and_certificate().accepted());
 }
+
+TEST_CASE("hostile clients: malformed MQTT, huge and non-UTF-8 topics, floods; the broker and provisioning survive") {
+  Stack stack;
+  std::string output;
+  int code = stack.run({"/usr/bin/python3", HOSTILE_CLIENT, "127.0.0.1", std::to_string(stack.port),
+                        stack.pki.root_cert.string(), stack.pki.claim_cert.string(), stack.pki.claim_key.string()},
+                       output);
+  INFO(output);
+  REQUIRE(code == 0);
+  CHECK_THAT(output, Catch::Contains("invalid UTF-8 topic"));
+  CHECK_THAT(output, Catch::Contains("flood: 300 requests"));
+  CHECK(stack.broker_running());
+  // the broker still serves everybody else
+  auto device = provision_device(stack, "after-hostility");
+  CHECK(device.thing_name == "demo-after-hostility");
+}

@@ -21,10 +21,6 @@ using namespace provision;
 using namespace provision::test;
 using namespace std::chrono_literals;
 
-namespace {
-const protocol::RequestTopic kRenew{protocol::Operation::RenewCertificate, protocol::Format::Json, protocol::Alias::Provision, ""};
-}
-
 TEST_CASE("a device renews its certificate; the old one is retired once the new one is used") {
   Stack stack;
   auto device = provision_device(stack, "renewing");
@@ -34,15 +30,11 @@ TEST_CASE("a device renews its certificate; the old one is retired once the new 
     mqtt_client::Session session(stack.client(device.files, device.thing_name));
     session.connect();
     device::ProvisioningClient client(session);
-    rapidjson::Document request(rapidjson::kObjectType);
-    request.AddMember("certificateSigningRequest", json::string_value(pki::create_csr(key, {{"CN", "renewed"}}), request.GetAllocator()),
-                      request.GetAllocator());
-    auto outcome = client.request(kRenew, json::stringify(request));
+    auto outcome = client.renew_certificate(pki::create_csr(key, {{"CN", "renewed"}}));
     INFO(outcome.describe());
     REQUIRE(outcome.accepted());
     CHECK_FALSE(protocol::schema_violation(protocol::kRenewalReplySchema, outcome.body));
     reply.CopyFrom(outcome.body, reply.GetAllocator());
-    // a claim may not renew
   }
   std::string new_id = *json::string_member(reply, "certificateId");
   auto reg = stack.registry();

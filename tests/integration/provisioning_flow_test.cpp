@@ -300,3 +300,26 @@ TEST_CASE("the worker reconnects by itself after the broker restarts") {
   auto device = provision_device(stack, "after-restart");
   CHECK(device.thing_name == "demo-after-restart");
 }
+
+TEST_CASE("CBOR: the whole flow over the /cbor topics, with CBOR payloads both ways") {
+  Stack stack;
+  auto out = stack.dir / "device-cbor";
+  std::string output;
+  int code = run_provision_device(stack, {"--param", "SerialNumber=cbor1", "--out", out.string(), "--cbor"}, output);
+  INFO(output);
+  REQUIRE(code == 0);
+  CHECK_THAT(output, Catch::Contains("devices/demo-cbor1/telemetry -> accepted"));
+
+  // a CBOR request that does not decode gets a CBOR rejection naming the problem
+  mqtt_client::Session claim(stack.claim("cbor-client"));
+  claim.connect();
+  device::ProvisioningClient client(claim, protocol::Alias::Provision, std::chrono::seconds(10), protocol::Format::Cbor);
+  protocol::RequestTopic csr{protocol::Operation::CreateCertificateFromCsr, protocol::Format::Cbor, protocol::Alias::Provision, ""};
+  auto bad = client.request(csr, std::string("\xa1\x41\x61\x01", 4));  // a map with a byte-string key
+  REQUIRE(bad.kind == device::Outcome::Kind::Rejected);
+  CHECK(bad.error_code == "InvalidPayload");
+  CHECK_THAT(bad.error_message, Catch::Contains("not CBOR"));
+  auto keys = client.create_keys_and_certificate();
+  REQUIRE(keys.accepted());
+  CHECK_FALSE(protocol::schema_violation(protocol::kCertificateReplySchema, keys.body));
+}

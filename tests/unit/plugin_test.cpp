@@ -1275,3 +1275,39 @@ TEST_CASE("a registry that cannot be read (locked) refuses clients with a clear 
   CHECK(sign_in(*gk, f.key(0), "c0", f.claim, f.now).allowed);
   CHECK(f.logged("registry " + f.registry_path.string() + " opened"));
 }
+
+TEST_CASE("decision cache: bounded in entries and topic length", "[plugin][acl]") {
+  DecisionCache cache;
+  std::string huge(60000, 'x');
+  cache.remember(0, huge, true);
+  CHECK(cache.size() == 0);  // long topics are decided every time
+  CHECK_FALSE(cache.find(0, huge));
+  for (int i = 0; i < 1000; ++i) cache.remember(i % 4, "devices/t/" + std::to_string(i), i % 2 == 0);
+  CHECK(cache.size() <= DecisionCache::kMaxEntries);
+  cache.remember(1, "a/b", false);
+  REQUIRE(cache.find(1, "a/b"));
+  CHECK_FALSE(*cache.find(1, "a/b"));
+  CHECK_FALSE(cache.find(0, "a/b"));  // per access kind
+}
+
+TEST_CASE("a device's renewal publish is checked for size every time, not cached", "[plugin][acl]") {
+  Fixture f;
+  auto gk = f.gatekeeper({{"max_payload", "1000"}});
+  REQUIRE(sign_in(*gk, f.key(0), "thing-1", f.device, f.now).allowed);
+  const std::string renew = "$provision/certificates/renew/json";
+  CHECK(gk->check_acl(f.key(0), acl(Access::Write, renew, 1, 100)));
+  CHECK_FALSE(gk->check_acl(f.key(0), acl(Access::Write, renew, 1, 5000)));
+  CHECK_FALSE(gk->check_acl(f.key(0), acl(Access::Write, renew, 1, 100, true)));
+}
+
+TEST_CASE("client_id_must_be_thing_name refuses a device under another client id whatever its policy", "[plugin][auth]") {
+  Fixture f;
+  auto wide = issue_client(f.fleet_ca, "thing-wide");
+  f.register_device(wide, "thing-wide", registry::kActive, "EverythingPolicy");
+  auto lax = f.gatekeeper();
+  CHECK(sign_in(*lax, f.key(0), "not-my-name", wide, f.now).allowed);
+  auto strict = f.gatekeeper({{"client_id_must_be_thing_name", "true"}});
+  CHECK_FALSE(sign_in(*strict, f.key(1), "not-my-name", wide, f.now).allowed);
+  CHECK(f.logged("the client id must be the thing name"));
+  CHECK(sign_in(*strict, f.key(2), "thing-wide", wide, f.now).allowed);
+}
