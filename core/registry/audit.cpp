@@ -21,8 +21,8 @@ std::vector<AuditEntry> Registry::audit_entries(const AuditFilter& f) {
   auto s = db_->prepare(
       "SELECT id, at, actor, action, subject, result, source, detail FROM audit_log "
       "WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR subject = ?3) "
-      "AND (?4 IS NULL OR at >= ?4) AND (?5 IS NULL OR at <= ?5) ORDER BY id DESC LIMIT ?6");
-  s.bind(1, f.actor).bind(2, f.action).bind(3, f.subject).bind(4, f.since).bind(5, f.until).bind(6, f.limit);
+      "AND (?4 IS NULL OR at >= ?4) AND (?5 IS NULL OR at <= ?5) AND (?7 IS NULL OR id < ?7) ORDER BY id DESC LIMIT ?6");
+  s.bind(1, f.actor).bind(2, f.action).bind(3, f.subject).bind(4, f.since).bind(5, f.until).bind(6, f.limit).bind(7, f.before_id);
   std::vector<AuditEntry> out;
   while (s.step())
     out.push_back({s.int64(0), s.int64(1), s.text(2), s.text(3), s.text(4), s.text(5), s.text(6), s.text(7)});

@@ -109,6 +109,27 @@ std::vector<std::string> Registry::delete_pending_certificates_before(int64_t cu
   return ids;
 }
 
+std::vector<CertificateRecord> Registry::list_certificates(const Page& page, const std::optional<std::string>& thing,
+                                                           const std::optional<std::string>& status) {
+  auto s = db_->prepare(std::string("SELECT ") + kCertificateColumns +
+                        " FROM certificates WHERE id > ?1 AND (?2 IS NULL OR thing_name = ?2) AND (?3 IS NULL OR status = ?3) "
+                        "ORDER BY id LIMIT ?4");
+  s.bind(1, page.after).bind(2, thing).bind(3, status).bind(4, page.limit);
+  std::vector<CertificateRecord> out;
+  while (s.step()) out.push_back(read_certificate(s));
+  return out;
+}
+
+void Registry::detach_policies(const std::string& certificate_id) {
+  db_->prepare("DELETE FROM certificate_policies WHERE certificate_id = ?").bind(1, certificate_id).run();
+}
+
+int64_t Registry::count_policy_attachments(const std::string& policy_name) {
+  auto s = db_->prepare("SELECT count(*) FROM certificate_policies WHERE policy_name = ?");
+  s.bind(1, policy_name);
+  return s.step() ? s.int64(0) : 0;
+}
+
 bool Registry::delete_certificate(const std::string& id) {
   db_->prepare("DELETE FROM certificates WHERE id = ?").bind(1, id).run();
   return db_->changes() > 0;

@@ -58,6 +58,46 @@ bool Registry::set_claim_status(const std::string& id, const std::string& status
   return db_->changes() > 0;
 }
 
+bool Registry::delete_claim_certificate(const std::string& id) {
+  db_->prepare("DELETE FROM claim_certificates WHERE id = ?").bind(1, id).run();
+  return db_->changes() > 0;
+}
+
+std::vector<ClaimCertificateRecord> Registry::list_claim_certificates(const Page& page,
+                                                                      const std::optional<std::string>& status) {
+  auto s = db_->prepare(
+      "SELECT id FROM claim_certificates WHERE id > ?1 AND (?2 IS NULL OR status = ?2) ORDER BY id LIMIT ?3");
+  s.bind(1, page.after).bind(2, status).bind(3, page.limit);
+  std::vector<std::string> ids;
+  while (s.step()) ids.push_back(s.text(0));
+  std::vector<ClaimCertificateRecord> out;
+  for (const auto& id : ids)
+    if (auto claim = find_claim_certificate(id)) out.push_back(std::move(*claim));
+  return out;
+}
+
+bool Registry::delete_ca(const std::string& id) {
+  db_->prepare("DELETE FROM cas WHERE id = ?").bind(1, id).run();
+  return db_->changes() > 0;
+}
+
+std::vector<CaRecord> Registry::list_cas(const Page& page, const std::optional<std::string>& role) {
+  auto s = db_->prepare(std::string("SELECT ") + kCaColumns +
+                        " FROM cas WHERE id > ?1 AND (?2 IS NULL OR role = ?2) ORDER BY id LIMIT ?3");
+  s.bind(1, page.after).bind(2, role).bind(3, page.limit);
+  std::vector<CaRecord> out;
+  while (s.step()) out.push_back(read_ca(s));
+  return out;
+}
+
+int64_t Registry::count_template_users(const std::string& template_name) {
+  auto s = db_->prepare(
+      "SELECT (SELECT count(*) FROM claim_certificates c, json_each(c.allowed_templates) t WHERE t.value = ?1) + "
+      "(SELECT count(*) FROM cas a, json_each(a.allowed_templates) t WHERE t.value = ?1)");
+  s.bind(1, template_name);
+  return s.step() ? s.int64(0) : 0;
+}
+
 void Registry::put_ca(const CaRecord& r) {
   db_->prepare(
          "INSERT INTO cas (id, name, role, pem, status, allowed_templates, created_at, registration_id_field) "

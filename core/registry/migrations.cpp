@@ -163,6 +163,15 @@ ALTER TABLE certificates ADD COLUMN retire_at INTEGER;
 ALTER TABLE cas ADD COLUMN registration_id_field TEXT NOT NULL DEFAULT 'CN'
   CHECK (registration_id_field IN ('CN', 'serialNumber', 'certificateSerial'));
 )sql"},
+      {3, "admin API tokens", R"sql(
+CREATE TABLE api_tokens (
+  name         TEXT PRIMARY KEY,
+  token_hash   TEXT NOT NULL UNIQUE,            -- SHA-256 of the token; the token itself is never stored
+  role         TEXT NOT NULL CHECK (role IN ('admin', 'factory', 'operator')),
+  created_at   INTEGER NOT NULL,
+  last_used_at INTEGER
+);
+)sql"},
   };
   return all;
 }

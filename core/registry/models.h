@@ -111,6 +111,20 @@ struct AuditEntry {
   std::string detail = "{}";
 };
 
+struct ApiTokenRecord {
+  std::string name;
+  std::string token_hash;
+  std::string role;  // admin | factory | operator
+  int64_t created_at = 0;
+  std::optional<int64_t> last_used_at;
+};
+
+// Keyset paging: items after `after` (by their key), at most `limit`.
+struct Page {
+  int limit = 100;
+  std::string after;
+};
+
 // A row of the change log (written by triggers): something that may take a
 // permission away from a connected client.
 struct Change {
@@ -122,6 +136,7 @@ struct Change {
 struct AuditFilter {
   std::optional<std::string> actor, action, subject;
   std::optional<int64_t> since, until;
+  std::optional<int64_t> before_id;  // paging: entries older than this one
   int limit = 100;
 };
 

@@ -22,4 +22,17 @@ void Registry::put_policy(const std::string& name, const std::string& document) 
       .run();
 }
 
+bool Registry::delete_policy(const std::string& name) {
+  db_->prepare("DELETE FROM policies WHERE name = ?").bind(1, name).run();
+  return db_->changes() > 0;
+}
+
+std::vector<PolicyRecord> Registry::list_policies(const Page& page) {
+  auto s = db_->prepare("SELECT name, document, created_at, updated_at FROM policies WHERE name > ? ORDER BY name LIMIT ?");
+  s.bind(1, page.after).bind(2, page.limit);
+  std::vector<PolicyRecord> out;
+  while (s.step()) out.push_back({s.text(0), s.text(1), s.int64(2), s.int64(3)});
+  return out;
+}
+
 }  // namespace provision::registry

@@ -37,6 +37,11 @@ class Registry {
   bool set_certificate_status(const std::string& id, const std::string& status);
   bool attach_certificate_to_thing(const std::string& id, const std::string& thing_name);
   std::vector<CertificateRecord> certificates_of_thing(const std::string& thing_name);
+  // By id; optionally only those of a thing and/or with a status.
+  std::vector<CertificateRecord> list_certificates(const Page& page, const std::optional<std::string>& thing,
+                                                   const std::optional<std::string>& status);
+  void detach_policies(const std::string& certificate_id);
+  int64_t count_policy_attachments(const std::string& policy_name);
   void attach_policy(const std::string& certificate_id, const std::string& policy_name);
   std::vector<std::string> policies_of_certificate(const std::string& certificate_id);
   // Deletes PENDING_ACTIVATION certificates created before `cutoff`; returns their ids.
@@ -52,11 +57,14 @@ class Registry {
   void update_thing(const ThingRecord& record);  // bumps version
   bool delete_thing(const std::string& name);
   int64_t count_things();
+  std::vector<ThingRecord> list_things(const Page& page, const std::string& prefix = "");
 
   // --- policies (policies.cpp)
   std::optional<PolicyRecord> find_policy(const std::string& name);
   // Inserts or replaces the document.
   void put_policy(const std::string& name, const std::string& document);
+  bool delete_policy(const std::string& name);
+  std::vector<PolicyRecord> list_policies(const Page& page);
 
   // --- templates (templates.cpp)
   std::optional<TemplateRecord> find_template(const std::string& name);
@@ -67,18 +75,36 @@ class Registry {
   // The default version of an existing template.
   std::optional<TemplateVersionRecord> default_template_version(const std::string& name);
   bool set_template_enabled(const std::string& name, bool enabled);
+  bool update_template(const TemplateRecord& record);  // description, enabled, default_version
   std::vector<TemplateRecord> list_templates();
+  std::vector<TemplateRecord> list_templates(const Page& page, std::optional<bool> enabled);
+  std::vector<TemplateVersionRecord> template_versions(const std::string& name);  // without bodies
+  bool delete_template(const std::string& name);
+  bool delete_template_version(const std::string& name, int64_t version);
 
   // --- claims, CAs and service identities (claims.cpp)
   void put_claim_certificate(const ClaimCertificateRecord& record);
   std::optional<ClaimCertificateRecord> find_claim_certificate(const std::string& id);
   bool set_claim_status(const std::string& id, const std::string& status);
+  bool delete_claim_certificate(const std::string& id);
+  std::vector<ClaimCertificateRecord> list_claim_certificates(const Page& page, const std::optional<std::string>& status);
+  bool delete_ca(const std::string& id);
+  std::vector<CaRecord> list_cas(const Page& page, const std::optional<std::string>& role);
+  // Claims and CAs whose allowed templates name `template_name`.
+  int64_t count_template_users(const std::string& template_name);
   void put_ca(const CaRecord& record);
   std::optional<CaRecord> find_ca(const std::string& id);
   std::optional<CaRecord> find_ca_by_role(const std::string& role);
   std::vector<CaRecord> list_cas();
   void put_service_identity(const ServiceIdentityRecord& record);
   std::optional<ServiceIdentityRecord> find_service_identity(const std::string& certificate_id);
+
+  // --- admin API tokens (api_tokens.cpp)
+  void insert_api_token(const ApiTokenRecord& record);
+  std::optional<ApiTokenRecord> find_api_token_by_hash(const std::string& token_hash);
+  std::vector<ApiTokenRecord> list_api_tokens(const Page& page);
+  bool delete_api_token(const std::string& name);
+  void touch_api_token(const std::string& name, int64_t at);
 
   // --- ownership tokens (tokens.cpp)
   void insert_token(const OwnershipTokenRecord& record);

@@ -65,6 +65,45 @@ bool Registry::set_template_enabled(const std::string& name, bool enabled) {
   return db_->changes() > 0;
 }
 
+bool Registry::update_template(const TemplateRecord& r) {
+  db_->prepare("UPDATE templates SET description = ?, enabled = ?, default_version = ?, updated_at = ? WHERE name = ?")
+      .bind(1, r.description)
+      .bind(2, r.enabled)
+      .bind(3, r.default_version)
+      .bind(4, unix_now())
+      .bind(5, r.name)
+      .run();
+  return db_->changes() > 0;
+}
+
+std::vector<TemplateRecord> Registry::list_templates(const Page& page, std::optional<bool> enabled) {
+  auto s = db_->prepare(
+      "SELECT name, description, enabled, default_version, created_at, updated_at FROM templates "
+      "WHERE name > ?1 AND (?2 IS NULL OR enabled = ?2) ORDER BY name LIMIT ?3");
+  s.bind(1, page.after).bind(2, enabled).bind(3, page.limit);
+  std::vector<TemplateRecord> out;
+  while (s.step()) out.push_back({s.text(0), s.text(1), s.int64(2) != 0, s.int64(3), s.int64(4), s.int64(5)});
+  return out;
+}
+
+std::vector<TemplateVersionRecord> Registry::template_versions(const std::string& name) {
+  auto s = db_->prepare("SELECT template_name, version, created_at FROM template_versions WHERE template_name = ? ORDER BY version");
+  s.bind(1, name);
+  std::vector<TemplateVersionRecord> out;
+  while (s.step()) out.push_back({s.text(0), s.int64(1), "", s.int64(2)});
+  return out;
+}
+
+bool Registry::delete_template(const std::string& name) {
+  db_->prepare("DELETE FROM templates WHERE name = ?").bind(1, name).run();
+  return db_->changes() > 0;
+}
+
+bool Registry::delete_template_version(const std::string& name, int64_t version) {
+  db_->prepare("DELETE FROM template_versions WHERE template_name = ? AND version = ?").bind(1, name).bind(2, version).run();
+  return db_->changes() > 0;
+}
+
 std::vector<TemplateRecord> Registry::list_templates() {
   auto s = db_->prepare(
       "SELECT name, description, enabled, default_version, created_at, updated_at FROM templates ORDER BY name");

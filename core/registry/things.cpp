@@ -4,10 +4,8 @@
 
 namespace provision::registry {
 
-std::optional<ThingRecord> Registry::find_thing(const std::string& name) {
-  auto s = db_->prepare("SELECT name, thing_type, attributes, version, created_at, updated_at FROM things WHERE name = ?");
-  s.bind(1, name);
-  if (!s.step()) return std::nullopt;
+namespace {
+ThingRecord read_thing(const Statement& s) {
   ThingRecord r;
   r.name = s.text(0);
   r.thing_type = s.optional_text(1);
@@ -16,6 +14,25 @@ std::optional<ThingRecord> Registry::find_thing(const std::string& name) {
   r.created_at = s.int64(4);
   r.updated_at = s.int64(5);
   return r;
+}
+}  // namespace
+
+std::optional<ThingRecord> Registry::find_thing(const std::string& name) {
+  auto s = db_->prepare("SELECT name, thing_type, attributes, version, created_at, updated_at FROM things WHERE name = ?");
+  s.bind(1, name);
+  if (!s.step()) return std::nullopt;
+  return read_thing(s);
+}
+
+std::vector<ThingRecord> Registry::list_things(const Page& page, const std::string& prefix) {
+  // A prefix range on the primary key: names >= prefix and < prefix + U+FFFF.
+  auto s = db_->prepare(
+      "SELECT name, thing_type, attributes, version, created_at, updated_at FROM things "
+      "WHERE name > ?1 AND name >= ?2 AND name < ?2 || char(1114111) ORDER BY name LIMIT ?3");
+  s.bind(1, page.after).bind(2, prefix).bind(3, page.limit);
+  std::vector<ThingRecord> out;
+  while (s.step()) out.push_back(read_thing(s));
+  return out;
 }
 
 void Registry::insert_thing(const ThingRecord& r) {

@@ -65,7 +65,7 @@ TEST_CASE("garbage on the request topics never reaches the worker as anything bu
   CHECK(client.create_keys_and_certificate().accepted());
 }
 
-TEST_CASE("hostile clients: malformed MQTT, huge and non-UTF-8 topics, floods; the broker and provisioning survive") {
+TEST_CASE("hostile clients: malformed MQTT, huge and non-UTF-8 topics, floods: the broker and provisioning survive") {
   Stack stack;
   std::string output;
   int code = stack.run({"/usr/bin/python3", HOSTILE_CLIENT, "127.0.0.1", std::to_string(stack.port),

@@ -21,7 +21,7 @@ using namespace provision;
 using namespace provision::test;
 using namespace std::chrono_literals;
 
-TEST_CASE("a device renews its certificate; the old one is retired once the new one is used") {
+TEST_CASE("a device renews its certificate and the old one is retired once the new one is used") {
   Stack stack;
   auto device = provision_device(stack, "renewing");
   auto key = pki::PrivateKey::generate_ec();

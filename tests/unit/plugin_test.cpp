@@ -1126,7 +1126,7 @@ TEST_CASE("options: an options file adds and overrides options, and refuses boot
                     Catch::Contains("plugin_opt_options_file"));
 }
 
-TEST_CASE("reconfigure: new limits apply at once; the internal prefix stays", "[plugin][options]") {
+TEST_CASE("reconfigure: new limits apply at once and the internal prefix stays", "[plugin][options]") {
   Fixture f;
   auto gk = f.gatekeeper();
   REQUIRE(sign_in(*gk, f.key(0), "c0", f.claim, f.now).allowed);
@@ -1183,7 +1183,7 @@ TEST_CASE("enrollment: a certificate from a manufacturer CA is a provisioning id
   CHECK(registration_id(cert, "certificateSerial") == cert.serial_hex());
 }
 
-TEST_CASE("renewal: only devices may use the renewal topic; their requests carry thing and certificate", "[plugin][acl]") {
+TEST_CASE("renewal: only devices may use the renewal topic and their requests carry thing and certificate", "[plugin][acl]") {
   Fixture f;
   auto gk = f.gatekeeper();
   REQUIRE(sign_in(*gk, f.key(0), "thing-1", f.device, f.now).allowed);
