@@ -59,6 +59,27 @@ void delete_thing(registry::Registry& registry, const Actor& actor, const std::s
   tx.commit();
 }
 
+Deprovisioned deprovision_thing(registry::Registry& registry, const Actor& actor, const std::string& thing_name) {
+  Deprovisioned result;
+  auto tx = registry.begin();
+  for (const auto& certificate : registry.certificates_of_thing(thing_name)) {
+    registry.detach_policies(certificate.id);
+    registry.set_certificate_status(certificate.id, registry::kInactive);
+    registry.delete_certificate(certificate.id);
+    result.certificates_removed.push_back(certificate.id);
+  }
+  result.existed = registry.delete_thing(thing_name);
+  rapidjson::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  d.AddMember("existed", result.existed, a);
+  rapidjson::Value removed(rapidjson::kArrayType);
+  for (const auto& id : result.certificates_removed) removed.PushBack(json::string_value(id, a), a);
+  d.AddMember("certificatesRemoved", removed, a);
+  audit(registry, actor, "DeprovisionThing", thing_name, json::stringify(d));
+  tx.commit();
+  return result;
+}
+
 std::string register_ca(registry::Registry& registry, const Actor& actor, const CaRegistration& ca) {
   if (ca.role != "claim" && ca.role != "manufacturer" && ca.role != "fleet")
     throw RequestError(400, "InvalidRole", "CA role must be claim, manufacturer or fleet, not " + ca.role);

@@ -26,6 +26,15 @@ void set_claim_status(registry::Registry& registry, const Actor& actor, const st
 // Deletes a thing; its certificates stay but are no longer attached (devices using them are refused).
 void delete_thing(registry::Registry& registry, const Actor& actor, const std::string& thing_name);
 
+struct Deprovisioned {
+  bool existed = false;
+  std::vector<std::string> certificates_removed;
+};
+// Detaches, deactivates and deletes every certificate of a thing, then the
+// thing, in one transaction. Idempotent: a thing that is already gone is
+// success with existed = false. Connected devices are cut off by the plugin.
+Deprovisioned deprovision_thing(registry::Registry& registry, const Actor& actor, const std::string& thing_name);
+
 struct CaRegistration {
   std::string name;
   std::string role;  // claim | manufacturer | fleet

@@ -46,6 +46,16 @@ ServiceConfig load_config(const std::filesystem::path& file) {
   c.ownership_token_ttl_seconds = json::int_member(doc, "ownershipTokenTtlSeconds").value_or(c.ownership_token_ttl_seconds);
   c.renewal_grace_seconds = json::int_member(doc, "renewalGraceSeconds").value_or(c.renewal_grace_seconds);
   if (auto log = json::string_member(doc, "logFile"); log && !log->empty()) c.log_file = resolve(base, *log);
+  if (const auto* claim_ca = json::member(doc, "claimCa")) {
+    c.claim_ca_certificate = resolve(base, *json::string_member(*claim_ca, "certificate"));
+    c.claim_ca_key = resolve(base, *json::string_member(*claim_ca, "key"));
+  }
+  if (const auto* admin = json::member(doc, "adminApi")) {
+    c.admin_listen = json::string_member(*admin, "listen").value_or(c.admin_listen);
+    c.admin_port = static_cast<int>(json::int_member(*admin, "port").value_or(0));
+    if (auto cert = json::string_member(*admin, "tlsCertificate")) c.admin_tls_certificate = resolve(base, *cert);
+    if (auto key = json::string_member(*admin, "tlsKey")) c.admin_tls_key = resolve(base, *key);
+  }
   return c;
 }
 
@@ -74,6 +84,22 @@ void save_config(const ServiceConfig& c, const std::filesystem::path& file) {
   doc.AddMember("ownershipTokenTtlSeconds", c.ownership_token_ttl_seconds, a);
   doc.AddMember("renewalGraceSeconds", c.renewal_grace_seconds, a);
   if (!c.log_file.empty()) doc.AddMember("logFile", str(relative_to(base, c.log_file)), a);
+  if (!c.claim_ca_certificate.empty()) {
+    rapidjson::Value claim_ca(rapidjson::kObjectType);
+    claim_ca.AddMember("certificate", str(relative_to(base, c.claim_ca_certificate)), a);
+    claim_ca.AddMember("key", str(relative_to(base, c.claim_ca_key)), a);
+    doc.AddMember("claimCa", claim_ca, a);
+  }
+  if (c.admin_port) {
+    rapidjson::Value admin(rapidjson::kObjectType);
+    admin.AddMember("listen", str(c.admin_listen), a);
+    admin.AddMember("port", c.admin_port, a);
+    if (!c.admin_tls_certificate.empty()) {
+      admin.AddMember("tlsCertificate", str(relative_to(base, c.admin_tls_certificate)), a);
+      admin.AddMember("tlsKey", str(relative_to(base, c.admin_tls_key)), a);
+    }
+    doc.AddMember("adminApi", admin, a);
+  }
   write_file(file, json::pretty(doc) + "\n", 0644);
 }
 

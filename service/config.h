@@ -22,6 +22,12 @@ struct ServiceConfig {
   int64_t ownership_token_ttl_seconds = 3600;
   int64_t renewal_grace_seconds = 7LL * 24 * 3600;
   std::filesystem::path log_file;  // empty: standard error
+  // The claim CA, to create claim certificates through the admin API (optional).
+  std::filesystem::path claim_ca_certificate, claim_ca_key;
+  // The admin API (port 0: disabled).
+  std::string admin_listen = "127.0.0.1";
+  int admin_port = 0;
+  std::filesystem::path admin_tls_certificate, admin_tls_key;
 };
 
 // Throws Error naming the file and the offending field.

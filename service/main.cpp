@@ -13,6 +13,7 @@
 #include <iostream>
 #include <thread>
 
+#include "admin/server.h"
 #include "administration.h"
 #include "config.h"
 #include "mqtt_worker.h"
@@ -24,7 +25,9 @@
 #include "templates/template.h"
 #include "util/clock.h"
 #include "util/error.h"
+#include "util/encoding.h"
 #include "util/files.h"
+#include "util/random.h"
 
 #ifndef PROVISION_PLUGIN_PATH
 #define PROVISION_PLUGIN_PATH "mosquitto_provision.so"
@@ -95,9 +98,21 @@ int serve(const std::string& config_file) {
     }
   });
   service::MqttWorker worker(config, provisioning);
+  std::unique_ptr<service::AdminServer> admin;
+  if (config.admin_port) {
+    service::AdminSettings admin_settings;
+    admin_settings.listen = config.admin_listen;
+    admin_settings.port = config.admin_port;
+    admin_settings.tls_certificate = config.admin_tls_certificate;
+    admin_settings.tls_key = config.admin_tls_key;
+    admin = std::make_unique<service::AdminServer>(admin_settings, config, config_file, provisioning,
+                                                   [&worker] { return worker.connected(); });
+    admin->start();
+  }
   spdlog::info("provisiond starting: broker {}:{}, registry {}, {} worker threads", config.mqtt_host, config.mqtt_port,
                config.registry.string(), config.worker_threads);
   worker.run(g_stop, [] { spdlog::info("provisiond ready"); });
+  if (admin) admin->stop();
   housekeeping.join();
   spdlog::info("provisiond stopped");
   return 0;
@@ -113,6 +128,8 @@ int init(const service::InitOptions& options) {
             << "  claim key       " << r.pki.claim_key.string() << "\n"
             << "  broker CA       " << r.pki.root_cert.string() << "\n"
             << "  template        " << r.template_name << " (parameter: SerialNumber)\n";
+  if (!r.admin_url.empty())
+    std::cout << "  admin API       " << r.admin_url << " (token in " << r.admin_token_file.string() << ")\n";
   return 0;
 }
 
@@ -184,6 +201,8 @@ int main(int argc, char** argv) {
                        "host name the worker uses to reach the broker (added to the broker certificate)");
   init_cmd->add_option("--listen", init_options.listen_address, "address the broker listens on");
   init_cmd->add_option("--workers", init_options.worker_threads, "worker threads")->check(CLI::Range(1, 64));
+  init_cmd->add_option("--admin-port", init_options.admin_port, "port of the admin API on 127.0.0.1 (0: none)")
+      ->check(CLI::Range(0, 65535));
   init_cmd->add_flag("!--no-aws-topics", init_options.aws_topics, "do not serve the $aws/... topic aliases");
 
   std::string config_file;
@@ -233,6 +252,13 @@ int main(int argc, char** argv) {
   claim_register->add_option("--description", description, "what this claim is for");
   claim_register->add_option("--expires-at", expires_at, "Unix time after which the claim is refused");
 
+  auto* token_cmd = app.add_subcommand("token", "manage admin API tokens");
+  token_cmd->require_subcommand(1);
+  auto* token_create = token_cmd->add_subcommand("create", "create a token (printed once)");
+  token_create->add_option("--config", config_file, "provisiond.json")->required()->check(CLI::ExistingFile);
+  token_create->add_option("name", name, "token name")->required();
+  token_create->add_option("--role", role, "admin | factory | operator")->required()->check(CLI::IsMember({"admin", "factory", "operator"}));
+
   auto* ca_cmd = app.add_subcommand("ca", "manage CAs");
   ca_cmd->require_subcommand(1);
   auto* ca_register = ca_cmd->add_subcommand("register", "register a claim, manufacturer or fleet CA");
@@ -268,6 +294,16 @@ int main(int argc, char** argv) {
         std::optional<int64_t> expiry;
         if (expires_at) expiry = expires_at;
         std::cout << service::register_claim(r, actor, read_file(file), split_list(templates), description, expiry) << "\n";
+      });
+    if (*token_create)
+      return administer(config_file, [&](auto& r, const auto& actor) {
+        std::string secret = random_token(32);
+        auto tx = r.begin();
+        if (r.find_api_token(name)) throw Error("a token named " + name + " exists");
+        r.insert_api_token({name, sha256_hex(secret), role, unix_now(), std::nullopt});
+        r.audit({0, 0, actor.name, "CreateToken", name, "ok", "", "{\"role\":\"" + role + "\"}"});
+        tx.commit();
+        std::cout << secret << "\n";
       });
     if (*ca_register)
       return administer(config_file, [&](auto& r, const auto& actor) {

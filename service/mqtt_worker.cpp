@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "metrics.h"
 #include "mqtt_session/session.h"
 #include "protocol/payloads.h"
 #include "worker_pool.h"
@@ -111,7 +112,11 @@ struct MqttWorker::Impl : public virtual mqtt::callback {
     auto started = std::chrono::steady_clock::now();
     Reply reply = service.handle(request, registry);
     auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
-    spdlog::info("{} {} for client '{}' from {}: {} ({} us)", protocol::operation_name(request.topic.operation),
+    const std::string operation(protocol::operation_name(request.topic.operation));
+    metrics().increment("provision_requests_total", {{"operation", operation}, {"outcome", reply.accepted ? "accepted" : reply.error_code}});
+    metrics().observe("provision_request_duration_seconds", {{"operation", operation}}, static_cast<double>(micros) / 1e6);
+    if (!reply.accepted) metrics().increment("provision_rejections_total", {{"error_code", reply.error_code}});
+    spdlog::info("{} {} for client '{}' from {}: {} ({} us)", operation,
                  request.topic.template_name, request.client_id, request.source_address,
                  reply.accepted ? "accepted" : reply.error_code, micros);
     mqtt::properties props{
@@ -157,6 +162,8 @@ MqttWorker::MqttWorker(const ServiceConfig& config, ProvisioningService& service
     : impl_(std::make_unique<Impl>(config, service)) {}
 
 MqttWorker::~MqttWorker() = default;
+
+bool MqttWorker::connected() const { return impl_->client.is_connected(); }
 
 void MqttWorker::run(const std::atomic<bool>& stop, const std::function<void()>& on_ready) {
   impl_->on_ready = on_ready;

@@ -21,6 +21,8 @@ class MqttWorker {
   // Runs until `stop` becomes true. `on_ready` is called each time the
   // subscription is in place (first connect and every reconnect).
   void run(const std::atomic<bool>& stop, const std::function<void()>& on_ready);
+  // Whether the MQTT connection to the broker is up (GET /health).
+  bool connected() const;
 
  private:
   struct Impl;

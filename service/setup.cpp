@@ -7,7 +7,10 @@
 #include "registry/registry.h"
 #include "templates/template.h"
 #include "util/error.h"
+#include "util/clock.h"
+#include "util/encoding.h"
 #include "util/files.h"
+#include "util/random.h"
 
 namespace provision::service {
 
@@ -23,8 +26,13 @@ InitResult initialise(const InitOptions& o) {
 
   pki::DevelopmentPkiOptions pki_options;
   if (o.broker_host != "127.0.0.1" && o.broker_host != "localhost") pki_options.broker_dns_names.push_back(o.broker_host);
-  InitResult r{pki::create_development_pki(dir / "pki", pki_options), dir / "registry.db", dir / "provisiond.json",
-               dir / "mosquitto.conf", dir / "mosquitto.log", dir / "provisiond.log", {}, kDemoTemplate};
+  InitResult r{pki::create_development_pki(dir / "pki", pki_options)};
+  r.registry = dir / "registry.db";
+  r.service_config = dir / "provisiond.json";
+  r.broker_config = dir / "mosquitto.conf";
+  r.broker_log = dir / "mosquitto.log";
+  r.service_log = dir / "provisiond.log";
+  r.template_name = kDemoTemplate;
   const auto& p = r.pki;
 
   auto registry = registry::Registry::open(r.registry);
@@ -55,8 +63,13 @@ InitResult initialise(const InitOptions& o) {
   std::string template_body(defaults::embedded("demo-template.json"));
   templates::ProvisioningTemplate::parse(template_body);
   registry.add_template_version(kDemoTemplate, template_body, "development template (SerialNumber only)");
+  // The first admin token; more are made through the API (POST /v1/tokens).
+  std::string admin_token = random_token(32);
+  registry.insert_api_token({"bootstrap-admin", sha256_hex(admin_token), "admin", unix_now(), std::nullopt});
   registry.audit({0, 0, "system", "Initialise", dir.string(), "ok", "", "{}"});
   tx.commit();
+  r.admin_token_file = dir / "admin-token";
+  write_file(r.admin_token_file, admin_token + "\n", 0600);
 
   ServiceConfig config;
   config.registry = r.registry;
@@ -69,6 +82,10 @@ InitResult initialise(const InitOptions& o) {
   config.mqtt_key = p.service_key;
   config.worker_threads = o.worker_threads;
   config.log_file = r.service_log;
+  config.claim_ca_certificate = p.claim_ca_cert;
+  config.claim_ca_key = p.claim_ca_key;
+  config.admin_port = o.admin_port;
+  if (o.admin_port) r.admin_url = "http://127.0.0.1:" + std::to_string(o.admin_port);
   save_config(config, r.service_config);
 
   BrokerConfig broker;

@@ -18,12 +18,16 @@ struct InitOptions {
   std::string listen_address = "127.0.0.1";  // where the broker listens
   bool aws_topics = true;
   int worker_threads = 2;
+  int admin_port = 8080;  // 0: no admin API
 };
 
 struct InitResult {
+  explicit InitResult(pki::DevelopmentPki made) : pki(std::move(made)) {}
   pki::DevelopmentPki pki;
   std::filesystem::path registry, service_config, broker_config, broker_log, service_log;
   std::string claim_certificate_id;
+  std::filesystem::path admin_token_file;  // the bootstrap admin token (0600)
+  std::string admin_url;                   // empty when there is no admin API
   std::string template_name;  // the demo template; its only required parameter is SerialNumber
 };
 

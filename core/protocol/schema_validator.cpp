@@ -19,14 +19,34 @@ struct CompiledSchema {
   std::unique_ptr<rapidjson::SchemaDocument> schema;
 };
 
+// A schema document for one OpenAPI component: the components become
+// draft-04 "definitions" and the root refers to the one asked for.
+std::string openapi_component_schema(std::string_view component) {
+  auto openapi = json::parse(schemas::embedded("openapi.json"), "openapi.json");
+  const auto* components = json::member(openapi, "components");
+  const auto* all = components ? json::member(*components, "schemas") : nullptr;
+  if (!all || !json::member(*all, component)) throw Error("unknown OpenAPI component " + std::string(component));
+  std::string definitions = json::stringify(*all);
+  const std::string from = "#/components/schemas/", to = "#/definitions/";
+  for (size_t pos = definitions.find(from); pos != std::string::npos; pos = definitions.find(from, pos + to.size()))
+    definitions.replace(pos, from.size(), to);
+  return R"({"definitions":)" + definitions + R"(,"$ref":"#/definitions/)" + std::string(component) + R"("})";
+}
+
+// `name` is a schema file name, or "openapi:<component>".
 const CompiledSchema& compiled(std::string_view name) {
   static std::mutex mutex;
   static std::map<std::string, std::unique_ptr<CompiledSchema>, std::less<>> cache;
   std::lock_guard lock(mutex);
   auto it = cache.find(name);
   if (it != cache.end()) return *it->second;
-  std::string_view text = schemas::embedded(name);
-  if (text.empty()) throw Error("unknown schema " + std::string(name));
+  std::string text;
+  if (name.starts_with("openapi:")) {
+    text = openapi_component_schema(name.substr(8));
+  } else {
+    text = std::string(schemas::embedded(name));
+    if (text.empty()) throw Error("unknown schema " + std::string(name));
+  }
   auto entry = std::make_unique<CompiledSchema>();
   entry->source = json::parse(text, name);
   entry->schema = std::make_unique<rapidjson::SchemaDocument>(entry->source);
@@ -84,6 +104,25 @@ std::optional<std::string> schema_violation(std::string_view schema_name, const 
   rapidjson::SchemaValidator validator(*schema.schema);
   if (document.Accept(validator)) return std::nullopt;
   return describe(schema.source, validator, document);
+}
+
+std::optional<std::string> openapi_violation(std::string_view component, const rapidjson::Value& document) {
+  return schema_violation("openapi:" + std::string(component), document);
+}
+
+std::string field_name(std::string_view pointer) {
+  std::string out;
+  size_t pos = pointer.starts_with('/') ? 1 : 0;
+  while (pos <= pointer.size() && pos < pointer.size()) {
+    size_t next = pointer.find('/', pos);
+    std::string_view token = pointer.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos);
+    bool index = !token.empty() && token.find_first_not_of("0123456789") == std::string_view::npos;
+    if (index) out += "[" + std::string(token) + "]";
+    else out += (out.empty() ? "" : ".") + std::string(token);
+    if (next == std::string_view::npos) break;
+    pos = next + 1;
+  }
+  return out;
 }
 
 }  // namespace provision::protocol

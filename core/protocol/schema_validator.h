@@ -20,4 +20,11 @@ namespace provision::protocol {
 // Throws Error when the schema itself is unknown or malformed (a build defect).
 std::optional<std::string> schema_violation(std::string_view schema_name, const rapidjson::Value& document);
 
+// The same against a schema of the admin API's OpenAPI document
+// (schemas/openapi.json, components.schemas.<component>).
+std::optional<std::string> openapi_violation(std::string_view component, const rapidjson::Value& document);
+
+// "/templates/0" -> "templates[0]": a JSON pointer as the field name a person reads.
+std::string field_name(std::string_view json_pointer);
+
 }  // namespace provision::protocol

@@ -19,6 +19,13 @@ std::optional<ApiTokenRecord> Registry::find_api_token_by_hash(const std::string
   return ApiTokenRecord{s.text(0), s.text(1), s.text(2), s.int64(3), s.optional_int64(4)};
 }
 
+std::optional<ApiTokenRecord> Registry::find_api_token(const std::string& name) {
+  auto s = db_->prepare("SELECT name, token_hash, role, created_at, last_used_at FROM api_tokens WHERE name = ?");
+  s.bind(1, name);
+  if (!s.step()) return std::nullopt;
+  return ApiTokenRecord{s.text(0), s.text(1), s.text(2), s.int64(3), s.optional_int64(4)};
+}
+
 std::vector<ApiTokenRecord> Registry::list_api_tokens(const Page& page) {
   auto s = db_->prepare("SELECT name, token_hash, role, created_at, last_used_at FROM api_tokens WHERE name > ? ORDER BY name LIMIT ?");
   s.bind(1, page.after).bind(2, page.limit);

@@ -102,6 +102,7 @@ class Registry {
   // --- admin API tokens (api_tokens.cpp)
   void insert_api_token(const ApiTokenRecord& record);
   std::optional<ApiTokenRecord> find_api_token_by_hash(const std::string& token_hash);
+  std::optional<ApiTokenRecord> find_api_token(const std::string& name);
   std::vector<ApiTokenRecord> list_api_tokens(const Page& page);
   bool delete_api_token(const std::string& name);
   void touch_api_token(const std::string& name, int64_t at);

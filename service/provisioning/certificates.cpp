@@ -2,6 +2,7 @@
 // exchanged for a unique device certificate, PENDING_ACTIVATION until
 // RegisterThing, with a single-use ownership token bound to it and to the
 // claim that asked.
+#include "metrics.h"
 #include "pki/csr.h"
 #include "protocol/payloads.h"
 #include "provisioning/provisioning_service.h"
@@ -12,7 +13,7 @@
 
 namespace provision::service {
 
-std::string ProvisioningService::store_pending_certificate(const pki::Certificate& certificate,
+std::string ProvisioningService::store_pending_certificate(const pki::Certificate& certificate, const std::string& ca_id,
                                                            const IncomingRequest& request,
                                                            registry::Registry& registry) {
   std::string token = random_token(32);
@@ -21,7 +22,7 @@ std::string ProvisioningService::store_pending_certificate(const pki::Certificat
   record.id = certificate.id();
   record.pem = certificate.to_pem();
   record.status = registry::kPendingActivation;
-  record.ca_id = fleet_ca_id_;
+  record.ca_id = ca_id;
   record.serial = certificate.serial_hex();
   record.not_before = certificate.not_before();
   record.not_after = certificate.not_after();
@@ -53,9 +54,11 @@ Reply ProvisioningService::create_keys_and_certificate(const IncomingRequest& re
   pki::IssueOptions options;
   options.subject = {{"CN", "Provisioned device"}};
   options.validity_seconds = settings_.certificate_validity_seconds;
-  auto certificate = fleet_ca_.issue(key.get(), options);
+  auto ca = fleet_ca();
+  auto certificate = ca->issue(key.get(), options);
+  metrics().increment("provision_certificates_issued_total", {{"how", "keygen"}});
   protocol::CertificateReply reply;
-  reply.ownership_token = store_pending_certificate(certificate, request, registry);
+  reply.ownership_token = store_pending_certificate(certificate, ca->certificate().id(), request, registry);
   reply.certificate_id = certificate.id();
   reply.certificate_pem = certificate.to_pem();
   reply.private_key = key.to_pem();
@@ -67,9 +70,11 @@ Reply ProvisioningService::create_certificate_from_csr(const IncomingRequest& re
   auto csr = pki::CertificateRequest::from_pem(decoded.certificate_signing_request);
   pki::IssueOptions options;
   options.validity_seconds = settings_.certificate_validity_seconds;
-  auto certificate = fleet_ca_.issue_from_csr(csr, options);
+  auto ca = fleet_ca();
+  auto certificate = ca->issue_from_csr(csr, options);
+  metrics().increment("provision_certificates_issued_total", {{"how", "csr"}});
   protocol::CertificateReply reply;
-  reply.ownership_token = store_pending_certificate(certificate, request, registry);
+  reply.ownership_token = store_pending_certificate(certificate, ca->certificate().id(), request, registry);
   reply.certificate_id = certificate.id();
   reply.certificate_pem = certificate.to_pem();
   return Reply{true, protocol::encode_certificate_reply(reply, request.topic.format), {}};

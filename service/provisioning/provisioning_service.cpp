@@ -8,7 +8,32 @@
 namespace provision::service {
 
 ProvisioningService::ProvisioningService(pki::CertificateAuthority fleet_ca, ProvisioningSettings settings)
-    : fleet_ca_(std::move(fleet_ca)), fleet_ca_id_(fleet_ca_.certificate().id()), settings_(settings) {}
+    : settings_(settings), fleet_ca_(std::make_shared<const pki::CertificateAuthority>(std::move(fleet_ca))) {}
+
+std::shared_ptr<const pki::CertificateAuthority> ProvisioningService::fleet_ca() const {
+  std::lock_guard lock(fleet_ca_mutex_);
+  return fleet_ca_;
+}
+
+void ProvisioningService::set_fleet_ca(pki::CertificateAuthority ca) {
+  auto replacement = std::make_shared<const pki::CertificateAuthority>(std::move(ca));
+  std::lock_guard lock(fleet_ca_mutex_);
+  fleet_ca_ = std::move(replacement);
+}
+
+Evaluation ProvisioningService::evaluate_template(registry::Registry& registry, const std::string& name,
+                                                  std::optional<int64_t> version,
+                                                  const std::map<std::string, std::string>& parameters,
+                                                  const templates::CertificateFacts& certificate) {
+  auto record = registry.find_template(name);
+  if (!record) throw RequestError(404, "TemplateNotFound", "template " + name + " does not exist");
+  if (!record->enabled) throw RequestError(403, "TemplateDisabled", "template " + name + " is disabled");
+  auto body = version ? registry.find_template_version(name, *version) : registry.default_template_version(name);
+  if (!body)
+    throw RequestError(404, "TemplateNotFound",
+                       "template " + name + " has no version " + (version ? std::to_string(*version) : std::string("(default)")));
+  return Evaluation{body->version, load_template(*body)->evaluate(parameters, certificate)};
+}
 
 Reply ProvisioningService::handle(const IncomingRequest& request, registry::Registry& registry) {
   protocol::Rejection rejection;

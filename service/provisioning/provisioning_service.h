@@ -4,6 +4,7 @@
 // topics"). Thread-safe: each call uses the registry connection of the
 // calling thread.
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,6 +16,24 @@
 #include "templates/template.h"
 
 namespace provision::service {
+
+// A template evaluated for some inputs.
+struct Evaluation {
+  int64_t version = 0;
+  templates::Plan plan;
+};
+
+// Programmatic registration by a trusted factory server (admin API).
+struct ProgrammaticRegistration {
+  std::string template_name;
+  std::map<std::string, std::string> parameters;
+  std::optional<std::string> csr_pem;  // absent: the service makes the key
+};
+struct ProgrammaticResult {
+  std::string thing_name, certificate_id, certificate_pem;
+  std::optional<std::string> private_key;
+  rapidjson::Document device_configuration;
+};
 
 struct ProvisioningSettings {
   int64_t certificate_validity_seconds = 365LL * 24 * 3600;
@@ -30,6 +49,22 @@ class ProvisioningService {
   // errorCode, and every request (accepted or not) is in the audit log.
   Reply handle(const IncomingRequest& request, registry::Registry& registry);
 
+  // Loads template `name` (its default version, or `version`), checks it is
+  // enabled, and evaluates it. Throws RequestError (TemplateNotFound,
+  // TemplateDisabled, template errors).
+  Evaluation evaluate_template(registry::Registry& registry, const std::string& name, std::optional<int64_t> version,
+                               const std::map<std::string, std::string>& parameters,
+                               const templates::CertificateFacts& certificate);
+
+  // Issues a certificate (for the CSR, or with a new key) and registers it
+  // through the template, in one transaction. Throws RequestError.
+  ProgrammaticResult register_programmatically(registry::Registry& registry, const ProgrammaticRegistration& input,
+                                               const std::string& actor, const std::string& source);
+
+  // The CA that issues device certificates now, and a way to replace it.
+  std::shared_ptr<const pki::CertificateAuthority> fleet_ca() const;
+  void set_fleet_ca(pki::CertificateAuthority ca);
+
   // A renewed certificate's successor was used: retire the certificate it
   // replaces (idempotent). Returns true when one was retired.
   bool retire_predecessor(const std::string& successor_id, registry::Registry& registry);
@@ -40,13 +75,13 @@ class ProvisioningService {
   Reply register_thing(const IncomingRequest& request, registry::Registry& registry);
   Reply renew_certificate(const IncomingRequest& request, registry::Registry& registry);
   // Stores a new PENDING_ACTIVATION certificate with a fresh ownership token.
-  std::string store_pending_certificate(const pki::Certificate& certificate, const IncomingRequest& request,
-                                        registry::Registry& registry);
+  std::string store_pending_certificate(const pki::Certificate& certificate, const std::string& ca_id,
+                                        const IncomingRequest& request, registry::Registry& registry);
   std::shared_ptr<const templates::ProvisioningTemplate> load_template(const registry::TemplateVersionRecord& version);
 
-  pki::CertificateAuthority fleet_ca_;
-  std::string fleet_ca_id_;
   ProvisioningSettings settings_;
+  mutable std::mutex fleet_ca_mutex_;
+  std::shared_ptr<const pki::CertificateAuthority> fleet_ca_;
   std::mutex templates_mutex_;
   std::map<std::pair<std::string, int64_t>, std::shared_ptr<const templates::ProvisioningTemplate>> templates_;
 };

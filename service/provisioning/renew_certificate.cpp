@@ -3,6 +3,7 @@
 // certificate is ACTIVE at once, attached to the same thing with the same
 // policies; the old one keeps working until the new one is first used (the
 // plugin reports that) or the grace period ends, whichever comes first.
+#include "metrics.h"
 #include "pki/csr.h"
 #include "protocol/payloads.h"
 #include "provisioning/provisioning_service.h"
@@ -18,7 +19,9 @@ Reply ProvisioningService::renew_certificate(const IncomingRequest& request, reg
   auto csr = pki::CertificateRequest::from_pem(decoded.certificate_signing_request);
   pki::IssueOptions options;
   options.validity_seconds = settings_.certificate_validity_seconds;
-  auto certificate = fleet_ca_.issue_from_csr(csr, options);
+  auto ca = fleet_ca();
+  auto certificate = ca->issue_from_csr(csr, options);
+  metrics().increment("provision_certificates_issued_total", {{"how", "renewal"}});
   const int64_t now = unix_now();
 
   auto tx = registry.begin();
@@ -30,7 +33,7 @@ Reply ProvisioningService::renew_certificate(const IncomingRequest& request, reg
   record.pem = certificate.to_pem();
   record.status = registry::kActive;
   record.thing_name = current->thing_name;
-  record.ca_id = fleet_ca_id_;
+  record.ca_id = ca->certificate().id();
   record.serial = certificate.serial_hex();
   record.not_before = certificate.not_before();
   record.not_after = certificate.not_after();

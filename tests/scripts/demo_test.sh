@@ -21,7 +21,7 @@ trap 'kill $serve 2>/dev/null || true; rm -rf "$dir"' EXIT
 serve=$!
 for _ in $(seq 1 300); do [[ -f "$dir/stack/stack.env" ]] && break; sleep 0.1; done
 [[ -f "$dir/stack/stack.env" ]] || fail "no stack.env: $(cat "$dir/serve.out")"
-for name in MQTT_HOST MQTT_TLS_PORT CA_FILE CLAIM_CERT CLAIM_KEY TEMPLATE; do
+for name in MQTT_HOST MQTT_TLS_PORT CA_FILE CLAIM_CERT CLAIM_KEY TEMPLATE ADMIN_URL ADMIN_TOKEN; do
   grep -q "^$name=." "$dir/stack/stack.env" || fail "stack.env lacks $name"
 done
 (set -a; . "$dir/stack/stack.env"; set +a

@@ -73,12 +73,16 @@ Stack::~Stack() {
 
 void Stack::initialise(const StackOptions& options) {
   port = free_port();
+  admin_port = free_port();
   std::vector<std::string> argv{provisiond_binary(), "init", "--dir", dir.string(), "--mqtt-port", std::to_string(port),
+                                "--admin-port", std::to_string(admin_port),
                                 "--plugin", PROVISION_PLUGIN, "--workers", std::to_string(options.worker_threads)};
   if (!options.aws_topics) argv.push_back("--no-aws-topics");
   std::string output;
   if (run_command(argv, output) != 0) throw std::runtime_error("provisiond init failed: " + output);
   pki = pki::DevelopmentPki(dir / "pki");
+  admin_token = read_file(dir / "admin-token");
+  while (!admin_token.empty() && (admin_token.back() == '\n' || admin_token.back() == '\r')) admin_token.pop_back();
   for (const auto& [name, value] : options.plugin_options) set_plugin_option(name, value);
   broker_log = dir / "mosquitto.log";
   worker_log = dir / "provisiond.log";

@@ -72,6 +72,8 @@ class Stack {
 
   std::filesystem::path dir;
   int port = 0;
+  int admin_port = 0;       // the admin API on 127.0.0.1
+  std::string admin_token;  // the bootstrap admin token
   pki::DevelopmentPki pki{"."};
   std::filesystem::path broker_log, worker_log, config_file;
 

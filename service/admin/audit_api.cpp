@@ -1,0 +1,106 @@
+// /v1/audit (the audit log, newest first) and /v1/tokens (API tokens,
+// stored as SHA-256 hashes; a token is shown once, when it is created).
+#include "admin/api.h"
+#include "util/clock.h"
+#include "util/encoding.h"
+#include "util/json.h"
+#include "util/random.h"
+
+namespace provision::service::admin {
+namespace {
+
+Response list_audit(Call& call) {
+  registry::AuditFilter filter;
+  filter.actor = call.query_string("actor");
+  filter.action = call.query_string("action");
+  filter.subject = call.query_string("subject");
+  filter.since = call.query_int("since");
+  filter.until = call.query_int("until");
+  auto page = call.page();
+  filter.limit = page.limit;
+  if (!page.after.empty()) {
+    try {
+      filter.before_id = std::stoll(page.after);
+    } catch (const std::exception&) {
+      throw ApiError(400, "InvalidField", "after: not a cursor of this list", "after");
+    }
+  }
+  rapidjson::Document items(rapidjson::kArrayType);
+  auto& a = items.GetAllocator();
+  std::string last;
+  for (const auto& e : call.registry.audit_entries(filter)) {
+    rapidjson::Value item(rapidjson::kObjectType);
+    item.AddMember("id", e.id, a);
+    item.AddMember("at", e.at, a);
+    item.AddMember("actor", json::string_value(e.actor, a), a);
+    item.AddMember("action", json::string_value(e.action, a), a);
+    item.AddMember("subject", json::string_value(e.subject, a), a);
+    item.AddMember("result", json::string_value(e.result, a), a);
+    item.AddMember("source", json::string_value(e.source, a), a);
+    rapidjson::Value detail(rapidjson::kObjectType);
+    if (auto parsed = json::try_parse(e.detail, nullptr); parsed && parsed->IsObject()) detail.CopyFrom(*parsed, a);
+    item.AddMember("detail", detail, a);
+    items.PushBack(item, a);
+    last = std::to_string(e.id);
+  }
+  return page_response(std::move(items), page, last);
+}
+
+rapidjson::Document token_json(const registry::ApiTokenRecord& t) {
+  rapidjson::Document doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  doc.AddMember("name", json::string_value(t.name, a), a);
+  doc.AddMember("role", json::string_value(t.role, a), a);
+  doc.AddMember("createdAt", t.created_at, a);
+  if (t.last_used_at) doc.AddMember("lastUsedAt", *t.last_used_at, a);
+  return doc;
+}
+
+Response list_tokens(Call& call) {
+  auto page = call.page();
+  rapidjson::Document items(rapidjson::kArrayType);
+  std::string last;
+  for (const auto& t : call.registry.list_api_tokens(page)) {
+    rapidjson::Value item;
+    item.CopyFrom(token_json(t), items.GetAllocator());
+    items.PushBack(item, items.GetAllocator());
+    last = t.name;
+  }
+  return page_response(std::move(items), page, last);
+}
+
+Response create_token(Call& call) {
+  const auto& body = call.body_as("TokenCreate");
+  std::string secret = random_token(32);
+  registry::ApiTokenRecord record{*json::string_member(body, "name"), sha256_hex(secret), *json::string_member(body, "role"),
+                                  unix_now(), std::nullopt};
+  auto tx = call.registry.begin();
+  if (call.registry.find_api_token(record.name)) conflict("a token named " + record.name + " exists");
+  call.registry.insert_api_token(record);
+  call.audit("CreateToken", record.name, detail({{"role", record.role}}));
+  tx.commit();
+  auto doc = token_json(record);
+  doc.AddMember("token", json::string_value(secret, doc.GetAllocator()), doc.GetAllocator());
+  return json_response(201, std::move(doc));
+}
+
+Response delete_token(Call& call) {
+  auto tx = call.registry.begin();
+  if (!call.registry.delete_api_token(call.path["name"])) not_found("token " + call.path["name"]);
+  call.audit("DeleteToken", call.path["name"]);
+  tx.commit();
+  return no_content();
+}
+
+}  // namespace
+
+std::vector<Route> audit_and_token_routes() {
+  return {
+      {"GET", "/v1/audit", {Role::Admin, Role::Operator}, list_audit},
+      {"GET", "/v1/tokens", {Role::Admin}, list_tokens},
+      {"POST", "/v1/tokens", {Role::Admin}, create_token},
+      {"DELETE", "/v1/tokens/{name}", {Role::Admin}, delete_token},
+  };
+}
+
+}  // namespace provision::service::admin

@@ -1,0 +1,392 @@
+#include "admin/server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <regex>
+#include <thread>
+
+#include "admin/api.h"
+#include "config.h"
+#include "metrics.h"
+#include "templates/template.h"
+#include "protocol/schema_validator.h"
+#include "util/clock.h"
+#include "util/encoding.h"
+#include "util/json.h"
+
+namespace provision::service {
+
+using namespace admin;
+
+namespace admin {
+
+std::string_view role_name(Role role) {
+  switch (role) {
+    case Role::Admin: return "admin";
+    case Role::Factory: return "factory";
+    case Role::Operator: return "operator";
+  }
+  return "operator";
+}
+
+std::optional<Role> parse_role(std::string_view name) {
+  if (name == "admin") return Role::Admin;
+  if (name == "factory") return Role::Factory;
+  if (name == "operator") return Role::Operator;
+  return std::nullopt;
+}
+
+const rapidjson::Value& Call::body_as(std::string_view schema) const {
+  if (auto violation = protocol::openapi_violation(schema, body)) {
+    // "<json pointer>: <what>" -> the field by name
+    auto colon = violation->find(": ");
+    std::string pointer = colon == std::string::npos ? "" : violation->substr(0, colon);
+    std::string field = pointer == "/" ? "" : protocol::field_name(pointer);
+    std::string what = colon == std::string::npos ? *violation : violation->substr(colon + 2);
+    if (what.starts_with("missing required field ")) {
+      std::string missing = what.substr(23);
+      field = field.empty() ? missing : field + "." + missing;
+      what = "is required";
+    } else if (what.starts_with("unexpected field ")) {
+      std::string extra = what.substr(17);
+      field = field.empty() ? extra : field + "." + extra;
+      what = "is not a field of " + std::string(schema);
+    }
+    throw ApiError(400, "InvalidField", (field.empty() ? "body" : field) + ": " + what, field);
+  }
+  return body;
+}
+
+std::optional<std::string> Call::query_string(const std::string& name) const {
+  auto it = query.find(name);
+  if (it == query.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<int64_t> Call::query_int(const std::string& name) const {
+  auto text = query_string(name);
+  if (!text) return std::nullopt;
+  try {
+    size_t used = 0;
+    int64_t value = std::stoll(*text, &used);
+    if (used != text->size()) throw std::invalid_argument(name);
+    return value;
+  } catch (const std::exception&) {
+    throw ApiError(400, "InvalidField", name + ": must be an integer", name);
+  }
+}
+
+registry::Page Call::page() const {
+  registry::Page p;
+  if (auto limit = query_int("limit")) {
+    if (*limit < 1 || *limit > 500) throw ApiError(400, "InvalidField", "limit: must be between 1 and 500", "limit");
+    p.limit = static_cast<int>(*limit);
+  }
+  p.after = query_string("after").value_or("");
+  return p;
+}
+
+void Call::audit(const std::string& action, const std::string& subject, const std::string& detail) const {
+  registry.audit({0, 0, actor, action, subject, "ok", source, detail});
+}
+
+Response json_response(int status, rapidjson::Document body) { return Response{status, std::move(body)}; }
+Response no_content() { return Response{204, rapidjson::Document()}; }
+
+Response page_response(rapidjson::Document items, const registry::Page& page, const std::string& last_key) {
+  rapidjson::Document doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  bool full = items.Size() == static_cast<rapidjson::SizeType>(page.limit);
+  rapidjson::Value list;
+  list.CopyFrom(items, a);
+  doc.AddMember("items", list, a);
+  if (full && !last_key.empty()) doc.AddMember("nextCursor", json::string_value(last_key, a), a);
+  return json_response(200, std::move(doc));
+}
+
+rapidjson::Value string_list(const std::vector<std::string>& list, rapidjson::Document::AllocatorType& a) {
+  rapidjson::Value out(rapidjson::kArrayType);
+  for (const auto& s : list) out.PushBack(json::string_value(s, a), a);
+  return out;
+}
+
+rapidjson::Value string_map(const std::map<std::string, std::string>& map, rapidjson::Document::AllocatorType& a) {
+  rapidjson::Value out(rapidjson::kObjectType);
+  for (const auto& [k, v] : map) out.AddMember(json::string_value(k, a), json::string_value(v, a), a);
+  return out;
+}
+
+std::vector<std::string> to_string_list(const rapidjson::Value& array) {
+  std::vector<std::string> out;
+  if (array.IsArray())
+    for (const auto& v : array.GetArray())
+      if (v.IsString()) out.emplace_back(json::view(v));
+  return out;
+}
+
+std::map<std::string, std::string> to_string_map(const rapidjson::Value& object) {
+  std::map<std::string, std::string> out;
+  if (object.IsObject())
+    for (const auto& m : object.GetObject())
+      if (m.value.IsString()) out.emplace(json::view(m.name), json::view(m.value));
+  return out;
+}
+
+std::string detail(const std::vector<std::pair<std::string, std::string>>& fields) {
+  rapidjson::Document doc(rapidjson::kObjectType);
+  for (const auto& [k, v] : fields)
+    doc.AddMember(json::string_value(k, doc.GetAllocator()), json::string_value(v, doc.GetAllocator()), doc.GetAllocator());
+  return json::stringify(doc);
+}
+
+void not_found(const std::string& what) { throw ApiError(404, "NotFound", what + " does not exist"); }
+void conflict(const std::string& message) { throw ApiError(409, "Conflict", message); }
+
+}  // namespace admin
+
+namespace {
+
+std::string error_body(int status, const std::string& code, const std::string& message, const std::string& field = {},
+                       const std::vector<std::pair<std::string, std::string>>& details = {}) {
+  rapidjson::Document doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  rapidjson::Value error(rapidjson::kObjectType);
+  error.AddMember("code", json::string_value(code, a), a);
+  error.AddMember("message", json::string_value(message, a), a);
+  if (!field.empty()) error.AddMember("field", json::string_value(field, a), a);
+  if (!details.empty()) {
+    rapidjson::Value list(rapidjson::kArrayType);
+    for (const auto& [path, text] : details) {
+      rapidjson::Value d(rapidjson::kObjectType);
+      d.AddMember("path", json::string_value(path, a), a);
+      d.AddMember("message", json::string_value(text, a), a);
+      list.PushBack(d, a);
+    }
+    error.AddMember("details", list, a);
+  }
+  doc.AddMember("error", error, a);
+  (void)status;
+  return json::stringify(doc);
+}
+
+std::string default_code(int status) {
+  switch (status) {
+    case 400: return "BadRequest";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "NotFound";
+    case 405: return "MethodNotAllowed";
+    case 409: return "Conflict";
+    case 413: return "PayloadTooLarge";
+    case 503: return "ServiceUnavailable";
+  }
+  return status >= 500 ? "InternalError" : "BadRequest";
+}
+
+// "/v1/templates/{name}" -> regex and the names of its parameters.
+std::pair<std::string, std::vector<std::string>> compile_pattern(const std::string& pattern) {
+  std::string regex;
+  std::vector<std::string> names;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '{') {
+      size_t end = pattern.find('}', i);
+      names.push_back(pattern.substr(i + 1, end - i - 1));
+      regex += "([^/]+)";
+      i = end;
+    } else if (std::string("\\^$.|?*+()[]").find(pattern[i]) != std::string::npos) {
+      regex += '\\';
+      regex += pattern[i];
+    } else {
+      regex += pattern[i];
+    }
+  }
+  return {regex, names};
+}
+
+// One registry connection per server thread.
+registry::Registry& thread_registry(const std::filesystem::path& path) {
+  thread_local std::unique_ptr<registry::Registry> registry;
+  thread_local std::filesystem::path opened;
+  if (!registry || opened != path) {
+    registry = std::make_unique<registry::Registry>(registry::Registry::open(path));
+    opened = path;
+  }
+  return *registry;
+}
+
+bool is_change(const std::string& method) { return method != "GET" && method != "HEAD"; }
+
+}  // namespace
+
+struct AdminServer::Impl {
+  AdminSettings settings;
+  ApiContext context;
+  std::unique_ptr<httplib::Server> server;
+  std::thread thread;
+  int bound_port = 0;
+  std::mutex touch_mutex;
+  std::map<std::string, int64_t> last_touch;  // token name -> when last_used_at was written
+
+  void serve(const Route& route, const std::vector<std::string>& names, const httplib::Request& req, httplib::Response& res) {
+    Labels labels{{"method", route.method}};
+    std::string action = route.method + " " + route.pattern;
+    std::string actor = "anonymous";
+    try {
+      auto& registry = thread_registry(context.config->registry);
+      // Who is asking.
+      std::string header = req.get_header_value("Authorization");
+      if (!header.starts_with("Bearer ") || header.size() <= 7)
+        throw ApiError(401, "Unauthorized", "missing bearer token (Authorization: Bearer <token>)");
+      auto token = registry.find_api_token_by_hash(sha256_hex(header.substr(7)));
+      if (!token) throw ApiError(401, "Unauthorized", "unknown token");
+      actor = "api:" + token->name;
+      Role role = parse_role(token->role).value_or(Role::Operator);
+      if (std::find(route.roles.begin(), route.roles.end(), role) == route.roles.end())
+        throw ApiError(403, "Forbidden", "a token with role " + token->role + " may not " + action);
+      touch(registry, token->name);
+
+      Call call{context, registry, role, actor, req.remote_addr, {}, {}, rapidjson::Document(rapidjson::kObjectType)};
+      for (size_t i = 0; i < names.size() && i + 1 < req.matches.size(); ++i) call.path[names[i]] = req.matches[i + 1];
+      for (const auto& [k, v] : req.params) call.query.emplace(k, v);
+      if (!req.body.empty()) {
+        std::string error;
+        auto parsed = json::try_parse(req.body, &error);
+        if (!parsed) throw ApiError(400, "InvalidJson", "request body: " + error);
+        call.body = std::move(*parsed);
+      }
+      Response response = route.handler(call);
+      res.status = response.status;
+      if (response.status != 204) res.set_content(json::stringify(response.body), "application/json");
+    } catch (const ApiError& e) {
+      fail(res, e.status_code, e.code, e.what(), e.field, e.details);
+    } catch (const templates::TemplateError& e) {
+      fail(res, 400, e.code, e.what(), "", {{e.path, e.what()}});
+    } catch (const RequestError& e) {
+      fail(res, e.status_code, e.code, e.what());
+    } catch (const registry::RegistryError& e) {
+      if (e.constraint()) fail(res, 409, "Conflict", std::string("conflicts with the registry: ") + e.what());
+      else if (e.busy()) fail(res, 503, "ServiceUnavailable", "the registry is busy; retry");
+      else fail(res, 500, "InternalError", "registry failure; nothing was changed");
+      if (!e.constraint() && !e.busy()) spdlog::error("admin API {}: {}", action, e.what());
+    } catch (const std::exception& e) {
+      spdlog::error("admin API {}: {}", action, e.what());
+      fail(res, 500, "InternalError", "internal failure; nothing was changed");
+    }
+    labels.emplace_back("status", std::to_string(res.status));
+    metrics().increment("provision_admin_requests_total", labels);
+    // Failed changes are audited too (successful ones by their handler, in their transaction).
+    if (is_change(route.method) && res.status >= 400 && res.status != 401) {
+      try {
+        auto& registry = thread_registry(context.config->registry);
+        registry.audit({0, 0, actor, action, req.path, std::to_string(res.status), req.remote_addr, "{}"});
+      } catch (const std::exception&) {
+      }
+    }
+  }
+
+  static void fail(httplib::Response& res, int status, const std::string& code, const std::string& message,
+                   const std::string& field = {}, const std::vector<std::pair<std::string, std::string>>& details = {}) {
+    res.status = status;
+    res.set_content(error_body(status, code, message, field, details), "application/json");
+  }
+
+  // last_used_at, written at most once a minute per token.
+  void touch(registry::Registry& registry, const std::string& name) {
+    int64_t now = unix_now();
+    {
+      std::lock_guard lock(touch_mutex);
+      auto& last = last_touch[name];
+      if (now - last < 60) return;
+      last = now;
+    }
+    registry.touch_api_token(name, now);
+  }
+
+  void health(httplib::Response& res) {
+    bool registry_ok = true;
+    try {
+      auto& registry = thread_registry(context.config->registry);
+      registry.database().exec("SELECT 1 FROM templates LIMIT 1");
+    } catch (const std::exception&) {
+      registry_ok = false;
+    }
+    bool broker = context.broker_connected && context.broker_connected();
+    rapidjson::Document doc(rapidjson::kObjectType);
+    auto& a = doc.GetAllocator();
+    doc.AddMember("status", json::string_value(registry_ok && broker ? "ok" : "degraded", a), a);
+    doc.AddMember("registry", json::string_value(registry_ok ? "ok" : "unavailable", a), a);
+    doc.AddMember("broker", json::string_value(broker ? "connected" : "disconnected", a), a);
+    doc.AddMember("version", json::string_value(PROVISION_VERSION, a), a);
+    res.status = registry_ok && broker ? 200 : 503;
+    res.set_content(json::stringify(doc), "application/json");
+  }
+
+  void add(const Route& route) {
+    auto [regex, names] = compile_pattern(route.pattern);
+    auto handler = [this, route, names = names](const httplib::Request& req, httplib::Response& res) {
+      serve(route, names, req, res);
+    };
+    if (route.method == "GET") server->Get(regex, handler);
+    else if (route.method == "POST") server->Post(regex, handler);
+    else if (route.method == "PUT") server->Put(regex, handler);
+    else if (route.method == "PATCH") server->Patch(regex, handler);
+    else if (route.method == "DELETE") server->Delete(regex, handler);
+  }
+};
+
+AdminServer::AdminServer(AdminSettings settings, const ServiceConfig& config, const std::filesystem::path& config_file,
+                         ProvisioningService& provisioning, std::function<bool()> broker_connected)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->settings = std::move(settings);
+  impl_->context = ApiContext{&config, config_file, &provisioning, std::move(broker_connected)};
+}
+
+AdminServer::~AdminServer() { stop(); }
+
+void AdminServer::start() {
+  auto& s = impl_->settings;
+  if (!s.tls_certificate.empty() && !s.tls_key.empty())
+    impl_->server = std::make_unique<httplib::SSLServer>(s.tls_certificate.c_str(), s.tls_key.c_str());
+  else
+    impl_->server = std::make_unique<httplib::Server>();
+  auto& server = *impl_->server;
+  if (!server.is_valid()) throw Error("admin API: cannot set up the server (TLS certificate or key unusable?)");
+  server.set_payload_max_length(s.max_body_bytes);
+  server.set_read_timeout(10, 0);
+  server.set_write_timeout(10, 0);
+  server.Get("/health", [this](const httplib::Request&, httplib::Response& res) { impl_->health(res); });
+  server.Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics().render(), "text/plain; version=0.0.4");
+  });
+  for (auto routes : {template_routes(), policy_routes(), claim_and_ca_routes(), fleet_routes(), audit_and_token_routes()})
+    for (const auto& route : routes) impl_->add(route);
+  // Whatever the library answers by itself (no route, body too large, bad
+  // request line) still gets a JSON error body.
+  server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    std::string message = res.status == 404   ? "no such resource: " + req.method + " " + req.path
+                          : res.status == 413 ? "request body larger than the limit"
+                                              : "request refused";
+    Impl::fail(res, res.status, default_code(res.status), message);
+  });
+
+  if (s.port == 0) {
+    impl_->bound_port = server.bind_to_any_port(s.listen.c_str());
+  } else {
+    impl_->bound_port = server.bind_to_port(s.listen.c_str(), s.port) ? s.port : -1;
+  }
+  if (impl_->bound_port <= 0)
+    throw Error("admin API: cannot listen on " + s.listen + ":" + std::to_string(s.port));
+  impl_->thread = std::thread([&server] { server.listen_after_bind(); });
+  spdlog::info("admin API listening on {}://{}:{}", s.tls_certificate.empty() ? "http" : "https", s.listen, impl_->bound_port);
+}
+
+void AdminServer::stop() {
+  if (impl_->server) impl_->server->stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+int AdminServer::port() const { return impl_->bound_port; }
+
+}  // namespace provision::service

@@ -1,0 +1,82 @@
+#include "provisioning/registration.h"
+
+#include "policy/policy.h"
+#include "util/error.h"
+
+namespace provision::service {
+
+using templates::Override;
+
+std::string_view action_name(ThingChange::Action action) {
+  switch (action) {
+    case ThingChange::Action::Create: return "create";
+    case ThingChange::Action::Update: return "update";
+    case ThingChange::Action::Keep: return "keep";
+  }
+  return "keep";
+}
+
+ThingChange decide_thing(const templates::ThingPlan& plan, const std::optional<registry::ThingRecord>& existing) {
+  ThingChange change;
+  if (!existing) {
+    change.record.name = plan.name;
+    change.record.thing_type = plan.thing_type;
+    change.record.attributes = plan.attributes;
+    return change;
+  }
+  auto conflict = [&](const char* property) {
+    throw RequestError(409, "ResourceConflict", "thing " + plan.name + " already exists and OverrideSettings." + property + " is FAIL");
+  };
+  change.action = ThingChange::Action::Keep;
+  change.record = *existing;
+  if (plan.has_attributes) {
+    switch (plan.attributes_override) {
+      case Override::DoNothing: break;
+      case Override::Replace: change.record.attributes = plan.attributes; break;
+      case Override::Merge:
+        for (const auto& [k, v] : plan.attributes) change.record.attributes[k] = v;
+        break;
+      case Override::Fail: conflict("AttributePayload");
+    }
+  }
+  if (plan.thing_type) {
+    switch (plan.thing_type_override) {
+      case Override::DoNothing: break;
+      case Override::Replace:
+      case Override::Merge: change.record.thing_type = plan.thing_type; break;
+      case Override::Fail: conflict("ThingTypeName");
+    }
+  }
+  if (plan.has_groups && plan.groups_override == Override::Fail) conflict("ThingGroups");
+  if (change.record.attributes != existing->attributes || change.record.thing_type != existing->thing_type)
+    change.action = ThingChange::Action::Update;
+  return change;
+}
+
+void apply_plan(registry::Registry& registry, const templates::Plan& plan, const std::string& template_name,
+                const std::string& certificate_id) {
+  if (!plan.thing) throw RequestError(400, "InvalidTemplate", "template " + template_name + " has no AWS::IoT::Thing resource");
+  auto change = decide_thing(*plan.thing, registry.find_thing(plan.thing->name));
+  if (change.action == ThingChange::Action::Create) registry.insert_thing(change.record);
+  if (change.action == ThingChange::Action::Update) registry.update_thing(change.record);
+  registry.attach_certificate_to_thing(certificate_id, plan.thing->name);
+  registry.set_certificate_status(certificate_id, plan.certificate_status);
+  for (const auto& p : plan.policies) {
+    std::string name = p.name;
+    if (!p.document.empty()) {
+      try {
+        policy::PolicyDocument::parse(p.document);
+      } catch (const policy::PolicyError& e) {
+        throw RequestError(400, "InvalidPolicy", "inline policy " + p.name + " of template " + template_name + ": " + e.what());
+      }
+      name = template_name + "-" + p.name;
+      auto existing = registry.find_policy(name);
+      if (!existing || existing->document != p.document) registry.put_policy(name, p.document);
+    } else if (!registry.find_policy(name)) {
+      throw RequestError(400, "PolicyNotFound", "policy " + name + " named by template " + template_name + " does not exist");
+    }
+    registry.attach_policy(certificate_id, name);
+  }
+}
+
+}  // namespace provision::service
