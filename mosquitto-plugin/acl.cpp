@@ -99,6 +99,28 @@ bool device_acl(const Identity& identity, const AclRequest& r, const Options& op
   return identity.principal->allows(r.access == Access::Write ? policy::Action::Publish : policy::Action::Receive, r.topic);
 }
 
+// A factory server publishes enrollments and reads their acknowledgements.
+bool factory_acl(const AclRequest& r, const Options& options) {
+  auto is_enrollment = [](const std::optional<protocol::RequestTopic>& t) {
+    return t && t->operation == Operation::PublishEnrollment;
+  };
+  switch (r.access) {
+    case Access::Write:
+      return is_enrollment(protocol::parse_request_topic(r.topic)) && r.qos <= 1 && !r.retain &&
+             r.payload_length <= options.max_payload;
+    case Access::Read: {
+      auto reply = protocol::parse_reply_topic(r.topic);
+      return reply && is_enrollment(reply->request);
+    }
+    case Access::Subscribe: {
+      if (auto reply = protocol::parse_reply_topic(r.topic)) return is_enrollment(reply->request);
+      return r.topic.ends_with("/+") && is_enrollment(protocol::parse_request_topic(r.topic.substr(0, r.topic.size() - 2)));
+    }
+    case Access::Unsubscribe: return true;
+  }
+  return false;
+}
+
 bool service_acl(const AclRequest& r, const protocol::InternalTopics& internal) {
   switch (r.access) {
     case Access::Write: return r.topic == internal.replies && !r.retain;
@@ -125,7 +147,9 @@ bool claim_may_request(const Identity& identity, const protocol::RequestTopic& r
       const auto& allowed = identity.allowed_templates;
       return std::find(allowed.begin(), allowed.end(), request.template_name) != allowed.end();
     }
-    case Operation::RenewCertificate: return false;  // devices only
+    case Operation::RenewCertificate:   // devices only
+    case Operation::PublishEnrollment:  // factories only
+      return false;
   }
   return false;
 }
@@ -137,6 +161,7 @@ bool decide_acl(const Identity& identity, const AclRequest& request, const Optio
     case Role::Enrollment: return claim_acl(identity, request, options);
     case Role::Device: return device_acl(identity, request, options, internal);
     case Role::Service: return service_acl(request, internal);
+    case Role::Factory: return factory_acl(request, options);
   }
   return false;
 }

@@ -128,7 +128,7 @@ AuthResult Gatekeeper::authenticate(const ClientInfo& client, X509* certificate,
   // re-check of a live connection, not a new connect.
   auto existing = connections_.find(client.key);
   const bool recheck = existing != connections_.end() && existing->second.client_id == client.client_id;
-  if (identity.role != Role::Service && !recheck) {
+  if (identity.role != Role::Service && identity.role != Role::Factory && !recheck) {
     if (!connects_per_address_.take(client.address, now_ms)) return refuse("connect rate limit for this address exceeded");
     if (identity.provisioning() && !connects_per_claim_.take(identity.certificate_id, now_ms))
       return refuse("connect rate limit for this claim certificate exceeded");
@@ -187,9 +187,11 @@ void Gatekeeper::forward_request(const void* key, Connection& c, const protocol:
   RequestOrigin origin{key, c.client_id, c.identity.certificate_id, c.address, std::string(role_name(c.identity.role)), {}};
   if (c.identity.role == Role::Device)
     origin.extra = {{property::kThingName, c.identity.name}, {property::kCertificateId, c.identity.certificate_id}};
-  if (c.identity.role == Role::Enrollment) origin.extra = {{property::kRegistrationId, c.identity.name}};
-  bool within_limits = requests_per_address_.take(c.address, now_ms) &&
-                       (c.identity.role == Role::Device || requests_per_claim_.take(c.identity.certificate_id, now_ms));
+  if (c.identity.role == Role::Enrollment)
+    origin.extra = {{property::kRegistrationId, c.identity.name}, {property::kIssuerId, c.identity.issuer_ca_id}};
+  bool within_limits = c.identity.role == Role::Factory ||
+                       (requests_per_address_.take(c.address, now_ms) &&
+                        (c.identity.role == Role::Device || requests_per_claim_.take(c.identity.certificate_id, now_ms)));
   if (!within_limits) {
     router_.reject_now(origin, request, qos, 429, "Throttled",
                        "request rate limit exceeded for this " +
@@ -215,8 +217,9 @@ void Gatekeeper::on_message(const void* key, std::string_view topic, std::string
   }
   auto request = protocol::parse_request_topic(topic);
   if (!request) return;
-  bool allowed = c.identity.role == Role::Device ? request->operation == protocol::Operation::RenewCertificate
-                                                 : claim_may_request(c.identity, *request, options_);
+  bool allowed = c.identity.role == Role::Device    ? request->operation == protocol::Operation::RenewCertificate
+                 : c.identity.role == Role::Factory ? request->operation == protocol::Operation::PublishEnrollment
+                                                    : claim_may_request(c.identity, *request, options_);
   if (!allowed) return;  // the ACL check already refused these
   forward_request(key, c, *request, payload, qos, now_ms, out);
 }
@@ -274,6 +277,13 @@ void Gatekeeper::on_tick(int64_t now_ms, Actions& out, int64_t now_s) {
 
   for (auto* limiter : {&connects_per_claim_, &connects_per_address_, &requests_per_claim_, &requests_per_address_})
     limiter->prune(now_ms);
+  // Temporary claims stop working at their expiry, connected or not.
+  for (auto& [key, c] : connections_)
+    if (!c.cut_off && c.identity.expires_at && *c.identity.expires_at < now_s) {
+      log(LogLevel::Notice, "provision: cutting off client '" + c.client_id + "' from " + c.address + ": claim certificate expired");
+      c.cut_off = true;
+      out.kicks.push_back(c.client_id);
+    }
 
   // The file the registry option names must still be the file we have open.
   struct stat st {};

@@ -10,6 +10,7 @@ std::string_view role_name(Role role) {
     case Role::Enrollment: return "enrollment";
     case Role::Device: return "device";
     case Role::Service: return "service";
+    case Role::Factory: return "factory";
   }
   return "unknown";
 }
@@ -18,6 +19,7 @@ std::string Identity::username() const {
   switch (role) {
     case Role::Device: return "thing:" + name;
     case Role::Service: return "service:" + name;
+    case Role::Factory: return "factory:" + name;
     case Role::Enrollment: return "enrollment:" + name;
     case Role::Claim: break;
   }
@@ -96,6 +98,7 @@ Resolution IdentityResolver::claim(const std::string& id, int64_t not_after, int
   identity.name = claim->description;
   identity.not_after = not_after;
   identity.allowed_templates = claim->allowed_templates;
+  identity.expires_at = claim->expires_at;
   return identity;
 }
 
@@ -129,7 +132,7 @@ Resolution IdentityResolver::resolve(const pki::Certificate& certificate, const 
   if (auto service = registry_.find_service_identity(id)) {
     if (service->status != registry::kActive) return Refusal{"service identity " + service->name + " is " + service->status};
     Identity identity;
-    identity.role = Role::Service;
+    identity.role = service->kind == "factory" ? Role::Factory : Role::Service;
     identity.certificate_id = id;
     identity.name = service->name;
     identity.not_after = not_after;
@@ -148,7 +151,8 @@ Resolution IdentityResolver::refresh(const Identity& identity, const std::string
   const std::string& id = identity.certificate_id;
   if (identity.not_after < now) return Refusal{"certificate " + id.substr(0, 16) + " expired"};
   switch (identity.role) {
-    case Role::Service: {
+    case Role::Service:
+    case Role::Factory: {
       auto service = registry_.find_service_identity(id);
       if (!service || service->status != registry::kActive)
         return Refusal{"service identity " + identity.name + " was disabled or removed"};

@@ -20,6 +20,7 @@ enum class Role {
   Enrollment,  // a per-device factory certificate issued by a manufacturer CA
   Device,      // a registered device certificate attached to a thing
   Service,     // a provisioning worker
+  Factory,     // a factory server publishing enrollments
 };
 std::string_view role_name(Role role);
 
@@ -32,6 +33,7 @@ struct Identity {
   std::vector<std::string> allowed_templates;          // Claim, Enrollment
   std::shared_ptr<const policy::Principal> principal;  // Device: compiled policies
   bool renewal_successor = false;  // Device: this certificate renews one that is still active
+  std::optional<int64_t> expires_at;  // Claim: the registry's expiry (temporary claims), checked while connected
 
   bool provisioning() const { return role == Role::Claim || role == Role::Enrollment; }
   // The username the plugin sets, so that SIGHUP does not drop the client.

@@ -42,6 +42,7 @@ ServiceConfig load_config(const std::filesystem::path& file) {
   c.shared_group = json::string_member(mqtt, "sharedGroup").value_or(c.shared_group);
   c.internal_prefix = json::string_member(mqtt, "internalPrefix").value_or(c.internal_prefix);
   c.worker_threads = static_cast<int>(json::int_member(doc, "workerThreads").value_or(c.worker_threads));
+  c.registration_threads = static_cast<int>(json::int_member(doc, "registrationThreads").value_or(c.registration_threads));
   c.certificate_validity_days = json::int_member(doc, "certificateValidityDays").value_or(c.certificate_validity_days);
   c.ownership_token_ttl_seconds = json::int_member(doc, "ownershipTokenTtlSeconds").value_or(c.ownership_token_ttl_seconds);
   c.renewal_grace_seconds = json::int_member(doc, "renewalGraceSeconds").value_or(c.renewal_grace_seconds);
@@ -80,6 +81,7 @@ void save_config(const ServiceConfig& c, const std::filesystem::path& file) {
   mqtt.AddMember("internalPrefix", str(c.internal_prefix), a);
   doc.AddMember("mqtt", mqtt, a);
   doc.AddMember("workerThreads", c.worker_threads, a);
+  doc.AddMember("registrationThreads", c.registration_threads, a);
   doc.AddMember("certificateValidityDays", c.certificate_validity_days, a);
   doc.AddMember("ownershipTokenTtlSeconds", c.ownership_token_ttl_seconds, a);
   doc.AddMember("renewalGraceSeconds", c.renewal_grace_seconds, a);

@@ -18,6 +18,7 @@ struct ServiceConfig {
   std::string shared_group = "provisiond";
   std::string internal_prefix = "_provision";
   int worker_threads = 2;
+  int registration_threads = 16;  // RegisterThing, which may wait on hooks
   int64_t certificate_validity_days = 365;
   int64_t ownership_token_ttl_seconds = 3600;
   int64_t renewal_grace_seconds = 7LL * 24 * 3600;

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "mqtt_worker.h"
 #include "pki/authority.h"
+#include "pki/certificate.h"
 #include "policy/policy.h"
 #include "provisioning/provisioning_service.h"
 #include "registry/registry.h"
@@ -51,7 +52,8 @@ void setup_logging(const service::ServiceConfig& config) {
 }
 
 // Removes what nobody will ever use: expired ownership tokens and
-// certificates that were never registered within the token lifetime.
+// certificates that were never registered within the token lifetime; retires
+// renewed certificates whose grace period is over.
 void janitor(const service::ServiceConfig& config) {
   try {
     auto registry = registry::Registry::open(config.registry);
@@ -257,7 +259,19 @@ int main(int argc, char** argv) {
   auto* token_create = token_cmd->add_subcommand("create", "create a token (printed once)");
   token_create->add_option("--config", config_file, "provisiond.json")->required()->check(CLI::ExistingFile);
   token_create->add_option("name", name, "token name")->required();
-  token_create->add_option("--role", role, "admin | factory | operator")->required()->check(CLI::IsMember({"admin", "factory", "operator"}));
+  token_create->add_option("--role", role, "admin | factory | operator | installer")->required()->check(CLI::IsMember({"admin", "factory", "operator", "installer"}));
+
+  std::string kind = "worker";
+  auto* identity_cmd = app.add_subcommand("identity", "manage service identities (workers, factory servers)");
+  identity_cmd->require_subcommand(1);
+  auto* identity_register = identity_cmd->add_subcommand("register", "register a certificate as a worker or factory identity");
+  identity_register->add_option("--config", config_file, "provisiond.json")->required()->check(CLI::ExistingFile);
+  identity_register->add_option("certificate", file, "its certificate (PEM)")->required()->check(CLI::ExistingFile);
+  identity_register->add_option("--name", name, "a name for it")->required();
+  identity_register->add_option("--kind", kind, "worker | factory")->check(CLI::IsMember({"worker", "factory"}));
+
+  auto* janitor_cmd = app.add_subcommand("janitor", "remove expired tokens and unregistered certificates now (serve does it every minute)");
+  janitor_cmd->add_option("--config", config_file, "provisiond.json")->required()->check(CLI::ExistingFile);
 
   auto* ca_cmd = app.add_subcommand("ca", "manage CAs");
   ca_cmd->require_subcommand(1);
@@ -295,6 +309,20 @@ int main(int argc, char** argv) {
         if (expires_at) expiry = expires_at;
         std::cout << service::register_claim(r, actor, read_file(file), split_list(templates), description, expiry) << "\n";
       });
+    if (*identity_register)
+      return administer(config_file, [&](auto& r, const auto& actor) {
+        auto certificate = pki::Certificate::from_pem(read_file(file));
+        auto tx = r.begin();
+        r.put_service_identity({certificate.id(), name, registry::kActive, 0, kind});
+        r.audit({0, 0, actor.name, "RegisterIdentity", certificate.id(), "ok", "", "{\"kind\":\"" + kind + "\"}"});
+        tx.commit();
+        std::cout << certificate.id() << "\n";
+      });
+    if (*janitor_cmd) {
+      auto config = service::load_config(config_file);
+      janitor(config);
+      return 0;
+    }
     if (*token_create)
       return administer(config_file, [&](auto& r, const auto& actor) {
         std::string secret = random_token(32);

@@ -51,15 +51,10 @@ struct MqttWorker::Impl : public virtual mqtt::callback {
         settings(connect_settings(c)),
         options(settings),
         client(settings.endpoint.uri(), settings.client_id, mqtt::create_options(MQTTVERSION_5), nullptr),
-        pool(
-            c.worker_threads, [this] { return registry::Registry::open(config.registry); },
-            [this](registry::Registry& registry, WorkItem& item) {
-              try {
-                process(registry, item);
-              } catch (const std::exception& e) {
-                spdlog::error("work item failed: {}", e.what());
-              }
-            }) {
+        pool(c.worker_threads, [this] { return registry::Registry::open(config.registry); },
+             [this](registry::Registry& registry, WorkItem& item) { process_safely(registry, item); }),
+        registrations(c.registration_threads, [this] { return registry::Registry::open(config.registry); },
+                      [this](registry::Registry& registry, WorkItem& item) { process_safely(registry, item); }) {
     client.set_callback(*this);
   }
 
@@ -98,8 +93,21 @@ struct MqttWorker::Impl : public virtual mqtt::callback {
     request.identity = user_property(props, property::kIdentity);
     request.thing_name = user_property(props, property::kThingName);
     request.registration_id = user_property(props, property::kRegistrationId);
+    request.issuer_id = user_property(props, property::kIssuerId);
     if (request.identity == "device") request.claim_certificate_id = user_property(props, property::kCertificateId);
-    pool.submit(std::move(item));
+    if (request.identity == "factory") request.claim_certificate_id = user_property(props, property::kClaimId);
+    // Registrations may wait on a pre-provisioning hook for seconds: they have
+    // their own, larger pool, so that certificate requests never queue behind them.
+    if (request.topic.operation == protocol::Operation::RegisterThing) registrations.submit(std::move(item));
+    else pool.submit(std::move(item));
+  }
+
+  void process_safely(registry::Registry& registry, const WorkItem& item) {
+    try {
+      process(registry, item);
+    } catch (const std::exception& e) {
+      spdlog::error("work item failed: {}", e.what());
+    }
   }
 
   void process(registry::Registry& registry, const WorkItem& item) {
@@ -155,7 +163,8 @@ struct MqttWorker::Impl : public virtual mqtt::callback {
   mqtt::iaction_listener& subscribe_listener = subscribe_listener_impl;
   std::function<void()> on_ready;
   std::atomic<bool> ready{false};
-  WorkerPool<WorkItem, registry::Registry> pool;
+  WorkerPool<WorkItem, registry::Registry> pool;           // certificates, renewals, enrollments, events
+  WorkerPool<WorkItem, registry::Registry> registrations;  // RegisterThing (hooks)
 };
 
 MqttWorker::MqttWorker(const ServiceConfig& config, ProvisioningService& service)
@@ -182,6 +191,7 @@ void MqttWorker::run(const std::atomic<bool>& stop, const std::function<void()>&
   }
   while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   impl_->pool.stop();
+  impl_->registrations.stop();
   try {
     if (impl_->client.is_connected()) impl_->client.disconnect()->wait_for(std::chrono::seconds(2));
   } catch (const mqtt::exception&) {

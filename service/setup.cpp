@@ -55,7 +55,7 @@ InitResult initialise(const InitOptions& o) {
   r.claim_certificate_id = claim.id();
 
   auto service = pki::Certificate::load(p.service_cert);
-  registry.put_service_identity({service.id(), "provisiond", registry::kActive, 0});
+  registry.put_service_identity({service.id(), "provisiond", registry::kActive, 0, "worker"});
 
   std::string policy(defaults::embedded("demo-policy.json"));
   policy::PolicyDocument::parse(policy);  // a broken default is a build defect: fail loudly

@@ -22,8 +22,8 @@ std::optional<rapidjson::Document> try_from_cbor(std::string_view payload, std::
   }
 }
 
-// Parses a request payload and checks it against its schema. An empty
-// payload is {} in either format.
+}  // namespace
+
 rapidjson::Document decode_request(Format format, std::string_view payload, const char* schema) {
   std::string error;
   std::optional<rapidjson::Document> doc;
@@ -47,8 +47,6 @@ rapidjson::Document decode_request(Format format, std::string_view payload, cons
 std::string encode(const rapidjson::Value& value, Format format) {
   return format == Format::Cbor ? to_cbor(value) : json::stringify(value);
 }
-
-}  // namespace
 
 void decode_create_keys_request(Format format, std::string_view payload) {
   decode_request(format, payload, kCreateKeysRequestSchema);

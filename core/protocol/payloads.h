@@ -59,6 +59,12 @@ RegisterThingRequest decode_register_thing_request(Format format, std::string_vi
 
 // Encoders build the JSON document and, for Format::Cbor, encode it as CBOR.
 // encode_rejection never throws: it falls back to JSON if CBOR encoding fails.
+// Any request: the payload (JSON, or CBOR; empty means {}) checked against
+// schema file `schema`; throws RequestError(400, "InvalidPayload").
+rapidjson::Document decode_request(Format format, std::string_view payload, const char* schema);
+// Any document in a payload format.
+std::string encode(const rapidjson::Value& value, Format format);
+
 std::string encode_certificate_reply(const CertificateReply& reply, Format format);
 std::string encode_register_thing_reply(const RegisterThingReply& reply, Format format);
 std::string encode_renewal_reply(const RenewalReply& reply, Format format);
@@ -75,6 +81,8 @@ inline constexpr const char* kRegisterThingRequestSchema = "register-thing-reque
 inline constexpr const char* kCertificateReplySchema = "certificate-reply.schema.json";
 inline constexpr const char* kRegisterThingReplySchema = "register-thing-reply.schema.json";
 inline constexpr const char* kRenewalReplySchema = "renew-certificate-reply.schema.json";
+inline constexpr const char* kEnrollmentRequestSchema = "factory-enrollment-request.schema.json";
+inline constexpr const char* kEnrollmentReplySchema = "factory-enrollment-reply.schema.json";
 inline constexpr const char* kRejectedReplySchema = "rejected-reply.schema.json";
 
 }  // namespace provision::protocol

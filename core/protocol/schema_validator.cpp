@@ -79,10 +79,12 @@ std::string describe(const rapidjson::Value& schema_root, const rapidjson::Schem
     if (const auto* type = json::member(*rule, "type"); type && type->IsString())
       return where + ": must be of type " + std::string(json::view(*type));
   }
-  if (keyword == "additionalProperties" && rule && node && node->IsObject()) {
-    const auto* properties = json::member(*rule, "properties");
-    for (const auto& m : node->GetObject())
-      if (!properties || !properties->HasMember(m.name)) return where + ": unexpected field " + std::string(json::view(m.name));
+  if (keyword == "additionalProperties") {
+    // RapidJSON points at the extra property itself: report it under its parent.
+    auto slash = where.rfind('/');
+    std::string parent = slash == 0 ? "/" : where.substr(0, slash);
+    std::string name = where.substr(slash + 1);
+    return parent + ": unexpected field " + name;
   }
   if ((keyword == "maxLength" || keyword == "minLength" || keyword == "maxProperties" || keyword == "minProperties" ||
        keyword == "minimum" || keyword == "maximum") &&

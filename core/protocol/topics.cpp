@@ -64,6 +64,11 @@ std::optional<RequestTopic> parse_request_topic(std::string_view topic) {
   if (consume(rest, kProvisionRoot)) {
     if (consume(rest, "certificates/")) return parse_certificates(rest, Alias::Provision);
     if (consume(rest, "templates/")) return parse_template(rest, Alias::Provision);
+    if (consume(rest, "factory/enrollments/")) {
+      auto format = parse_format(rest);
+      if (!format) return std::nullopt;
+      return RequestTopic{Operation::PublishEnrollment, *format, Alias::Provision, ""};
+    }
     return std::nullopt;
   }
   if (consume(rest, kAwsCertificates)) return parse_certificates(rest, Alias::Aws);
@@ -100,6 +105,9 @@ std::string request_topic(const RequestTopic& r) {
     case Operation::RenewCertificate:
       topic = std::string(kProvisionRoot) + "certificates/renew/";
       break;
+    case Operation::PublishEnrollment:
+      topic = std::string(kProvisionRoot) + "factory/enrollments/";
+      break;
   }
   topic += format_name(r.format);
   return topic;
@@ -129,6 +137,7 @@ std::string_view operation_name(Operation operation) {
     case Operation::CreateCertificateFromCsr: return "CreateCertificateFromCsr";
     case Operation::RegisterThing: return "RegisterThing";
     case Operation::RenewCertificate: return "RenewCertificate";
+    case Operation::PublishEnrollment: return "PublishEnrollment";
   }
   return "Unknown";
 }

@@ -14,6 +14,7 @@ enum class Operation {
   CreateCertificateFromCsr,  // claim: a certificate for the device's own key
   RegisterThing,             // claim: register through a template
   RenewCertificate,          // device: a new certificate for its thing, from a CSR ($provision/certificates/renew/<fmt>)
+  PublishEnrollment,         // factory: add a (disabled) enrollment ($provision/factory/enrollments/<fmt>)
 };
 enum class Format { Json, Cbor };
 // Which topic family the device used: ours ($provision/...) or AWS's ($aws/...).
@@ -84,6 +85,7 @@ inline constexpr const char* kCertificateId = "certificate-id";  // the requeste
 inline constexpr const char* kThingName = "thing-name";          // devices: their thing
 inline constexpr const char* kRegistrationId = "registration-id";  // enrollments: from their certificate
 inline constexpr const char* kEvent = "event";                   // on internal events: what happened
+inline constexpr const char* kIssuerId = "issuer-id";            // enrollments: their manufacturer CA's certificateId
 inline constexpr const char* kOutcome = "outcome";               // on replies: "accepted" | "rejected"
 }  // namespace property
 

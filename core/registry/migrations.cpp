@@ -172,6 +172,61 @@ CREATE TABLE api_tokens (
   last_used_at INTEGER
 );
 )sql"},
+      {4, "thing groups, pre-provisioning hooks, enrollments, brokers", R"sql(
+CREATE TABLE thing_group_members (
+  thing_name TEXT NOT NULL REFERENCES things(name) ON DELETE CASCADE,
+  group_name TEXT NOT NULL,
+  PRIMARY KEY (thing_name, group_name)
+);
+CREATE INDEX thing_groups_by_group ON thing_group_members(group_name);
+
+-- Per template: its pre-provisioning hook and how devices are assigned a broker.
+ALTER TABLE templates ADD COLUMN hook TEXT;        -- JSON, NULL: no hook
+ALTER TABLE templates ADD COLUMN assignment TEXT;  -- JSON, NULL: no broker assignment
+
+-- The factory's list of devices. A registration id is a serial number, a MAC,
+-- a device certificate's fingerprint (individual), or a manufacturer CA's id
+-- (group). Disabled until a buyer activates it with metadata.
+CREATE TABLE enrollments (
+  registration_id TEXT PRIMARY KEY,
+  kind            TEXT NOT NULL CHECK (kind IN ('individual', 'group')),
+  status          TEXT NOT NULL DEFAULT 'DISABLED' CHECK (status IN ('DISABLED', 'ENABLED')),
+  template_name   TEXT,                         -- restricts which template it may register through
+  attributes      TEXT NOT NULL DEFAULT '{}',   -- thing attributes set at registration
+  configuration   TEXT NOT NULL DEFAULT '{}',   -- merged into the DeviceConfiguration
+  broker          TEXT,                         -- pinned broker name
+  thing_name      TEXT,                         -- individual: set when used
+  used_at         INTEGER,
+  created_at      INTEGER NOT NULL,
+  activated_at    INTEGER,
+  created_by      TEXT NOT NULL DEFAULT ''
+);
+
+CREATE TABLE brokers (
+  name       TEXT PRIMARY KEY,
+  endpoint   TEXT NOT NULL,          -- e.g. mqtts://broker-2.example.com:8883
+  weight     INTEGER NOT NULL DEFAULT 1 CHECK (weight >= 0),
+  enabled    INTEGER NOT NULL DEFAULT 1,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+-- Service identities are provisioning workers or factory servers (which
+-- publish enrollments over MQTT).
+ALTER TABLE service_identities ADD COLUMN kind TEXT NOT NULL DEFAULT 'worker' CHECK (kind IN ('worker', 'factory'));
+
+-- A fourth API role: installers obtain short-lived claims for one template.
+CREATE TABLE api_tokens_v4 (
+  name         TEXT PRIMARY KEY,
+  token_hash   TEXT NOT NULL UNIQUE,
+  role         TEXT NOT NULL CHECK (role IN ('admin', 'factory', 'operator', 'installer')),
+  created_at   INTEGER NOT NULL,
+  last_used_at INTEGER
+);
+INSERT INTO api_tokens_v4 SELECT name, token_hash, role, created_at, last_used_at FROM api_tokens;
+DROP TABLE api_tokens;
+ALTER TABLE api_tokens_v4 RENAME TO api_tokens;
+)sql"},
   };
   return all;
 }

@@ -53,6 +53,8 @@ struct TemplateRecord {
   int64_t default_version = 1;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  std::optional<std::string> hook;        // JSON (schemas/hook.schema.json)
+  std::optional<std::string> assignment;  // JSON (schemas/assignment.schema.json)
 };
 
 struct TemplateVersionRecord {
@@ -90,6 +92,7 @@ struct ServiceIdentityRecord {
   std::string name;
   std::string status = kActive;
   int64_t created_at = 0;
+  std::string kind = "worker";  // worker | factory
 };
 
 struct OwnershipTokenRecord {
@@ -111,10 +114,34 @@ struct AuditEntry {
   std::string detail = "{}";
 };
 
+struct EnrollmentRecord {
+  std::string registration_id;
+  std::string kind = "individual";  // individual | group
+  std::string status = "DISABLED";  // DISABLED | ENABLED
+  std::optional<std::string> template_name;
+  std::map<std::string, std::string> attributes;
+  std::string configuration = "{}";  // JSON object
+  std::optional<std::string> broker;
+  std::optional<std::string> thing_name;
+  std::optional<int64_t> used_at;
+  int64_t created_at = 0;
+  std::optional<int64_t> activated_at;
+  std::string created_by;
+};
+
+struct BrokerRecord {
+  std::string name;
+  std::string endpoint;
+  int64_t weight = 1;
+  bool enabled = true;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
 struct ApiTokenRecord {
   std::string name;
   std::string token_hash;
-  std::string role;  // admin | factory | operator
+  std::string role;  // admin | factory | operator | installer
   int64_t created_at = 0;
   std::optional<int64_t> last_used_at;
 };

@@ -58,6 +58,8 @@ class Registry {
   bool delete_thing(const std::string& name);
   int64_t count_things();
   std::vector<ThingRecord> list_things(const Page& page, const std::string& prefix = "");
+  std::vector<std::string> groups_of_thing(const std::string& name);
+  void set_thing_groups(const std::string& name, const std::vector<std::string>& groups);
 
   // --- policies (policies.cpp)
   std::optional<PolicyRecord> find_policy(const std::string& name);
@@ -98,6 +100,20 @@ class Registry {
   std::vector<CaRecord> list_cas();
   void put_service_identity(const ServiceIdentityRecord& record);
   std::optional<ServiceIdentityRecord> find_service_identity(const std::string& certificate_id);
+
+  // --- enrollments and brokers (enrollments.cpp)
+  std::optional<EnrollmentRecord> find_enrollment(const std::string& registration_id);
+  // Inserts, or updates an existing enrollment's kind/template (never its
+  // status, metadata or use: publishing the same enrollment twice is harmless).
+  // Returns true when it was new.
+  bool upsert_enrollment(const EnrollmentRecord& record);
+  void update_enrollment(const EnrollmentRecord& record);  // everything
+  bool delete_enrollment(const std::string& registration_id);
+  std::vector<EnrollmentRecord> list_enrollments(const Page& page, const std::optional<std::string>& status);
+  std::optional<BrokerRecord> find_broker(const std::string& name);
+  void put_broker(const BrokerRecord& record);
+  bool delete_broker(const std::string& name);
+  std::vector<BrokerRecord> list_brokers();
 
   // --- admin API tokens (api_tokens.cpp)
   void insert_api_token(const ApiTokenRecord& record);

@@ -2,13 +2,22 @@
 #include "util/clock.h"
 
 namespace provision::registry {
+namespace {
+
+constexpr const char* kTemplateColumns = "name, description, enabled, default_version, created_at, updated_at, hook, assignment";
+
+TemplateRecord read_template(const Statement& s) {
+  return TemplateRecord{s.text(0),  s.text(1),  s.int64(2) != 0, s.int64(3), s.int64(4), s.int64(5),
+                        s.optional_text(6), s.optional_text(7)};
+}
+
+}  // namespace
 
 std::optional<TemplateRecord> Registry::find_template(const std::string& name) {
-  auto s = db_->prepare(
-      "SELECT name, description, enabled, default_version, created_at, updated_at FROM templates WHERE name = ?");
+  auto s = db_->prepare(std::string("SELECT ") + kTemplateColumns + " FROM templates WHERE name = ?");
   s.bind(1, name);
   if (!s.step()) return std::nullopt;
-  return TemplateRecord{s.text(0), s.text(1), s.int64(2) != 0, s.int64(3), s.int64(4), s.int64(5)};
+  return read_template(s);
 }
 
 int64_t Registry::add_template_version(const std::string& name, const std::string& body, const std::string& description) {
@@ -66,23 +75,26 @@ bool Registry::set_template_enabled(const std::string& name, bool enabled) {
 }
 
 bool Registry::update_template(const TemplateRecord& r) {
-  db_->prepare("UPDATE templates SET description = ?, enabled = ?, default_version = ?, updated_at = ? WHERE name = ?")
+  db_->prepare(
+         "UPDATE templates SET description = ?, enabled = ?, default_version = ?, updated_at = ?, hook = ?, assignment = ? "
+         "WHERE name = ?")
       .bind(1, r.description)
       .bind(2, r.enabled)
       .bind(3, r.default_version)
       .bind(4, unix_now())
-      .bind(5, r.name)
+      .bind(5, r.hook)
+      .bind(6, r.assignment)
+      .bind(7, r.name)
       .run();
   return db_->changes() > 0;
 }
 
 std::vector<TemplateRecord> Registry::list_templates(const Page& page, std::optional<bool> enabled) {
-  auto s = db_->prepare(
-      "SELECT name, description, enabled, default_version, created_at, updated_at FROM templates "
-      "WHERE name > ?1 AND (?2 IS NULL OR enabled = ?2) ORDER BY name LIMIT ?3");
+  auto s = db_->prepare(std::string("SELECT ") + kTemplateColumns +
+                        " FROM templates WHERE name > ?1 AND (?2 IS NULL OR enabled = ?2) ORDER BY name LIMIT ?3");
   s.bind(1, page.after).bind(2, enabled).bind(3, page.limit);
   std::vector<TemplateRecord> out;
-  while (s.step()) out.push_back({s.text(0), s.text(1), s.int64(2) != 0, s.int64(3), s.int64(4), s.int64(5)});
+  while (s.step()) out.push_back(read_template(s));
   return out;
 }
 
@@ -105,10 +117,9 @@ bool Registry::delete_template_version(const std::string& name, int64_t version)
 }
 
 std::vector<TemplateRecord> Registry::list_templates() {
-  auto s = db_->prepare(
-      "SELECT name, description, enabled, default_version, created_at, updated_at FROM templates ORDER BY name");
+  auto s = db_->prepare(std::string("SELECT ") + kTemplateColumns + " FROM templates ORDER BY name");
   std::vector<TemplateRecord> out;
-  while (s.step()) out.push_back({s.text(0), s.text(1), s.int64(2) != 0, s.int64(3), s.int64(4), s.int64(5)});
+  while (s.step()) out.push_back(read_template(s));
   return out;
 }
 

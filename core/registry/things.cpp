@@ -65,4 +65,18 @@ int64_t Registry::count_things() {
   return s.step() ? s.int64(0) : 0;
 }
 
+std::vector<std::string> Registry::groups_of_thing(const std::string& name) {
+  auto s = db_->prepare("SELECT group_name FROM thing_group_members WHERE thing_name = ? ORDER BY group_name");
+  s.bind(1, name);
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
+  return out;
+}
+
+void Registry::set_thing_groups(const std::string& name, const std::vector<std::string>& groups) {
+  db_->prepare("DELETE FROM thing_group_members WHERE thing_name = ?").bind(1, name).run();
+  for (const auto& group : groups)
+    db_->prepare("INSERT OR IGNORE INTO thing_group_members (thing_name, group_name) VALUES (?, ?)").bind(1, name).bind(2, group).run();
+}
+
 }  // namespace provision::registry

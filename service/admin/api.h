@@ -20,7 +20,7 @@ struct ServiceConfig;
 
 namespace provision::service::admin {
 
-enum class Role { Admin, Factory, Operator };
+enum class Role { Admin, Factory, Operator, Installer };
 std::string_view role_name(Role role);
 std::optional<Role> parse_role(std::string_view name);
 
@@ -96,5 +96,7 @@ std::vector<Route> policy_routes();
 std::vector<Route> claim_and_ca_routes();
 std::vector<Route> fleet_routes();  // things, certificates, registration
 std::vector<Route> audit_and_token_routes();
+std::vector<Route> enrollment_routes();
+std::vector<Route> broker_routes();
 
 }  // namespace provision::service::admin

@@ -86,7 +86,14 @@ Response create_token(Call& call) {
 
 Response delete_token(Call& call) {
   auto tx = call.registry.begin();
-  if (!call.registry.delete_api_token(call.path["name"])) not_found("token " + call.path["name"]);
+  auto token = call.registry.find_api_token(call.path["name"]);
+  if (!token) not_found("token " + call.path["name"]);
+  if (token->role == "admin") {
+    int admins = 0;
+    for (const auto& t : call.registry.list_api_tokens({500, ""})) admins += t.role == "admin";
+    if (admins <= 1) conflict("token " + token->name + " is the last admin token; create another admin token first");
+  }
+  call.registry.delete_api_token(token->name);
   call.audit("DeleteToken", call.path["name"]);
   tx.commit();
   return no_content();

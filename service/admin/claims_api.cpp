@@ -60,7 +60,10 @@ Response list_claims(Call& call) {
   auto page = call.page();
   rapidjson::Document items(rapidjson::kArrayType);
   std::string last;
-  for (const auto& c : call.registry.list_claim_certificates(page, call.query_string("status"))) {
+  auto status = call.query_string("status");
+  if (status && *status != "ACTIVE" && *status != "INACTIVE")
+    throw ApiError(400, "InvalidField", "status: must be ACTIVE or INACTIVE", "status");
+  for (const auto& c : call.registry.list_claim_certificates(page, status)) {
     rapidjson::Value item;
     item.CopyFrom(claim_json(c, false), items.GetAllocator());
     items.PushBack(item, items.GetAllocator());
@@ -69,8 +72,24 @@ Response list_claims(Call& call) {
   return page_response(std::move(items), page, last);
 }
 
+// An installer (the "provisioning by trusted user" flow: an installer app on
+// site) gets only a short-lived claim for a single template.
+constexpr int64_t kInstallerMaxValidity = 300;
+
+void check_installer_claim(const rapidjson::Value& body) {
+  if (json::member(body, "certificatePem"))
+    throw ApiError(403, "Forbidden", "an installer may not register existing claim certificates");
+  const auto& templates = *json::member(body, "templates");
+  if (templates.Size() != 1) throw ApiError(403, "Forbidden", "an installer's claim is for exactly one template", "templates");
+  auto validity = json::int_member(body, "validitySeconds");
+  if (!validity || *validity > kInstallerMaxValidity)
+    throw ApiError(403, "Forbidden", "an installer's claim is valid for at most 300 seconds (validitySeconds)", "validitySeconds");
+  if (json::member(body, "expiresAt")) throw ApiError(403, "Forbidden", "an installer may not set expiresAt", "expiresAt");
+}
+
 Response create_claim(Call& call) {
   const auto& body = call.body_as("ClaimCreate");
+  if (call.role == Role::Installer) check_installer_claim(body);
   const int64_t now = unix_now();
   registry::ClaimCertificateRecord record;
   record.description = json::string_member(body, "description").value_or("");
@@ -153,7 +172,10 @@ Response list_cas(Call& call) {
   auto page = call.page();
   rapidjson::Document items(rapidjson::kArrayType);
   std::string last;
-  for (const auto& c : call.registry.list_cas(page, call.query_string("role"))) {
+  auto role = call.query_string("role");
+  if (role && *role != "root" && *role != "fleet" && *role != "claim" && *role != "manufacturer")
+    throw ApiError(400, "InvalidField", "role: must be root, fleet, claim or manufacturer", "role");
+  for (const auto& c : call.registry.list_cas(page, role)) {
     rapidjson::Value item;
     item.CopyFrom(ca_json(call, c, false), items.GetAllocator());
     items.PushBack(item, items.GetAllocator());
@@ -215,6 +237,8 @@ Response create_ca(Call& call) {
 
   auto tx = call.registry.begin();
   if (call.registry.find_ca(record.id)) conflict("CA " + record.id + " is already registered");
+  for (const auto& other : call.registry.list_cas())
+    if (other.name == record.name) throw ApiError(409, "Conflict", "a CA named " + record.name + " exists", "name");
   call.registry.put_ca(record);
   call.audit("RegisterCa", record.id, detail({{"role", record.role}, {"name", record.name}}));
   if (key) adopt_fleet_ca(call, certificate, *key);
@@ -234,7 +258,11 @@ Response update_ca(Call& call) {
   const auto& body = call.body_as("CaUpdate");
   auto tx = call.registry.begin();
   auto c = existing_ca(call.registry, call.path["id"]);
-  if (auto s = json::string_member(body, "status")) c.status = *s;
+  if (auto s = json::string_member(body, "status")) {
+    if (*s != "ACTIVE" && call.context.provisioning->fleet_ca()->certificate().id() == c.id)
+      conflict("CA " + c.id + " issues the device certificates now; bring another fleet CA first");
+    c.status = *s;
+  }
   if (const auto* t = json::member(body, "templates")) c.allowed_templates = checked_templates(call.registry, *t, "templates");
   call.registry.put_ca(c);
   call.audit("UpdateCa", c.id, json::stringify(body));
@@ -258,7 +286,7 @@ Response delete_ca(Call& call) {
 std::vector<Route> claim_and_ca_routes() {
   return {
       {"GET", "/v1/claims", kRead, list_claims},
-      {"POST", "/v1/claims", kAdmin, create_claim},
+      {"POST", "/v1/claims", {Role::Admin, Role::Installer}, create_claim},
       {"GET", "/v1/claims/{id}", kRead, get_claim},
       {"PATCH", "/v1/claims/{id}", kAdmin, update_claim},
       {"DELETE", "/v1/claims/{id}", kAdmin, delete_claim},

@@ -26,6 +26,7 @@ std::string_view role_name(Role role) {
     case Role::Admin: return "admin";
     case Role::Factory: return "factory";
     case Role::Operator: return "operator";
+    case Role::Installer: return "installer";
   }
   return "operator";
 }
@@ -34,6 +35,7 @@ std::optional<Role> parse_role(std::string_view name) {
   if (name == "admin") return Role::Admin;
   if (name == "factory") return Role::Factory;
   if (name == "operator") return Role::Operator;
+  if (name == "installer") return Role::Installer;
   return std::nullopt;
 }
 
@@ -215,7 +217,50 @@ registry::Registry& thread_registry(const std::filesystem::path& path) {
   return *registry;
 }
 
-bool is_change(const std::string& method) { return method != "GET" && method != "HEAD"; }
+// The audit action of each change, so that a refused change is recorded under
+// the same action and subject as it would have been had it succeeded. Routes
+// not listed here change nothing (reads, dry runs).
+const std::map<std::string, std::string>& change_actions() {
+  static const std::map<std::string, std::string> actions = {
+      {"POST /v1/templates", "CreateTemplate"},
+      {"PATCH /v1/templates/{name}", "UpdateTemplate"},
+      {"DELETE /v1/templates/{name}", "DeleteTemplate"},
+      {"POST /v1/templates/{name}/versions", "AddTemplateVersion"},
+      {"DELETE /v1/templates/{name}/versions/{version}", "DeleteTemplateVersion"},
+      {"POST /v1/policies", "CreatePolicy"},
+      {"PUT /v1/policies/{name}", "UpdatePolicy"},
+      {"DELETE /v1/policies/{name}", "DeletePolicy"},
+      {"POST /v1/claims", "CreateClaim"},
+      {"PATCH /v1/claims/{id}", "UpdateClaim"},
+      {"DELETE /v1/claims/{id}", "DeleteClaim"},
+      {"POST /v1/cas", "RegisterCa"},
+      {"PATCH /v1/cas/{id}", "UpdateCa"},
+      {"DELETE /v1/cas/{id}", "DeleteCa"},
+      {"DELETE /v1/things/{name}", "DeleteThing"},
+      {"POST /v1/things/{name}/deprovision", "DeprovisionThing"},
+      {"PATCH /v1/certificates/{id}", "SetCertificateStatus"},
+      {"POST /v1/register", "RegisterThingProgrammatically"},
+      {"POST /v1/tokens", "CreateToken"},
+      {"DELETE /v1/tokens/{name}", "DeleteToken"},
+      {"POST /v1/enrollments", "CreateEnrollment"},
+      {"DELETE /v1/enrollments/{id}", "DeleteEnrollment"},
+      {"POST /v1/enrollments/{id}/activate", "ActivateEnrollment"},
+      {"POST /v1/enrollments/{id}/disable", "DisableEnrollment"},
+      {"POST /v1/brokers", "CreateBroker"},
+      {"PATCH /v1/brokers/{name}", "UpdateBroker"},
+      {"DELETE /v1/brokers/{name}", "DeleteBroker"},
+  };
+  return actions;
+}
+
+// What a change is about: its path parameter, else the name in its body.
+std::string change_subject(const httplib::Request& req) {
+  if (req.matches.size() > 1) return req.matches[1];
+  if (auto body = json::try_parse(req.body, nullptr); body && body->IsObject())
+    for (const char* field : {"name", "registrationId", "templateName"})
+      if (auto value = json::string_member(*body, field)) return *value;
+  return "";
+}
 
 }  // namespace
 
@@ -241,7 +286,7 @@ struct AdminServer::Impl {
       auto token = registry.find_api_token_by_hash(sha256_hex(header.substr(7)));
       if (!token) throw ApiError(401, "Unauthorized", "unknown token");
       actor = "api:" + token->name;
-      Role role = parse_role(token->role).value_or(Role::Operator);
+      Role role = parse_role(token->role).value_or(Role::Installer);
       if (std::find(route.roles.begin(), route.roles.end(), role) == route.roles.end())
         throw ApiError(403, "Forbidden", "a token with role " + token->role + " may not " + action);
       touch(registry, token->name);
@@ -265,7 +310,7 @@ struct AdminServer::Impl {
     } catch (const RequestError& e) {
       fail(res, e.status_code, e.code, e.what());
     } catch (const registry::RegistryError& e) {
-      if (e.constraint()) fail(res, 409, "Conflict", std::string("conflicts with the registry: ") + e.what());
+      if (e.constraint()) fail(res, 409, "Conflict", "conflicts with an existing resource");
       else if (e.busy()) fail(res, 503, "ServiceUnavailable", "the registry is busy; retry");
       else fail(res, 500, "InternalError", "registry failure; nothing was changed");
       if (!e.constraint() && !e.busy()) spdlog::error("admin API {}: {}", action, e.what());
@@ -275,11 +320,14 @@ struct AdminServer::Impl {
     }
     labels.emplace_back("status", std::to_string(res.status));
     metrics().increment("provision_admin_requests_total", labels);
-    // Failed changes are audited too (successful ones by their handler, in their transaction).
-    if (is_change(route.method) && res.status >= 400 && res.status != 401) {
+    // Refused changes are audited too, under the action and subject a success
+    // would have had (successes are audited by their handler, in their transaction).
+    auto change = change_actions().find(action);
+    if (change != change_actions().end() && res.status >= 400 && res.status != 401) {
       try {
         auto& registry = thread_registry(context.config->registry);
-        registry.audit({0, 0, actor, action, req.path, std::to_string(res.status), req.remote_addr, "{}"});
+        registry.audit({0, 0, actor, change->second, change_subject(req), std::to_string(res.status), req.remote_addr,
+                        detail({{"request", req.method + " " + req.path}})});
       } catch (const std::exception&) {
       }
     }
@@ -353,13 +401,16 @@ void AdminServer::start() {
   auto& server = *impl_->server;
   if (!server.is_valid()) throw Error("admin API: cannot set up the server (TLS certificate or key unusable?)");
   server.set_payload_max_length(s.max_body_bytes);
-  server.set_read_timeout(10, 0);
+  // cpp-httplib 0.11 reads a POST without Content-Length until the client
+  // closes or this timeout: clients send Content-Length (docs/admin.md).
+  server.set_read_timeout(5, 0);
   server.set_write_timeout(10, 0);
   server.Get("/health", [this](const httplib::Request&, httplib::Response& res) { impl_->health(res); });
   server.Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics().render(), "text/plain; version=0.0.4");
   });
-  for (auto routes : {template_routes(), policy_routes(), claim_and_ca_routes(), fleet_routes(), audit_and_token_routes()})
+  for (auto routes : {template_routes(), policy_routes(), claim_and_ca_routes(), fleet_routes(), audit_and_token_routes(),
+                      enrollment_routes(), broker_routes()})
     for (const auto& route : routes) impl_->add(route);
   // Whatever the library answers by itself (no route, body too large, bad
   // request line) still gets a JSON error body.

@@ -1,5 +1,7 @@
 // /v1/templates: provisioning templates, their versions and dry runs.
 #include "admin/api.h"
+#include "assignment.h"
+#include "hooks/hook.h"
 #include "pki/authority.h"
 #include "protocol/topics.h"
 #include "provisioning/provisioning_service.h"
@@ -22,6 +24,16 @@ rapidjson::Document template_json(registry::Registry& registry, const registry::
   doc.AddMember("defaultVersion", t.default_version, a);
   doc.AddMember("createdAt", t.created_at, a);
   doc.AddMember("updatedAt", t.updated_at, a);
+  if (t.hook) {
+    rapidjson::Value hook;
+    hook.CopyFrom(json::parse(hooks::describe_hook(hooks::parse_hook(*t.hook)), "hook"), a);
+    doc.AddMember("preProvisioningHook", hook, a);
+  }
+  if (t.assignment) {
+    rapidjson::Value assignment;
+    assignment.CopyFrom(json::parse(*t.assignment, "assignment"), a);
+    doc.AddMember("brokerAssignment", assignment, a);
+  }
   if (full) {
     rapidjson::Value versions(rapidjson::kArrayType);
     for (const auto& v : registry.template_versions(t.name)) {
@@ -51,6 +63,37 @@ std::string checked_template(const rapidjson::Value& body) {
     throw error;
   }
   return text;
+}
+
+// The hook and assignment documents of a create or update body, checked
+// (400 naming the field). A JSON null clears; absent leaves as is.
+void apply_hook_and_assignment(const rapidjson::Value& body, registry::TemplateRecord& t) {
+  if (const auto* hook = json::member(body, "preProvisioningHook")) {
+    if (hook->IsNull()) {
+      t.hook.reset();
+    } else {
+      try {
+        hooks::parse_hook(json::stringify(*hook));
+      } catch (const Error& e) {
+        std::string what = e.what();
+        throw ApiError(400, "InvalidField", "preProvisioningHook: " + what.substr(what.find(": ") + 2), "preProvisioningHook");
+      }
+      t.hook = json::stringify(*hook);
+    }
+  }
+  if (const auto* assignment = json::member(body, "brokerAssignment")) {
+    if (assignment->IsNull()) {
+      t.assignment.reset();
+    } else {
+      try {
+        parse_assignment(json::stringify(*assignment));
+      } catch (const Error& e) {
+        std::string what = e.what();
+        throw ApiError(400, "InvalidField", "brokerAssignment: " + what.substr(what.find(": ") + 2), "brokerAssignment");
+      }
+      t.assignment = json::stringify(*assignment);
+    }
+  }
 }
 
 registry::TemplateRecord existing(registry::Registry& registry, const std::string& name) {
@@ -84,7 +127,10 @@ Response create(Call& call) {
   auto tx = call.registry.begin();
   if (call.registry.find_template(name)) conflict("template " + name + " already exists; add a version instead");
   call.registry.add_template_version(name, text, json::string_member(body, "description").value_or(""));
-  if (json::bool_member(body, "enabled") == false) call.registry.set_template_enabled(name, false);
+  auto record = existing(call.registry, name);
+  if (json::bool_member(body, "enabled") == false) record.enabled = false;
+  apply_hook_and_assignment(body, record);
+  call.registry.update_template(record);
   call.audit("CreateTemplate", name, R"({"version":1})");
   tx.commit();
   return json_response(201, template_json(call.registry, existing(call.registry, name), true));
@@ -104,8 +150,12 @@ Response update(Call& call) {
                      "defaultVersion");
     t.default_version = *v;
   }
+  apply_hook_and_assignment(body, t);
   call.registry.update_template(t);
-  call.audit("UpdateTemplate", t.name, json::stringify(body));
+  // Which fields changed, not their values: a hook's secret stays out of the log.
+  std::string fields;
+  for (const auto& m : body.GetObject()) fields += (fields.empty() ? "" : ",") + std::string(json::view(m.name));
+  call.audit("UpdateTemplate", t.name, detail({{"fields", fields}}));
   tx.commit();
   return json_response(200, template_json(call.registry, existing(call.registry, t.name), true));
 }

@@ -43,6 +43,7 @@ Reply ProvisioningService::handle(const IncomingRequest& request, registry::Regi
       case protocol::Operation::CreateCertificateFromCsr: return create_certificate_from_csr(request, registry);
       case protocol::Operation::RegisterThing: return register_thing(request, registry);
       case protocol::Operation::RenewCertificate: return renew_certificate(request, registry);
+      case protocol::Operation::PublishEnrollment: return publish_enrollment(request, registry);
     }
     rejection = {400, "InvalidRequest", "unknown operation"};
   } catch (const RequestError& e) {

@@ -74,6 +74,12 @@ class ProvisioningService {
   Reply create_certificate_from_csr(const IncomingRequest& request, registry::Registry& registry);
   Reply register_thing(const IncomingRequest& request, registry::Registry& registry);
   Reply renew_certificate(const IncomingRequest& request, registry::Registry& registry);
+  Reply publish_enrollment(const IncomingRequest& request, registry::Registry& registry);
+  // The broker a new device is told to use: pinned by its enrollment, else by
+  // the template's assignment policy; nullopt when the template has none.
+  std::optional<registry::BrokerRecord> assign_broker(registry::Registry& registry, const registry::TemplateRecord& t,
+                                                      const std::string& thing_name, const std::optional<std::string>& pinned,
+                                                      const std::optional<std::string>& hook_choice);
   // Stores a new PENDING_ACTIVATION certificate with a fresh ownership token.
   std::string store_pending_certificate(const pki::Certificate& certificate, const std::string& ca_id,
                                         const IncomingRequest& request, registry::Registry& registry);

@@ -2,6 +2,12 @@
 // this service issued to the same claim; the template decides the thing, its
 // policies and the device configuration; everything is applied in one
 // transaction, so a failure anywhere leaves nothing behind.
+#include <chrono>
+
+#include "assignment.h"
+#include "enrollments.h"
+#include "hooks/hook.h"
+#include "metrics.h"
 #include "pki/certificate.h"
 #include "provisioning/registration.h"
 #include "protocol/payloads.h"
@@ -35,25 +41,109 @@ registry::CertificateRecord redeem_token(const std::string& token, const Incomin
   return *certificate;
 }
 
+// The token's certificate, checked before the slow part (hooks) and again,
+// with the token marked used, inside the transaction.
+registry::CertificateRecord token_certificate(const std::string& token, const IncomingRequest& request,
+                                              registry::Registry& registry, int64_t now) {
+  auto tx = registry.begin();
+  auto certificate = redeem_token(token, request, registry, now);
+  return certificate;  // rolled back: the token stays unused
+}
+
+// Merges `extra`'s top-level keys into `target` (an object); extra wins.
+void merge_object(rapidjson::Document& target, const rapidjson::Value& extra) {
+  if (!extra.IsObject()) return;
+  if (!target.IsObject()) target.SetObject();
+  auto& a = target.GetAllocator();
+  for (const auto& m : extra.GetObject()) {
+    rapidjson::Value value;
+    value.CopyFrom(m.value, a);
+    auto existing = target.FindMember(m.name);
+    if (existing != target.MemberEnd()) existing->value = value;
+    else target.AddMember(rapidjson::Value(m.name, a), value, a);
+  }
+}
+
+void set_string(rapidjson::Document& doc, const char* name, const std::string& value) {
+  rapidjson::Value v = json::string_value(value, doc.GetAllocator());
+  auto existing = doc.FindMember(name);
+  if (existing != doc.MemberEnd()) existing->value = v;
+  else doc.AddMember(rapidjson::StringRef(name), v, doc.GetAllocator());
+}
+
 }  // namespace
 
 Reply ProvisioningService::register_thing(const IncomingRequest& request, registry::Registry& registry) {
   auto decoded = protocol::decode_register_thing_request(request.topic.format, request.payload);
   const std::string& template_name = request.topic.template_name;
   const int64_t now = unix_now();
-  auto tx = registry.begin();
-  auto certificate = redeem_token(decoded.ownership_token, request, registry, now);
 
+  // 1. Before anything slow: the token and the template.
+  auto certificate = token_certificate(decoded.ownership_token, request, registry, now);
+  auto template_record = registry.find_template(template_name);
+  if (!template_record) throw RequestError(404, "TemplateNotFound", "template " + template_name + " does not exist");
+  auto parameters = decoded.parameters;
+
+  // 2. The pre-provisioning hook, outside any transaction (it may take seconds).
+  std::optional<hooks::HookConfig> hook;
+  std::optional<registry::EnrollmentRecord> enrollment;
+  std::optional<std::string> hook_broker;
+  if (template_record->hook) {
+    hook = hooks::parse_hook(*template_record->hook);
+    if (hook->type == hooks::HookConfig::Type::Enrollment) {
+      std::string registration_id = request.identity == "enrollment" ? request.registration_id
+                                                                      : (parameters.count(hook->registration_id_parameter)
+                                                                             ? parameters[hook->registration_id_parameter]
+                                                                             : std::string());
+      enrollment = check_enrollment(registry, registration_id, request.issuer_id, template_name);
+    } else {
+      hooks::HookInput input{request.claim_certificate_id, certificate.id, certificate.pem, template_name, request.client_id,
+                             parameters};
+      auto started = std::chrono::steady_clock::now();
+      const char* type = hook->type == hooks::HookConfig::Type::Http ? "http" : "exec";
+      try {
+        auto decision = hooks::run(*hook, input);
+        for (const auto& [k, v] : decision.parameter_overrides) parameters[k] = v;
+        hook_broker = decision.broker;
+      } catch (...) {
+        metrics().observe("provision_hook_duration_seconds", {{"type", type}},
+                          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        throw;
+      }
+      metrics().observe("provision_hook_duration_seconds", {{"type", type}},
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
+  }
+
+  // 3. The template, the broker, then everything written in one transaction.
   templates::CertificateFacts facts;
   facts.certificate_id = certificate.id;
   facts.subject = pki::Certificate::from_pem(certificate.pem).subject();
-  auto evaluation = evaluate_template(registry, template_name, std::nullopt, decoded.parameters, facts);
-  const auto& plan = evaluation.plan;
+  auto evaluation = evaluate_template(registry, template_name, std::nullopt, parameters, facts);
+  auto& plan = evaluation.plan;
+  if (!plan.thing) throw RequestError(400, "InvalidTemplate", "template " + template_name + " has no AWS::IoT::Thing resource");
+  if (enrollment) {
+    for (const auto& [k, v] : enrollment->attributes) plan.thing->attributes[k] = v;
+    if (!enrollment->attributes.empty()) plan.thing->has_attributes = true;
+    merge_object(plan.device_configuration, json::parse(enrollment->configuration, "enrollment configuration"));
+  }
+  if (auto broker = assign_broker(registry, *template_record, plan.thing->name, enrollment ? enrollment->broker : std::nullopt,
+                                  hook_broker)) {
+    set_string(plan.device_configuration, "brokerName", broker->name);
+    set_string(plan.device_configuration, "brokerEndpoint", broker->endpoint);
+  }
+
+  auto tx = registry.begin();
+  redeem_token(decoded.ownership_token, request, registry, now);
+  if (enrollment) {
+    auto again = check_enrollment(registry, enrollment->registration_id, request.issuer_id, template_name);
+    mark_enrollment_used(registry, again, plan.thing->name, now);
+  }
   apply_plan(registry, plan, template_name, certificate.id);
 
   registry::AuditEntry audit;
   audit.at = now;
-  audit.actor = "claim:" + request.claim_certificate_id;
+  audit.actor = (request.identity.empty() ? "claim" : request.identity) + ":" + request.claim_certificate_id;
   audit.action = "RegisterThing";
   audit.subject = plan.thing->name;
   audit.source = request.source_address;
@@ -63,12 +153,41 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, regist
   detail.AddMember("templateVersion", evaluation.version, a);
   detail.AddMember("certificateId", json::string_value(certificate.id, a), a);
   detail.AddMember("clientId", json::string_value(request.client_id, a), a);
+  if (enrollment) detail.AddMember("enrollment", json::string_value(enrollment->registration_id, a), a);
   audit.detail = json::stringify(detail);
   registry.audit(audit);
   tx.commit();
 
   protocol::RegisterThingReply reply{plan.thing->name, &plan.device_configuration};
   return Reply{true, protocol::encode_register_thing_reply(reply, request.topic.format), {}};
+}
+
+std::optional<registry::BrokerRecord> ProvisioningService::assign_broker(registry::Registry& registry,
+                                                                         const registry::TemplateRecord& template_record,
+                                                                         const std::string& thing_name,
+                                                                         const std::optional<std::string>& pinned,
+                                                                         const std::optional<std::string>& hook_choice) {
+  auto named = [&](const std::string& name, const char* why) {
+    auto broker = registry.find_broker(name);
+    if (!broker || !broker->enabled)
+      throw RequestError(503, "NoBrokerAvailable", std::string(why) + " broker " + name + " is missing or disabled");
+    return broker;
+  };
+  if (pinned) return named(*pinned, "the enrollment's pinned");
+  if (!template_record.assignment) return std::nullopt;
+  auto policy = parse_assignment(*template_record.assignment);
+  switch (policy.kind) {
+    case AssignmentPolicy::Kind::Static: return named(policy.broker, "the template's");
+    case AssignmentPolicy::Kind::Hook:
+      if (!hook_choice) throw RequestError(502, "HookInvalidResponse", "the template's hook must name a broker (\"broker\")");
+      return named(*hook_choice, "the hook's");
+    case AssignmentPolicy::Kind::Hashed: {
+      auto chosen = choose_hashed(registry.list_brokers(), thing_name);
+      if (!chosen) throw RequestError(503, "NoBrokerAvailable", "no broker is enabled for assignment");
+      return chosen;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace provision::service

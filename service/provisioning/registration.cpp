@@ -1,5 +1,7 @@
 #include "provisioning/registration.h"
 
+#include <algorithm>
+
 #include "policy/policy.h"
 #include "util/error.h"
 
@@ -16,12 +18,14 @@ std::string_view action_name(ThingChange::Action action) {
   return "keep";
 }
 
-ThingChange decide_thing(const templates::ThingPlan& plan, const std::optional<registry::ThingRecord>& existing) {
+ThingChange decide_thing(const templates::ThingPlan& plan, const std::optional<registry::ThingRecord>& existing,
+                         const std::vector<std::string>& existing_groups) {
   ThingChange change;
   if (!existing) {
     change.record.name = plan.name;
     change.record.thing_type = plan.thing_type;
     change.record.attributes = plan.attributes;
+    change.groups = plan.groups;
     return change;
   }
   auto conflict = [&](const char* property) {
@@ -47,8 +51,23 @@ ThingChange decide_thing(const templates::ThingPlan& plan, const std::optional<r
       case Override::Fail: conflict("ThingTypeName");
     }
   }
-  if (plan.has_groups && plan.groups_override == Override::Fail) conflict("ThingGroups");
-  if (change.record.attributes != existing->attributes || change.record.thing_type != existing->thing_type)
+  change.groups = existing_groups;
+  if (plan.has_groups) {
+    switch (plan.groups_override) {
+      case Override::DoNothing: break;
+      case Override::Replace: change.groups = plan.groups; break;
+      case Override::Merge:
+        for (const auto& g : plan.groups)
+          if (std::find(change.groups.begin(), change.groups.end(), g) == change.groups.end()) change.groups.push_back(g);
+        break;
+      case Override::Fail: conflict("ThingGroups");
+    }
+  }
+  std::sort(change.groups.begin(), change.groups.end());
+  auto before = existing_groups;
+  std::sort(before.begin(), before.end());
+  if (change.record.attributes != existing->attributes || change.record.thing_type != existing->thing_type ||
+      change.groups != before)
     change.action = ThingChange::Action::Update;
   return change;
 }
@@ -56,9 +75,10 @@ ThingChange decide_thing(const templates::ThingPlan& plan, const std::optional<r
 void apply_plan(registry::Registry& registry, const templates::Plan& plan, const std::string& template_name,
                 const std::string& certificate_id) {
   if (!plan.thing) throw RequestError(400, "InvalidTemplate", "template " + template_name + " has no AWS::IoT::Thing resource");
-  auto change = decide_thing(*plan.thing, registry.find_thing(plan.thing->name));
+  auto change = decide_thing(*plan.thing, registry.find_thing(plan.thing->name), registry.groups_of_thing(plan.thing->name));
   if (change.action == ThingChange::Action::Create) registry.insert_thing(change.record);
   if (change.action == ThingChange::Action::Update) registry.update_thing(change.record);
+  if (change.action != ThingChange::Action::Keep) registry.set_thing_groups(change.record.name, change.groups);
   registry.attach_certificate_to_thing(certificate_id, plan.thing->name);
   registry.set_certificate_status(certificate_id, plan.certificate_status);
   for (const auto& p : plan.policies) {

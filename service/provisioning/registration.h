@@ -14,13 +14,15 @@ namespace provision::service {
 // What happens to the thing a plan names.
 struct ThingChange {
   enum class Action { Create, Update, Keep } action = Action::Create;
-  registry::ThingRecord record;  // the thing as it will be
+  registry::ThingRecord record;     // the thing as it will be
+  std::vector<std::string> groups;  // its thing groups as they will be
 };
 
 // Decides (without writing) what a plan does to the thing, applying
-// OverrideSettings when it exists. Throws RequestError(409, "ResourceConflict")
-// when an override says FAIL.
-ThingChange decide_thing(const templates::ThingPlan& plan, const std::optional<registry::ThingRecord>& existing);
+// OverrideSettings when it exists (with `existing_groups`). Throws
+// RequestError(409, "ResourceConflict") when an override says FAIL.
+ThingChange decide_thing(const templates::ThingPlan& plan, const std::optional<registry::ThingRecord>& existing,
+                         const std::vector<std::string>& existing_groups = {});
 std::string_view action_name(ThingChange::Action action);
 
 // Applies a plan for a certificate, inside the caller's transaction: the

@@ -17,7 +17,8 @@ struct IncomingRequest {
   std::string source_address;
   std::string identity;              // "claim" | "enrollment" | "device"
   std::string thing_name;            // devices
-  std::string registration_id;       // enrollments
+  std::string registration_id;       // enrollments: from their certificate
+  std::string issuer_id;             // enrollments: their manufacturer CA
 };
 
 struct Reply {

@@ -120,3 +120,14 @@ TEST_CASE("replies validate against their schemas") {
   auto broken = json::parse(R"({"certificatePem":"-----BEGIN CERTIFICATE-----","certificateOwnershipToken":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"})");
   CHECK(schema_violation(kCertificateReplySchema, broken));
 }
+
+TEST_CASE("an unexpected field is named under its parent, whatever its value") {
+  for (const char* extra : {R"(1)", R"({"x":1})", R"([1,2])"}) {
+    auto doc = json::parse(std::string(R"({"registrationId":"SN-1","extra":)") + extra + "}");
+    auto violation = schema_violation(kEnrollmentRequestSchema, doc);
+    REQUIRE(violation);
+    CHECK(*violation == "/: unexpected field extra");
+  }
+  auto nested = json::parse(R"({"statements":[{"effect":"allow","actions":["publish"],"topics":["a"],"bogus":true}]})");
+  CHECK(schema_violation("policy.schema.json", nested) == std::string("/statements/0: unexpected field bogus"));
+}

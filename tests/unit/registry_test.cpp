@@ -145,7 +145,7 @@ TEST_CASE("claims, CAs, service identities and tokens") {
   CHECK_FALSE(reg.find_ca_by_role("claim"));
   CHECK_THROWS_AS(reg.put_ca({"ca2", "Odd", "emperor", "PEM", kActive, {}, 0, "CN"}), RegistryError);
 
-  reg.put_service_identity({"svc", "provisiond", kActive, 0});
+  reg.put_service_identity({"svc", "provisiond", kActive, 0, "worker"});
   CHECK(reg.find_service_identity("svc")->name == "provisiond");
 
   reg.insert_certificate(certificate("c1"));
@@ -242,8 +242,8 @@ TEST_CASE("every change that can take a permission away is in the change log, wh
   claim.pem = "PEM";
   reg.put_claim_certificate(claim);
   reg.set_claim_status("claim1", kInactive);
-  reg.put_service_identity({"svc", "w", kActive, 0});
-  reg.put_service_identity({"svc", "w", kInactive, 0});
+  reg.put_service_identity({"svc", "w", kActive, 0, "worker"});
+  reg.put_service_identity({"svc", "w", kInactive, 0, "worker"});
   reg.delete_thing("t1");
   reg.delete_certificate("c1");
   CHECK(kinds_after(start) == std::vector<std::string>{"certificate:c1", "certificate:c1", "policy:p", "thing:t1",

@@ -1,0 +1,88 @@
+// /v1/brokers: the brokers devices are assigned to (deviceConfiguration.brokerEndpoint).
+#include "admin/api.h"
+#include "util/json.h"
+
+namespace provision::service::admin {
+namespace {
+
+const std::vector<Role> kRead{Role::Admin, Role::Operator, Role::Factory};
+
+rapidjson::Document broker_json(const registry::BrokerRecord& b) {
+  rapidjson::Document doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  doc.AddMember("name", json::string_value(b.name, a), a);
+  doc.AddMember("endpoint", json::string_value(b.endpoint, a), a);
+  doc.AddMember("weight", b.weight, a);
+  doc.AddMember("enabled", b.enabled, a);
+  doc.AddMember("createdAt", b.created_at, a);
+  doc.AddMember("updatedAt", b.updated_at, a);
+  return doc;
+}
+
+registry::BrokerRecord existing(registry::Registry& registry, const std::string& name) {
+  auto b = registry.find_broker(name);
+  if (!b) not_found("broker " + name);
+  return *b;
+}
+
+Response list(Call& call) {
+  rapidjson::Document items(rapidjson::kArrayType);
+  for (const auto& b : call.registry.list_brokers()) {
+    rapidjson::Value item;
+    item.CopyFrom(broker_json(b), items.GetAllocator());
+    items.PushBack(item, items.GetAllocator());
+  }
+  return page_response(std::move(items), registry::Page{1 << 30, ""}, "");
+}
+
+Response create(Call& call) {
+  const auto& body = call.body_as("BrokerCreate");
+  registry::BrokerRecord b;
+  b.name = *json::string_member(body, "name");
+  b.endpoint = *json::string_member(body, "endpoint");
+  b.weight = json::int_member(body, "weight").value_or(1);
+  b.enabled = json::bool_member(body, "enabled").value_or(true);
+  auto tx = call.registry.begin();
+  if (call.registry.find_broker(b.name)) conflict("broker " + b.name + " exists");
+  call.registry.put_broker(b);
+  call.audit("CreateBroker", b.name, detail({{"endpoint", b.endpoint}}));
+  tx.commit();
+  return json_response(201, broker_json(existing(call.registry, b.name)));
+}
+
+Response get(Call& call) { return json_response(200, broker_json(existing(call.registry, call.path["name"]))); }
+
+Response update(Call& call) {
+  const auto& body = call.body_as("BrokerUpdate");
+  auto tx = call.registry.begin();
+  auto b = existing(call.registry, call.path["name"]);
+  if (auto endpoint = json::string_member(body, "endpoint")) b.endpoint = *endpoint;
+  if (auto weight = json::int_member(body, "weight")) b.weight = *weight;
+  if (auto enabled = json::bool_member(body, "enabled")) b.enabled = *enabled;
+  call.registry.put_broker(b);
+  call.audit("UpdateBroker", b.name, json::stringify(body));
+  tx.commit();
+  return json_response(200, broker_json(existing(call.registry, b.name)));
+}
+
+Response remove(Call& call) {
+  auto tx = call.registry.begin();
+  if (!call.registry.delete_broker(call.path["name"])) not_found("broker " + call.path["name"]);
+  call.audit("DeleteBroker", call.path["name"]);
+  tx.commit();
+  return no_content();
+}
+
+}  // namespace
+
+std::vector<Route> broker_routes() {
+  return {
+      {"GET", "/v1/brokers", kRead, list},
+      {"POST", "/v1/brokers", {Role::Admin}, create},
+      {"GET", "/v1/brokers/{name}", kRead, get},
+      {"PATCH", "/v1/brokers/{name}", {Role::Admin}, update},
+      {"DELETE", "/v1/brokers/{name}", {Role::Admin}, remove},
+  };
+}
+
+}  // namespace provision::service::admin

@@ -1,0 +1,43 @@
+#include "enrollments.h"
+
+#include "util/error.h"
+
+namespace provision::service {
+namespace {
+
+// Whether an enrollment lets a device register. Evaluates every condition
+// (no early return), so a missing, disabled or used enrollment costs the same.
+bool usable(const registry::EnrollmentRecord& e, const std::string& template_name) {
+  bool enabled = e.status == "ENABLED";
+  bool unused = e.kind == "group" || !e.used_at.has_value();
+  bool template_ok = !e.template_name || *e.template_name == template_name;
+  return enabled & unused & template_ok;
+}
+
+}  // namespace
+
+registry::EnrollmentRecord check_enrollment(registry::Registry& registry, const std::string& registration_id,
+                                            const std::string& issuer_ca_id, const std::string& template_name) {
+  // Both lookups always happen; a missing row is checked as a disabled one.
+  auto individual = registry.find_enrollment(registration_id.empty() ? std::string(1, '\0') : registration_id);
+  auto group = registry.find_enrollment(issuer_ca_id.empty() ? std::string(1, '\0') : issuer_ca_id);
+  registry::EnrollmentRecord missing;
+  missing.status = "DISABLED";
+  const auto& a = individual ? *individual : missing;
+  const auto& b = group && group->kind == "group" ? *group : missing;
+  bool individual_ok = individual.has_value() & usable(a, template_name);
+  bool group_ok = (group.has_value() && group->kind == "group") & usable(b, template_name);
+  if (individual_ok) return a;
+  if (group_ok) return b;
+  throw RequestError(403, "EnrollmentNotAllowed", "this device has no active enrollment for template " + template_name);
+}
+
+void mark_enrollment_used(registry::Registry& registry, registry::EnrollmentRecord enrollment, const std::string& thing_name,
+                          int64_t now) {
+  if (enrollment.kind != "individual") return;
+  enrollment.used_at = now;
+  enrollment.thing_name = thing_name;
+  registry.update_enrollment(enrollment);
+}
+
+}  // namespace provision::service

@@ -1,0 +1,560 @@
+// provisionctl as a user runs it, against a whole stack (mosquitto + plugin
+// + provisiond with its admin API): judged by exit status and output only.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <thread>
+
+#include "flows.h"
+#include "pki/csr.h"
+#include "pki/key.h"
+#include "stack.h"
+#include "util/files.h"
+#include "util/json.h"
+
+using namespace provision;
+using namespace provision::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+using Environment = std::map<std::string, std::string>;
+
+// Runs provisionctl in an environment cleared of the settings it reads, so
+// that the developer's own configuration never leaks into a test.
+class Provisionctl {
+ public:
+  explicit Provisionctl(const Stack& stack)
+      : url_("http://127.0.0.1:" + std::to_string(stack.admin_port)), token_(stack.admin_token), home_(stack.dir / "xdg") {}
+
+  // With --url and --token of the stack's admin API.
+  Result operator()(std::vector<std::string> args) const {
+    args.insert(args.begin(), {"--url", url_, "--token", token_});
+    return bare(args);
+  }
+  // As given, with `environment` added to the cleared one.
+  Result bare(const std::vector<std::string>& args, const Environment& environment = {}) const {
+    Environment env{{"PROVISION_ADMIN_URL", ""}, {"PROVISION_ADMIN_TOKEN", ""}, {"ADMIN_URL", ""},
+                    {"ADMIN_TOKEN", ""},         {"PROVISION_ADMIN_CA_FILE", ""}, {"XDG_CONFIG_HOME", home_.string()}};
+    for (const auto& [name, value] : environment) env[name] = value;
+    std::vector<std::string> argv{PROVISIONCTL_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Result result;
+    result.code = run_command(argv, result.output, 60s, env);
+    return result;
+  }
+
+  const std::string& url() const { return url_; }
+  const std::string& token() const { return token_; }
+  const fs::path& config_home() const { return home_; }
+
+ private:
+  std::string url_, token_;
+  fs::path home_;
+};
+
+size_t line_count(const std::string& text) {
+  size_t lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+  return lines + (!text.empty() && text.back() != '\n' ? 1 : 0);
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+rapidjson::Document parsed_json(const Result& result) {
+  std::string error;
+  auto document = json::try_parse(result.output, &error);
+  INFO(result.output);
+  REQUIRE(document);
+  return std::move(*document);
+}
+
+// The value of a "key: value" line of provisionctl's output.
+std::string value_of(const std::string& output, const std::string& key) {
+  auto start = output.find(key + ": ");
+  REQUIRE(start != std::string::npos);
+  start += key.size() + 2;
+  return output.substr(start, output.find('\n', start) - start);
+}
+
+std::string write(const fs::path& file, const std::string& text) {
+  write_file(file, text, 0644);
+  return file.string();
+}
+
+bool owner_only(const fs::path& file) {
+  auto permissions = fs::status(file).permissions() & fs::perms::all;
+  return permissions == (fs::perms::owner_read | fs::perms::owner_write);
+}
+
+// Connects (retrying while the registry change travels to the plugin)
+// until the connect's outcome is `expected`.
+bool connect_outcome_becomes(const Stack& stack, const CertificateFiles& files, const std::string& client_id, bool expected) {
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  do {
+    mqtt_client::Session session(stack.client(files, client_id));
+    bool connected = true;
+    try {
+      session.connect();
+      session.disconnect();
+    } catch (const std::exception&) {
+      connected = false;
+    }
+    if (connected == expected) return true;
+    std::this_thread::sleep_for(100ms);
+  } while (std::chrono::steady_clock::now() < deadline);
+  return false;
+}
+
+const char* kSensorTemplate = R"({
+  "Parameters": {"SerialNumber": {"Type": "String"}, "AWS::IoT::Certificate::Id": {"Type": "String"}},
+  "Resources": {
+    "thing": {"Type": "AWS::IoT::Thing", "Properties": {"ThingName": {"Fn::Join": ["", ["sensor-", {"Ref": "SerialNumber"}]]}}},
+    "certificate": {"Type": "AWS::IoT::Certificate",
+                    "Properties": {"CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}, "Status": "ACTIVE"}},
+    "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": "DemoDevicePolicy"}}
+  }
+})";
+
+const char* kPolicy = R"({"statements": [
+  {"effect": "allow", "actions": ["connect"], "clientIds": ["${thingName}"]},
+  {"effect": "allow", "actions": ["publish"], "topics": ["sensors/${thingName}/data"]}]})";
+
+}  // namespace
+
+TEST_CASE("provisionctl takes url and token from flags, then the environment, then a config file") {
+  Stack stack;
+  Provisionctl ctl(stack);
+
+  SECTION("flags") {
+    auto r = ctl({"template", "list"});
+    INFO(r.output);
+    CHECK(r.code == 0);
+    CHECK(r.output.starts_with("NAME"));
+    CHECK(contains(r.output, "DemoFleet"));
+  }
+  SECTION("PROVISION_ADMIN_URL and PROVISION_ADMIN_TOKEN") {
+    auto r = ctl.bare({"template", "list"}, {{"PROVISION_ADMIN_URL", ctl.url()}, {"PROVISION_ADMIN_TOKEN", ctl.token()}});
+    INFO(r.output);
+    CHECK(r.code == 0);
+    CHECK(contains(r.output, "DemoFleet"));
+  }
+  SECTION("ADMIN_URL and ADMIN_TOKEN, as scripts/demo --serve writes them") {
+    auto r = ctl.bare({"template", "list"}, {{"ADMIN_URL", ctl.url()}, {"ADMIN_TOKEN", ctl.token()}});
+    INFO(r.output);
+    CHECK(r.code == 0);
+    CHECK(contains(r.output, "DemoFleet"));
+  }
+  SECTION("a config file named by --config") {
+    auto config = write(stack.dir / "ctl.json", R"({"url": ")" + ctl.url() + R"(", "token": ")" + ctl.token() + R"("})");
+    auto r = ctl.bare({"--config", config, "template", "list"});
+    INFO(r.output);
+    CHECK(r.code == 0);
+    CHECK(contains(r.output, "DemoFleet"));
+  }
+  SECTION("the default config file under XDG_CONFIG_HOME") {
+    fs::create_directories(ctl.config_home() / "provisionctl");
+    write(ctl.config_home() / "provisionctl" / "config.json",
+          R"({"url": ")" + ctl.url() + R"(", "token": ")" + ctl.token() + R"("})");
+    auto r = ctl.bare({"template", "list"});
+    INFO(r.output);
+    CHECK(r.code == 0);
+    CHECK(contains(r.output, "DemoFleet"));
+  }
+  SECTION("a flag wins over the environment") {
+    auto r = ctl.bare({"--token", ctl.token(), "template", "list"},
+                      {{"PROVISION_ADMIN_URL", ctl.url()}, {"PROVISION_ADMIN_TOKEN", "not-a-token"}});
+    INFO(r.output);
+    CHECK(r.code == 0);
+    auto refused = ctl.bare({"--token", "not-a-token", "template", "list"},
+                            {{"PROVISION_ADMIN_URL", ctl.url()}, {"PROVISION_ADMIN_TOKEN", ctl.token()}});
+    INFO(refused.output);
+    CHECK(refused.code == 1);
+    CHECK(contains(refused.output, "provisionctl: 401 Unauthorized: "));
+    CHECK(line_count(refused.output) == 1);
+  }
+  SECTION("no URL anywhere is bad usage") {
+    auto r = ctl.bare({"template", "list"});
+    INFO(r.output);
+    CHECK(r.code == 2);
+    CHECK(line_count(r.output) == 1);
+    CHECK(contains(r.output, "no admin API URL"));
+  }
+  SECTION("a --config file that cannot be read is bad usage") {
+    auto r = ctl.bare({"--config", (stack.dir / "missing.json").string(), "template", "list"});
+    INFO(r.output);
+    CHECK(r.code == 2);
+    CHECK(line_count(r.output) == 1);
+  }
+}
+
+TEST_CASE("provisionctl template apply creates a template, then adds versions") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  auto file = write(stack.dir / "sensor.json", kSensorTemplate);
+
+  auto created = ctl({"template", "apply", file, "--description", "sensors"});
+  INFO(created.output);
+  REQUIRE(created.code == 0);
+  CHECK(contains(created.output, "template sensor created: version 1"));
+  auto record = stack.registry().find_template("sensor");
+  REQUIRE(record);
+  CHECK(record->description == "sensors");
+
+  auto added = ctl({"template", "apply", file});
+  INFO(added.output);
+  REQUIRE(added.code == 0);
+  CHECK(contains(added.output, "version 2"));
+  CHECK(stack.registry().find_template("sensor")->default_version == 2);
+
+  auto versions = ctl({"template", "versions", "sensor"});
+  INFO(versions.output);
+  CHECK(versions.code == 0);
+  CHECK(line_count(versions.output) == 3);  // header + 2 versions
+
+  CHECK(ctl({"template", "set-default", "sensor", "1"}).code == 0);
+  CHECK(stack.registry().find_template("sensor")->default_version == 1);
+  auto one = ctl({"template", "version", "sensor", "1"});
+  INFO(one.output);
+  CHECK(one.code == 0);
+  CHECK(contains(one.output, "version: 1"));
+  CHECK(contains(one.output, "AWS::IoT::Thing"));
+  CHECK(ctl({"template", "delete-version", "sensor", "2"}).code == 0);
+  CHECK(ctl({"template", "disable", "sensor"}).code == 0);
+  CHECK_FALSE(stack.registry().find_template("sensor")->enabled);
+  CHECK(ctl({"template", "enable", "sensor"}).code == 0);
+  CHECK(stack.registry().find_template("sensor")->enabled);
+
+  SECTION("--name overrides the file name") {
+    auto named = ctl({"template", "apply", file, "--name", "Other"});
+    INFO(named.output);
+    CHECK(named.code == 0);
+    CHECK(stack.registry().find_template("Other"));
+  }
+  SECTION("delete removes it") {
+    CHECK(ctl({"template", "delete", "sensor"}).code == 0);
+    auto gone = ctl({"template", "get", "sensor"});
+    INFO(gone.output);
+    CHECK(gone.code == 1);
+    CHECK(contains(gone.output, "provisionctl: 404 NotFound: "));
+  }
+}
+
+TEST_CASE("provisionctl template apply of an invalid template exits 1 naming every problem by its JSON path") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  auto file = write(stack.dir / "broken.json", R"({
+    "Parameters": {"SerialNumber": {"Type": "Text"}},
+    "Resources": {"thing": {"Type": "AWS::IoT::Thing", "Properties": {"ThingName": {"Ref": "Nowhere"}}}}})");
+  auto r = ctl({"template", "apply", file});
+  INFO(r.output);
+  CHECK(r.code == 1);
+  CHECK(contains(r.output, "provisionctl: 400 InvalidTemplate: "));
+  CHECK(contains(r.output, "  $.Parameters.SerialNumber"));
+  CHECK(contains(r.output, "  $.Resources.thing.Properties.ThingName"));
+  CHECK_FALSE(stack.registry().find_template("broken"));
+
+  SECTION("a file that is not JSON is bad usage") {
+    auto not_json = ctl({"template", "apply", write(stack.dir / "x.json", "{ not json")});
+    INFO(not_json.output);
+    CHECK(not_json.code == 2);
+    CHECK(line_count(not_json.output) == 1);
+  }
+}
+
+TEST_CASE("provisionctl template dry-run shows what would be made and writes nothing") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  int64_t things_before = stack.registry().count_things();
+  auto r = ctl({"template", "dry-run", "DemoFleet", "--param", "SerialNumber=dry1"});
+  INFO(r.output);
+  CHECK(r.code == 0);
+  CHECK(contains(r.output, "demo-dry1"));
+  CHECK(contains(r.output, "written: false"));
+  CHECK(stack.registry().count_things() == things_before);
+  CHECK_FALSE(stack.registry().find_thing("demo-dry1"));
+
+  auto missing = ctl({"template", "dry-run", "DemoFleet"});
+  INFO(missing.output);
+  CHECK(missing.code == 1);
+  CHECK(contains(missing.output, "provisionctl: 400 "));
+}
+
+TEST_CASE("provisionctl policy create, get, update, list and delete") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  auto file = write(stack.dir / "policy.json", kPolicy);
+  auto created = ctl({"policy", "create", "SensorPolicy", file});
+  INFO(created.output);
+  REQUIRE(created.code == 0);
+  CHECK(stack.registry().find_policy("SensorPolicy"));
+
+  auto shown = ctl({"policy", "get", "SensorPolicy"});
+  INFO(shown.output);
+  CHECK(shown.code == 0);
+  CHECK(contains(shown.output, "name: SensorPolicy"));
+  CHECK(contains(shown.output, "sensors/${thingName}/data"));
+
+  CHECK(ctl({"policy", "update", "SensorPolicy", write(stack.dir / "p2.json", kPolicy)}).code == 0);
+  auto listed = ctl({"policy", "list"});
+  CHECK(contains(listed.output, "SensorPolicy"));
+  CHECK(contains(listed.output, "DemoDevicePolicy"));
+
+  auto duplicate = ctl({"policy", "create", "SensorPolicy", file});
+  CHECK(duplicate.code == 1);
+  CHECK(contains(duplicate.output, "409 Conflict"));
+
+  CHECK(ctl({"policy", "delete", "SensorPolicy"}).code == 0);
+  CHECK_FALSE(stack.registry().find_policy("SensorPolicy"));
+  auto gone = ctl({"policy", "get", "SensorPolicy"});
+  CHECK(gone.code == 1);
+  CHECK(contains(gone.output, "404 NotFound"));
+}
+
+TEST_CASE("provisionctl list commands follow every page, or stop at --limit") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  {
+    auto registry = stack.registry();
+    auto tx = registry.begin();
+    for (int i = 0; i < 510; ++i) registry.put_policy("Bulk" + std::to_string(1000 + i), kPolicy);
+    tx.commit();
+  }
+  auto all = ctl({"policy", "list"});
+  CHECK(all.code == 0);
+  CHECK(line_count(all.output) == 1 + 511);  // header, DemoDevicePolicy and the 510 (two pages)
+
+  auto some = ctl({"policy", "list", "--limit", "5"});
+  CHECK(some.code == 0);
+  CHECK(line_count(some.output) == 1 + 5);
+
+  auto some_json = parsed_json(ctl({"--json", "policy", "list", "--limit", "5"}));
+  CHECK(some_json["items"].Size() == 5);
+  CHECK(json::string_member(some_json, "nextCursor"));
+}
+
+TEST_CASE("provisionctl claim create writes a claim that connects, and claim disable refuses it") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  auto out = stack.dir / "claim-out";
+  auto r = ctl({"claim", "create", "--templates", "DemoFleet", "--description", "line 3", "--out", out.string()});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  std::string id = r.output.substr(0, r.output.find('\n'));
+  CHECK(id.size() == 64);
+  CHECK(line_count(r.output) == 1);
+  REQUIRE(fs::exists(out / "claim.pem"));
+  CHECK(owner_only(out / "claim.key"));
+  auto claim = stack.registry().find_claim_certificate(id);
+  REQUIRE(claim);
+  CHECK(claim->description == "line 3");
+
+  CertificateFiles files{(out / "claim.pem").string(), (out / "claim.key").string()};
+  CHECK(connect_outcome_becomes(stack, files, "claim-from-ctl", true));
+
+  auto listed = ctl({"claim", "list"});
+  CHECK(contains(listed.output, id));
+
+  auto disabled = ctl({"claim", "disable", id});
+  INFO(disabled.output);
+  CHECK(disabled.code == 0);
+  CHECK(stack.registry().find_claim_certificate(id)->status == "INACTIVE");
+  CHECK(connect_outcome_becomes(stack, files, "claim-from-ctl", false));
+
+  SECTION("claim create does not overwrite an existing key") {
+    auto again = ctl({"claim", "create", "--templates", "DemoFleet", "--out", out.string()});
+    INFO(again.output);
+    CHECK(again.code == 2);
+    CHECK(line_count(again.output) == 1);
+  }
+  SECTION("claim enable lets it in again, claim delete removes it") {
+    CHECK(ctl({"claim", "enable", id}).code == 0);
+    CHECK(connect_outcome_becomes(stack, files, "claim-from-ctl", true));
+    CHECK(ctl({"claim", "delete", id}).code == 0);
+    CHECK_FALSE(stack.registry().find_claim_certificate(id));
+  }
+}
+
+TEST_CASE("provisionctl register writes a device certificate the device connects with") {
+  Stack stack;
+  Provisionctl ctl(stack);
+
+  SECTION("the service makes the key") {
+    auto out = stack.dir / "device";
+    auto r = ctl({"register", "--template", "DemoFleet", "--param", "SerialNumber=reg1", "--out", out.string()});
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK(value_of(r.output, "thingName") == "demo-reg1");
+    std::string certificate_id = value_of(r.output, "certificateId");
+    CHECK(stack.registry().find_certificate(certificate_id));
+    CHECK(owner_only(out / "device.key"));
+    CertificateFiles files{(out / "device.pem").string(), (out / "device.key").string()};
+    mqtt_client::Session session(stack.client(files, "demo-reg1"));
+    session.connect();
+    CHECK(session.publish("devices/demo-reg1/telemetry", "{}") == 0);
+  }
+  SECTION("with a CSR made here") {
+    auto key = pki::PrivateKey::generate_ec();
+    auto csr = write(stack.dir / "device.csr", pki::create_csr(key, {{"CN", "csr-device"}}));
+    auto out = stack.dir / "csr-device";
+    auto r = ctl({"register", "--template", "DemoFleet", "--param", "SerialNumber=reg2", "--csr", csr, "--out", out.string()});
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK(fs::exists(out / "device.pem"));
+    CHECK_FALSE(fs::exists(out / "device.key"));
+  }
+}
+
+TEST_CASE("provisionctl thing deprovision is idempotent") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  auto device = provision_device(stack, "gone1");
+  auto shown = ctl({"thing", "get", device.thing_name});
+  CHECK(shown.code == 0);
+  CHECK(contains(shown.output, device.certificate_id));
+
+  auto first = ctl({"thing", "deprovision", device.thing_name});
+  INFO(first.output);
+  CHECK(first.code == 0);
+  CHECK(contains(first.output, device.certificate_id));
+  CHECK_FALSE(stack.registry().find_thing(device.thing_name));
+  auto second = ctl({"thing", "deprovision", device.thing_name});
+  INFO(second.output);
+  CHECK(second.code == 0);
+  CHECK(contains(second.output, "does not exist"));
+}
+
+TEST_CASE("provisionctl certificate revoke cuts the device off and is in the audit log") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  auto device = provision_device(stack, "revoked1");
+  auto listed = ctl({"certificate", "list", "--thing", device.thing_name});
+  INFO(listed.output);
+  CHECK(line_count(listed.output) == 2);
+  CHECK(contains(listed.output, "ACTIVE"));
+
+  auto r = ctl({"certificate", "revoke", device.certificate_id});
+  INFO(r.output);
+  CHECK(r.code == 0);
+  CHECK(stack.registry().find_certificate(device.certificate_id)->status == "REVOKED");
+  CHECK(connect_outcome_becomes(stack, device.files, device.thing_name, false));
+
+  auto audit = ctl({"audit", "--subject", device.certificate_id});
+  INFO(audit.output);
+  CHECK(audit.code == 0);
+  CHECK(audit.output.starts_with("ID"));
+  CHECK(contains(audit.output, "api:bootstrap-admin"));
+  CHECK(line_count(audit.output) >= 2);
+  auto none = ctl({"audit", "--subject", "no-such-subject"});
+  CHECK(line_count(none.output) == 1);  // the header only
+}
+
+TEST_CASE("provisionctl token create makes a token whose lesser role is refused admin changes") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  auto created = ctl({"token", "create", "night-shift", "--role", "operator"});
+  INFO(created.output);
+  REQUIRE(created.code == 0);
+  std::string secret = value_of(created.output, "token");
+  CHECK(contains(ctl({"token", "list"}).output, "night-shift"));
+
+  auto operator_ctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--url", ctl.url(), "--token", secret});
+    return ctl.bare(args);
+  };
+  CHECK(operator_ctl({"template", "list"}).code == 0);
+  auto refused = operator_ctl({"template", "apply", write(stack.dir / "sensor.json", kSensorTemplate)});
+  INFO(refused.output);
+  CHECK(refused.code == 1);
+  CHECK(contains(refused.output, "provisionctl: 403 Forbidden: "));
+  CHECK(line_count(refused.output) == 1);
+  CHECK_FALSE(stack.registry().find_template("sensor"));
+
+  CHECK(ctl({"token", "delete", "night-shift"}).code == 0);
+  CHECK(operator_ctl({"template", "list"}).code == 1);
+}
+
+TEST_CASE("provisionctl --json prints one JSON document") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  auto list = parsed_json(ctl({"--json", "template", "list"}));
+  REQUIRE(list["items"].IsArray());
+  CHECK(json::string_member(list["items"][0], "name") == "DemoFleet");
+  auto one = parsed_json(ctl({"template", "get", "DemoFleet", "--json"}));
+  CHECK(json::string_member(one, "name") == "DemoFleet");
+  CHECK(json::member(one, "body"));
+  auto deprovision = parsed_json(ctl({"--json", "thing", "deprovision", "nothing-here"}));
+  CHECK(json::bool_member(deprovision, "existed") == false);
+  auto health = parsed_json(ctl({"--json", "health"}));
+  CHECK(json::string_member(health, "status") == "ok");
+}
+
+TEST_CASE("provisionctl health and metrics") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  auto health = ctl.bare({"--url", ctl.url(), "health"});  // needs no token
+  INFO(health.output);
+  CHECK(health.code == 0);
+  CHECK(contains(health.output, "status: ok"));
+  auto metrics = ctl({"metrics"});
+  CHECK(metrics.code == 0);
+  CHECK(contains(metrics.output, "# TYPE"));
+}
+
+TEST_CASE("provisionctl refuses bad usage with exit status 2 and one line") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  for (const auto& args : std::vector<std::vector<std::string>>{{"template", "list", "--bogus"},
+                                                                {"template", "get"},
+                                                                {"frobnicate"},
+                                                                {"claim", "create"},
+                                                                {"template", "dry-run", "DemoFleet", "--param", "novalue"},
+                                                                {"policy", "create", "P", "/nonexistent/policy.json"},
+                                                                {"ca", "register", "/nonexistent/ca.pem", "--name", "x", "--role", "root"}}) {
+    auto r = ctl(args);
+    INFO(args.front() << " " << args.at(1 % args.size()) << ": " << r.output);
+    CHECK(r.code == 2);
+    CHECK(line_count(r.output) == 1);
+    CHECK(r.output.starts_with("provisionctl: "));
+  }
+}
+
+TEST_CASE("provisionctl says in one line that an unreachable URL cannot be reached") {
+  std::string url = "http://127.0.0.1:" + std::to_string(free_port());
+  std::string output;
+  int code = run_command({PROVISIONCTL_BIN, "--url", url, "--token", "x", "thing", "list"}, output, 60s,
+                         {{"XDG_CONFIG_HOME", "/nonexistent"}});
+  INFO(output);
+  CHECK(code == 1);
+  CHECK(line_count(output) == 1);
+  CHECK(contains(output, url));
+}
+
+TEST_CASE("provisionctl speaks https and verifies the server with --ca-file") {
+  Stack stack;
+  stack.stop_worker();
+  auto config = json::parse(read_file(stack.config_file));
+  auto& admin = config["adminApi"];
+  auto& a = config.GetAllocator();
+  admin.AddMember("tlsCertificate", json::string_value(stack.pki.broker_cert.string(), a), a);
+  admin.AddMember("tlsKey", json::string_value(stack.pki.broker_key.string(), a), a);
+  write_file(stack.config_file, json::pretty(config), 0600);
+  stack.start_worker();
+
+  std::string url = "https://localhost:" + std::to_string(stack.admin_port);
+  Provisionctl ctl(stack);
+  auto verified = ctl.bare({"--url", url, "--token", ctl.token(), "--ca-file", stack.pki.root_cert.string(), "template", "list"});
+  INFO(verified.output);
+  CHECK(verified.code == 0);
+  CHECK(contains(verified.output, "DemoFleet"));
+
+  auto unverified = ctl.bare({"--url", url, "--token", ctl.token(), "template", "list"});
+  INFO(unverified.output);
+  CHECK(unverified.code == 1);
+  CHECK(line_count(unverified.output) == 1);
+}

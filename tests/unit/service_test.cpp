@@ -1,0 +1,202 @@
+// Unit tests of provisiond's decision code that needs no broker: broker
+// assignment, pre-provisioning hooks (exec, signatures, answers) and
+// re-provisioning under each OverrideSettings value.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <map>
+
+#include "assignment.h"
+#include "hooks/hook.h"
+#include "provisioning/registration.h"
+#include "util/encoding.h"
+#include "util/error.h"
+
+using namespace provision;
+using namespace provision::service;
+using namespace std::chrono_literals;
+
+namespace {
+
+registry::BrokerRecord broker(const std::string& name, int64_t weight, bool enabled = true) {
+  registry::BrokerRecord b;
+  b.name = name;
+  b.endpoint = "mqtts://" + name + ".example.com:8883";
+  b.weight = weight;
+  b.enabled = enabled;
+  return b;
+}
+
+hooks::HookConfig exec_hook(std::vector<std::string> args, std::chrono::milliseconds timeout = 2s) {
+  hooks::HookConfig c;
+  c.type = hooks::HookConfig::Type::Exec;
+  c.command = {PROVISION_SOURCE_DIR "/tests/data/hooks/echo_hook.sh"};
+  c.command.insert(c.command.end(), args.begin(), args.end());
+  c.timeout = timeout;
+  return c;
+}
+
+hooks::HookInput sample_input() {
+  return {"claim-id", "cert-id", "-----BEGIN CERTIFICATE-----", "DemoFleet", "client-1", {{"SerialNumber", "42"}}};
+}
+
+std::string code_of(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const RequestError& e) {
+    return e.code;
+  }
+  return "none";
+}
+
+}  // namespace
+
+TEST_CASE("hashed assignment spreads 1000 thing names across weighted brokers within 5% of the weights, stably") {
+  std::vector<registry::BrokerRecord> brokers{broker("a", 1), broker("b", 2), broker("c", 5)};
+  std::map<std::string, int> counts;
+  std::map<std::string, std::string> first;
+  for (int i = 0; i < 1000; ++i) {
+    std::string thing = "thing-" + std::to_string(i);
+    auto chosen = choose_hashed(brokers, thing);
+    REQUIRE(chosen);
+    ++counts[chosen->name];
+    first[thing] = chosen->name;
+  }
+  // expected shares 1/8, 2/8, 5/8 of 1000; within 5% of the total
+  CHECK(std::abs(counts["a"] - 125) <= 50);
+  CHECK(std::abs(counts["b"] - 250) <= 50);
+  CHECK(std::abs(counts["c"] - 625) <= 50);
+  WARN("a=" << counts["a"] << " b=" << counts["b"] << " c=" << counts["c"] << " (expected 125/250/625)");
+  // stable: the same name always gets the same broker
+  for (int i = 0; i < 1000; ++i) CHECK(choose_hashed(brokers, "thing-" + std::to_string(i))->name == first["thing-" + std::to_string(i)]);
+
+  // disabling a broker moves only its things; the others stay where they were
+  brokers[1].enabled = false;
+  int moved_elsewhere = 0;
+  for (const auto& [thing, name] : first) {
+    auto now = choose_hashed(brokers, thing)->name;
+    CHECK(now != "b");
+    if (name != "b" && now != name) ++moved_elsewhere;
+  }
+  CHECK(moved_elsewhere == 0);
+  CHECK_FALSE(choose_hashed({broker("x", 0), broker("y", 3, false)}, "t"));
+}
+
+TEST_CASE("assignment policies are validated") {
+  CHECK(parse_assignment(R"({"policy":"static","broker":"b1"})").broker == "b1");
+  CHECK(parse_assignment(R"({"policy":"hashed"})").kind == AssignmentPolicy::Kind::Hashed);
+  CHECK(parse_assignment(R"({"policy":"hook"})").kind == AssignmentPolicy::Kind::Hook);
+  CHECK_THROWS_WITH(parse_assignment(R"({"policy":"static"})"), Catch::Contains("/broker"));
+  CHECK_THROWS_WITH(parse_assignment(R"({"policy":"random"})"), Catch::Contains("brokerAssignment"));
+}
+
+TEST_CASE("hook documents are validated and described without their secret") {
+  auto http = hooks::parse_hook(R"({"type":"http","url":"https://hooks.example.com/check","secret":"0123456789abcdef0123","timeoutMs":2000})");
+  CHECK(http.type == hooks::HookConfig::Type::Http);
+  CHECK(http.timeout == 2000ms);
+  auto described = hooks::describe_hook(http);
+  CHECK_THAT(described, !Catch::Contains("0123456789abcdef"));
+  CHECK_THAT(described, Catch::Contains("secretSet"));
+  CHECK(hooks::parse_hook(R"({"type":"exec","command":["/bin/true"]})").timeout == 5000ms);  // default 5 s
+  CHECK_THROWS_WITH(hooks::parse_hook(R"({"type":"http","url":"ftp://x"})"), Catch::Contains("/url"));
+  CHECK_THROWS_WITH(hooks::parse_hook(R"({"type":"exec"})"), Catch::Contains("/command"));
+  CHECK_THROWS_WITH(hooks::parse_hook(R"({"type":"http","url":"http://x","secret":"short"})"), Catch::Contains("/secret"));
+  CHECK_THROWS(hooks::parse_hook(R"({"type":"webhook"})"));
+}
+
+TEST_CASE("hook input follows the AWS contract and signatures are HMAC-SHA256 over timestamp and body") {
+  auto input = hooks::input_json(sample_input());
+  CHECK_THAT(input, Catch::Contains(R"("claimCertificateId":"claim-id")"));
+  CHECK_THAT(input, Catch::Contains(R"("parameters":{"SerialNumber":"42"})"));
+  CHECK(hooks::signature("key", "1700000000", "{}") == "sha256=" + to_hex(hmac_sha256("key", "1700000000.{}")));
+  // RFC 4231 test case 2
+  CHECK(to_hex(hmac_sha256("Jefe", "what do ya want for nothing?")) ==
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST_CASE("hook answers: allow with overrides, deny, malformed") {
+  auto d = hooks::parse_output(R"({"allowProvisioning":true,"parameterOverrides":{"SerialNumber":"x"},"broker":"b2"})");
+  CHECK(d.allow);
+  CHECK(d.parameter_overrides.at("SerialNumber") == "x");
+  CHECK(d.broker == "b2");
+  CHECK_FALSE(hooks::parse_output(R"({"allowProvisioning":false})").allow);
+  CHECK(code_of([] { hooks::parse_output("nope"); }) == "HookInvalidResponse");
+  CHECK(code_of([] { hooks::parse_output(R"({"parameterOverrides":{}})"); }) == "HookInvalidResponse");
+  CHECK(code_of([] { hooks::parse_output(R"({"allowProvisioning":"yes"})"); }) == "HookInvalidResponse");
+  CHECK(code_of([] { hooks::parse_output(R"({"allowProvisioning":true,"parameterOverrides":{"a":1}})"); }) ==
+        "HookInvalidResponse");
+}
+
+TEST_CASE("exec hooks: allow, deny, garbage, failure and timeout each reject with their own errorCode") {
+  auto decision = hooks::run(exec_hook({"allow"}), sample_input());
+  CHECK(decision.parameter_overrides.at("SerialNumber") == "hooked-42");
+  CHECK(code_of([] { hooks::run(exec_hook({"deny"}), sample_input()); }) == "HookDenied");
+  CHECK(code_of([] { hooks::run(exec_hook({"garbage"}), sample_input()); }) == "HookInvalidResponse");
+  CHECK(code_of([] { hooks::run(exec_hook({"fail"}), sample_input()); }) == "HookFailed");
+  auto started = std::chrono::steady_clock::now();
+  CHECK(code_of([] { hooks::run(exec_hook({"sleep"}, 300ms), sample_input()); }) == "HookTimeout");
+  // killed at its timeout, not waited for
+  CHECK(std::chrono::steady_clock::now() - started < 5s);
+  hooks::HookConfig missing = exec_hook({});
+  missing.command = {"/nonexistent/hook"};
+  CHECK(code_of([&] { hooks::run(missing, sample_input()); }) == "HookFailed");
+}
+
+namespace {
+templates::ThingPlan thing_plan(templates::Override attributes, templates::Override type, templates::Override groups) {
+  templates::ThingPlan p;
+  p.name = "t1";
+  p.attributes = {{"fw", "2"}, {"site", "b"}};
+  p.has_attributes = true;
+  p.thing_type = "sensor-v2";
+  p.groups = {"new-group"};
+  p.has_groups = true;
+  p.attributes_override = attributes;
+  p.thing_type_override = type;
+  p.groups_override = groups;
+  return p;
+}
+registry::ThingRecord existing_thing() {
+  registry::ThingRecord t;
+  t.name = "t1";
+  t.thing_type = "sensor-v1";
+  t.attributes = {{"fw", "1"}, {"owner", "acme"}};
+  return t;
+}
+}  // namespace
+
+TEST_CASE("re-provisioning under each OverrideSettings value") {
+  using O = templates::Override;
+  const std::vector<std::string> old_groups{"old-group"};
+  SECTION("a new thing takes everything") {
+    auto c = decide_thing(thing_plan(O::Fail, O::Fail, O::Fail), std::nullopt);
+    CHECK(c.action == ThingChange::Action::Create);
+    CHECK(c.record.attributes.at("fw") == "2");
+    CHECK(c.groups == std::vector<std::string>{"new-group"});
+  }
+  SECTION("DO_NOTHING keeps the existing thing") {
+    auto c = decide_thing(thing_plan(O::DoNothing, O::DoNothing, O::DoNothing), existing_thing(), old_groups);
+    CHECK(c.action == ThingChange::Action::Keep);
+    CHECK(c.record.attributes == existing_thing().attributes);
+    CHECK(c.record.thing_type == "sensor-v1");
+    CHECK(c.groups == old_groups);
+  }
+  SECTION("REPLACE takes the template's values") {
+    auto c = decide_thing(thing_plan(O::Replace, O::Replace, O::Replace), existing_thing(), old_groups);
+    CHECK(c.action == ThingChange::Action::Update);
+    CHECK(c.record.attributes == std::map<std::string, std::string>{{"fw", "2"}, {"site", "b"}});
+    CHECK(c.record.thing_type == "sensor-v2");
+    CHECK(c.groups == std::vector<std::string>{"new-group"});
+  }
+  SECTION("MERGE merges attributes and groups") {
+    auto c = decide_thing(thing_plan(O::Merge, O::DoNothing, O::Merge), existing_thing(), old_groups);
+    CHECK(c.record.attributes == std::map<std::string, std::string>{{"fw", "2"}, {"owner", "acme"}, {"site", "b"}});
+    CHECK(c.groups == std::vector<std::string>{"new-group", "old-group"});
+  }
+  SECTION("FAIL rejects a registration of an existing thing with ResourceConflict") {
+    CHECK(code_of([&] { decide_thing(thing_plan(O::Fail, O::DoNothing, O::DoNothing), existing_thing()); }) == "ResourceConflict");
+    CHECK(code_of([&] { decide_thing(thing_plan(O::DoNothing, O::Fail, O::DoNothing), existing_thing()); }) == "ResourceConflict");
+    CHECK(code_of([&] { decide_thing(thing_plan(O::DoNothing, O::DoNothing, O::Fail), existing_thing()); }) == "ResourceConflict");
+  }
+}

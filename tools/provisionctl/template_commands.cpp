@@ -1,0 +1,175 @@
+// template list|get|apply|versions|version|set-default|enable|disable|delete|delete-version|dry-run
+#include <filesystem>
+
+#include "commands.h"
+#include "inputs.h"
+#include "resources.h"
+#include "util/json.h"
+
+namespace provisionctl {
+namespace {
+
+const Resource kTemplates{"template", "/v1/templates", "NAME",
+                          {{"NAME", "name"},
+                           {"DEFAULT", "defaultVersion"},
+                           {"ENABLED", "enabled"},
+                           {"UPDATED", "updatedAt"},
+                           {"DESCRIPTION", "description"}}};
+
+std::string version_path(const std::string& name, int64_t version) {
+  return kTemplates.item_path(name) + "/versions/" + std::to_string(version);
+}
+
+// "sensor.json" -> "sensor".
+std::string name_from_file(const std::string& file) {
+  std::string name = std::filesystem::path(file).filename().string();
+  return name.ends_with(".json") ? name.substr(0, name.size() - 5) : name;
+}
+
+struct ApplyOptions {
+  std::string file, name, description;
+};
+
+// Creates the template, or adds a version (made the default) when it exists.
+void apply(Context& context, const ApplyOptions& options) {
+  auto body = read_json_file(options.file, "template file");
+  std::string name = options.name.empty() ? name_from_file(options.file) : options.name;
+  auto& api = context.api();
+  if (!api.exists(kTemplates.item_path(name))) {
+    JsonBody request;
+    request.string("name", name).string_if_set("description", options.description).value("body", body);
+    auto created = api.call("POST", kTemplates.collection, &request.document());
+    context.show(created, [&](std::ostream& out) {
+      out << "template " << name << " created: version " << *provision::json::int_member(created, "defaultVersion") << "\n";
+    });
+    return;
+  }
+  JsonBody request;
+  request.value("body", body);
+  auto added = api.call("POST", kTemplates.item_path(name) + "/versions", &request.document());
+  if (!options.description.empty())
+    api.call("PATCH", kTemplates.item_path(name), &JsonBody().string("description", options.description).document());
+  context.show(added, [&](std::ostream& out) {
+    out << "template " << name << ": version " << *provision::json::int_member(added, "version") << " (now the default)\n";
+  });
+}
+
+void add_apply(CLI::App& group, Context& context) {
+  auto* command = group.add_subcommand("apply", "create a template from a JSON file, or add a version to it");
+  auto options = std::make_shared<ApplyOptions>();
+  command->add_option("FILE", options->file, "template document (JSON)")->required();
+  command->add_option("--name", options->name, "template name (default: the file name without .json)");
+  command->add_option("--description", options->description, "template description");
+  command->callback([&context, options] { apply(context, *options); });
+}
+
+// The template's versions as a table, the default one marked.
+void print_versions(std::ostream& out, const rapidjson::Document& template_document) {
+  rapidjson::Document rows(rapidjson::kArrayType);
+  auto& a = rows.GetAllocator();
+  int64_t default_version = provision::json::int_member(template_document, "defaultVersion").value_or(0);
+  if (const auto* versions = provision::json::member(template_document, "versions"); versions && versions->IsArray())
+    for (const auto& version : versions->GetArray()) {
+      rapidjson::Value row(version, a);
+      bool is_default = provision::json::int_member(version, "version") == default_version;
+      row.AddMember("default", rapidjson::Value(is_default ? "yes" : "", a), a);
+      rows.PushBack(row, a);
+    }
+  print_table(out, rows, {{"VERSION", "version"}, {"CREATED", "createdAt"}, {"DEFAULT", "default"}});
+}
+
+void add_versions(CLI::App& group, Context& context) {
+  auto* command = group.add_subcommand("versions", "list a template's versions");
+  auto name = add_key(*command, kTemplates);
+  command->callback([&context, name] {
+    auto document = context.api().call("GET", kTemplates.item_path(*name));
+    context.show(document, [&](std::ostream& out) { print_versions(out, document); });
+  });
+}
+
+struct VersionArguments {
+  std::shared_ptr<std::string> name;
+  std::shared_ptr<int64_t> version;
+};
+
+VersionArguments add_version_arguments(CLI::App& command) {
+  VersionArguments arguments{add_key(command, kTemplates), std::make_shared<int64_t>(0)};
+  command.add_option("V", *arguments.version, "version number")->required()->check(CLI::PositiveNumber);
+  return arguments;
+}
+
+void add_version(CLI::App& group, Context& context) {
+  auto* command = group.add_subcommand("version", "show one version of a template");
+  auto arguments = add_version_arguments(*command);
+  command->callback([&context, arguments] {
+    context.show_resource(context.api().call("GET", version_path(*arguments.name, *arguments.version)));
+  });
+}
+
+void add_set_default(CLI::App& group, Context& context) {
+  auto* command = group.add_subcommand("set-default", "make a version the one devices get");
+  auto arguments = add_version_arguments(*command);
+  command->callback([&context, arguments] {
+    JsonBody request;
+    request.integer("defaultVersion", *arguments.version);
+    auto answer = context.api().call("PATCH", kTemplates.item_path(*arguments.name), &request.document());
+    context.show(answer, [&](std::ostream& out) {
+      out << "template " << *arguments.name << ": default version " << *arguments.version << "\n";
+    });
+  });
+}
+
+void add_delete_version(CLI::App& group, Context& context) {
+  auto* command = group.add_subcommand("delete-version", "delete a version (not the default one)");
+  auto arguments = add_version_arguments(*command);
+  command->callback([&context, arguments] {
+    auto answer = context.api().call("DELETE", version_path(*arguments.name, *arguments.version));
+    context.show(answer, [&](std::ostream& out) {
+      out << "template " << *arguments.name << ": version " << *arguments.version << " deleted\n";
+    });
+  });
+}
+
+struct DryRunOptions {
+  std::string name, certificate_file;
+  std::vector<std::string> parameters;
+  int64_t version = 0;  // 0: the default version
+};
+
+void add_dry_run(CLI::App& group, Context& context) {
+  auto* command = group.add_subcommand("dry-run", "what a registration would create, with nothing written");
+  auto options = std::make_shared<DryRunOptions>();
+  command->add_option("NAME", options->name, "template name")->required();
+  command->add_option("--param", options->parameters, "template parameter NAME=VALUE (repeat for more)")
+      ->allow_extra_args(false);
+  command->add_option("--certificate", options->certificate_file, "a sample device certificate (PEM)");
+  command->add_option("--version", options->version, "template version (default: the default version)")
+      ->check(CLI::PositiveNumber);
+  command->callback([&context, options] {
+    JsonBody request;
+    request.string_map("parameters", parse_parameters(options->parameters));
+    if (!options->certificate_file.empty())
+      request.string("certificatePem", read_input_file(options->certificate_file, "certificate file"));
+    if (options->version) request.integer("version", options->version);
+    context.show_resource(context.api().call("POST", kTemplates.item_path(options->name) + "/dry-run", &request.document()));
+  });
+}
+
+}  // namespace
+
+void add_template_commands(CLI::App& app, Context& context) {
+  auto& group = add_group(app, "template", "provisioning templates and their versions");
+  add_list(group, context, kTemplates);
+  add_get(group, context, kTemplates);
+  add_apply(group, context);
+  add_versions(group, context);
+  add_version(group, context);
+  add_set_default(group, context);
+  add_patch(group, context, kTemplates, "enable", "let devices register with a template", R"({"enabled":true})", "enabled");
+  add_patch(group, context, kTemplates, "disable", "refuse registrations with a template", R"({"enabled":false})", "disabled");
+  add_delete(group, context, kTemplates);
+  add_delete_version(group, context);
+  add_dry_run(group, context);
+}
+
+}  // namespace provisionctl
