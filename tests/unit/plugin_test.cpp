@@ -1311,3 +1311,43 @@ TEST_CASE("client_id_must_be_thing_name refuses a device under another client id
   CHECK(f.logged("the client id must be the thing name"));
   CHECK(sign_in(*strict, f.key(2), "thing-wide", wide, f.now).allowed);
 }
+
+TEST_CASE("factory identities publish enrollments and nothing else", "[plugin][acl]") {
+  Fixture f;
+  auto factory = issue_client(pki::CertificateAuthority::load(f.files.root_cert, f.files.root_key), "factory-1");
+  f.reg.put_service_identity({factory.id(), "line-1", registry::kActive, 0, "factory"});
+  auto gk = f.gatekeeper();
+  auto result = sign_in(*gk, f.key(0), "factory-1", factory, f.now);
+  REQUIRE(result.allowed);
+  CHECK(result.username == "factory:line-1");
+  const std::string enrollments = "$provision/factory/enrollments/json";
+  CHECK(may(*gk, f.key(0), Access::Write, enrollments));
+  CHECK(may(*gk, f.key(0), Access::Subscribe, enrollments + "/+"));
+  CHECK(may(*gk, f.key(0), Access::Read, enrollments + "/accepted"));
+  CHECK_FALSE(may(*gk, f.key(0), Access::Write, kCreate));
+  CHECK_FALSE(may(*gk, f.key(0), Access::Write, kRequests));
+  CHECK_FALSE(may(*gk, f.key(0), Access::Subscribe, "#"));
+  Actions out;
+  gk->on_message(f.key(0), enrollments, R"({"registrationId":"SN-1"})", 1, {}, 1000, out);
+  REQUIRE(out.messages.size() == 1);
+  CHECK(*property(out.messages[0].user_properties, "identity") == "factory");
+  // a claim may not publish enrollments
+  REQUIRE(sign_in(*gk, f.key(1), "c1", f.claim, f.now).allowed);
+  CHECK_FALSE(may(*gk, f.key(1), Access::Write, enrollments));
+}
+
+TEST_CASE("a temporary claim is cut off once its registry expiry passes, while connected", "[plugin][auth]") {
+  Fixture f;
+  auto record = *f.reg.find_claim_certificate(f.claim.id());
+  record.expires_at = f.now + 2;
+  f.reg.put_claim_certificate(record);
+  auto gk = f.gatekeeper();
+  REQUIRE(sign_in(*gk, f.key(0), "installer-phone", f.claim, f.now).allowed);
+  Actions out;
+  gk->on_tick(1000, out, f.now + 1);
+  CHECK(out.kicks.empty());
+  gk->on_tick(1000 + gk->options().registry_poll_ms, out, f.now + 3);
+  CHECK(out.kicks == std::vector<std::string>{"installer-phone"});
+  CHECK(f.logged("claim certificate expired"));
+  CHECK_FALSE(may(*gk, f.key(0), Access::Write, kCreate));
+}
