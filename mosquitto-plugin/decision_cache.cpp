@@ -3,22 +3,25 @@
 namespace provision::plugin {
 
 std::optional<bool> DecisionCache::find(int access, std::string_view topic) const {
-  const Map& map = maps_[static_cast<size_t>(access)];
-  if (map.empty()) return std::nullopt;
-  auto it = map.find(topic);
-  if (it == map.end()) return std::nullopt;
-  return it->second;
+  for (const auto& e : entries_)
+    if (e.access == access && e.topic == topic) return e.allowed;
+  return std::nullopt;
 }
 
 void DecisionCache::remember(int access, std::string_view topic, bool allowed) {
   if (topic.size() > kMaxTopicLength) return;
-  if (size_ >= kMaxEntries) clear();  // a client cycling through topics starts over
-  if (maps_[static_cast<size_t>(access)].emplace(std::string(topic), allowed).second) ++size_;
+  Entry entry{std::string(topic), static_cast<uint8_t>(access), allowed};
+  if (entries_.size() < kMaxEntries) {
+    entries_.push_back(std::move(entry));
+    return;
+  }
+  entries_[next_] = std::move(entry);  // a client cycling through topics replaces its oldest
+  next_ = static_cast<uint8_t>((next_ + 1) % kMaxEntries);
 }
 
 void DecisionCache::clear() {
-  for (auto& map : maps_) Map().swap(map);  // give the memory back, not just the entries
-  size_ = 0;
+  std::vector<Entry>().swap(entries_);  // give the memory back, not just the entries
+  next_ = 0;
 }
 
 }  // namespace provision::plugin

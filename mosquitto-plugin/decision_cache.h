@@ -1,35 +1,39 @@
 #pragma once
 // A connection's cached ACL decisions: a device asks about the same few
-// topics over and over, so each (access, topic) is decided once. Bounded in
-// entries and in topic length, so that no client can make the broker hold
-// more than a few kilobytes for it; lookups do not allocate.
-#include <array>
+// topics over and over, so each (access, topic) is decided once. A handful
+// of entries in one small vector (a device uses a few topics; linear search
+// over 8 short strings costs less than hashing), bounded in entries and in
+// topic length so that no client can make the broker hold more than a couple
+// of kilobytes for it; lookups do not allocate. Decisions are kept by the
+// exact topic, never by a hash of it (a colliding topic must not inherit a
+// decision).
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 
 namespace provision::plugin {
 
 class DecisionCache {
  public:
-  static constexpr size_t kMaxEntries = 64;      // per connection, all access kinds together
+  static constexpr size_t kMaxEntries = 8;        // per connection, all access kinds together
   static constexpr size_t kMaxTopicLength = 128;  // longer topics are decided every time
 
   std::optional<bool> find(int access, std::string_view topic) const;
   void remember(int access, std::string_view topic, bool allowed);
   void clear();
-  size_t size() const { return size_; }
+  size_t size() const { return entries_.size(); }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  struct Entry {
+    std::string topic;
+    uint8_t access = 0;
+    bool allowed = false;
   };
-  using Map = std::unordered_map<std::string, bool, Hash, std::equal_to<>>;
-  std::array<Map, 4> maps_;
-  size_t size_ = 0;
+  std::vector<Entry> entries_;
+  uint8_t next_ = 0;  // the entry replaced next once full (round robin)
 };
 
 }  // namespace provision::plugin

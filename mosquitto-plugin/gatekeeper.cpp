@@ -86,7 +86,7 @@ void Gatekeeper::index(const void* key, const Connection& c) {
 void Gatekeeper::unindex(const void* key, const Connection& c) {
   auto owner = by_client_id_.find(c.client_id);
   if (owner != by_client_id_.end() && owner->second == key) by_client_id_.erase(owner);
-  auto erase = [key](std::unordered_multimap<std::string, const void*>& map, const std::string& name) {
+  auto erase = [key](std::unordered_multimap<std::string_view, const void*>& map, std::string_view name) {
     auto [first, last] = map.equal_range(name);
     for (auto it = first; it != last; ++it)
       if (it->second == key) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -99,9 +100,11 @@ class Gatekeeper {
   bool registry_failing_ = false;
   int64_t next_registry_poll_ms_ = 0;
   std::unordered_map<const void*, Connection> connections_;
-  std::unordered_map<std::string, const void*> by_client_id_;
-  std::unordered_multimap<std::string, const void*> by_certificate_;  // certificate id -> connections
-  std::unordered_multimap<std::string, const void*> by_thing_;        // thing name -> device connections
+  // Indexes; their keys view the connection's own strings (no copies: the
+  // broker keeps one entry per client).
+  std::unordered_map<std::string_view, const void*> by_client_id_;
+  std::unordered_multimap<std::string_view, const void*> by_certificate_;  // certificate id -> connections
+  std::unordered_multimap<std::string_view, const void*> by_thing_;        // thing name -> device connections
   std::vector<OutgoingMessage> events_;                                // for the workers, sent on TICK
   RateLimiter connects_per_claim_, connects_per_address_, requests_per_claim_, requests_per_address_;
   Router router_;

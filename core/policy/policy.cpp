@@ -6,7 +6,7 @@
 namespace provision::policy {
 namespace {
 
-int index_of(Action action) { return static_cast<int>(action); }
+uint8_t bit(Action action) { return static_cast<uint8_t>(1u << static_cast<int>(action)); }
 
 Action parse_action(const rapidjson::Value& v, const std::string& path) {
   if (!v.IsString()) throw PolicyError(path, "action must be a string");
@@ -131,44 +131,45 @@ Principal::Principal(const std::vector<PolicyDocument>& documents, const Variabl
   std::string bound;
   for (const auto& document : documents) {
     for (const auto& st : document.statements()) {
-      for (Action action : st.actions) {
-        Rules& rules = rules_[index_of(action)];
-        const auto& patterns = action == Action::Connect ? st.client_ids : st.topics;
+      uint8_t topic_actions = 0, connect_actions = 0;
+      for (Action action : st.actions) (action == Action::Connect ? connect_actions : topic_actions) |= bit(action);
+      auto add = [&](const std::vector<std::string>& patterns, uint8_t actions) {
+        if (!actions) return;
         for (const auto& pattern : patterns) {
           if (!substitute(pattern, variables, bound)) {
             // Unbindable: an allow grants nothing; a deny denies everything
-            // for that action (fail closed).
-            if (!st.allow) rules.deny_all = true;
+            // for its actions (fail closed).
+            if (!st.allow) deny_all_ |= actions;
             continue;
           }
-          (st.allow ? rules.allow : rules.deny).push_back(bound);
+          rules_.push_back({bound, actions, st.allow});
         }
-      }
+      };
+      add(st.topics, topic_actions);
+      add(st.client_ids, connect_actions);
     }
   }
+  rules_.shrink_to_fit();
 }
 
 bool Principal::allows(Action action, std::string_view resource) const {
-  const Rules& rules = rules_[index_of(action)];
-  if (rules.deny_all) return false;
-  if (action == Action::Connect) {
-    for (const auto& d : rules.deny)
-      if (d == "*" || d == resource) return false;
-    for (const auto& a : rules.allow)
-      if (a == "*" || a == resource) return true;
+  const uint8_t wanted = bit(action);
+  if (deny_all_ & wanted) return false;
+  auto matches = [&](const Rule& rule, bool deny) {
+    switch (action) {
+      case Action::Connect: return rule.pattern == "*" || rule.pattern == resource;
+      // A subscription is refused when a denied filter could deliver any of
+      // its topics, and allowed when an allowed filter covers all of them.
+      case Action::Subscribe: return deny ? filters_intersect(rule.pattern, resource) : filter_covers(rule.pattern, resource);
+      case Action::Publish:
+      case Action::Receive: return topic_matches(rule.pattern, resource);
+    }
     return false;
-  }
-  if (action == Action::Subscribe) {
-    for (const auto& d : rules.deny)
-      if (filters_intersect(d, resource)) return false;
-    for (const auto& a : rules.allow)
-      if (filter_covers(a, resource)) return true;
-    return false;
-  }
-  for (const auto& d : rules.deny)
-    if (topic_matches(d, resource)) return false;
-  for (const auto& a : rules.allow)
-    if (topic_matches(a, resource)) return true;
+  };
+  for (const auto& rule : rules_)
+    if (!rule.allow && (rule.actions & wanted) && matches(rule, true)) return false;
+  for (const auto& rule : rules_)
+    if (rule.allow && (rule.actions & wanted) && matches(rule, false)) return true;
   return false;
 }
 

@@ -13,6 +13,7 @@
 // Documents are parsed once; a Principal binds the variables of one
 // connection and compiles the statements into plain filter lists, so that a
 // decision costs O(statements) at worst.
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -67,11 +68,16 @@ class Principal {
   bool allows(Action action, std::string_view resource) const;
 
  private:
-  struct Rules {
-    std::vector<std::string> allow, deny;
-    bool deny_all = false;  // a deny statement whose variables could not be bound safely
+  // One bound pattern with the actions it applies to: a filter shared by
+  // several actions ("publish", "receive") is stored once. Kept small, as the
+  // broker holds one Principal per connected device.
+  struct Rule {
+    std::string pattern;  // a topic filter, or a client id for connect
+    uint8_t actions = 0;  // bit per Action
+    bool allow = true;
   };
-  Rules rules_[4];
+  std::vector<Rule> rules_;
+  uint8_t deny_all_ = 0;  // bit per Action: a deny statement whose variables could not be bound safely
 };
 
 // Substitutes ${...} variables in `pattern`. Returns false when a variable is

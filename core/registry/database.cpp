@@ -77,6 +77,9 @@ std::unique_ptr<Database> Database::open(const std::filesystem::path& path, Mode
     db->exec("PRAGMA journal_mode=WAL");
     db->exec("PRAGMA synchronous=NORMAL");
   }
+  // Many connections (one per worker thread): keep each one's page cache
+  // small; the OS caches the file for all of them.
+  db->exec("PRAGMA cache_size=-512");
   db->exec("PRAGMA foreign_keys=ON");
   return db;
 }

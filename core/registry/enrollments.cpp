@@ -111,6 +111,15 @@ bool Registry::delete_broker(const std::string& name) {
   return db_->changes() > 0;
 }
 
+int64_t Registry::count_broker_users(const std::string& name) {
+  auto s = db_->prepare(
+      "SELECT (SELECT count(*) FROM enrollments WHERE broker = ?1) + "
+      "(SELECT count(*) FROM templates WHERE json_extract(assignment, '$.policy') = 'static' "
+      "AND json_extract(assignment, '$.broker') = ?1)");
+  s.bind(1, name);
+  return s.step() ? s.int64(0) : 0;
+}
+
 std::vector<BrokerRecord> Registry::list_brokers() {
   auto s = db_->prepare("SELECT name, endpoint, weight, enabled, created_at, updated_at FROM brokers ORDER BY name");
   std::vector<BrokerRecord> out;

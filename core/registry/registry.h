@@ -92,7 +92,7 @@ class Registry {
   std::vector<ClaimCertificateRecord> list_claim_certificates(const Page& page, const std::optional<std::string>& status);
   bool delete_ca(const std::string& id);
   std::vector<CaRecord> list_cas(const Page& page, const std::optional<std::string>& role);
-  // Claims and CAs whose allowed templates name `template_name`.
+  // Claims, CAs and enrollments that name `template_name`.
   int64_t count_template_users(const std::string& template_name);
   void put_ca(const CaRecord& record);
   std::optional<CaRecord> find_ca(const std::string& id);
@@ -103,9 +103,9 @@ class Registry {
 
   // --- enrollments and brokers (enrollments.cpp)
   std::optional<EnrollmentRecord> find_enrollment(const std::string& registration_id);
-  // Inserts, or updates an existing enrollment's kind/template (never its
-  // status, metadata or use: publishing the same enrollment twice is harmless).
-  // Returns true when it was new.
+  // Inserts a new enrollment; an existing one is left exactly as it is
+  // (publishing the same enrollment twice is harmless and never re-enables
+  // or resets it). Returns true when it was new.
   bool upsert_enrollment(const EnrollmentRecord& record);
   void update_enrollment(const EnrollmentRecord& record);  // everything
   bool delete_enrollment(const std::string& registration_id);
@@ -113,6 +113,8 @@ class Registry {
   std::optional<BrokerRecord> find_broker(const std::string& name);
   void put_broker(const BrokerRecord& record);
   bool delete_broker(const std::string& name);
+  // Enrollments pinned to the broker, and templates whose static assignment names it.
+  int64_t count_broker_users(const std::string& name);
   std::vector<BrokerRecord> list_brokers();
 
   // --- admin API tokens (api_tokens.cpp)

@@ -67,7 +67,12 @@ Response update(Call& call) {
 
 Response remove(Call& call) {
   auto tx = call.registry.begin();
-  if (!call.registry.delete_broker(call.path["name"])) not_found("broker " + call.path["name"]);
+  const std::string& name = call.path["name"];
+  if (!call.registry.find_broker(name)) not_found("broker " + name);
+  if (int64_t users = call.registry.count_broker_users(name))
+    conflict("broker " + name + " is pinned by " + std::to_string(users) +
+             " enrollment(s) or static template assignment(s); disable it or change those first");
+  call.registry.delete_broker(name);
   call.audit("DeleteBroker", call.path["name"]);
   tx.commit();
   return no_content();

@@ -58,11 +58,11 @@ Response create(Call& call) {
   record.registration_id = *json::string_member(body, "registrationId");
   record.kind = json::string_member(body, "kind").value_or("individual");
   record.template_name = json::string_member(body, "templateName");
-  if (record.template_name && !call.registry.find_template(*record.template_name))
-    throw ApiError(400, "InvalidField", "templateName: no template " + *record.template_name, "templateName");
   record.created_at = unix_now();
   record.created_by = call.actor;
   auto tx = call.registry.begin();
+  if (record.template_name && !call.registry.find_template(*record.template_name))
+    throw ApiError(400, "InvalidField", "templateName: no template " + *record.template_name, "templateName");
   bool created = call.registry.upsert_enrollment(record);
   if (created) call.audit("CreateEnrollment", record.registration_id, detail({{"kind", record.kind}}));
   tx.commit();

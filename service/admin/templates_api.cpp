@@ -67,7 +67,7 @@ std::string checked_template(const rapidjson::Value& body) {
 
 // The hook and assignment documents of a create or update body, checked
 // (400 naming the field). A JSON null clears; absent leaves as is.
-void apply_hook_and_assignment(const rapidjson::Value& body, registry::TemplateRecord& t) {
+void apply_hook_and_assignment(registry::Registry& registry, const rapidjson::Value& body, registry::TemplateRecord& t) {
   if (const auto* hook = json::member(body, "preProvisioningHook")) {
     if (hook->IsNull()) {
       t.hook.reset();
@@ -85,12 +85,15 @@ void apply_hook_and_assignment(const rapidjson::Value& body, registry::TemplateR
     if (assignment->IsNull()) {
       t.assignment.reset();
     } else {
+      AssignmentPolicy policy;
       try {
-        parse_assignment(json::stringify(*assignment));
+        policy = parse_assignment(json::stringify(*assignment));
       } catch (const Error& e) {
         std::string what = e.what();
         throw ApiError(400, "InvalidField", "brokerAssignment: " + what.substr(what.find(": ") + 2), "brokerAssignment");
       }
+      if (policy.kind == AssignmentPolicy::Kind::Static && !registry.find_broker(policy.broker))
+        throw ApiError(400, "InvalidField", "brokerAssignment.broker: no broker " + policy.broker, "brokerAssignment.broker");
       t.assignment = json::stringify(*assignment);
     }
   }
@@ -129,7 +132,7 @@ Response create(Call& call) {
   call.registry.add_template_version(name, text, json::string_member(body, "description").value_or(""));
   auto record = existing(call.registry, name);
   if (json::bool_member(body, "enabled") == false) record.enabled = false;
-  apply_hook_and_assignment(body, record);
+  apply_hook_and_assignment(call.registry, body, record);
   call.registry.update_template(record);
   call.audit("CreateTemplate", name, R"({"version":1})");
   tx.commit();
@@ -150,7 +153,7 @@ Response update(Call& call) {
                      "defaultVersion");
     t.default_version = *v;
   }
-  apply_hook_and_assignment(body, t);
+  apply_hook_and_assignment(call.registry, body, t);
   call.registry.update_template(t);
   // Which fields changed, not their values: a hook's secret stays out of the log.
   std::string fields;

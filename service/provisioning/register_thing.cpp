@@ -19,10 +19,11 @@
 namespace provision::service {
 namespace {
 
-// Checks the token inside the transaction, so that two workers racing on the
-// same token cannot both use it. Returns the certificate it is bound to.
-registry::CertificateRecord redeem_token(const std::string& token, const IncomingRequest& request,
-                                         registry::Registry& registry, int64_t now) {
+// Checks a token and returns the certificate it is bound to. With `redeem`
+// (inside the registration's transaction, so that two workers racing on the
+// same token cannot both use it) the token is marked used.
+registry::CertificateRecord check_token(const std::string& token, const IncomingRequest& request,
+                                        registry::Registry& registry, int64_t now, bool redeem) {
   auto record = registry.find_token(sha256_hex(token));
   if (!record)
     throw RequestError(400, "InvalidCertificateOwnershipToken",
@@ -37,17 +38,8 @@ registry::CertificateRecord redeem_token(const std::string& token, const Incomin
     throw RequestError(400, "InvalidCertificateOwnershipToken", "the certificate of this token no longer exists");
   if (certificate->status != registry::kPendingActivation)
     throw RequestError(409, "CertificateAlreadyRegistered", "the certificate of this token is " + certificate->status);
-  registry.mark_token_used(record->token_hash, now);
+  if (redeem) registry.mark_token_used(record->token_hash, now);
   return *certificate;
-}
-
-// The token's certificate, checked before the slow part (hooks) and again,
-// with the token marked used, inside the transaction.
-registry::CertificateRecord token_certificate(const std::string& token, const IncomingRequest& request,
-                                              registry::Registry& registry, int64_t now) {
-  auto tx = registry.begin();
-  auto certificate = redeem_token(token, request, registry, now);
-  return certificate;  // rolled back: the token stays unused
 }
 
 // Merges `extra`'s top-level keys into `target` (an object); extra wins.
@@ -79,7 +71,8 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, regist
   const int64_t now = unix_now();
 
   // 1. Before anything slow: the token and the template.
-  auto certificate = token_certificate(decoded.ownership_token, request, registry, now);
+  // (checked before the slow part, hooks, and again when it is redeemed)
+  auto certificate = check_token(decoded.ownership_token, request, registry, now, false);
   auto template_record = registry.find_template(template_name);
   if (!template_record) throw RequestError(404, "TemplateNotFound", "template " + template_name + " does not exist");
   auto parameters = decoded.parameters;
@@ -134,7 +127,7 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, regist
   }
 
   auto tx = registry.begin();
-  redeem_token(decoded.ownership_token, request, registry, now);
+  check_token(decoded.ownership_token, request, registry, now, true);
   if (enrollment) {
     auto again = check_enrollment(registry, enrollment->registration_id, request.issuer_id, template_name);
     mark_enrollment_used(registry, again, plan.thing->name, now);

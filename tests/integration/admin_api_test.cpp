@@ -1694,3 +1694,18 @@ TEST_CASE("admin API: a filter value that is not one of the documented ones is r
   CHECK(cas.status == 400);
   CHECK(cas.str("/error/field") == "role");
 }
+
+TEST_CASE("admin API brokers: a broker in use cannot be deleted, and a static assignment must name a broker") {
+  Stack stack;
+  Api admin(stack.admin_port, stack.admin_token);
+  REQUIRE_STATUS(admin.post("/v1/brokers", R"({"name":"eu-1","endpoint":"mqtts://eu-1.example.com:8883"})"), 201);
+  CHECK_STATUS(admin.patch("/v1/templates/DemoFleet", R"({"brokerAssignment":{"policy":"static","broker":"nosuch"}})"), 400);
+  REQUIRE_STATUS(admin.patch("/v1/templates/DemoFleet", R"({"brokerAssignment":{"policy":"static","broker":"eu-1"}})"), 200);
+  CHECK_STATUS(admin.del("/v1/brokers/eu-1"), 409);
+  REQUIRE_STATUS(admin.patch("/v1/templates/DemoFleet", R"({"brokerAssignment":null})"), 200);
+  REQUIRE_STATUS(admin.post("/v1/enrollments", R"({"registrationId":"SN-1"})"), 201);
+  REQUIRE_STATUS(admin.post("/v1/enrollments/SN-1/activate", R"({"broker":"eu-1"})"), 200);
+  CHECK_STATUS(admin.del("/v1/brokers/eu-1"), 409);
+  REQUIRE_STATUS(admin.del("/v1/enrollments/SN-1"), 204);
+  CHECK_STATUS(admin.del("/v1/brokers/eu-1"), 204);
+}

@@ -558,3 +558,296 @@ TEST_CASE("provisionctl speaks https and verifies the server with --ca-file") {
   CHECK(unverified.code == 1);
   CHECK(line_count(unverified.output) == 1);
 }
+
+TEST_CASE("provisionctl enrollment add, get, activate with metadata and a broker, disable and delete") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  REQUIRE(ctl({"broker", "add", "edge-1", "mqtts://edge-1.example.com:8883"}).code == 0);
+
+  auto created = ctl({"enrollment", "add", "SN-1001"});
+  INFO(created.output);
+  REQUIRE(created.code == 0);
+  CHECK(contains(created.output, "enrollment SN-1001 created"));
+  auto again = ctl({"enrollment", "add", "SN-1001"});
+  INFO(again.output);
+  CHECK(again.code == 0);
+  CHECK(contains(again.output, "enrollment SN-1001 already there"));
+  CHECK(ctl({"enrollment", "add", "SN-1002", "--kind", "group", "--template", "DemoFleet"}).code == 0);
+  auto group = stack.registry().find_enrollment("SN-1002");
+  REQUIRE(group);
+  CHECK(group->kind == "group");
+  CHECK(group->template_name == "DemoFleet");
+
+  auto shown = ctl({"enrollment", "get", "SN-1001"});
+  INFO(shown.output);
+  CHECK(shown.code == 0);
+  CHECK(contains(shown.output, "registrationId: SN-1001"));
+  CHECK(contains(shown.output, "status: DISABLED"));
+
+  auto configuration = write(stack.dir / "configuration.json", R"({"telemetryIntervalSeconds": 60, "site": "lyon"})");
+  auto activated = ctl({"enrollment", "activate", "SN-1001", "--attribute", "color=red", "--attribute", "line=3",
+                        "--configuration", configuration, "--broker", "edge-1"});
+  INFO(activated.output);
+  REQUIRE(activated.code == 0);
+  CHECK(contains(activated.output, "enrollment SN-1001 activated"));
+  auto record = stack.registry().find_enrollment("SN-1001");
+  REQUIRE(record);
+  CHECK(record->status == "ENABLED");
+  CHECK(record->attributes == std::map<std::string, std::string>{{"color", "red"}, {"line", "3"}});
+  CHECK(json::int_member(json::parse(record->configuration), "telemetryIntervalSeconds") == 60);
+  CHECK(record->broker == "edge-1");
+
+  auto enabled = ctl({"enrollment", "list", "--status", "ENABLED"});
+  INFO(enabled.output);
+  CHECK(enabled.code == 0);
+  CHECK(enabled.output.starts_with("ID"));
+  CHECK(line_count(enabled.output) == 2);
+  CHECK(contains(enabled.output, "edge-1"));
+  CHECK(line_count(ctl({"enrollment", "list"}).output) == 3);
+
+  auto unknown_broker = ctl({"enrollment", "activate", "SN-1002", "--broker", "nowhere"});
+  INFO(unknown_broker.output);
+  CHECK(unknown_broker.code == 1);
+  CHECK(contains(unknown_broker.output, "provisionctl: 400 InvalidField: "));
+  CHECK(stack.registry().find_enrollment("SN-1002")->status == "DISABLED");
+  auto bad_attribute = ctl({"enrollment", "activate", "SN-1002", "--attribute", "novalue"});
+  INFO(bad_attribute.output);
+  CHECK(bad_attribute.code == 2);
+  CHECK(line_count(bad_attribute.output) == 1);
+
+  auto disabled = ctl({"enrollment", "disable", "SN-1001"});
+  INFO(disabled.output);
+  CHECK(disabled.code == 0);
+  CHECK(stack.registry().find_enrollment("SN-1001")->status == "DISABLED");
+
+  CHECK(ctl({"enrollment", "delete", "SN-1001"}).code == 0);
+  CHECK_FALSE(stack.registry().find_enrollment("SN-1001"));
+  auto gone = ctl({"enrollment", "get", "SN-1001"});
+  INFO(gone.output);
+  CHECK(gone.code == 1);
+  CHECK(contains(gone.output, "provisionctl: 404 NotFound: "));
+}
+
+TEST_CASE("provisionctl enrollment import adds every good line and reports the bad ones by file and line") {
+  Stack stack;
+  Provisionctl ctl(stack);
+
+  SECTION("CSV with a line missing its registrationId in the middle") {
+    auto file = write(stack.dir / "factory.csv",
+                      "registrationId,kind,templateName\r\n"
+                      "csv-1,individual,DemoFleet\r\n"
+                      "csv-2,group,\r\n"
+                      ",individual,DemoFleet\r\n"
+                      "\"csv-3\",,\r\n");
+    auto r = ctl({"enrollment", "import", file});
+    INFO(r.output);
+    CHECK(r.code == 1);
+    CHECK(contains(r.output, file + ":4: missing registrationId"));
+    CHECK(contains(r.output, "3 added, 0 already there, 1 refused"));
+    CHECK(line_count(r.output) == 2);
+    auto first = stack.registry().find_enrollment("csv-1");
+    REQUIRE(first);
+    CHECK(first->template_name == "DemoFleet");
+    CHECK(stack.registry().find_enrollment("csv-2")->kind == "group");
+    CHECK(stack.registry().find_enrollment("csv-3"));
+    CHECK(line_count(ctl({"enrollment", "list"}).output) == 1 + 3);  // nothing for the bad line
+
+    auto again = ctl({"enrollment", "import", file});
+    INFO(again.output);
+    CHECK(again.code == 1);
+    CHECK(contains(again.output, file + ":4: missing registrationId"));
+    CHECK(contains(again.output, "0 added, 3 already there, 1 refused"));
+  }
+  SECTION("JSON lines with an unknown field on line 3 and a line the server refuses") {
+    auto file = write(stack.dir / "factory.jsonl",
+                      "{\"registrationId\": \"jl-1\"}\n"
+                      "# line 2 is a comment\n"
+                      "{\"registrationId\": \"jl-2\", \"color\": \"red\"}\n"
+                      "\n"
+                      "{\"registrationId\": \"jl-3\", \"kind\": \"group\", \"templateName\": \"DemoFleet\"}\n"
+                      "{\"registrationId\": \"jl-4\", \"templateName\": \"NoSuchTemplate\"}\n");
+    auto r = ctl({"enrollment", "import", file});
+    INFO(r.output);
+    CHECK(r.code == 1);
+    CHECK(contains(r.output, file + ":3: unknown field 'color'"));
+    CHECK(contains(r.output, file + ":6: 400 "));
+    CHECK(contains(r.output, "2 added, 0 already there, 2 refused"));
+    CHECK(stack.registry().find_enrollment("jl-1"));
+    CHECK(stack.registry().find_enrollment("jl-3"));
+    CHECK_FALSE(stack.registry().find_enrollment("jl-2"));
+    CHECK_FALSE(stack.registry().find_enrollment("jl-4"));
+
+    auto again = ctl({"enrollment", "import", file});
+    INFO(again.output);
+    CHECK(again.code == 1);
+    CHECK(contains(again.output, "0 added, 2 already there, 2 refused"));
+    CHECK_FALSE(stack.registry().find_enrollment("jl-2"));
+  }
+  SECTION("a file of good lines exits 0, --format overriding the extension") {
+    auto file = write(stack.dir / "factory.txt", "{\"registrationId\": \"ok-1\"}\n{\"registrationId\": \"ok-2\"}\n");
+    auto unknown_format = ctl({"enrollment", "import", file});
+    INFO(unknown_format.output);
+    CHECK(unknown_format.code == 2);
+    CHECK(line_count(unknown_format.output) == 1);
+    auto r = ctl({"enrollment", "import", file, "--format", "jsonl"});
+    INFO(r.output);
+    CHECK(r.code == 0);
+    CHECK(contains(r.output, "2 added, 0 already there, 0 refused"));
+    CHECK(stack.registry().find_enrollment("ok-2"));
+  }
+  SECTION("a wrong header or an unreadable file exits 2 and adds nothing") {
+    auto file = write(stack.dir / "wrong.csv", "serialNumber,kind\nwrong-1,individual\n");
+    auto r = ctl({"enrollment", "import", file});
+    INFO(r.output);
+    CHECK(r.code == 2);
+    CHECK(line_count(r.output) == 1);
+    CHECK(contains(r.output, "serialNumber"));
+    CHECK_FALSE(stack.registry().find_enrollment("wrong-1"));
+    auto no_id_column = ctl({"enrollment", "import", write(stack.dir / "kinds.csv", "kind\ngroup\n")});
+    INFO(no_id_column.output);
+    CHECK(no_id_column.code == 2);
+    auto missing = ctl({"enrollment", "import", (stack.dir / "missing.csv").string()});
+    INFO(missing.output);
+    CHECK(missing.code == 2);
+    CHECK(line_count(missing.output) == 1);
+  }
+}
+
+TEST_CASE("provisionctl broker add, list, update, disable and delete") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  auto added = ctl({"broker", "add", "eu-1", "mqtts://eu-1.example.com:8883", "--weight", "3"});
+  INFO(added.output);
+  REQUIRE(added.code == 0);
+  CHECK(contains(added.output, "broker eu-1 added"));
+  CHECK(ctl({"broker", "add", "us-1", "mqtts://us-1.example.com:8883"}).code == 0);
+  auto eu = stack.registry().find_broker("eu-1");
+  REQUIRE(eu);
+  CHECK(eu->weight == 3);
+  CHECK(eu->endpoint == "mqtts://eu-1.example.com:8883");
+
+  auto duplicate = ctl({"broker", "add", "eu-1", "mqtts://elsewhere:8883"});
+  INFO(duplicate.output);
+  CHECK(duplicate.code == 1);
+  CHECK(contains(duplicate.output, "409 Conflict"));
+
+  auto listed = ctl({"broker", "list"});
+  INFO(listed.output);
+  CHECK(listed.code == 0);
+  CHECK(listed.output.starts_with("NAME"));
+  CHECK(line_count(listed.output) == 3);
+  CHECK(contains(listed.output, "mqtts://us-1.example.com:8883"));
+
+  CHECK(ctl({"broker", "update", "eu-1", "--weight", "5", "--endpoint", "mqtts://eu-1b.example.com:8883"}).code == 0);
+  CHECK(stack.registry().find_broker("eu-1")->weight == 5);
+  CHECK(stack.registry().find_broker("eu-1")->endpoint == "mqtts://eu-1b.example.com:8883");
+  auto nothing = ctl({"broker", "update", "eu-1"});
+  INFO(nothing.output);
+  CHECK(nothing.code == 2);
+  CHECK(line_count(nothing.output) == 1);
+
+  CHECK(ctl({"broker", "disable", "us-1"}).code == 0);
+  CHECK_FALSE(stack.registry().find_broker("us-1")->enabled);
+  CHECK(contains(ctl({"broker", "get", "us-1"}).output, "enabled: false"));
+  CHECK(ctl({"broker", "enable", "us-1"}).code == 0);
+  CHECK(stack.registry().find_broker("us-1")->enabled);
+
+  CHECK(ctl({"broker", "delete", "us-1"}).code == 0);
+  CHECK_FALSE(stack.registry().find_broker("us-1"));
+  auto gone = ctl({"broker", "get", "us-1"});
+  INFO(gone.output);
+  CHECK(gone.code == 1);
+  CHECK(contains(gone.output, "404 NotFound"));
+}
+
+TEST_CASE("provisionctl template hook and assignment set and remove them, and template get shows them without the secret") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  const std::string secret = "s3cret-of-the-hook-0123456789";
+  auto hook = write(stack.dir / "hook.json",
+                    R"({"type": "http", "url": "https://hooks.example.com/check", "secret": ")" + secret + R"(", "timeoutMs": 2000})");
+  auto assignment = write(stack.dir / "assignment.json", R"({"policy": "hashed"})");
+
+  auto set_hook = ctl({"template", "hook", "DemoFleet", hook});
+  INFO(set_hook.output);
+  REQUIRE(set_hook.code == 0);
+  CHECK(contains(set_hook.output, "template DemoFleet: pre-provisioning hook set"));
+  CHECK_FALSE(contains(set_hook.output, secret));
+  auto set_assignment = ctl({"template", "assignment", "DemoFleet", assignment});
+  INFO(set_assignment.output);
+  REQUIRE(set_assignment.code == 0);
+
+  auto shown = ctl({"template", "get", "DemoFleet", "--json"});
+  CHECK_FALSE(contains(shown.output, secret));
+  auto document = parsed_json(shown);
+  const auto* shown_hook = json::member(document, "preProvisioningHook");
+  REQUIRE(shown_hook);
+  CHECK(json::string_member(*shown_hook, "type") == "http");
+  CHECK(json::string_member(*shown_hook, "url") == "https://hooks.example.com/check");
+  CHECK(json::bool_member(*shown_hook, "secretSet") == true);
+  CHECK_FALSE(json::member(*shown_hook, "secret"));
+  const auto* shown_assignment = json::member(document, "brokerAssignment");
+  REQUIRE(shown_assignment);
+  CHECK(json::string_member(*shown_assignment, "policy") == "hashed");
+  auto human = ctl({"template", "get", "DemoFleet"});
+  INFO(human.output);
+  CHECK(contains(human.output, "preProvisioningHook: "));
+  CHECK(contains(human.output, "brokerAssignment: "));
+  CHECK_FALSE(contains(human.output, secret));
+
+  auto invalid = ctl({"template", "hook", "DemoFleet", write(stack.dir / "bad-hook.json", R"({"type": "exec"})")});
+  INFO(invalid.output);
+  CHECK(invalid.code == 1);
+  CHECK(contains(invalid.output, "provisionctl: 400 InvalidField: "));
+  for (const auto& args : std::vector<std::vector<std::string>>{{"template", "hook", "DemoFleet"},
+                                                                {"template", "assignment", "DemoFleet", assignment, "--remove"}}) {
+    auto r = ctl(args);
+    INFO(r.output);
+    CHECK(r.code == 2);
+    CHECK(line_count(r.output) == 1);
+  }
+
+  CHECK(ctl({"template", "hook", "DemoFleet", "--remove"}).code == 0);
+  CHECK(ctl({"template", "assignment", "DemoFleet", "--remove"}).code == 0);
+  auto removed = parsed_json(ctl({"template", "get", "DemoFleet", "--json"}));
+  CHECK_FALSE(json::member(removed, "preProvisioningHook"));
+  CHECK_FALSE(json::member(removed, "brokerAssignment"));
+  auto record = stack.registry().find_template("DemoFleet");
+  CHECK_FALSE(record->hook);
+  CHECK_FALSE(record->assignment);
+}
+
+TEST_CASE("provisionctl template apply sets the hook and assignment on create and with a new version") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  auto file = write(stack.dir / "sensor.json", kSensorTemplate);
+  auto hook = write(stack.dir / "hook.json", R"({"type": "enrollment", "registrationIdParameter": "SerialNumber"})");
+  auto hashed = write(stack.dir / "hashed.json", R"({"policy": "hashed"})");
+  auto created = ctl({"template", "apply", file, "--hook", hook, "--assignment", hashed});
+  INFO(created.output);
+  REQUIRE(created.code == 0);
+  auto record = stack.registry().find_template("sensor");
+  REQUIRE(record);
+  REQUIRE(record->hook);
+  CHECK(contains(*record->hook, "enrollment"));
+  REQUIRE(record->assignment);
+  CHECK(contains(*record->assignment, "hashed"));
+
+  REQUIRE(ctl({"broker", "add", "eu-1", "mqtts://eu-1.example.com:8883"}).code == 0);
+  auto pinned = write(stack.dir / "static.json", R"({"policy": "static", "broker": "eu-1"})");
+  auto added = ctl({"template", "apply", file, "--assignment", pinned, "--description", "v2"});
+  INFO(added.output);
+  REQUIRE(added.code == 0);
+  CHECK(contains(added.output, "version 2"));
+  record = stack.registry().find_template("sensor");
+  CHECK(record->default_version == 2);
+  CHECK(record->description == "v2");
+  REQUIRE(record->assignment);
+  CHECK(contains(*record->assignment, "static"));
+  CHECK(record->hook);  // left as it was
+
+  auto unreadable = ctl({"template", "apply", file, "--hook", (stack.dir / "missing.json").string()});
+  INFO(unreadable.output);
+  CHECK(unreadable.code == 2);
+  CHECK(stack.registry().find_template("sensor")->default_version == 2);  // nothing sent
+}

@@ -106,6 +106,7 @@ ApiClient::ApiClient(const Endpoint& endpoint) : url_(endpoint.url) {
   auto split = split_url(endpoint.url);
   base_path_ = split.base_path;
   http_ = std::make_unique<httplib::Client>(split.origin);
+  http_->set_keep_alive(true);  // one connection for a whole import or listing
   if (!http_->is_valid()) throw UsageError("cannot use admin API URL '" + endpoint.url + "'");
   http_->set_url_encode(false);  // paths and queries are encoded here
   http_->set_connection_timeout(10);

@@ -17,5 +17,13 @@ void add_certificate_commands(CLI::App& app, Context& context);  // fleet_comman
 void add_register_command(CLI::App& app, Context& context);      // fleet_commands.cpp
 void add_audit_command(CLI::App& app, Context& context);         // service_commands.cpp
 void add_health_commands(CLI::App& app, Context& context);       // service_commands.cpp: health, metrics
+void add_enrollment_commands(CLI::App& app, Context& context);   // enrollment_commands.cpp
+void add_broker_commands(CLI::App& app, Context& context);       // enrollment_commands.cpp
+
+// Thrown by a command that has already said what went wrong (enrollment
+// import: the lines it refused) and only has its exit status left to give.
+struct ExitStatus {
+  int code;
+};
 
 }  // namespace provisionctl

@@ -45,6 +45,8 @@ void build_commands(CLI::App& app, Context& context) {
   add_audit_command(app, context);
   add_token_commands(app, context);
   add_health_commands(app, context);
+  add_enrollment_commands(app, context);
+  add_broker_commands(app, context);
 }
 
 int usage_error(const std::string& message) {
@@ -71,6 +73,8 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
     return usage_error(e.what());
+  } catch (const ExitStatus& e) {
+    return e.code;
   } catch (const UsageError& e) {
     return usage_error(e.what());
   } catch (const ApiFailure& e) {

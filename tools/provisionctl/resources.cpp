@@ -52,7 +52,8 @@ void add_get(CLI::App& parent, Context& context, const Resource& resource) {
 }
 
 void add_delete(CLI::App& parent, Context& context, const Resource& resource) {
-  auto* command = parent.add_subcommand("delete", "delete a " + resource.noun);
+  const bool vowel = !resource.noun.empty() && std::string("aeiou").find(resource.noun[0]) != std::string::npos;
+  auto* command = parent.add_subcommand("delete", std::string(vowel ? "delete an " : "delete a ") + resource.noun);
   auto key = add_key(*command, resource);
   command->callback([&context, resource, key] {
     auto answer = context.api().call("DELETE", resource.item_path(*key));

@@ -1,7 +1,9 @@
-// template list|get|apply|versions|version|set-default|enable|disable|delete|delete-version|dry-run
+// template list|get|apply|versions|version|set-default|enable|disable|delete|delete-version|dry-run|hook|assignment
 #include <filesystem>
+#include <optional>
 
 #include "commands.h"
+#include "errors.h"
 #include "inputs.h"
 #include "resources.h"
 #include "util/json.h"
@@ -27,17 +29,43 @@ std::string name_from_file(const std::string& file) {
 }
 
 struct ApplyOptions {
-  std::string file, name, description;
+  std::string file, name, description, hook_file, assignment_file;
 };
 
-// Creates the template, or adds a version (made the default) when it exists.
+// The template's preProvisioningHook and brokerAssignment from --hook and
+// --assignment files, and its description, as members of a request body.
+// Read before any request, so that an unreadable file changes nothing.
+struct TemplateSettings {
+  std::optional<rapidjson::Document> hook, assignment;
+  std::string description;
+
+  void add_to(JsonBody& request) const {
+    request.string_if_set("description", description);
+    if (hook) request.value("preProvisioningHook", *hook);
+    if (assignment) request.value("brokerAssignment", *assignment);
+  }
+  bool empty() const { return !hook && !assignment && description.empty(); }
+};
+
+TemplateSettings read_settings(const ApplyOptions& options) {
+  TemplateSettings settings;
+  if (!options.hook_file.empty()) settings.hook = read_json_file(options.hook_file, "hook file");
+  if (!options.assignment_file.empty()) settings.assignment = read_json_file(options.assignment_file, "assignment file");
+  settings.description = options.description;
+  return settings;
+}
+
+// Creates the template, or adds a version (made the default) when it exists;
+// then its description, hook and assignment in one PATCH.
 void apply(Context& context, const ApplyOptions& options) {
   auto body = read_json_file(options.file, "template file");
+  TemplateSettings settings = read_settings(options);
   std::string name = options.name.empty() ? name_from_file(options.file) : options.name;
   auto& api = context.api();
   if (!api.exists(kTemplates.item_path(name))) {
     JsonBody request;
-    request.string("name", name).string_if_set("description", options.description).value("body", body);
+    request.string("name", name).value("body", body);
+    settings.add_to(request);
     auto created = api.call("POST", kTemplates.collection, &request.document());
     context.show(created, [&](std::ostream& out) {
       out << "template " << name << " created: version " << *provision::json::int_member(created, "defaultVersion") << "\n";
@@ -47,10 +75,21 @@ void apply(Context& context, const ApplyOptions& options) {
   JsonBody request;
   request.value("body", body);
   auto added = api.call("POST", kTemplates.item_path(name) + "/versions", &request.document());
-  if (!options.description.empty())
-    api.call("PATCH", kTemplates.item_path(name), &JsonBody().string("description", options.description).document());
+  int64_t version = provision::json::int_member(added, "version").value_or(0);
+  if (!settings.empty()) {
+    JsonBody update;
+    settings.add_to(update);
+    try {
+      api.call("PATCH", kTemplates.item_path(name), &update.document());
+    } catch (const ApiFailure& failure) {  // the version stays: say so
+      throw ApiFailure(failure.status, failure.code,
+                       "template " + name + ": version " + std::to_string(version) +
+                           " added (now the default), but not the rest: " + failure.what(),
+                       failure.field, failure.details);
+    }
+  }
   context.show(added, [&](std::ostream& out) {
-    out << "template " << name << ": version " << *provision::json::int_member(added, "version") << " (now the default)\n";
+    out << "template " << name << ": version " << version << " (now the default)\n";
   });
 }
 
@@ -60,7 +99,46 @@ void add_apply(CLI::App& group, Context& context) {
   command->add_option("FILE", options->file, "template document (JSON)")->required();
   command->add_option("--name", options->name, "template name (default: the file name without .json)");
   command->add_option("--description", options->description, "template description");
+  command->add_option("--hook", options->hook_file, "pre-provisioning hook (JSON, schemas/hook.schema.json)");
+  command->add_option("--assignment", options->assignment_file, "broker assignment (JSON, schemas/assignment.schema.json)");
   command->callback([&context, options] { apply(context, *options); });
+}
+
+// The template without its hook's secret, should the API ever show it.
+rapidjson::Document without_secret(rapidjson::Document document) {
+  if (!document.IsObject()) return document;
+  if (auto hook = document.FindMember("preProvisioningHook"); hook != document.MemberEnd() && hook->value.IsObject())
+    hook->value.RemoveMember("secret");
+  return document;
+}
+
+void add_template_get(CLI::App& group, Context& context) {
+  auto* command = group.add_subcommand("get", "show one template, with its hook (without secret) and broker assignment");
+  auto name = add_key(*command, kTemplates);
+  command->callback([&context, name] {
+    context.show_resource(without_secret(context.api().call("GET", kTemplates.item_path(*name))));
+  });
+}
+
+// template hook|assignment NAME FILE.json|--remove: PATCH `member` with the file's object, or null.
+void add_template_setting(CLI::App& group, Context& context, const std::string& name, const std::string& member,
+                          const std::string& what, const std::string& schema) {
+  auto* command = group.add_subcommand(name, "set or remove a template's " + what);
+  auto template_name = add_key(*command, kTemplates);
+  auto file = std::make_shared<std::string>();
+  auto remove = std::make_shared<bool>(false);
+  auto* file_option = command->add_option("FILE", *file, what + " (JSON, " + schema + ")");
+  command->add_flag("--remove", *remove, "remove the " + what)->excludes(file_option);
+  command->callback([&context, template_name, file, remove, member, what] {
+    if (!*remove && file->empty()) throw UsageError("template " + *template_name + ": give FILE or --remove");
+    JsonBody request;
+    if (*remove) request.value(member, rapidjson::Value());
+    else request.value(member, read_json_file(*file, what + " file"));
+    auto answer = context.api().call("PATCH", kTemplates.item_path(*template_name), &request.document());
+    context.show(without_secret(std::move(answer)), [&](std::ostream& out) {
+      out << "template " << *template_name << ": " << what << (*remove ? " removed\n" : " set\n");
+    });
+  });
 }
 
 // The template's versions as a table, the default one marked.
@@ -160,7 +238,7 @@ void add_dry_run(CLI::App& group, Context& context) {
 void add_template_commands(CLI::App& app, Context& context) {
   auto& group = add_group(app, "template", "provisioning templates and their versions");
   add_list(group, context, kTemplates);
-  add_get(group, context, kTemplates);
+  add_template_get(group, context);
   add_apply(group, context);
   add_versions(group, context);
   add_version(group, context);
@@ -170,6 +248,9 @@ void add_template_commands(CLI::App& app, Context& context) {
   add_delete(group, context, kTemplates);
   add_delete_version(group, context);
   add_dry_run(group, context);
+  add_template_setting(group, context, "hook", "preProvisioningHook", "pre-provisioning hook", "schemas/hook.schema.json");
+  add_template_setting(group, context, "assignment", "brokerAssignment", "broker assignment",
+                       "schemas/assignment.schema.json");
 }
 
 }  // namespace provisionctl

@@ -1,0 +1,223 @@
+#include "flows.h"
+
+#include <optional>
+#include <vector>
+
+#include "pki/csr.h"
+#include "pki/key.h"
+#include "protocol/payloads.h"
+#include "protocol/topics.h"
+#include "util/files.h"
+#include "util/json.h"
+
+namespace provision::bench {
+namespace {
+
+using protocol::Operation;
+using protocol::RequestTopic;
+
+double elapsed_ms(Clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
+}
+
+// Times each step of one flow into a FlowResult; a failed step ends the flow
+// with "<step>: <failure>".
+class StepClock {
+ public:
+  StepClock(FlowResult& result, std::chrono::milliseconds timeout) : result_(result), timeout_(timeout) {}
+
+  Clock::time_point deadline() const { return Clock::now() + timeout_; }
+
+  template <typename Action>
+  bool run(Step step, Action&& action) {
+    const auto start = Clock::now();
+    Failure failure = action();
+    if (!failure.empty()) {
+      result_.error = std::string(step_name(step)) + ": " + failure;
+      return false;
+    }
+    result_.step_ms[static_cast<size_t>(step)] = elapsed_ms(start);
+    return true;
+  }
+
+ private:
+  FlowResult& result_;
+  std::chrono::milliseconds timeout_;
+};
+
+// A device's certificate and key files (libmosquitto reads files only),
+// removed when the flow ends.
+struct DeviceFiles {
+  DeviceFiles(const std::filesystem::path& dir, const std::string& name)
+      : certificate(dir / (name + ".pem")), key(dir / (name + ".key")) {}
+  ~DeviceFiles() {
+    std::error_code ec;
+    std::filesystem::remove(certificate, ec);
+    std::filesystem::remove(key, ec);
+  }
+  DeviceFiles(const DeviceFiles&) = delete;
+  DeviceFiles& operator=(const DeviceFiles&) = delete;
+  std::filesystem::path certificate, key;
+};
+
+struct ReplyTopics {
+  explicit ReplyTopics(const RequestTopic& request)
+      : request_topic(protocol::request_topic(request)),
+        accepted(protocol::reply_topic(request, true)),
+        rejected(protocol::reply_topic(request, false)) {}
+  std::string request_topic, accepted, rejected;
+  std::vector<std::string> both() const { return {accepted, rejected}; }
+};
+
+// "" for an accepted reply; "rejected <errorCode>" otherwise.
+Failure rejection_of(const ReceivedMessage& reply, const ReplyTopics& topics, rapidjson::Document& body) {
+  try {
+    body = protocol::decode_reply(protocol::Format::Json, reply.payload);
+  } catch (const std::exception&) {
+    return "unreadable reply";
+  }
+  if (reply.topic == topics.accepted) return {};
+  return "rejected " + json::string_member(body, "errorCode").value_or("(no errorCode)");
+}
+
+std::string csr_request_payload(const std::string& csr_pem) {
+  rapidjson::Document doc(rapidjson::kObjectType);
+  doc.AddMember("certificateSigningRequest", json::string_value(csr_pem, doc.GetAllocator()), doc.GetAllocator());
+  return json::stringify(doc);
+}
+
+std::string register_request_payload(const std::string& token, const std::string& serial) {
+  rapidjson::Document doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  doc.AddMember("certificateOwnershipToken", json::string_value(token, a), a);
+  rapidjson::Value parameters(rapidjson::kObjectType);
+  parameters.AddMember("SerialNumber", json::string_value(serial, a), a);
+  doc.AddMember("parameters", parameters, a);
+  return json::stringify(doc);
+}
+
+std::string telemetry_payload(size_t index) { return "{\"seq\":" + std::to_string(index) + "}"; }
+
+}  // namespace
+
+std::string_view step_name(Step step) {
+  switch (step) {
+    case Step::ClaimConnect: return "claim connect";
+    case Step::Subscribe: return "subscribe";
+    case Step::CreateCertificate: return "certificate request";
+    case Step::RegisterThing: return "register thing";
+    case Step::DeviceConnect: return "device connect";
+    case Step::Publish: return "publish";
+    case Step::WholeFlow: return "whole flow";
+  }
+  return "unknown";
+}
+
+FlowResult run_provisioning_flow(const FlowSettings& settings, size_t index) {
+  FlowResult result;
+  const std::string serial = settings.run_id + "-" + std::to_string(index);
+  const ReplyTopics certificate_topics(RequestTopic{
+      settings.keygen ? Operation::CreateKeysAndCertificate : Operation::CreateCertificateFromCsr,
+      protocol::Format::Json, protocol::Alias::Provision, ""});
+  const ReplyTopics register_topics(RequestTopic{Operation::RegisterThing, protocol::Format::Json,
+                                                 protocol::Alias::Provision, settings.stack.template_name});
+
+  // The device's own work happens before the clock starts: its key and CSR.
+  std::optional<pki::PrivateKey> key;
+  std::string certificate_request = "{}";
+  if (!settings.keygen) {
+    key = pki::PrivateKey::generate_ec("P-256");
+    certificate_request = csr_request_payload(pki::create_csr(*key, {{"CN", serial}}));
+  }
+
+  DeviceFiles files(settings.work_dir, serial);
+  StepClock clock(result, settings.step_timeout);
+  const auto flow_start = Clock::now();
+  std::string thing_name, telemetry_topic;
+  {
+    MqttClient claim("claim-" + serial, settings.stack.claim);
+    if (!clock.run(Step::ClaimConnect, [&] { return claim.connect(settings.stack.broker, clock.deadline()); }))
+      return result;
+    if (!clock.run(Step::Subscribe, [&] {
+          return claim.subscribe({certificate_topics.accepted, certificate_topics.rejected, register_topics.accepted,
+                                  register_topics.rejected},
+                                 clock.deadline());
+        }))
+      return result;
+
+    std::string token;
+    if (!clock.run(Step::CreateCertificate, [&]() -> Failure {
+          ReceivedMessage reply;
+          Failure failure = claim.request(certificate_topics.request_topic, certificate_request,
+                                          certificate_topics.both(), clock.deadline(), reply);
+          rapidjson::Document body;
+          if (failure.empty()) failure = rejection_of(reply, certificate_topics, body);
+          if (!failure.empty()) return failure;
+          auto pem = json::string_member(body, "certificatePem");
+          auto ownership = json::string_member(body, "certificateOwnershipToken");
+          auto private_key = settings.keygen ? json::string_member(body, "privateKey") : key->to_pem();
+          if (!pem || !ownership || !private_key) return "accepted reply lacks a field";
+          token = *ownership;
+          // The device keeps its certificate and key (libmosquitto reads files).
+          write_file(files.key, *private_key, 0600);
+          write_file(files.certificate, *pem, 0644);
+          return {};
+        }))
+      return result;
+
+    if (!clock.run(Step::RegisterThing, [&]() -> Failure {
+          ReceivedMessage reply;
+          Failure failure = claim.request(register_topics.request_topic, register_request_payload(token, serial),
+                                          register_topics.both(), clock.deadline(), reply);
+          rapidjson::Document body;
+          if (failure.empty()) failure = rejection_of(reply, register_topics, body);
+          if (!failure.empty()) return failure;
+          thing_name = json::string_member(body, "thingName").value_or("");
+          const rapidjson::Value* configuration = json::member(body, "deviceConfiguration");
+          if (configuration && configuration->IsObject())
+            telemetry_topic = json::string_member(*configuration, "telemetryTopic").value_or("");
+          if (thing_name.empty() || telemetry_topic.empty()) return "accepted reply lacks thingName or telemetryTopic";
+          return {};
+        }))
+      return result;
+    claim.disconnect();
+  }
+  {
+    MqttClient device(thing_name, {settings.stack.ca_file, files.certificate.string(), files.key.string()});
+    if (!clock.run(Step::DeviceConnect, [&] { return device.connect(settings.stack.broker, clock.deadline()); }))
+      return result;
+    if (!clock.run(Step::Publish,
+                   [&] { return device.publish(telemetry_topic, telemetry_payload(index), clock.deadline()); }))
+      return result;
+    device.disconnect();
+  }
+  result.step_ms[static_cast<size_t>(Step::WholeFlow)] = elapsed_ms(flow_start);
+  result.ok = true;
+  return result;
+}
+
+FlowResult run_baseline_flow(const FlowSettings& settings, const PreIssuedDevice& device, size_t index) {
+  FlowResult result;
+  StepClock clock(result, settings.step_timeout);
+  const auto flow_start = Clock::now();
+  {
+    MqttClient claim("claim-" + settings.run_id + "-b" + std::to_string(index), settings.stack.claim);
+    if (!clock.run(Step::ClaimConnect, [&] { return claim.connect(settings.stack.broker, clock.deadline()); }))
+      return result;
+    claim.disconnect();
+  }
+  {
+    MqttClient client(device.thing_name, device.tls);
+    if (!clock.run(Step::DeviceConnect, [&] { return client.connect(settings.stack.broker, clock.deadline()); }))
+      return result;
+    if (!clock.run(Step::Publish,
+                   [&] { return client.publish(device.telemetry_topic, telemetry_payload(index), clock.deadline()); }))
+      return result;
+    client.disconnect();
+  }
+  result.step_ms[static_cast<size_t>(Step::WholeFlow)] = elapsed_ms(flow_start);
+  result.ok = true;
+  return result;
+}
+
+}  // namespace provision::bench

@@ -1,0 +1,202 @@
+#include "report.h"
+
+#include <cstdio>
+#include <optional>
+
+#include "util/error.h"
+#include "util/files.h"
+#include "util/json.h"
+
+namespace provision::bench {
+namespace {
+
+const rapidjson::Value* object_member(const rapidjson::Value& v, const char* name) {
+  const rapidjson::Value* m = v.IsObject() ? json::member(v, name) : nullptr;
+  return m && m->IsObject() ? m : nullptr;
+}
+
+std::optional<double> number(const rapidjson::Value* object, const char* name) {
+  if (!object) return std::nullopt;
+  const rapidjson::Value* m = json::member(*object, name);
+  if (!m || !m->IsNumber()) return std::nullopt;
+  return m->GetDouble();
+}
+
+std::string fixed(std::optional<double> value, int decimals) {
+  if (!value) return "–";
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", decimals, *value);
+  return text;
+}
+
+// 1234567 -> "1,234,567"
+std::string grouped(std::optional<double> value) {
+  if (!value) return "–";
+  std::string digits = std::to_string(static_cast<long long>(*value));
+  std::string out;
+  const size_t first = digits.size() % 3 == 0 ? 3 : digits.size() % 3;
+  out = digits.substr(0, first);
+  for (size_t i = first; i < digits.size(); i += 3) out += "," + digits.substr(i, 3);
+  return out;
+}
+
+std::string mib(std::optional<double> kib) { return kib ? fixed(*kib / 1024, 1) : "–"; }
+
+std::string flow_label(const rapidjson::Value& phase) {
+  std::string flow = json::string_member(phase, "flow").value_or("?");
+  if (flow == "baseline") return "baseline (claim connect + device connect + 1 publish)";
+  return "provisioning (" + flow + ")";
+}
+
+std::string phase_row(const rapidjson::Value& phase) {
+  const auto* cpu = object_member(phase, "cpu_ms_per_flow");
+  return "| " + flow_label(phase) + " | " + grouped(number(&phase, "flows")) + " | " + grouped(number(&phase, "failed")) +
+         " | " + fixed(number(&phase, "wall_seconds"), 2) + " | " + fixed(number(&phase, "flows_per_second"), 1) +
+         " | " + fixed(number(cpu, "broker"), 2) + " | " + fixed(number(cpu, "provisiond"), 2) + " | " +
+         fixed(number(cpu, "bench"), 2) + " |\n";
+}
+
+std::string busy_line(const rapidjson::Value& phase) {
+  const auto* cores = object_member(phase, "cpu_cores_busy");
+  return flow_label(phase) + ": broker " + fixed(number(cores, "broker"), 2) + ", provisiond " +
+         fixed(number(cores, "provisiond"), 2) + ", provision-bench " + fixed(number(cores, "bench"), 2);
+}
+
+std::string latency_cells(const rapidjson::Value* phase, const std::string& step) {
+  const rapidjson::Value* latency = phase ? object_member(*phase, "latency_ms") : nullptr;
+  const rapidjson::Value* s = latency ? object_member(*latency, step.c_str()) : nullptr;
+  return " " + fixed(number(s, "p50"), 1) + " | " + fixed(number(s, "p95"), 1) + " | " + fixed(number(s, "p99"), 1) + " |";
+}
+
+const char* const kSteps[] = {"claim connect",  "subscribe", "certificate request", "register thing",
+                              "device connect", "publish",   "whole flow"};
+
+std::string errors_rows(const rapidjson::Value& phase) {
+  std::string out;
+  const auto* errors = object_member(phase, "errors");
+  if (!errors || errors->MemberCount() == 0) return "| " + flow_label(phase) + " | none | 0 |\n";
+  for (const auto& e : errors->GetObject())
+    out += "| " + flow_label(phase) + " | " + std::string(json::view(e.name)) + " | " + grouped(e.value.GetDouble()) + " |\n";
+  return out;
+}
+
+std::string percent(double fraction) { return fixed(fraction * 100, 1) + " %"; }
+
+}  // namespace
+
+std::string run_markdown(const rapidjson::Value& run) {
+  const auto* provisioning = object_member(run, "provisioning");
+  const auto* baseline = object_member(run, "baseline");
+  std::string out;
+  out += "### Provisioning rate: " + grouped(number(&run, "devices")) + " devices, concurrency " +
+         grouped(number(&run, "concurrency")) + ", registry of " + grouped(number(&run, "registry_things")) +
+         " things\n\n";
+  out += "| flow | flows | failed | wall s | flows/s | broker CPU ms/flow | provisiond CPU ms/flow | provision-bench CPU ms/flow |\n";
+  out += "|---|---:|---:|---:|---:|---:|---:|---:|\n";
+  if (provisioning) out += phase_row(*provisioning);
+  if (baseline) out += phase_row(*baseline);
+  if (auto ratio = number(&run, "rate_ratio")) {
+    out += "\n**Headline: provisioning runs at " + percent(*ratio) + " of the baseline rate";
+    if (*ratio > 0) out += " (one provisioning flow costs the time of " + fixed(1 / *ratio, 2) + " baseline flows)";
+    out += ".**\n";
+  }
+  out += "\nCPU busy during each run (CPU seconds per wall second; 1.00 = one core at 100 %):\n\n";
+  if (provisioning) out += "- " + busy_line(*provisioning) + "\n";
+  if (baseline) out += "- " + busy_line(*baseline) + "\n";
+
+  out += "\n### Latency per step (ms, successful flows)\n\n";
+  out += "| step | provisioning p50 | p95 | p99 |";
+  if (baseline) out += " baseline p50 | p95 | p99 |";
+  out += "\n|---|---:|---:|---:|";
+  if (baseline) out += "---:|---:|---:|";
+  out += "\n";
+  for (const char* step : kSteps) {
+    out += std::string("| ") + step + " |" + latency_cells(provisioning, step);
+    if (baseline) out += latency_cells(baseline, step);
+    out += "\n";
+  }
+
+  out += "\n### Errors\n\n| flow | error | count |\n|---|---|---:|\n";
+  if (provisioning) out += errors_rows(*provisioning);
+  if (baseline) out += errors_rows(*baseline);
+
+  const auto* memory = provisioning ? object_member(*provisioning, "memory_kb") : nullptr;
+  out += "\n### Memory after the provisioning run\n\n| provisiond peak RSS (VmHWM) | broker RSS (VmRSS) |\n|---:|---:|\n";
+  out += "| " + mib(number(memory, "provisiond_peak_rss_kb")) + " MiB | " + mib(number(memory, "broker_rss_kb")) + " MiB |\n";
+  return out;
+}
+
+std::string scale_markdown(const rapidjson::Value& small_run, const rapidjson::Value& large_run) {
+  const auto* small = object_member(small_run, "provisioning");
+  const auto* large = object_member(large_run, "provisioning");
+  if (!small || !large) throw Error("scale report: both runs need a provisioning phase");
+  std::string out = "### Scale: the same benchmark on a pre-filled registry\n\n";
+  out += "| registry things | flows | failed | flows/s | whole flow p50 | p95 | p99 ms | broker CPU ms/flow | provisiond CPU ms/flow | provisiond peak RSS |\n";
+  out += "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (const auto* run : {&small_run, &large_run}) {
+    const auto* phase = object_member(*run, "provisioning");
+    const auto* cpu = object_member(*phase, "cpu_ms_per_flow");
+    const auto* memory = object_member(*phase, "memory_kb");
+    out += "| " + grouped(number(run, "registry_things")) + " | " + grouped(number(phase, "flows")) + " | " +
+           grouped(number(phase, "failed")) + " | " + fixed(number(phase, "flows_per_second"), 1) + " |" +
+           latency_cells(phase, "whole flow") + " " + fixed(number(cpu, "broker"), 2) + " | " +
+           fixed(number(cpu, "provisiond"), 2) + " | " + mib(number(memory, "provisiond_peak_rss_kb")) + " MiB |\n";
+  }
+  out += "\n| step | p50 small | p99 small | p50 large | p99 large |\n|---|---:|---:|---:|---:|\n";
+  for (const char* step : kSteps) {
+    const auto* s = object_member(*object_member(*small, "latency_ms"), step);
+    const auto* l = object_member(*object_member(*large, "latency_ms"), step);
+    out += std::string("| ") + step + " | " + fixed(number(s, "p50"), 1) + " | " + fixed(number(s, "p99"), 1) + " | " +
+           fixed(number(l, "p50"), 1) + " | " + fixed(number(l, "p99"), 1) + " |\n";
+  }
+  auto before = number(small, "flows_per_second"), after = number(large, "flows_per_second");
+  if (before && after && *before > 0) {
+    const double ratio = *after / *before;
+    out += "\n**Rate with " + grouped(number(&large_run, "registry_things")) + " things: " + percent(ratio) +
+           " of the rate with " + grouped(number(&small_run, "registry_things")) + " things (target: within 10 %; " +
+           (ratio >= 0.9 ? "met" : "NOT met") + ").**\n";
+  }
+  return out;
+}
+
+std::string prefill_markdown(const rapidjson::Value& prefill) {
+  std::string out = "### Registry pre-fill\n\n";
+  out += "| things + ACTIVE certificates added | seconds | rows/s | registry things now | registry file |\n";
+  out += "|---:|---:|---:|---:|---:|\n";
+  out += "| " + grouped(number(&prefill, "added")) + " | " + fixed(number(&prefill, "seconds"), 1) + " | " +
+         grouped(number(&prefill, "things_per_second")) + " | " + grouped(number(&prefill, "registry_things")) + " | " +
+         mib(number(&prefill, "registry_kb")) + " MiB |\n";
+  return out;
+}
+
+std::string hold_markdown(const rapidjson::Value& hold) {
+  std::string out = "### Broker memory per connection\n\n";
+  out += "| connections | requested | held | failed | broker RSS before | after | per connection |\n";
+  out += "|---|---:|---:|---:|---:|---:|---:|\n";
+  const std::pair<const char*, const char*> kinds[] = {
+      {"claim", "claim (mTLS; the plugin's per-connection claim state)"},
+      {"device", "device (pre-issued certificates; the plugin compiles each one's policy)"}};
+  for (const auto& [key, label] : kinds) {
+    const auto* part = object_member(hold, key);
+    if (!part) continue;
+    out += std::string("| ") + label + " | " + grouped(number(part, "requested")) + " | " + grouped(number(part, "held")) +
+           " | " + grouped(number(part, "failed")) + " | " + mib(number(part, "broker_rss_before_kb")) + " MiB | " +
+           mib(number(part, "broker_rss_after_kb")) + " MiB | " + fixed(number(part, "kib_per_connection"), 1) +
+           " KiB |\n";
+  }
+  if (auto note = json::string_member(hold, "limits")) out += "\n" + *note + "\n";
+  const auto* claim = object_member(hold, "claim");
+  if (auto error = claim ? json::string_member(*claim, "first_error") : std::nullopt)
+    out += "\nFirst failure: " + *error + "\n";
+  return out;
+}
+
+void write_json_file(const std::filesystem::path& path, const rapidjson::Value& value) {
+  write_file(path, json::pretty(value) + "\n", 0644);
+}
+
+rapidjson::Document read_json_file(const std::filesystem::path& path) {
+  return json::parse(read_file(path), path.string());
+}
+
+}  // namespace provision::bench

@@ -1,0 +1,109 @@
+#include "run_command.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "flow_runner.h"
+#include "phase_summary.h"
+#include "pre_issued_devices.h"
+#include "registry/registry.h"
+#include "report.h"
+#include "stack.h"
+#include "util/json.h"
+#include "util/random.h"
+
+namespace provision::bench {
+namespace {
+
+// Per-device certificate and key files: in memory when /dev/shm is there.
+struct WorkDir {
+  explicit WorkDir(const std::filesystem::path& stack_dir) {
+    std::error_code ec;
+    const std::string name = "provision-bench-" + std::to_string(getpid());
+    path = std::filesystem::is_directory("/dev/shm", ec) ? std::filesystem::path("/dev/shm") / name : stack_dir / name;
+    std::filesystem::create_directories(path);
+    std::filesystem::permissions(path, std::filesystem::perms::owner_all, ec);
+  }
+  ~WorkDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  WorkDir(const WorkDir&) = delete;
+  WorkDir& operator=(const WorkDir&) = delete;
+  std::filesystem::path path;
+};
+
+StackProcesses find_stack_processes(const RunOptions& options, const StackSettings& stack) {
+  StackProcesses p;
+  p.broker = options.broker_pid ? options.broker_pid : find_process((stack.dir / "mosquitto.conf").string());
+  p.provisiond = options.provisiond_pid ? options.provisiond_pid : find_process((stack.dir / "provisiond.json").string());
+  if (!p.broker) std::cerr << "provision-bench: broker process not found; its CPU is left out (use --broker-pid)\n";
+  if (!p.provisiond) std::cerr << "provision-bench: provisiond not found; its CPU is left out (use --provisiond-pid)\n";
+  return p;
+}
+
+int64_t registry_things(const StackSettings& stack) {
+  auto registry = registry::Registry::open_read_only(stack.registry, 5000);
+  return registry.count_things();
+}
+
+void report_progress(const std::string& what) { std::cerr << "provision-bench: " << what << std::endl; }
+
+}  // namespace
+
+int run_benchmark(const RunOptions& options) {
+  const StackSettings stack = load_stack(options.stack);
+  const StackProcesses processes = find_stack_processes(options, stack);
+  WorkDir work(stack.dir);
+  FlowSettings settings{stack, options.keygen, options.step_timeout, work.path, random_token(6)};
+  const size_t warmup = options.warmup.value_or(options.concurrency);
+  const std::string operation = options.keygen ? "CreateKeysAndCertificate" : "CreateCertificateFromCsr";
+
+  std::vector<PreIssuedDevice> devices;
+  if (options.baseline) {
+    report_progress("pre-issuing " + std::to_string(options.devices + warmup) + " device certificates for the baseline");
+    devices = ensure_pre_issued_devices(stack, options.devices + warmup);
+  }
+
+  rapidjson::Document run(rapidjson::kObjectType);
+  auto& a = run.GetAllocator();
+  run.AddMember("kind", "run", a);
+  run.AddMember("stack", json::string_value(stack.dir.string(), a), a);
+  run.AddMember("devices", static_cast<uint64_t>(options.devices), a);
+  run.AddMember("concurrency", static_cast<uint64_t>(options.concurrency), a);
+  run.AddMember("operation", json::string_value(operation, a), a);
+  run.AddMember("registry_things", registry_things(stack), a);
+
+  // Warm-up flows (TLS session caches, SQLite pages, allocator) are not counted.
+  if (warmup > 0) {
+    report_progress("warm-up: " + std::to_string(warmup) + " flows");
+    run_phase(warmup, options.concurrency, processes,
+              [&](size_t i) { return run_provisioning_flow(settings, options.devices + i); });
+    if (options.baseline)
+      run_phase(warmup, options.concurrency, processes,
+                [&](size_t i) { return run_baseline_flow(settings, devices[options.devices + i], options.devices + i); });
+  }
+
+  report_progress("provisioning: " + std::to_string(options.devices) + " flows, concurrency " +
+                  std::to_string(options.concurrency));
+  auto provisioning = run_phase(options.devices, options.concurrency, processes,
+                                [&](size_t i) { return run_provisioning_flow(settings, i); });
+  run.AddMember("provisioning", summarise_phase(provisioning, operation, options.concurrency, a), a);
+
+  if (options.baseline) {
+    report_progress("baseline: " + std::to_string(options.devices) + " flows");
+    auto baseline = run_phase(options.devices, options.concurrency, processes,
+                              [&](size_t i) { return run_baseline_flow(settings, devices[i], i); });
+    run.AddMember("baseline", summarise_phase(baseline, "baseline", options.concurrency, a), a);
+    const double base_rate = run["baseline"]["flows_per_second"].GetDouble();
+    if (base_rate > 0) run.AddMember("rate_ratio", run["provisioning"]["flows_per_second"].GetDouble() / base_rate, a);
+  }
+
+  std::cout << run_markdown(run) << std::flush;
+  if (!options.json_file.empty()) write_json_file(options.json_file, run);
+  return 0;
+}
+
+}  // namespace provision::bench
