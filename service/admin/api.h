@@ -79,6 +79,21 @@ Response no_content();
 // {"items": [...], "nextCursor": "..."}: `cursor` is the key of the last item
 // when the page is full.
 Response page_response(rapidjson::Document items, const registry::Page& page, const std::string& last_key);
+// One page of records as {"items": [...], "nextCursor"}: `to_json(record)`
+// makes an item's document, `key_of(record)` its cursor.
+template <typename Records, typename ToJson, typename KeyOf>
+Response page_of(const Records& records, const registry::Page& page, ToJson&& to_json, KeyOf&& key_of) {
+  rapidjson::Document items(rapidjson::kArrayType);
+  std::string last;
+  for (const auto& record : records) {
+    rapidjson::Value item;
+    item.CopyFrom(to_json(record), items.GetAllocator());
+    items.PushBack(item, items.GetAllocator());
+    last = key_of(record);
+  }
+  return page_response(std::move(items), page, last);
+}
+
 rapidjson::Value string_list(const std::vector<std::string>& list, rapidjson::Document::AllocatorType& a);
 rapidjson::Value string_map(const std::map<std::string, std::string>& map, rapidjson::Document::AllocatorType& a);
 std::vector<std::string> to_string_list(const rapidjson::Value& array);

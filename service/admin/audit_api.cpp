@@ -58,15 +58,7 @@ rapidjson::Document token_json(const registry::ApiTokenRecord& t) {
 
 Response list_tokens(Call& call) {
   auto page = call.page();
-  rapidjson::Document items(rapidjson::kArrayType);
-  std::string last;
-  for (const auto& t : call.registry.list_api_tokens(page)) {
-    rapidjson::Value item;
-    item.CopyFrom(token_json(t), items.GetAllocator());
-    items.PushBack(item, items.GetAllocator());
-    last = t.name;
-  }
-  return page_response(std::move(items), page, last);
+  return page_of(call.registry.list_api_tokens(page), page, token_json, [](const auto& t) { return t.name; });
 }
 
 Response create_token(Call& call) {

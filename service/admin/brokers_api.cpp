@@ -26,13 +26,8 @@ registry::BrokerRecord existing(registry::Registry& registry, const std::string&
 }
 
 Response list(Call& call) {
-  rapidjson::Document items(rapidjson::kArrayType);
-  for (const auto& b : call.registry.list_brokers()) {
-    rapidjson::Value item;
-    item.CopyFrom(broker_json(b), items.GetAllocator());
-    items.PushBack(item, items.GetAllocator());
-  }
-  return page_response(std::move(items), registry::Page{1 << 30, ""}, "");
+  // Few brokers: one page.
+  return page_of(call.registry.list_brokers(), registry::Page{1 << 30, ""}, broker_json, [](const auto&) { return ""; });
 }
 
 Response create(Call& call) {

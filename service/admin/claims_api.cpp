@@ -58,18 +58,12 @@ registry::ClaimCertificateRecord existing_claim(registry::Registry& registry, co
 
 Response list_claims(Call& call) {
   auto page = call.page();
-  rapidjson::Document items(rapidjson::kArrayType);
-  std::string last;
   auto status = call.query_string("status");
   if (status && *status != "ACTIVE" && *status != "INACTIVE")
     throw ApiError(400, "InvalidField", "status: must be ACTIVE or INACTIVE", "status");
-  for (const auto& c : call.registry.list_claim_certificates(page, status)) {
-    rapidjson::Value item;
-    item.CopyFrom(claim_json(c, false), items.GetAllocator());
-    items.PushBack(item, items.GetAllocator());
-    last = c.id;
-  }
-  return page_response(std::move(items), page, last);
+  return page_of(
+      call.registry.list_claim_certificates(page, status), page, [](const auto& c) { return claim_json(c, false); },
+      [](const auto& c) { return c.id; });
 }
 
 // An installer (the "provisioning by trusted user" flow: an installer app on
@@ -170,18 +164,12 @@ rapidjson::Document ca_json(const Call& call, const registry::CaRecord& c, bool 
 
 Response list_cas(Call& call) {
   auto page = call.page();
-  rapidjson::Document items(rapidjson::kArrayType);
-  std::string last;
   auto role = call.query_string("role");
   if (role && *role != "root" && *role != "fleet" && *role != "claim" && *role != "manufacturer")
     throw ApiError(400, "InvalidField", "role: must be root, fleet, claim or manufacturer", "role");
-  for (const auto& c : call.registry.list_cas(page, role)) {
-    rapidjson::Value item;
-    item.CopyFrom(ca_json(call, c, false), items.GetAllocator());
-    items.PushBack(item, items.GetAllocator());
-    last = c.id;
-  }
-  return page_response(std::move(items), page, last);
+  return page_of(
+      call.registry.list_cas(page, role), page, [&](const auto& c) { return ca_json(call, c, false); },
+      [](const auto& c) { return c.id; });
 }
 
 // Bring your own fleet CA: its key is kept next to the configuration (0600),

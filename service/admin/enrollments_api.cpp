@@ -41,15 +41,8 @@ Response list(Call& call) {
   auto status = call.query_string("status");
   if (status && *status != "DISABLED" && *status != "ENABLED")
     throw ApiError(400, "InvalidField", "status: must be DISABLED or ENABLED", "status");
-  rapidjson::Document items(rapidjson::kArrayType);
-  std::string last;
-  for (const auto& e : call.registry.list_enrollments(page, status)) {
-    rapidjson::Value item;
-    item.CopyFrom(enrollment_json(e), items.GetAllocator());
-    items.PushBack(item, items.GetAllocator());
-    last = e.registration_id;
-  }
-  return page_response(std::move(items), page, last);
+  return page_of(call.registry.list_enrollments(page, status), page, enrollment_json,
+                 [](const auto& e) { return e.registration_id; });
 }
 
 Response create(Call& call) {

@@ -10,9 +10,9 @@ namespace {
 
 const std::vector<Role> kRead{Role::Admin, Role::Operator, Role::Factory};
 
-rapidjson::Value certificate_json(registry::Registry& registry, const registry::CertificateRecord& c,
-                                  rapidjson::Document::AllocatorType& a, bool with_pem) {
-  rapidjson::Value v(rapidjson::kObjectType);
+rapidjson::Document certificate_json(registry::Registry& registry, const registry::CertificateRecord& c, bool with_pem) {
+  rapidjson::Document v(rapidjson::kObjectType);
+  auto& a = v.GetAllocator();
   v.AddMember("id", json::string_value(c.id, a), a);
   v.AddMember("status", json::string_value(c.status, a), a);
   if (c.thing_name) v.AddMember("thingName", json::string_value(*c.thing_name, a), a);
@@ -26,18 +26,23 @@ rapidjson::Value certificate_json(registry::Registry& registry, const registry::
   return v;
 }
 
-rapidjson::Value thing_json(registry::Registry& registry, const registry::ThingRecord& t, rapidjson::Document::AllocatorType& a,
-                            bool with_certificates) {
-  rapidjson::Value v(rapidjson::kObjectType);
+rapidjson::Document thing_json(registry::Registry& registry, const registry::ThingRecord& t, bool with_certificates) {
+  rapidjson::Document v(rapidjson::kObjectType);
+  auto& a = v.GetAllocator();
   v.AddMember("name", json::string_value(t.name, a), a);
   if (t.thing_type) v.AddMember("thingType", json::string_value(*t.thing_type, a), a);
   v.AddMember("attributes", string_map(t.attributes, a), a);
+  v.AddMember("groups", string_list(registry.groups_of_thing(t.name), a), a);
   v.AddMember("version", t.version, a);
   v.AddMember("createdAt", t.created_at, a);
   v.AddMember("updatedAt", t.updated_at, a);
   if (with_certificates) {
     rapidjson::Value list(rapidjson::kArrayType);
-    for (const auto& c : registry.certificates_of_thing(t.name)) list.PushBack(certificate_json(registry, c, a, false), a);
+    for (const auto& c : registry.certificates_of_thing(t.name)) {
+      rapidjson::Value item;
+      item.CopyFrom(certificate_json(registry, c, false), a);
+      list.PushBack(item, a);
+    }
     v.AddMember("certificates", list, a);
   }
   return v;
@@ -47,21 +52,15 @@ Actor actor_of(const Call& call) { return Actor{call.actor, call.source}; }
 
 Response list_things(Call& call) {
   auto page = call.page();
-  rapidjson::Document items(rapidjson::kArrayType);
-  std::string last;
-  for (const auto& t : call.registry.list_things(page, call.query_string("prefix").value_or(""))) {
-    items.PushBack(thing_json(call.registry, t, items.GetAllocator(), false), items.GetAllocator());
-    last = t.name;
-  }
-  return page_response(std::move(items), page, last);
+  return page_of(
+      call.registry.list_things(page, call.query_string("prefix").value_or("")), page,
+      [&](const auto& t) { return thing_json(call.registry, t, false); }, [](const auto& t) { return t.name; });
 }
 
 Response get_thing(Call& call) {
   auto t = call.registry.find_thing(call.path["name"]);
   if (!t) not_found("thing " + call.path["name"]);
-  rapidjson::Document doc;
-  doc.CopyFrom(thing_json(call.registry, *t, doc.GetAllocator(), true), doc.GetAllocator());
-  return json_response(200, std::move(doc));
+  return json_response(200, thing_json(call.registry, *t, true));
 }
 
 Response delete_thing(Call& call) {
@@ -84,21 +83,15 @@ Response list_certificates(Call& call) {
   auto status = call.query_string("status");
   if (status && *status != "PENDING_ACTIVATION" && *status != "ACTIVE" && *status != "INACTIVE" && *status != "REVOKED")
     throw ApiError(400, "InvalidField", "status: must be PENDING_ACTIVATION, ACTIVE, INACTIVE or REVOKED", "status");
-  rapidjson::Document items(rapidjson::kArrayType);
-  std::string last;
-  for (const auto& c : call.registry.list_certificates(page, call.query_string("thing"), status)) {
-    items.PushBack(certificate_json(call.registry, c, items.GetAllocator(), false), items.GetAllocator());
-    last = c.id;
-  }
-  return page_response(std::move(items), page, last);
+  return page_of(
+      call.registry.list_certificates(page, call.query_string("thing"), status), page,
+      [&](const auto& c) { return certificate_json(call.registry, c, false); }, [](const auto& c) { return c.id; });
 }
 
 Response get_certificate(Call& call) {
   auto c = call.registry.find_certificate(call.path["id"]);
   if (!c) not_found("certificate " + call.path["id"]);
-  rapidjson::Document doc;
-  doc.CopyFrom(certificate_json(call.registry, *c, doc.GetAllocator(), true), doc.GetAllocator());
-  return json_response(200, std::move(doc));
+  return json_response(200, certificate_json(call.registry, *c, true));
 }
 
 Response update_certificate(Call& call) {

@@ -44,15 +44,9 @@ std::string checked_document(const rapidjson::Value& document) {
 
 Response list(Call& call) {
   auto page = call.page();
-  rapidjson::Document items(rapidjson::kArrayType);
-  std::string last;
-  for (const auto& p : call.registry.list_policies(page)) {
-    rapidjson::Value item;
-    item.CopyFrom(policy_json(call.registry, p), items.GetAllocator());
-    items.PushBack(item, items.GetAllocator());
-    last = p.name;
-  }
-  return page_response(std::move(items), page, last);
+  return page_of(
+      call.registry.list_policies(page), page, [&](const auto& p) { return policy_json(call.registry, p); },
+      [](const auto& p) { return p.name; });
 }
 
 Response create(Call& call) {

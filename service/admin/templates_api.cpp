@@ -112,15 +112,9 @@ Response list(Call& call) {
     if (*e != "true" && *e != "false") throw ApiError(400, "InvalidField", "enabled: must be true or false", "enabled");
     enabled = *e == "true";
   }
-  rapidjson::Document items(rapidjson::kArrayType);
-  std::string last;
-  for (const auto& t : call.registry.list_templates(page, enabled)) {
-    rapidjson::Value item;
-    item.CopyFrom(template_json(call.registry, t, false), items.GetAllocator());
-    items.PushBack(item, items.GetAllocator());
-    last = t.name;
-  }
-  return page_response(std::move(items), page, last);
+  return page_of(
+      call.registry.list_templates(page, enabled), page, [&](const auto& t) { return template_json(call.registry, t, false); },
+      [](const auto& t) { return t.name; });
 }
 
 Response create(Call& call) {

@@ -51,14 +51,9 @@ std::string ProvisioningService::store_pending_certificate(const pki::Certificat
 Reply ProvisioningService::create_keys_and_certificate(const IncomingRequest& request, registry::Registry& registry) {
   protocol::decode_create_keys_request(request.topic.format, request.payload);
   auto key = pki::PrivateKey::generate_ec("P-256");
-  pki::IssueOptions options;
-  options.subject = {{"CN", "Provisioned device"}};
-  options.validity_seconds = settings_.certificate_validity_seconds;
-  auto ca = fleet_ca();
-  auto certificate = ca->issue(key.get(), options);
-  metrics().increment("provision_certificates_issued_total", {{"how", "keygen"}});
+  auto [certificate, ca_id] = issue_for_key(key, "keygen");
   protocol::CertificateReply reply;
-  reply.ownership_token = store_pending_certificate(certificate, ca->certificate().id(), request, registry);
+  reply.ownership_token = store_pending_certificate(certificate, ca_id, request, registry);
   reply.certificate_id = certificate.id();
   reply.certificate_pem = certificate.to_pem();
   reply.private_key = key.to_pem();
@@ -67,14 +62,9 @@ Reply ProvisioningService::create_keys_and_certificate(const IncomingRequest& re
 
 Reply ProvisioningService::create_certificate_from_csr(const IncomingRequest& request, registry::Registry& registry) {
   auto decoded = protocol::decode_csr_request(request.topic.format, request.payload);
-  auto csr = pki::CertificateRequest::from_pem(decoded.certificate_signing_request);
-  pki::IssueOptions options;
-  options.validity_seconds = settings_.certificate_validity_seconds;
-  auto ca = fleet_ca();
-  auto certificate = ca->issue_from_csr(csr, options);
-  metrics().increment("provision_certificates_issued_total", {{"how", "csr"}});
+  auto [certificate, ca_id] = issue_for_csr(decoded.certificate_signing_request, "csr");
   protocol::CertificateReply reply;
-  reply.ownership_token = store_pending_certificate(certificate, ca->certificate().id(), request, registry);
+  reply.ownership_token = store_pending_certificate(certificate, ca_id, request, registry);
   reply.certificate_id = certificate.id();
   reply.certificate_pem = certificate.to_pem();
   return Reply{true, protocol::encode_certificate_reply(reply, request.topic.format), {}};

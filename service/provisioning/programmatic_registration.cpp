@@ -14,19 +14,9 @@ namespace provision::service {
 ProgrammaticResult ProvisioningService::register_programmatically(registry::Registry& registry,
                                                                   const ProgrammaticRegistration& input,
                                                                   const std::string& actor, const std::string& source) {
-  auto ca = fleet_ca();
-  pki::IssueOptions options;
-  options.validity_seconds = settings_.certificate_validity_seconds;
   std::optional<pki::PrivateKey> key;
-  std::optional<pki::Certificate> issued;
-  if (input.csr_pem) {
-    issued = ca->issue_from_csr(pki::CertificateRequest::from_pem(*input.csr_pem), options);
-  } else {
-    key = pki::PrivateKey::generate_ec("P-256");
-    options.subject = {{"CN", "Provisioned device"}};
-    issued = ca->issue(key->get(), options);
-  }
-  const pki::Certificate& certificate = *issued;
+  if (!input.csr_pem) key = pki::PrivateKey::generate_ec("P-256");
+  auto [certificate, ca_id] = input.csr_pem ? issue_for_csr(*input.csr_pem, "api") : issue_for_key(*key, "api");
   const int64_t now = unix_now();
 
   templates::CertificateFacts facts{certificate.id(), certificate.subject()};
@@ -36,7 +26,7 @@ ProgrammaticResult ProvisioningService::register_programmatically(registry::Regi
   record.id = certificate.id();
   record.pem = certificate.to_pem();
   record.status = registry::kPendingActivation;
-  record.ca_id = ca->certificate().id();
+  record.ca_id = ca_id;
   record.serial = certificate.serial_hex();
   record.not_before = certificate.not_before();
   record.not_after = certificate.not_after();
@@ -54,7 +44,6 @@ ProgrammaticResult ProvisioningService::register_programmatically(registry::Regi
   registry.audit({0, now, actor, "RegisterThingProgrammatically", evaluation.plan.thing->name, "ok", source,
                   json::stringify(detail)});
   tx.commit();
-  metrics().increment("provision_certificates_issued_total", {{"how", "api"}});
 
   ProgrammaticResult result;
   result.thing_name = evaluation.plan.thing->name;

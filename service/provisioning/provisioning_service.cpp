@@ -1,5 +1,7 @@
 #include "provisioning/provisioning_service.h"
 
+#include "metrics.h"
+#include "pki/csr.h"
 #include "protocol/payloads.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -19,6 +21,26 @@ void ProvisioningService::set_fleet_ca(pki::CertificateAuthority ca) {
   auto replacement = std::make_shared<const pki::CertificateAuthority>(std::move(ca));
   std::lock_guard lock(fleet_ca_mutex_);
   fleet_ca_ = std::move(replacement);
+}
+
+ProvisioningService::Issued ProvisioningService::issue_for_csr(const std::string& csr_pem, const char* how) {
+  auto csr = pki::CertificateRequest::from_pem(csr_pem);
+  pki::IssueOptions options;
+  options.validity_seconds = settings_.certificate_validity_seconds;
+  auto ca = fleet_ca();
+  Issued issued{ca->issue_from_csr(csr, options), ca->certificate().id()};
+  metrics().increment("provision_certificates_issued_total", {{"how", how}});
+  return issued;
+}
+
+ProvisioningService::Issued ProvisioningService::issue_for_key(const pki::PrivateKey& key, const char* how) {
+  pki::IssueOptions options;
+  options.subject = {{"CN", "Provisioned device"}};
+  options.validity_seconds = settings_.certificate_validity_seconds;
+  auto ca = fleet_ca();
+  Issued issued{ca->issue(key.get(), options), ca->certificate().id()};
+  metrics().increment("provision_certificates_issued_total", {{"how", how}});
+  return issued;
 }
 
 Evaluation ProvisioningService::evaluate_template(registry::Registry& registry, const std::string& name,

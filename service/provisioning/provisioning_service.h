@@ -63,6 +63,16 @@ class ProvisioningService {
 
   // The CA that issues device certificates now, and a way to replace it.
   std::shared_ptr<const pki::CertificateAuthority> fleet_ca() const;
+
+  // A device certificate from the fleet CA, for a device's CSR (checked:
+  // RequestError InvalidCsr/InvalidCsrSignature/UnsupportedKey) or for a key
+  // the service made; counted in provision_certificates_issued_total{how}.
+  struct Issued {
+    pki::Certificate certificate;
+    std::string ca_id;
+  };
+  Issued issue_for_csr(const std::string& csr_pem, const char* how);
+  Issued issue_for_key(const pki::PrivateKey& key, const char* how);
   void set_fleet_ca(pki::CertificateAuthority ca);
 
   // A renewed certificate's successor was used: retire the certificate it

@@ -16,12 +16,7 @@ Reply ProvisioningService::renew_certificate(const IncomingRequest& request, reg
   if (request.identity != "device")
     throw RequestError(403, "NotAuthorized", "only a provisioned device may renew its certificate");
   auto decoded = protocol::decode_csr_request(request.topic.format, request.payload);
-  auto csr = pki::CertificateRequest::from_pem(decoded.certificate_signing_request);
-  pki::IssueOptions options;
-  options.validity_seconds = settings_.certificate_validity_seconds;
-  auto ca = fleet_ca();
-  auto certificate = ca->issue_from_csr(csr, options);
-  metrics().increment("provision_certificates_issued_total", {{"how", "renewal"}});
+  auto [certificate, ca_id] = issue_for_csr(decoded.certificate_signing_request, "renewal");
   const int64_t now = unix_now();
 
   auto tx = registry.begin();
@@ -33,7 +28,7 @@ Reply ProvisioningService::renew_certificate(const IncomingRequest& request, reg
   record.pem = certificate.to_pem();
   record.status = registry::kActive;
   record.thing_name = current->thing_name;
-  record.ca_id = ca->certificate().id();
+  record.ca_id = ca_id;
   record.serial = certificate.serial_hex();
   record.not_before = certificate.not_before();
   record.not_after = certificate.not_after();

@@ -403,3 +403,67 @@ TEST_CASE("hygiene: expired ownership tokens are refused, and unregistered certi
   filter.subject = issued.certificate_id;
   CHECK(reg.audit_entries(filter).size() == 1);
 }
+
+TEST_CASE("a hook may decide the broker, for templates whose assignment policy is hook") {
+  Stack stack;
+  {
+    auto reg = stack.registry();
+    reg.put_broker({"near", "mqtts://near.example.com:8883", 1, true, 0, 0});
+    reg.put_broker({"far", "mqtts://far.example.com:8883", 1, true, 0, 0});
+  }
+  HookServer server([](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"allowProvisioning":true,"broker":"far"})", "application/json");
+  });
+  configure_template(stack, "DemoFleet", server.hook(), R"({"policy":"hook"})");
+  auto outcome = register_serial(stack, "DemoFleet", "hb1");
+  INFO(outcome.describe());
+  REQUIRE(outcome.accepted());
+  CHECK(json::string_member(*json::member(outcome.body, "deviceConfiguration"), "brokerEndpoint") == "mqtts://far.example.com:8883");
+}
+
+TEST_CASE("a group enrollment admits every device of its manufacturer CA, with its metadata") {
+  Stack stack;
+  auto manufacturer = pki::CertificateAuthority::create_root("Globex Factory CA", 3600);
+  write_file(stack.dir / "globex-ca.pem", manufacturer.certificate().to_pem(), 0644);
+  stack.provisiond({"ca", "register", (stack.dir / "globex-ca.pem").string(), "--name", "globex", "--role", "manufacturer",
+                    "--templates", "DemoFleet"});
+  write_file(stack.pki.broker_ca_bundle, read_file(stack.pki.broker_ca_bundle) + manufacturer.certificate().to_pem(), 0644);
+  stack.stop_broker();
+  stack.start_broker();
+  auto deadline = std::chrono::steady_clock::now() + 15s;  // the worker is back when it says so again
+  while (count_text(stack.worker_log, "provisiond ready") < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  configure_template(stack, "DemoFleet", R"({"type":"enrollment"})");
+  httplib::Client admin("127.0.0.1", stack.admin_port);
+  httplib::Headers auth{{"Authorization", "Bearer " + stack.admin_token}};
+  const std::string group_id = manufacturer.certificate().id();
+  REQUIRE(admin.Post("/v1/enrollments", auth, R"({"registrationId":")" + group_id + R"(","kind":"group"})", "application/json")->status == 201);
+
+  auto factory_device = [&](const std::string& cn) {
+    auto key = pki::PrivateKey::generate_ec();
+    pki::IssueOptions options;
+    options.subject = {{"CN", cn}};
+    auto cert = manufacturer.issue(key.get(), options);
+    CertificateFiles files{(stack.dir / (cn + ".pem")).string(), (stack.dir / (cn + ".key")).string()};
+    write_file(files.certificate, cert.to_pem(), 0644);
+    write_file(files.key, key.to_pem(), 0600);
+    return files;
+  };
+  auto register_factory_device = [&](const std::string& cn) {
+    mqtt_client::Session session(stack.client(factory_device(cn), cn));
+    session.connect();
+    device::ProvisioningClient client(session);
+    auto issued = create_certificate(client);
+    return client.register_thing("DemoFleet", issued.ownership_token, {{"SerialNumber", cn}});
+  };
+  CHECK(register_factory_device("GX-1").error_code == "EnrollmentNotAllowed");  // disabled
+  REQUIRE(admin.Post("/v1/enrollments/" + group_id + "/activate", auth, R"({"attributes":{"maker":"globex"}})", "application/json")
+              ->status == 200);
+  for (const char* cn : {"GX-2", "GX-3"}) {
+    auto outcome = register_factory_device(cn);
+    INFO(outcome.describe());
+    CHECK(outcome.accepted());
+    CHECK(stack.registry().find_thing(std::string("demo-") + cn)->attributes.at("maker") == "globex");
+  }
+  CHECK_FALSE(stack.registry().find_enrollment(group_id)->used_at);  // a group enrollment is never used up
+}
