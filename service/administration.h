@@ -46,6 +46,18 @@ struct CaRegistration {
 // cafile must also hold it for TLS to accept certificates it issued.
 std::string register_ca(registry::Registry& registry, const Actor& actor, const CaRegistration& ca);
 
+// What housekeeping removed or retired.
+struct Housekeeping {
+  int64_t tokens = 0;                     // expired ownership tokens deleted
+  std::vector<std::string> certificates;  // certificates never registered, deleted
+  std::vector<std::string> retired;       // renewed certificates past their grace period, set INACTIVE
+};
+// Removes what nobody will ever use: expired ownership tokens, certificates
+// never registered within the token lifetime; retires renewed certificates
+// whose grace period is over; prunes the change log. One transaction, audited.
+Housekeeping housekeep(registry::Registry& registry, int64_t now, int64_t token_ttl_seconds);
+std::string describe(const Housekeeping& done);
+
 // Registers a claim certificate (PEM) for the given templates; returns its id.
 std::string register_claim(registry::Registry& registry, const Actor& actor, const std::string& pem,
                            const std::vector<std::string>& allowed_templates, const std::string& description,

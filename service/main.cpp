@@ -1,27 +1,20 @@
-// provisiond: the provisioning worker (serve) and its set-up commands.
+// provisiond: the command line. `serve` runs the worker (serve.cpp); the other
+// commands set up and change a deployment on the machine that holds it.
 //
 // Exit status: 0 success, 1 failure at run time (message on stderr),
 // 2 bad usage.
 #include <CLI/CLI.hpp>
-#include <signal.h>
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
-#include <atomic>
-#include <chrono>
 #include <iostream>
-#include <thread>
 
-#include "admin/server.h"
 #include "administration.h"
 #include "config.h"
-#include "mqtt_worker.h"
 #include "pki/authority.h"
 #include "pki/certificate.h"
 #include "policy/policy.h"
 #include "provisioning/provisioning_service.h"
 #include "registry/registry.h"
+#include "serve.h"
 #include "setup.h"
 #include "templates/template.h"
 #include "util/clock.h"
@@ -37,96 +30,6 @@
 namespace {
 
 using namespace provision;
-
-std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop = true; }
-
-void setup_logging(const service::ServiceConfig& config) {
-  auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-  std::vector<spdlog::sink_ptr> sinks{console};
-  if (!config.log_file.empty()) {
-    sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(config.log_file.string()));
-    console->set_level(spdlog::level::warn);  // the file has everything; the console what needs a person
-  }
-  auto logger = std::make_shared<spdlog::logger>("provisiond", sinks.begin(), sinks.end());
-  // One line per request: flushing each would cost two write(2)s per request.
-  logger->flush_on(spdlog::level::warn);
-  spdlog::flush_every(std::chrono::seconds(1));
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-}
-
-// Removes what nobody will ever use: expired ownership tokens and
-// certificates that were never registered within the token lifetime; retires
-// renewed certificates whose grace period is over.
-void janitor(const service::ServiceConfig& config) {
-  try {
-    auto registry = registry::Registry::open(config.registry);
-    int64_t now = unix_now();
-    auto tx = registry.begin();
-    int64_t tokens = registry.delete_expired_tokens(now);
-    auto certificates = registry.delete_pending_certificates_before(now - config.ownership_token_ttl_seconds);
-    for (const auto& id : certificates)
-      registry.audit({0, now, "system", "RemoveUnregisteredCertificate", id, "ok", "", "{}"});
-    auto retired = registry.certificates_due_for_retirement(now);
-    for (const auto& id : retired) {
-      registry.set_certificate_status(id, registry::kInactive);
-      registry.audit({0, now, "system", "RetireRenewedCertificate", id, "ok", "", "{\"reason\":\"grace period over\"}"});
-    }
-    registry.delete_changes_before(now - 24 * 3600);  // the plugin reads changes within a second
-    tx.commit();
-    if (tokens || !certificates.empty() || !retired.empty())
-      spdlog::info("janitor: removed {} expired ownership tokens and {} unregistered certificates; retired {} renewed certificates",
-                   tokens, certificates.size(), retired.size());
-  } catch (const std::exception& e) {
-    spdlog::error("janitor: {}", e.what());
-  }
-}
-
-int serve(const std::string& config_file) {
-  auto config = service::load_config(config_file);
-  setup_logging(config);
-  auto ca = pki::CertificateAuthority::load(config.fleet_ca_certificate, config.fleet_ca_key);
-  { auto migrate = registry::Registry::open(config.registry); }  // create or migrate before the workers start
-  service::ProvisioningSettings settings{config.certificate_validity_days * 24 * 3600, config.ownership_token_ttl_seconds,
-                                        config.renewal_grace_seconds};
-  service::ProvisioningService provisioning(std::move(ca), settings);
-
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
-  std::thread housekeeping([&] {
-    auto next = std::chrono::steady_clock::now();
-    while (!g_stop) {
-      if (std::chrono::steady_clock::now() >= next) {
-        janitor(config);
-        next = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  });
-  service::MqttWorker worker(config, provisioning);
-  std::unique_ptr<service::AdminServer> admin;
-  if (config.admin_port) {
-    service::AdminSettings admin_settings;
-    admin_settings.listen = config.admin_listen;
-    admin_settings.port = config.admin_port;
-    admin_settings.tls_certificate = config.admin_tls_certificate;
-    admin_settings.tls_key = config.admin_tls_key;
-    admin = std::make_unique<service::AdminServer>(admin_settings, config, config_file, provisioning,
-                                                   [&worker] { return worker.connected(); });
-    admin->start();
-  }
-  spdlog::info("provisiond starting: broker {}:{}, registry {}, {} worker threads", config.mqtt_host, config.mqtt_port,
-               config.registry.string(), config.worker_threads);
-  worker.run(g_stop, [] {
-    spdlog::info("provisiond ready");
-    spdlog::default_logger()->flush();  // scripts and tests wait for this line
-  });
-  if (admin) admin->stop();
-  housekeeping.join();
-  spdlog::info("provisiond stopped");
-  return 0;
-}
 
 int init(const service::InitOptions& options) {
   auto r = service::initialise(options);
@@ -302,7 +205,7 @@ int main(int argc, char** argv) {
 
   try {
     if (*init_cmd) return init(init_options);
-    if (*serve_cmd) return serve(config_file);
+    if (*serve_cmd) return service::serve(config_file);
     if (*template_put) return put_template(config_file, name, file);
     if (*policy_put) return put_policy(config_file, name, file);
     if (*certificate_status)
@@ -328,7 +231,9 @@ int main(int argc, char** argv) {
       });
     if (*janitor_cmd) {
       auto config = service::load_config(config_file);
-      janitor(config);
+      auto registry = registry::Registry::open(config.registry);
+      auto done = service::housekeep(registry, unix_now(), config.ownership_token_ttl_seconds);
+      std::cout << service::describe(done) << "\n";
       return 0;
     }
     if (*token_create)

@@ -1,0 +1,101 @@
+// `provisiond serve`: the worker (MQTT side), the admin API, and the
+// housekeeping that runs every minute, until SIGINT or SIGTERM.
+#include "serve.h"
+
+#include <signal.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "admin/server.h"
+#include "administration.h"
+#include "config.h"
+#include "mqtt_worker.h"
+#include "pki/authority.h"
+#include "provisioning/provisioning_service.h"
+#include "registry/registry.h"
+#include "util/clock.h"
+
+namespace provision::service {
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop = true; }
+
+void setup_logging(const ServiceConfig& config) {
+  auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  std::vector<spdlog::sink_ptr> sinks{console};
+  if (!config.log_file.empty()) {
+    sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(config.log_file.string()));
+    console->set_level(spdlog::level::warn);  // the file has everything; the console what needs a person
+  }
+  auto logger = std::make_shared<spdlog::logger>("provisiond", sinks.begin(), sinks.end());
+  // One line per request: flushing each would cost two write(2)s per request.
+  logger->flush_on(spdlog::level::warn);
+  spdlog::flush_every(std::chrono::seconds(1));
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+}
+
+void housekeeping_pass(const ServiceConfig& config) {
+  try {
+    auto registry = registry::Registry::open(config.registry);
+    auto done = housekeep(registry, unix_now(), config.ownership_token_ttl_seconds);
+    if (done.tokens || !done.certificates.empty() || !done.retired.empty()) spdlog::info("janitor: {}", describe(done));
+  } catch (const std::exception& e) {
+    spdlog::error("janitor: {}", e.what());
+  }
+}
+
+}  // namespace
+
+int serve(const std::string& config_file) {
+  auto config = load_config(config_file);
+  setup_logging(config);
+  auto ca = pki::CertificateAuthority::load(config.fleet_ca_certificate, config.fleet_ca_key);
+  { auto migrate = registry::Registry::open(config.registry); }  // create or migrate before the workers start
+  ProvisioningSettings settings{config.certificate_validity_days * 24 * 3600, config.ownership_token_ttl_seconds,
+                                config.renewal_grace_seconds};
+  ProvisioningService provisioning(std::move(ca), settings);
+
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  std::thread housekeeping([&] {
+    auto next = std::chrono::steady_clock::now();
+    while (!g_stop) {
+      if (std::chrono::steady_clock::now() >= next) {
+        housekeeping_pass(config);
+        next = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  MqttWorker worker(config, provisioning);
+  std::unique_ptr<AdminServer> admin;
+  if (config.admin_port) {
+    AdminSettings admin_settings;
+    admin_settings.listen = config.admin_listen;
+    admin_settings.port = config.admin_port;
+    admin_settings.tls_certificate = config.admin_tls_certificate;
+    admin_settings.tls_key = config.admin_tls_key;
+    admin = std::make_unique<AdminServer>(admin_settings, config, config_file, provisioning,
+                                          [&worker] { return worker.connected(); });
+    admin->start();
+  }
+  spdlog::info("provisiond starting: broker {}:{}, registry {}, {} worker threads", config.mqtt_host, config.mqtt_port,
+               config.registry.string(), config.worker_threads);
+  worker.run(g_stop, [] {
+    spdlog::info("provisiond ready");
+    spdlog::default_logger()->flush();  // scripts and tests wait for this line
+  });
+  if (admin) admin->stop();
+  housekeeping.join();
+  spdlog::info("provisiond stopped");
+  return 0;
+}
+
+}  // namespace provision::service
