@@ -1,7 +1,8 @@
 #pragma once
 // Runs many flows with a fixed concurrency: K threads, each running flows one
 // after another until all N are done, and measures what the stack's
-// processes spent meanwhile.
+// processes spent meanwhile. A phase may be run in rounds (interleaved with
+// another phase, so that both see the same machine) and added up.
 #include <cstddef>
 #include <functional>
 #include <optional>
@@ -15,7 +16,7 @@ namespace provision::bench {
 struct PhaseMeasurement {
   std::vector<FlowResult> flows;
   double wall_seconds = 0;
-  CpuSnapshot cpu_before, cpu_after;
+  CpuSnapshot cpu_used;                         // CPU seconds spent during the flows
   std::optional<long> provisiond_peak_rss_kb;  // VmHWM after the phase
   std::optional<long> broker_rss_kb;           // VmRSS after the phase
 };
@@ -24,5 +25,8 @@ struct PhaseMeasurement {
 // exception from a flow counts as that flow's failure.
 PhaseMeasurement run_phase(size_t count, size_t concurrency, const StackProcesses& processes,
                            const std::function<FlowResult(size_t)>& flow);
+
+// Adds a round to a phase: flows, wall time and CPU add up; memory is the latest.
+void add_round(PhaseMeasurement& phase, PhaseMeasurement&& round);
 
 }  // namespace provision::bench

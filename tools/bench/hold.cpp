@@ -100,7 +100,7 @@ std::string limits_note(const Limits& l, size_t claims, size_t requested, pid_t 
   std::string note = "Limits: provision-bench open files " + std::to_string(l.bench_soft) + " (soft, raised to the hard limit " +
                      std::to_string(l.bench_hard) + "); libmosquitto takes " + std::to_string(l.per_client) +
                      " descriptors per client, so one process holds at most " + std::to_string(l.per_process) +
-                     " connections and the connections were spread over holder processes. Broker (pid " +
+                     " connections; the connections were spread over holder processes accordingly. Broker (pid " +
                      std::to_string(broker) + "): open files limit " +
                      (l.broker_limit ? std::to_string(*l.broker_limit) : "unknown") + ", " +
                      (l.broker_open ? std::to_string(*l.broker_open) : "?") + " in use before.";

@@ -14,6 +14,7 @@
 // Tables go to stdout as Markdown, progress to stderr.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <iostream>
 
 #include "hold.h"
@@ -55,6 +56,9 @@ int main(int argc, char** argv) {
   auto* warmup_opt = run_cmd->add_option("--warmup", warmup, "untimed flows first (default: the concurrency)");
   run_cmd->add_flag("--keygen", run.keygen, "CreateKeysAndCertificate instead of CreateCertificateFromCsr");
   run_cmd->add_flag("--baseline", run.baseline, "also time the baseline flow and report the ratio");
+  run_cmd->add_option("--rounds", run.rounds, "with --baseline: alternate the two in this many rounds")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   auto* broker_opt = run_cmd->add_option("--broker-pid", broker_pid, "broker pid (default: found by DIR/mosquitto.conf)");
   auto* provisiond_opt =
       run_cmd->add_option("--provisiond-pid", provisiond_pid, "provisiond pid (default: found by DIR/provisiond.json)");
@@ -89,6 +93,8 @@ int main(int argc, char** argv) {
   report_cmd->add_option("--hold", report.hold, "hold JSON");
 
   CLI11_PARSE(app, argc, argv);
+  // A write to a connection the broker just closed must fail, not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
   try {
     if (*run_cmd) {
       run.step_timeout = std::chrono::milliseconds(step_timeout_ms);

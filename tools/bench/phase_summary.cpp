@@ -26,11 +26,6 @@ void add_number(rapidjson::Value& object, const char* name, const std::optional<
   if (value) object.AddMember(rapidjson::StringRef(name), *value, a);
 }
 
-std::optional<double> difference(const std::optional<double>& before, const std::optional<double>& after) {
-  if (!before || !after) return std::nullopt;
-  return *after - *before;
-}
-
 }  // namespace
 
 rapidjson::Value summarise_phase(const PhaseMeasurement& m, const std::string& flow, size_t concurrency, Allocator& a) {
@@ -67,9 +62,7 @@ rapidjson::Value summarise_phase(const PhaseMeasurement& m, const std::string& f
   for (const auto& [error, count] : errors) error_counts.AddMember(json::string_value(error, a), rapidjson::Value(count), a);
   v.AddMember("errors", error_counts, a);
 
-  const std::optional<double> cpu[] = {difference(m.cpu_before.broker, m.cpu_after.broker),
-                                       difference(m.cpu_before.provisiond, m.cpu_after.provisiond),
-                                       m.cpu_after.bench - m.cpu_before.bench};
+  const std::optional<double> cpu[] = {m.cpu_used.broker, m.cpu_used.provisiond, m.cpu_used.bench};
   const char* names[] = {"broker", "provisiond", "bench"};
   rapidjson::Value seconds(rapidjson::kObjectType), per_flow(rapidjson::kObjectType), cores(rapidjson::kObjectType);
   for (size_t i = 0; i < 3; ++i) {

@@ -26,10 +26,11 @@ struct SharedCertificate {
 };
 
 SharedCertificate make_shared_certificate(const PrefillOptions& options) {
-  auto ca = options.stack.empty()
-                ? pki::CertificateAuthority::create_root("provision-bench prefill CA", 365LL * 24 * 3600)
-                : pki::CertificateAuthority::load(load_stack(options.stack).fleet_ca_certificate,
-                                                  load_stack(options.stack).fleet_ca_key);
+  auto ca = [&] {
+    if (options.stack.empty()) return pki::CertificateAuthority::create_root("provision-bench prefill CA", 365LL * 24 * 3600);
+    const StackSettings stack = load_stack(options.stack);
+    return pki::CertificateAuthority::load(stack.fleet_ca_certificate, stack.fleet_ca_key);
+  }();
   auto key = pki::PrivateKey::generate_ec("P-256");
   pki::IssueOptions issue;
   issue.subject = {{"CN", "prefilled device"}};

@@ -34,7 +34,7 @@ struct StackProcesses {
   std::optional<pid_t> broker, provisiond;
 };
 
-// CPU seconds of every measured process at one instant.
+// CPU seconds of every measured process (at one instant, or spent over a span).
 struct CpuSnapshot {
   std::optional<double> broker, provisiond;
   double bench = 0;

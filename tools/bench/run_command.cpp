@@ -2,7 +2,7 @@
 
 #include <unistd.h>
 
-#include <cstdio>
+#include <algorithm>
 #include <iostream>
 
 #include "flow_runner.h"
@@ -65,6 +65,7 @@ int run_benchmark(const RunOptions& options) {
   if (options.baseline) {
     report_progress("pre-issuing " + std::to_string(options.devices + warmup) + " device certificates for the baseline");
     devices = ensure_pre_issued_devices(stack, options.devices + warmup);
+    ::sync();  // their files' write-back must not overlap the timed flows
   }
 
   rapidjson::Document run(rapidjson::kObjectType);
@@ -75,6 +76,7 @@ int run_benchmark(const RunOptions& options) {
   run.AddMember("concurrency", static_cast<uint64_t>(options.concurrency), a);
   run.AddMember("operation", json::string_value(operation, a), a);
   run.AddMember("registry_things", registry_things(stack), a);
+  run.AddMember("cpus", static_cast<int64_t>(sysconf(_SC_NPROCESSORS_ONLN)), a);
 
   // Warm-up flows (TLS session caches, SQLite pages, allocator) are not counted.
   if (warmup > 0) {
@@ -86,16 +88,24 @@ int run_benchmark(const RunOptions& options) {
                 [&](size_t i) { return run_baseline_flow(settings, devices[options.devices + i], options.devices + i); });
   }
 
-  report_progress("provisioning: " + std::to_string(options.devices) + " flows, concurrency " +
-                  std::to_string(options.concurrency));
-  auto provisioning = run_phase(options.devices, options.concurrency, processes,
-                                [&](size_t i) { return run_provisioning_flow(settings, i); });
+  // With the baseline, the two alternate in rounds, so that a machine that
+  // gets slower or faster during the run weighs on both alike.
+  const size_t rounds = options.baseline ? std::clamp<size_t>(options.rounds, 1, options.devices) : 1;
+  run.AddMember("rounds", static_cast<uint64_t>(rounds), a);
+  PhaseMeasurement provisioning, baseline;
+  for (size_t r = 0; r < rounds; ++r) {
+    const size_t first = r * options.devices / rounds, count = (r + 1) * options.devices / rounds - first;
+    report_progress("round " + std::to_string(r + 1) + "/" + std::to_string(rounds) + ": " + std::to_string(count) +
+                    " provisioning flows, concurrency " + std::to_string(options.concurrency) +
+                    (options.baseline ? ", then as many baseline flows" : ""));
+    add_round(provisioning, run_phase(count, options.concurrency, processes,
+                                      [&](size_t i) { return run_provisioning_flow(settings, first + i); }));
+    if (options.baseline)
+      add_round(baseline, run_phase(count, options.concurrency, processes,
+                                    [&](size_t i) { return run_baseline_flow(settings, devices[first + i], first + i); }));
+  }
   run.AddMember("provisioning", summarise_phase(provisioning, operation, options.concurrency, a), a);
-
   if (options.baseline) {
-    report_progress("baseline: " + std::to_string(options.devices) + " flows");
-    auto baseline = run_phase(options.devices, options.concurrency, processes,
-                              [&](size_t i) { return run_baseline_flow(settings, devices[i], i); });
     run.AddMember("baseline", summarise_phase(baseline, "baseline", options.concurrency, a), a);
     const double base_rate = run["baseline"]["flows_per_second"].GetDouble();
     if (base_rate > 0) run.AddMember("rate_ratio", run["provisioning"]["flows_per_second"].GetDouble() / base_rate, a);

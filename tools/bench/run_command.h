@@ -18,6 +18,7 @@ struct RunOptions {
   std::optional<size_t> warmup;  // default: `concurrency` flows of each kind, not counted
   bool keygen = false;
   bool baseline = false;
+  size_t rounds = 4;  // with the baseline: provisioning and baseline alternate in this many rounds
   std::optional<pid_t> broker_pid, provisiond_pid;  // default: found by the stack's config file names
   std::chrono::milliseconds step_timeout{20000};
   std::filesystem::path json_file;
