@@ -240,11 +240,29 @@ void Gatekeeper::refresh(const void* key, Connection& c, int64_t now_s, Actions&
 }
 
 void Gatekeeper::apply_registry_changes(int64_t now_s, Actions& out) {
-  auto changes = registry_->changes_after(last_change_id_);
-  if (changes.empty()) return;
-  last_change_id_ = changes.back().id;
   std::unordered_set<const void*> affected;
   bool all_devices = false, all_provisioning = false;
+  // Every change since the last one seen, in batches (a bulk import or a mass
+  // revocation may write many more than one batch between two polls).
+  constexpr int kBatch = 10000;
+  for (;;) {
+    auto changes = registry_->changes_after(last_change_id_, kBatch);
+    if (changes.empty()) break;
+    last_change_id_ = changes.back().id;
+    note_changes(changes, affected, all_devices, all_provisioning);
+    if (changes.size() < static_cast<size_t>(kBatch)) break;
+  }
+  if (affected.empty() && !all_devices && !all_provisioning) return;
+  if (all_devices || all_provisioning)
+    for (const auto& [key, c] : connections_)
+      if ((all_devices && c.identity.role == Role::Device) || (all_provisioning && c.identity.provisioning()))
+        affected.insert(key);
+  for (const void* key : affected)
+    if (auto it = connections_.find(key); it != connections_.end()) refresh(key, it->second, now_s, out);
+}
+
+void Gatekeeper::note_changes(const std::vector<registry::Change>& changes, std::unordered_set<const void*>& affected,
+                              bool& all_devices, bool& all_provisioning) {
   for (const auto& change : changes) {
     if (change.kind == "certificate" || change.kind == "claim" || change.kind == "service") {
       auto [first, last] = by_certificate_.equal_range(change.subject);
@@ -259,12 +277,6 @@ void Gatekeeper::apply_registry_changes(int64_t now_s, Actions& out) {
       resolver_->invalidate();
     }
   }
-  if (all_devices || all_provisioning)
-    for (const auto& [key, c] : connections_)
-      if ((all_devices && c.identity.role == Role::Device) || (all_provisioning && c.identity.provisioning()))
-        affected.insert(key);
-  for (const void* key : affected)
-    if (auto it = connections_.find(key); it != connections_.end()) refresh(key, it->second, now_s, out);
 }
 
 void Gatekeeper::on_tick(int64_t now_ms, Actions& out, int64_t now_s) {

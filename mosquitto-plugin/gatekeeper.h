@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "acl.h"
@@ -80,6 +81,9 @@ class Gatekeeper {
   registry::Registry* registry();  // opens lazily; nullptr (logged once) when unavailable
   void close_registry(const std::string& why);
   void apply_registry_changes(int64_t now_s, Actions& out);
+  // Which connections a batch of changes concerns.
+  void note_changes(const std::vector<registry::Change>& changes, std::unordered_set<const void*>& affected,
+                    bool& all_devices, bool& all_provisioning);
   void refresh(const void* key, Connection& connection, int64_t now_s, Actions& out);
   void index(const void* key, const Connection& connection);
   void unindex(const void* key, const Connection& connection);

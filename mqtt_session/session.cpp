@@ -1,10 +1,63 @@
 #include "mqtt_session/session.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 namespace provision::mqtt_client {
 
 std::string Endpoint::uri() const { return "ssl://" + host + ":" + std::to_string(port); }
+
+int disable_nagle_towards(const Endpoint& endpoint) {
+  // The broker's addresses.
+  std::vector<sockaddr_storage> targets;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(endpoint.host.c_str(), std::to_string(endpoint.port).c_str(), &hints, &found) != 0) return 0;
+  for (addrinfo* a = found; a; a = a->ai_next) {
+    sockaddr_storage target{};
+    std::memcpy(&target, a->ai_addr, a->ai_addrlen);
+    targets.push_back(target);
+  }
+  freeaddrinfo(found);
+  auto same = [](const sockaddr_storage& x, const sockaddr_storage& y) {
+    if (x.ss_family != y.ss_family) return false;
+    if (x.ss_family == AF_INET) {
+      const auto& a = reinterpret_cast<const sockaddr_in&>(x);
+      const auto& b = reinterpret_cast<const sockaddr_in&>(y);
+      return a.sin_port == b.sin_port && a.sin_addr.s_addr == b.sin_addr.s_addr;
+    }
+    if (x.ss_family == AF_INET6) {
+      const auto& a = reinterpret_cast<const sockaddr_in6&>(x);
+      const auto& b = reinterpret_cast<const sockaddr_in6&>(y);
+      return a.sin6_port == b.sin6_port && std::memcmp(&a.sin6_addr, &b.sin6_addr, sizeof a.sin6_addr) == 0;
+    }
+    return false;
+  };
+  int changed = 0;
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return 0;
+  while (dirent* entry = readdir(dir)) {
+    int fd = std::atoi(entry->d_name);
+    if (fd <= 2 || fd == dirfd(dir)) continue;
+    sockaddr_storage peer{};
+    socklen_t length = sizeof peer;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) continue;  // not a connected socket
+    if (std::none_of(targets.begin(), targets.end(), [&](const auto& t) { return same(t, peer); })) continue;
+    int on = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0) ++changed;
+  }
+  closedir(dir);
+  return changed;
+}
 
 PahoOptions::PahoOptions(const ConnectSettings& s) {
   ssl = mqtt::ssl_options_builder()
@@ -92,6 +145,7 @@ void Session::connect() {
     lost_ = false;
   }
   client_->connect(options_.connect)->wait();
+  disable_nagle_towards(settings_.endpoint);
 }
 
 void Session::disconnect() {

@@ -50,7 +50,7 @@ class Statement {
 
   // Advances to the next row: true when a row is available, false when done.
   bool step();
-  // Runs a statement that returns no rows.
+  // Runs a statement that returns no rows; it can then be bound and run again.
   void run();
 
   bool is_null(int column) const;

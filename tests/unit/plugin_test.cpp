@@ -1351,3 +1351,23 @@ TEST_CASE("a temporary claim is cut off once its registry expiry passes, while c
   CHECK(f.logged("claim certificate expired"));
   CHECK_FALSE(may(*gk, f.key(0), Access::Write, kCreate));
 }
+
+TEST_CASE("a revocation behind a burst of more than one batch of registry changes is still seen at the next poll",
+          "[plugin][acl]") {
+  Fixture f;
+  auto gk = f.gatekeeper();
+  REQUIRE(sign_in(*gk, f.key(0), "thing-1", f.device, f.now).allowed);
+  {
+    auto tx = f.reg.begin();
+    auto insert = f.reg.database().prepare("INSERT INTO registry_changes (kind, subject) VALUES ('thing', ?)");
+    for (int i = 0; i < 12000; ++i) {
+      insert.bind(1, "bulk-" + std::to_string(i));
+      insert.run();
+    }
+    tx.commit();
+  }
+  REQUIRE(f.reg.set_certificate_status(f.device.id(), registry::kRevoked));
+  Actions out;
+  gk->on_tick(1000, out);
+  CHECK(out.kicks == std::vector<std::string>{"thing-1"});
+}
