@@ -51,11 +51,19 @@ struct MqttWorker::Impl : public virtual mqtt::callback {
         settings(connect_settings(c)),
         options(settings),
         client(settings.endpoint.uri(), settings.client_id, mqtt::create_options(MQTTVERSION_5), nullptr),
-        pool(c.worker_threads, [this] { return registry::Registry::open(config.registry); },
+        pool(c.worker_threads, [this] { return open_request_registry(); },
              [this](registry::Registry& registry, WorkItem& item) { process_safely(registry, item); }),
-        registrations(c.registration_threads, [this] { return registry::Registry::open(config.registry); },
+        registrations(c.registration_threads, [this] { return open_request_registry(); },
                       [this](registry::Registry& registry, WorkItem& item) { process_safely(registry, item); }) {
     client.set_callback(*this);
+  }
+
+  // Requests never run a WAL checkpoint (and its fsync): serve() does, from
+  // its housekeeping thread.
+  registry::Registry open_request_registry() {
+    auto registry = registry::Registry::open(config.registry);
+    registry.database().disable_auto_checkpoint();
+    return registry;
   }
 
   // Paho callbacks: never block here.

@@ -174,9 +174,63 @@ void add_subject_alt_names(X509* cert, const IssueOptions& options) {
   add_extension(cert, NID_subject_alt_name, names.get(), critical, "subjectAltName");
 }
 
+// Puts a copy of `spki` (a SubjectPublicKeyInfo already parsed, e.g. a CSR's)
+// into `cert` field by field. X509_set_pubkey would re-encode the key and
+// decode it again through OpenSSL 3's provider decoders, the costliest step of
+// issuing; a copy of the bytes is the same certificate.
+void copy_public_key_info(X509* cert, const X509_PUBKEY* spki) {
+  ASN1_OBJECT* algorithm = nullptr;
+  const unsigned char* key_bytes = nullptr;
+  int key_length = 0;
+  X509_ALGOR* algorithm_identifier = nullptr;
+  if (X509_PUBKEY_get0_param(&algorithm, &key_bytes, &key_length, &algorithm_identifier, spki) != 1 ||
+      algorithm_identifier == nullptr || key_length <= 0)
+    fail("cannot read the request's public key");
+  const ASN1_OBJECT* unused_algorithm = nullptr;
+  int parameter_type = V_ASN1_UNDEF;
+  const void* parameter = nullptr;
+  X509_ALGOR_get0(&unused_algorithm, &parameter_type, &parameter, algorithm_identifier);
+
+  // X509_PUBKEY_set0_param takes ownership of copies of all three.
+  Owned<ASN1_OBJECT, ASN1_OBJECT_free> algorithm_copy(OBJ_dup(algorithm));
+  void* parameter_copy = nullptr;
+  Owned<ASN1_OBJECT, ASN1_OBJECT_free> curve_copy;
+  Owned<ASN1_STRING, ASN1_STRING_free> sequence_copy;
+  switch (parameter_type) {
+    case V_ASN1_UNDEF:
+    case V_ASN1_NULL: break;  // RSA: NULL parameters
+    case V_ASN1_OBJECT:       // EC: the named curve
+      curve_copy.reset(OBJ_dup(static_cast<const ASN1_OBJECT*>(parameter)));
+      if (!curve_copy) fail("cannot copy the key's curve");
+      parameter_copy = curve_copy.get();
+      break;
+    case V_ASN1_SEQUENCE:  // explicit parameters (RSA-PSS)
+      sequence_copy.reset(ASN1_STRING_dup(static_cast<const ASN1_STRING*>(parameter)));
+      if (!sequence_copy) fail("cannot copy the key's parameters");
+      parameter_copy = sequence_copy.get();
+      break;
+    default: throw Error("unsupported public key parameters");
+  }
+  auto* bytes_copy = static_cast<unsigned char*>(OPENSSL_memdup(key_bytes, static_cast<size_t>(key_length)));
+  if (!algorithm_copy || bytes_copy == nullptr) {
+    OPENSSL_free(bytes_copy);
+    fail("cannot copy the public key");
+  }
+  if (X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert), algorithm_copy.get(), parameter_type, parameter_copy,
+                             bytes_copy, key_length) != 1) {
+    OPENSSL_free(bytes_copy);
+    fail("cannot set the public key");
+  }
+  algorithm_copy.release();
+  curve_copy.release();
+  sequence_copy.release();
+}
+
 // Builds and signs a certificate for `public_key`. `subject` overrides
-// options.subject when given; `issuer` nullptr means self-signed.
-Certificate make_certificate(EVP_PKEY* public_key, const X509_NAME* subject, X509* issuer,
+// options.subject when given; `issuer` nullptr means self-signed. With `spki`
+// (the same key, already encoded) its bytes are copied rather than `public_key`
+// encoded anew.
+Certificate make_certificate(EVP_PKEY* public_key, const X509_PUBKEY* spki, const X509_NAME* subject, X509* issuer,
                              EVP_PKEY* signing_key, const IssueOptions& options) {
   if (public_key == nullptr) throw Error("cannot issue a certificate without a public key");
   X509Ptr cert(X509_new());
@@ -194,7 +248,10 @@ Certificate make_certificate(EVP_PKEY* public_key, const X509_NAME* subject, X50
   }
   const X509_NAME* issuer_name = X509_get_subject_name(issuer != nullptr ? issuer : cert.get());
   if (X509_set_issuer_name(cert.get(), issuer_name) != 1) fail("cannot set the issuer");
-  if (X509_set_pubkey(cert.get(), public_key) != 1) fail("cannot set the public key");
+  if (spki != nullptr)
+    copy_public_key_info(cert.get(), spki);
+  else if (X509_set_pubkey(cert.get(), public_key) != 1)
+    fail("cannot set the public key");
 
   add_basic_constraints(cert.get(), options);
   add_key_usage(cert.get(), options, public_key);
@@ -238,19 +295,20 @@ CertificateAuthority CertificateAuthority::create_root(const std::string& common
   options.subject = {{"CN", common_name}};
   options.validity_seconds = validity_seconds;
   options.usage = Usage::Ca;
-  Certificate cert = make_certificate(key.get(), nullptr, nullptr, key.get(), options);
+  Certificate cert = make_certificate(key.get(), nullptr, nullptr, nullptr, key.get(), options);
   return CertificateAuthority(std::move(cert), std::move(key));
 }
 
 Certificate CertificateAuthority::issue(EVP_PKEY* public_key, const IssueOptions& options) const {
-  return make_certificate(public_key, nullptr, certificate_.get(), key_.get(), options);
+  return make_certificate(public_key, nullptr, nullptr, certificate_.get(), key_.get(), options);
 }
 
 Certificate CertificateAuthority::issue_from_csr(const CertificateRequest& csr,
                                                  IssueOptions options) const {
   const X509_NAME* subject =
       options.subject.empty() ? X509_REQ_get_subject_name(csr.get()) : nullptr;
-  return make_certificate(csr.public_key(), subject, certificate_.get(), key_.get(), options);
+  return make_certificate(csr.public_key(), X509_REQ_get_X509_PUBKEY(csr.get()), subject, certificate_.get(),
+                          key_.get(), options);
 }
 
 }  // namespace provision::pki

@@ -45,7 +45,9 @@ class CertificateAuthority {
   // Nothing requested by the subject is copied except the public key.
   Certificate issue(EVP_PKEY* public_key, const IssueOptions& options) const;
   // Issues for a checked CSR: its public key and (unless options.subject is
-  // set) its subject; requested extensions are ignored.
+  // set) its subject; requested extensions are ignored. The key's encoding is
+  // copied, not re-encoded: X509_get0_pubkey on the returned object is null
+  // until it is parsed again (from_der(der())); its DER, PEM and id are final.
   Certificate issue_from_csr(const CertificateRequest& csr, IssueOptions options) const;
 
   const Certificate& certificate() const { return certificate_; }

@@ -34,6 +34,29 @@ int64_t unix_seconds(const ASN1_TIME* time) {
   return duration_cast<seconds>(since_epoch).count();
 }
 
+// One DER element at `cursor` (at most `length` bytes): its header is read and
+// bounds-checked by OpenSSL; returns the content start and size.
+struct DerElement {
+  const unsigned char* start = nullptr;    // the header
+  const unsigned char* content = nullptr;  // after the header
+  long content_length = 0;
+  int tag = 0;
+  int tag_class = 0;
+  const unsigned char* end() const { return content + content_length; }
+};
+
+DerElement read_element(const unsigned char* cursor, long length) {
+  DerElement element;
+  element.start = cursor;
+  element.content = cursor;
+  const int flags = ASN1_get_object(&element.content, &element.content_length, &element.tag,
+                                    &element.tag_class, length);
+  if ((flags & 0x80) != 0) fail("malformed certificate DER");
+  if ((flags & V_ASN1_CONSTRUCTED) == 0 && element.tag == V_ASN1_SEQUENCE)
+    throw Error("malformed certificate DER: primitive SEQUENCE");
+  return element;
+}
+
 }  // namespace
 
 Certificate::Certificate(X509* cert) : cert_(cert, X509_free) {}
@@ -50,6 +73,40 @@ Certificate Certificate::from_pem(std::string_view pem) {
   X509* cert = PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr);
   if (cert == nullptr) fail("cannot parse certificate PEM");
   return Certificate(cert);
+}
+
+std::map<std::string, std::string> Certificate::subject_from_pem(std::string_view pem) {
+  if (pem.empty()) throw Error("cannot parse certificate: empty input");
+  BioPtr bio = memory_bio(pem);
+  ERR_clear_error();
+  unsigned char* der = nullptr;
+  long der_length = 0;
+  // Only the base64 armour is decoded here, not the certificate.
+  if (PEM_bytes_read_bio(&der, &der_length, nullptr, PEM_STRING_X509, bio.get(), no_passphrase,
+                         nullptr) != 1)
+    fail("cannot parse certificate PEM");
+  std::unique_ptr<unsigned char, void (*)(unsigned char*)> owned(
+      der, [](unsigned char* p) { OPENSSL_free(p); });
+  // Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL,
+  //   serialNumber, signature, issuer, validity, subject, ... }, ... } (RFC 5280 4.1)
+  const DerElement certificate = read_element(der, der_length);
+  const DerElement tbs = read_element(certificate.content, certificate.content_length);
+  const unsigned char* cursor = tbs.content;
+  auto next = [&] {
+    if (cursor >= tbs.end()) throw Error("malformed certificate DER: truncated tbsCertificate");
+    DerElement element = read_element(cursor, tbs.end() - cursor);
+    cursor = element.end();
+    return element;
+  };
+  DerElement element = next();
+  if (element.tag_class == V_ASN1_CONTEXT_SPECIFIC && element.tag == 0) element = next();  // version
+  for (int skipped = 0; skipped < 4; ++skipped) element = next();  // serial .. validity
+  if (element.tag != V_ASN1_SEQUENCE || element.tag_class != V_ASN1_UNIVERSAL)
+    throw Error("malformed certificate DER: the subject is not a Name");
+  const unsigned char* name_cursor = element.start;
+  NamePtr subject(d2i_X509_NAME(nullptr, &name_cursor, element.end() - element.start));
+  if (!subject) fail("malformed certificate subject");
+  return name_fields(subject.get());
 }
 
 std::vector<Certificate> Certificate::all_from_pem(std::string_view pem) {

@@ -28,6 +28,12 @@ class Certificate {
   static std::vector<Certificate> all_from_pem(std::string_view pem);
   static Certificate from_der(std::string_view der);
   static Certificate load(const std::filesystem::path& path);
+  // The subject fields of the first certificate in `pem`, read from the DER
+  // without building the certificate: OpenSSL 3 decodes every parsed
+  // certificate's public key through its provider decoders, which costs more
+  // than everything else a registration does with the certificate.
+  // Throws Error when `pem` holds no well-formed certificate header.
+  static std::map<std::string, std::string> subject_from_pem(std::string_view pem);
 
   std::string to_pem() const;
   std::string der() const;

@@ -77,15 +77,30 @@ std::unique_ptr<Database> Database::open(const std::filesystem::path& path, Mode
   if (mode == Mode::ReadWrite) {
     db->exec("PRAGMA journal_mode=WAL");
     db->exec("PRAGMA synchronous=NORMAL");
+    // The WAL file keeps the size it grew to; past 64 MiB it is cut back when it restarts.
+    db->exec("PRAGMA journal_size_limit=67108864");
   }
   // Many connections (one per worker thread): each one's page cache is
-  // dropped whenever another one commits, so read the file through a shared
-  // memory map (no read(2) per page) and keep the private caches small.
-  db->exec("PRAGMA mmap_size=1073741824");
+  // dropped whenever another one commits, so a small one does.
   db->exec("PRAGMA cache_size=-512");
   db->exec("PRAGMA foreign_keys=ON");
   return db;
 }
+
+void Database::disable_auto_checkpoint() {
+  if (sqlite3_wal_autocheckpoint(db_, 0) != SQLITE_OK) fail("disable automatic checkpoints", SQLITE_ERROR);
+}
+
+int Database::checkpoint(bool restart) {
+  int wal_frames = 0, copied = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, restart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE,
+                                           &wal_frames, &copied);
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return wal_frames;  // busy: next time
+  if (rc != SQLITE_OK) fail("checkpoint", rc);
+  return wal_frames;
+}
+
+void Database::set_busy_timeout(int milliseconds) { sqlite3_busy_timeout(db_, milliseconds); }
 
 Database::~Database() {
   for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);

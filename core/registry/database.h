@@ -81,6 +81,19 @@ class Database {
   // A cached prepared statement for `sql` (prepared on first use).
   Statement prepare(std::string_view sql);
 
+  // WAL checkpoints: SQLite runs one (with an fsync) inside whichever commit
+  // pushes the WAL past 1000 pages. A service that answers requests turns
+  // that off on its request connections and calls checkpoint() from a thread
+  // of its own, so no request waits on a checkpoint.
+  void disable_auto_checkpoint();
+  // PRAGMA wal_checkpoint(PASSIVE): copies what no reader still needs back to
+  // the database file without blocking anyone. Returns the frames in the WAL.
+  // Under steady writes the WAL never gets a moment to start over; `restart`
+  // (RESTART) waits, up to this connection's busy timeout, for the readers
+  // and writers in flight so that the next commit writes from its start.
+  int checkpoint(bool restart = false);
+  void set_busy_timeout(int milliseconds);
+
   int64_t changes() const;
   int64_t last_insert_rowid() const;
   // PRAGMA data_version: changes when another connection commits.

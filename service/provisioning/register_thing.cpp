@@ -111,7 +111,7 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, regist
   // 3. The template, the broker, then everything written in one transaction.
   templates::CertificateFacts facts;
   facts.certificate_id = certificate.id;
-  facts.subject = pki::Certificate::from_pem(certificate.pem).subject();
+  facts.subject = pki::Certificate::subject_from_pem(certificate.pem);
   auto evaluation = evaluate_template(registry, template_name, std::nullopt, parameters, facts);
   auto& plan = evaluation.plan;
   if (!plan.thing) throw RequestError(400, "InvalidTemplate", "template " + template_name + " has no AWS::IoT::Thing resource");

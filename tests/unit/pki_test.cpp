@@ -338,6 +338,9 @@ TEST_CASE("subject fields use OpenSSL short names and the first value wins") {
         "dnQualifier=q1,serialNumber=SN-1,CN=device-42,OU=Second,OU=Sensors,O=Acme,L=Munich,"
         "ST=Bavaria,C=DE");
   CHECK(cert.issuer_line() == "O=Acme,CN=Test Fleet CA");
+  // Read without building the certificate, the subject is the same.
+  CHECK(Certificate::subject_from_pem(cert.to_pem()) == subject);
+  CHECK(Certificate::subject_from_pem(h.root.certificate().to_pem()) == h.root.certificate().subject());
 
   IssueOptions bad;
   bad.subject = {{"C", "Germany"}};  // countryName is two letters
@@ -520,8 +523,20 @@ TEST_CASE("issuing from a CSR takes its key and subject and nothing else") {
 
   Certificate cert = h.fleet.issue_from_csr(csr, IssueOptions{});
   CHECK(cert.subject() == csr.subject());
-  CHECK(EVP_PKEY_eq(X509_get0_pubkey(cert.get()), device_key.get()) == 1);
-  CHECK(verify_chain(cert, {&h.root.certificate()}, {&h.fleet.certificate()},
+  // The key is the CSR's, byte for byte, and decodes to the device's key.
+  const Certificate parsed = Certificate::from_der(cert.der());
+  CHECK(EVP_PKEY_eq(X509_get0_pubkey(parsed.get()), device_key.get()) == 1);
+  unsigned char* csr_spki = nullptr;
+  unsigned char* cert_spki = nullptr;
+  const int csr_spki_length = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(csr.get()), &csr_spki);
+  const int cert_spki_length = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(parsed.get()), &cert_spki);
+  CHECK(csr_spki_length > 0);
+  CHECK(std::string(reinterpret_cast<char*>(csr_spki), static_cast<size_t>(std::max(csr_spki_length, 0))) ==
+        std::string(reinterpret_cast<char*>(cert_spki), static_cast<size_t>(std::max(cert_spki_length, 0))));
+  OPENSSL_free(csr_spki);
+  OPENSSL_free(cert_spki);
+  CHECK(Certificate::subject_from_pem(cert.to_pem()) == csr.subject());
+  CHECK(verify_chain(parsed, {&h.root.certificate()}, {&h.fleet.certificate()},
                      X509_PURPOSE_SSL_CLIENT) == X509_V_OK);
   // The CSR asked for CA:TRUE and keyCertSign; neither was granted.
   auto bc = basic_constraints(cert);
@@ -596,11 +611,40 @@ TEST_CASE("CSR keys other than EC P-256/P-384 or RSA >= 2048 are UnsupportedKey"
   PrivateKey p384 = PrivateKey::generate_ec("P-384");
   CHECK(csr_error(csr_pem(p384.get())) == "");
 
-  // And the accepted ones issue fine.
+  // And the accepted ones issue fine, their key copied as it was requested.
   Hierarchy h;
-  Certificate cert = h.fleet.issue_from_csr(CertificateRequest::from_pem(csr_pem(p384.get())), {});
+  const Certificate cert =
+      Certificate::from_der(h.fleet.issue_from_csr(CertificateRequest::from_pem(csr_pem(p384.get())), {}).der());
   CHECK(verify_chain(cert, {&h.root.certificate()}, {&h.fleet.certificate()},
                      X509_PURPOSE_SSL_CLIENT) == X509_V_OK);
+  CHECK(EVP_PKEY_eq(X509_get0_pubkey(cert.get()), p384.get()) == 1);
+  const Certificate rsa_parsed =
+      Certificate::from_der(h.fleet.issue_from_csr(CertificateRequest::from_pem(csr_pem(rsa2048.get())), {}).der());
+  CHECK(verify_chain(rsa_parsed, {&h.root.certificate()}, {&h.fleet.certificate()},
+                     X509_PURPOSE_SSL_CLIENT) == X509_V_OK);
+  CHECK(EVP_PKEY_eq(X509_get0_pubkey(rsa_parsed.get()), rsa2048.get()) == 1);
+  CHECK(X509_get_key_usage(rsa_parsed.get()) == (KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT));
+}
+
+TEST_CASE("reading a subject without parsing the certificate refuses what is not a certificate") {
+  Hierarchy h;
+  const std::string pem = h.fleet.certificate().to_pem();
+  CHECK(Certificate::subject_from_pem(pem) == h.fleet.certificate().subject());
+  CHECK_THROWS_AS(Certificate::subject_from_pem(""), Error);
+  CHECK_THROWS_AS(Certificate::subject_from_pem("not a certificate"), Error);
+  // A certificate cut short: the PEM armour is fine, the DER inside ends early.
+  const std::string der = h.fleet.certificate().der();
+  for (size_t length : {size_t{1}, size_t{4}, size_t{20}, der.size() / 4}) {
+    BIO* out = BIO_new(BIO_s_mem());
+    REQUIRE(out != nullptr);
+    REQUIRE(PEM_write_bio(out, PEM_STRING_X509, "", reinterpret_cast<const unsigned char*>(der.data()),
+                          static_cast<long>(length)) > 0);
+    char* data = nullptr;
+    const long size = BIO_get_mem_data(out, &data);
+    const std::string truncated(data, static_cast<size_t>(size));
+    BIO_free(out);
+    CHECK_THROWS_AS(Certificate::subject_from_pem(truncated), Error);
+  }
 }
 
 // ---------------------------------------------------------------- authorities
@@ -667,7 +711,8 @@ TEST_CASE("concurrent issuance from several threads on one CA") {
     serials.insert(cert.serial_hex());
     ids.insert(cert.id());
     CHECK(cert.subject_field("CN").rfind("thread-", 0) == 0);
-    CHECK(verify_chain(cert, {&h.root.certificate()}, {&ca.certificate()},
+    // Verified the way a broker sees it: parsed from what was sent.
+    CHECK(verify_chain(Certificate::from_der(cert.der()), {&h.root.certificate()}, {&ca.certificate()},
                        X509_PURPOSE_SSL_CLIENT) == X509_V_OK);
   }
   CHECK(serials.size() == issued.size());

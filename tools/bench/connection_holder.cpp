@@ -53,7 +53,7 @@ HoldReport open_all(const std::vector<ConnectionSpec>& specs, const Endpoint& br
     while (pending.size() < kConnectWindow && next < specs.size()) {
       const ConnectionSpec& spec = specs[next++];
       try {
-        auto client = std::make_unique<MqttClient>(spec.client_id, spec.tls);
+        auto client = std::make_unique<MqttClient>(spec.client_id, *spec.tls);
         Failure failure = client->start_connect(broker, kHeldKeepAliveSeconds);
         if (failure.empty()) pending.push_back(std::move(client));
         else fail(failure);
@@ -186,7 +186,7 @@ void ConnectionHolder::release() {
   report_fd_ = -1;
 }
 
-int descriptors_per_client(const TlsFiles& tls) {
+int descriptors_per_client(const TlsContext& tls) {
   const size_t before = open_descriptors().size();
   MqttClient probe("descriptor-probe", tls);
   const size_t after = open_descriptors().size();

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,7 @@ namespace provision::bench {
 
 struct ConnectionSpec {
   std::string client_id;
-  TlsFiles tls;
+  std::shared_ptr<const TlsContext> tls;
 };
 
 struct HoldReport {
@@ -44,6 +45,6 @@ class ConnectionHolder {
 };
 
 // The number of descriptors one libmosquitto client takes once connected.
-int descriptors_per_client(const TlsFiles& tls);
+int descriptors_per_client(const TlsContext& tls);
 
 }  // namespace provision::bench

@@ -45,21 +45,6 @@ class StepClock {
   std::chrono::milliseconds timeout_;
 };
 
-// A device's certificate and key files (libmosquitto reads files only),
-// removed when the flow ends.
-struct DeviceFiles {
-  DeviceFiles(const std::filesystem::path& dir, const std::string& name)
-      : certificate(dir / (name + ".pem")), key(dir / (name + ".key")) {}
-  ~DeviceFiles() {
-    std::error_code ec;
-    std::filesystem::remove(certificate, ec);
-    std::filesystem::remove(key, ec);
-  }
-  DeviceFiles(const DeviceFiles&) = delete;
-  DeviceFiles& operator=(const DeviceFiles&) = delete;
-  std::filesystem::path certificate, key;
-};
-
 struct ReplyTopics {
   explicit ReplyTopics(const RequestTopic& request)
       : request_topic(protocol::request_topic(request)),
@@ -98,6 +83,28 @@ std::string register_request_payload(const std::string& token, const std::string
 
 std::string telemetry_payload(size_t index) { return "{\"seq\":" + std::to_string(index) + "}"; }
 
+// The step both flows end with, timed alike: build the device's TLS context
+// from its certificate and key (PEM in memory), connect over mTLS with the
+// thing name as client id, publish once (QoS 1) where its policy allows.
+bool connect_device_and_publish(const FlowSettings& settings, StepClock& clock, const std::string& thing_name,
+                                const std::string& certificate_pem, const std::string& key_pem,
+                                const std::string& telemetry_topic, size_t index) {
+  std::optional<MqttClient> device;
+  if (!clock.run(Step::DeviceConnect, [&]() -> Failure {
+        try {
+          device.emplace(thing_name, TlsContext(*settings.stack.trust, certificate_pem, key_pem));
+        } catch (const std::exception& e) {
+          return std::string("unusable certificate or key: ") + e.what();
+        }
+        return device->connect(settings.stack.broker, clock.deadline());
+      }))
+    return false;
+  if (!clock.run(Step::Publish, [&] { return device->publish(telemetry_topic, telemetry_payload(index), clock.deadline()); }))
+    return false;
+  device->disconnect();
+  return true;
+}
+
 }  // namespace
 
 std::string_view step_name(Step step) {
@@ -123,19 +130,19 @@ FlowResult run_provisioning_flow(const FlowSettings& settings, size_t index) {
                                                  protocol::Alias::Provision, settings.stack.template_name});
 
   // The device's own work happens before the clock starts: its key and CSR.
-  std::optional<pki::PrivateKey> key;
+  std::string key_pem;
   std::string certificate_request = "{}";
   if (!settings.keygen) {
-    key = pki::PrivateKey::generate_ec("P-256");
-    certificate_request = csr_request_payload(pki::create_csr(*key, {{"CN", serial}}));
+    const auto key = pki::PrivateKey::generate_ec("P-256");
+    key_pem = key.to_pem();
+    certificate_request = csr_request_payload(pki::create_csr(key, {{"CN", serial}}));
   }
 
-  DeviceFiles files(settings.work_dir, serial);
   StepClock clock(result, settings.step_timeout);
   const auto flow_start = Clock::now();
-  std::string thing_name, telemetry_topic;
+  std::string thing_name, telemetry_topic, certificate_pem;
   {
-    MqttClient claim("claim-" + serial, settings.stack.claim);
+    MqttClient claim("claim-" + serial, *settings.stack.claim);
     if (!clock.run(Step::ClaimConnect, [&] { return claim.connect(settings.stack.broker, clock.deadline()); }))
       return result;
     if (!clock.run(Step::Subscribe, [&] {
@@ -155,12 +162,11 @@ FlowResult run_provisioning_flow(const FlowSettings& settings, size_t index) {
           if (!failure.empty()) return failure;
           auto pem = json::string_member(body, "certificatePem");
           auto ownership = json::string_member(body, "certificateOwnershipToken");
-          auto private_key = settings.keygen ? json::string_member(body, "privateKey") : key->to_pem();
+          auto private_key = settings.keygen ? json::string_member(body, "privateKey") : key_pem;
           if (!pem || !ownership || !private_key) return "accepted reply lacks a field";
           token = *ownership;
-          // The device keeps its certificate and key (libmosquitto reads files).
-          write_file(files.key, *private_key, 0600);
-          write_file(files.certificate, *pem, 0644);
+          certificate_pem = *pem;
+          key_pem = *private_key;
           return {};
         }))
       return result;
@@ -182,15 +188,8 @@ FlowResult run_provisioning_flow(const FlowSettings& settings, size_t index) {
       return result;
     claim.disconnect();
   }
-  {
-    MqttClient device(thing_name, {settings.stack.ca_file, files.certificate.string(), files.key.string()});
-    if (!clock.run(Step::DeviceConnect, [&] { return device.connect(settings.stack.broker, clock.deadline()); }))
-      return result;
-    if (!clock.run(Step::Publish,
-                   [&] { return device.publish(telemetry_topic, telemetry_payload(index), clock.deadline()); }))
-      return result;
-    device.disconnect();
-  }
+  if (!connect_device_and_publish(settings, clock, thing_name, certificate_pem, key_pem, telemetry_topic, index))
+    return result;
   result.step_ms[static_cast<size_t>(Step::WholeFlow)] = elapsed_ms(flow_start);
   result.ok = true;
   return result;
@@ -201,20 +200,14 @@ FlowResult run_baseline_flow(const FlowSettings& settings, const PreIssuedDevice
   StepClock clock(result, settings.step_timeout);
   const auto flow_start = Clock::now();
   {
-    MqttClient claim("claim-" + settings.run_id + "-b" + std::to_string(index), settings.stack.claim);
+    MqttClient claim("claim-" + settings.run_id + "-b" + std::to_string(index), *settings.stack.claim);
     if (!clock.run(Step::ClaimConnect, [&] { return claim.connect(settings.stack.broker, clock.deadline()); }))
       return result;
     claim.disconnect();
   }
-  {
-    MqttClient client(device.thing_name, device.tls);
-    if (!clock.run(Step::DeviceConnect, [&] { return client.connect(settings.stack.broker, clock.deadline()); }))
-      return result;
-    if (!clock.run(Step::Publish,
-                   [&] { return client.publish(device.telemetry_topic, telemetry_payload(index), clock.deadline()); }))
-      return result;
-    client.disconnect();
-  }
+  if (!connect_device_and_publish(settings, clock, device.thing_name, device.certificate_pem, device.key_pem,
+                                  device.telemetry_topic, index))
+    return result;
   result.step_ms[static_cast<size_t>(Step::WholeFlow)] = elapsed_ms(flow_start);
   result.ok = true;
   return result;

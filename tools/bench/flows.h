@@ -37,7 +37,6 @@ struct FlowSettings {
   StackSettings stack;
   bool keygen = false;                 // CreateKeysAndCertificate instead of a CSR
   std::chrono::milliseconds step_timeout{20000};
-  std::filesystem::path work_dir;      // per-device certificate and key files
   std::string run_id;                  // makes serial numbers unique per run
 };
 

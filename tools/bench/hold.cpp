@@ -34,7 +34,7 @@ Limits find_limits(const StackSettings& stack, pid_t broker) {
   Limits l;
   l.bench_soft = raise_open_files_limit();  // children inherit it
   l.bench_hard = open_files_hard_limit();
-  l.per_client = std::max(1, descriptors_per_client(stack.claim));
+  l.per_client = std::max(1, descriptors_per_client(*stack.claim));
   const long own = static_cast<long>(process_open_files(getpid()).value_or(16));
   l.per_process = static_cast<size_t>(std::max(0L, (l.bench_soft - own - kDescriptorMargin) / l.per_client));
   l.broker_limit = process_open_files_limit(broker);
@@ -126,7 +126,9 @@ int hold_connections(const HoldOptions& options) {
   const std::string tag = random_token(4);
   std::vector<ConnectionSpec> claim_specs, device_specs;
   for (size_t i = 0; i < claims; ++i) claim_specs.push_back({"hold-" + tag + "-" + std::to_string(i), stack.claim});
-  for (size_t i = 0; i < device_count; ++i) device_specs.push_back({devices[i].thing_name, devices[i].tls});
+  for (size_t i = 0; i < device_count; ++i)
+    device_specs.push_back({devices[i].thing_name,
+                            std::make_shared<const TlsContext>(*stack.trust, devices[i].certificate_pem, devices[i].key_pem)});
 
   rapidjson::Document doc(rapidjson::kObjectType);
   auto& a = doc.GetAllocator();

@@ -32,16 +32,18 @@ void init_mosquitto_library() {
   });
 }
 
-MqttClient::MqttClient(const std::string& client_id, const TlsFiles& tls) {
+MqttClient::MqttClient(const std::string& client_id, const TlsContext& tls) {
   init_mosquitto_library();
   mosq_ = mosquitto_new(client_id.c_str(), true, this);
   if (!mosq_) throw Error("mosquitto_new failed for client " + client_id);
   mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
   mosquitto_int_option(mosq_, MOSQ_OPT_TCP_NODELAY, 1);  // Nagle stalls TLS request/response
-  int rc = mosquitto_tls_set(mosq_, tls.ca_file.c_str(), nullptr, tls.certificate.c_str(), tls.key.c_str(), nullptr);
+  // The context as it is (it verifies the broker itself); libmosquitto takes a reference.
+  int rc = mosquitto_int_option(mosq_, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
+  if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_void_option(mosq_, MOSQ_OPT_SSL_CTX, tls.get());
   if (rc != MOSQ_ERR_SUCCESS) {
     mosquitto_destroy(mosq_);
-    throw Error("TLS settings for client " + client_id + " (" + tls.certificate + "): " + mosquitto_strerror(rc));
+    throw Error("TLS settings for client " + client_id + ": " + mosquitto_strerror(rc));
   }
   mosquitto_connect_v5_callback_set(mosq_, &MqttClient::on_connect);
   mosquitto_disconnect_v5_callback_set(mosq_, &MqttClient::on_disconnect);

@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tls_context.h"
+
 namespace provision::bench {
 
 using Clock = std::chrono::steady_clock;
@@ -26,13 +28,6 @@ void init_mosquitto_library();
 struct Endpoint {
   std::string host = "127.0.0.1";
   int port = 0;
-};
-
-// libmosquitto reads certificates and keys from files only.
-struct TlsFiles {
-  std::string ca_file;      // verifies the broker
-  std::string certificate;  // the client's certificate (PEM)
-  std::string key;          // its private key (PEM)
 };
 
 struct ReceivedMessage {
@@ -47,8 +42,8 @@ using Failure = std::string;
 
 class MqttClient {
  public:
-  // Throws Error when libmosquitto refuses the settings (e.g. unreadable files).
-  MqttClient(const std::string& client_id, const TlsFiles& tls);
+  // Throws Error when libmosquitto refuses the settings.
+  MqttClient(const std::string& client_id, const TlsContext& tls);
   ~MqttClient();
   MqttClient(const MqttClient&) = delete;
   MqttClient& operator=(const MqttClient&) = delete;

@@ -17,8 +17,7 @@ std::filesystem::path index_file(const StackSettings& stack) { return devices_di
 
 PreIssuedDevice device_named(const StackSettings& stack, const std::string& name) {
   const auto dir = devices_dir(stack);
-  return {name, "devices/" + name + "/telemetry",
-          {stack.ca_file, (dir / (name + ".pem")).string(), (dir / (name + ".key")).string()}};
+  return {name, "devices/" + name + "/telemetry", dir / (name + ".pem"), dir / (name + ".key"), {}, {}};
 }
 
 std::string thing_name(size_t index) {
@@ -32,8 +31,13 @@ std::string thing_name(size_t index) {
 std::vector<PreIssuedDevice> load_pre_issued_devices(const StackSettings& stack) {
   std::vector<PreIssuedDevice> devices;
   std::ifstream in(index_file(stack));
-  for (std::string name; std::getline(in, name);)
-    if (!name.empty()) devices.push_back(device_named(stack, name));
+  for (std::string name; std::getline(in, name);) {
+    if (name.empty()) continue;
+    PreIssuedDevice device = device_named(stack, name);
+    device.certificate_pem = read_file(device.certificate_file);
+    device.key_pem = read_file(device.key_file);
+    devices.push_back(std::move(device));
+  }
   return devices;
 }
 
@@ -54,8 +58,10 @@ std::vector<PreIssuedDevice> ensure_pre_issued_devices(const StackSettings& stac
       pki::IssueOptions options;
       options.subject = {{"CN", device.thing_name}};
       auto certificate = ca.issue(key.get(), options);
-      write_file(device.tls.key, key.to_pem(), 0600);
-      write_file(device.tls.certificate, certificate.to_pem(), 0644);
+      device.key_pem = key.to_pem();
+      device.certificate_pem = certificate.to_pem();
+      write_file(device.key_file, device.key_pem, 0600);
+      write_file(device.certificate_file, device.certificate_pem, 0644);
 
       registry::ThingRecord thing;
       thing.name = device.thing_name;

@@ -20,7 +20,9 @@ inline constexpr const char* kDevicePolicy = "DemoDevicePolicy";
 struct PreIssuedDevice {
   std::string thing_name;       // also its client id (the demo policy requires it)
   std::string telemetry_topic;  // a topic its policy allows it to publish
-  TlsFiles tls;
+  std::filesystem::path certificate_file, key_file;
+  // Read by load_pre_issued_devices; a context is built from them per connection.
+  std::string certificate_pem, key_pem;
 };
 
 // The devices already issued for this stack (none when there are none).

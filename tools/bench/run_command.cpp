@@ -17,24 +17,6 @@
 namespace provision::bench {
 namespace {
 
-// Per-device certificate and key files: in memory when /dev/shm is there.
-struct WorkDir {
-  explicit WorkDir(const std::filesystem::path& stack_dir) {
-    std::error_code ec;
-    const std::string name = "provision-bench-" + std::to_string(getpid());
-    path = std::filesystem::is_directory("/dev/shm", ec) ? std::filesystem::path("/dev/shm") / name : stack_dir / name;
-    std::filesystem::create_directories(path);
-    std::filesystem::permissions(path, std::filesystem::perms::owner_all, ec);
-  }
-  ~WorkDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  WorkDir(const WorkDir&) = delete;
-  WorkDir& operator=(const WorkDir&) = delete;
-  std::filesystem::path path;
-};
-
 StackProcesses find_stack_processes(const RunOptions& options, const StackSettings& stack) {
   StackProcesses p;
   p.broker = options.broker_pid ? options.broker_pid : find_process((stack.dir / "mosquitto.conf").string());
@@ -56,8 +38,7 @@ void report_progress(const std::string& what) { std::cerr << "provision-bench: "
 int run_benchmark(const RunOptions& options) {
   const StackSettings stack = load_stack(options.stack);
   const StackProcesses processes = find_stack_processes(options, stack);
-  WorkDir work(stack.dir);
-  FlowSettings settings{stack, options.keygen, options.step_timeout, work.path, random_token(6)};
+  FlowSettings settings{stack, options.keygen, options.step_timeout, random_token(6)};
   const size_t warmup = options.warmup.value_or(options.concurrency);
   const std::string operation = options.keygen ? "CreateKeysAndCertificate" : "CreateCertificateFromCsr";
 

@@ -38,7 +38,9 @@ StackSettings load_stack(const std::filesystem::path& dir) {
   s.broker.host = required(env, "MQTT_HOST", env_file);
   s.broker.port = std::stoi(required(env, "MQTT_TLS_PORT", env_file));
   s.ca_file = required(env, "CA_FILE", env_file);
-  s.claim = {s.ca_file, required(env, "CLAIM_CERT", env_file), required(env, "CLAIM_KEY", env_file)};
+  s.trust = std::make_shared<const BrokerTrust>(s.ca_file, s.broker.host);
+  s.claim = std::make_shared<const TlsContext>(*s.trust, read_file(required(env, "CLAIM_CERT", env_file)),
+                                               read_file(required(env, "CLAIM_KEY", env_file)));
   s.template_name = required(env, "TEMPLATE", env_file);
 
   const auto config_file = s.dir / "provisiond.json";

@@ -3,9 +3,11 @@
 // `scripts/demo --serve DIR`) for the MQTT side, DIR/provisiond.json for the
 // registry and the fleet CA.
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "mqtt_client.h"
+#include "tls_context.h"
 
 namespace provision::bench {
 
@@ -13,7 +15,8 @@ struct StackSettings {
   std::filesystem::path dir;
   Endpoint broker;
   std::string ca_file;            // verifies the broker
-  TlsFiles claim;                 // the claim certificate
+  std::shared_ptr<const BrokerTrust> trust;  // ca_file, parsed
+  std::shared_ptr<const TlsContext> claim;   // the claim certificate and key, shared by every claim connect
   std::string template_name;      // a template the claim may use
   std::filesystem::path registry;
   std::filesystem::path fleet_ca_certificate, fleet_ca_key;

@@ -1,0 +1,44 @@
+#pragma once
+// A client's TLS settings as one OpenSSL context handed to libmosquitto
+// (MOSQ_OPT_SSL_CTX), built from certificates and keys in memory.
+//
+// libmosquitto's own mosquitto_tls_set() builds a new SSL_CTX on every
+// connect and reads the CA, certificate and key files again: on OpenSSL 3 that
+// costs the client more than its TLS handshake. A device keeps its TLS
+// settings in memory and pays only the handshake; so does the benchmark.
+#include <openssl/ssl.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace provision::bench {
+
+// What a client trusts: the broker's CA certificates (parsed once, shared by
+// every context) and the name the broker's certificate must carry.
+class BrokerTrust {
+ public:
+  // Throws Error when the file holds no certificate.
+  BrokerTrust(const std::filesystem::path& ca_file, std::string broker_host);
+  X509_STORE* store() const { return store_.get(); }
+  const std::string& broker_host() const { return host_; }
+
+ private:
+  std::shared_ptr<X509_STORE> store_;
+  std::string host_;
+};
+
+class TlsContext {
+ public:
+  // A TLS 1.2+ client context that verifies the broker against `trust`
+  // (chain and host name) and presents `certificate_pem` with `key_pem`.
+  // Throws Error for PEM that does not parse or a key that does not match.
+  TlsContext(const BrokerTrust& trust, std::string_view certificate_pem, std::string_view key_pem);
+  SSL_CTX* get() const { return ctx_.get(); }
+
+ private:
+  std::shared_ptr<SSL_CTX> ctx_;
+};
+
+}  // namespace provision::bench
