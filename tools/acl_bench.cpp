@@ -486,7 +486,7 @@ int main(int argc, char** argv) {
         "- One thread, Gatekeeper::check_acl / authenticate called directly: no broker, no TLS, no network.\n"
         "- \"cached\": the (connection, access, topic) was checked before; 8 topics per connection, picked at random.\n"
         "- \"first check\": every check is a new topic (devices/<thing>/telemetry/<n>) on a random connection;\n"
-        "  inserting into the per-connection cache (at most 64 entries, then cleared) is part of the cost.\n"
+        "  inserting into the per-connection cache (at most 8 entries, then replaced round robin) is part of the cost.\n"
         "  \"denied\": another thing's topic, which no statement matches. Topic strings are built untimed.\n"
         "- Policy size: N allow statements plus one deny, only the last allow statement matches.\n"
         "- Connections: %d device certificates were issued and reused across connections, each connection with\n"
