@@ -78,14 +78,24 @@ void Gatekeeper::close_registry(const std::string& why) {
 }
 
 void Gatekeeper::index(const void* key, const Connection& c) {
-  by_client_id_[c.client_id] = key;
   by_certificate_.emplace(c.identity.certificate_id, key);
   if (c.identity.role == Role::Device) by_thing_.emplace(c.identity.name, key);
 }
 
-void Gatekeeper::unindex(const void* key, const Connection& c) {
+void Gatekeeper::take_client_id(const void* key, const Connection& c) {
+  // The entry is replaced, key included: the old key views the client id
+  // string of the connection being taken over, which goes away when the
+  // broker disconnects it.
+  by_client_id_.erase(c.client_id);
+  by_client_id_.emplace(c.client_id, key);
+}
+
+void Gatekeeper::release_client_id(const void* key, const Connection& c) {
   auto owner = by_client_id_.find(c.client_id);
   if (owner != by_client_id_.end() && owner->second == key) by_client_id_.erase(owner);
+}
+
+void Gatekeeper::unindex(const void* key, const Connection& c) {
   auto erase = [key](std::unordered_multimap<std::string_view, const void*>& map, std::string_view name) {
     auto [first, last] = map.equal_range(name);
     for (auto it = first; it != last; ++it)
@@ -161,6 +171,7 @@ AuthResult Gatekeeper::authenticate(const ClientInfo& client, X509* certificate,
   connection.client_id = client.client_id;
   connection.address = client.address;
   index(client.key, connection);
+  take_client_id(client.key, connection);
   return AuthResult{true, std::move(username)};
 }
 
@@ -323,6 +334,7 @@ void Gatekeeper::on_disconnect(const void* key) {
   if (it == connections_.end()) return;
   if (it->second.in_flight > 0) router_.forget(key);
   unindex(key, it->second);
+  release_client_id(key, it->second);
   connections_.erase(it);
 }
 

@@ -85,8 +85,12 @@ class Gatekeeper {
   void note_changes(const std::vector<registry::Change>& changes, std::unordered_set<const void*>& affected,
                     bool& all_devices, bool& all_provisioning);
   void refresh(const void* key, Connection& connection, int64_t now_s, Actions& out);
+  // By certificate and thing: follow the connection's identity (re-checks and refreshes change it).
   void index(const void* key, const Connection& connection);
   void unindex(const void* key, const Connection& connection);
+  // By client id: the newest connection with a client id owns it, from sign-in to disconnect.
+  void take_client_id(const void* key, const Connection& connection);
+  void release_client_id(const void* key, const Connection& connection);
   void forward_request(const void* key, Connection& c, const protocol::RequestTopic& request, std::string_view payload,
                        int qos, int64_t now_ms, Actions& out);
   void log(LogLevel level, const std::string& message) const {

