@@ -94,9 +94,7 @@ Outcome ProvisioningClient::register_thing(const std::string& template_name, con
   rapidjson::Document doc(rapidjson::kObjectType);
   auto& a = doc.GetAllocator();
   doc.AddMember("certificateOwnershipToken", json::string_value(ownership_token, a), a);
-  rapidjson::Value params(rapidjson::kObjectType);
-  for (const auto& [k, v] : parameters) params.AddMember(json::string_value(k, a), json::string_value(v, a), a);
-  doc.AddMember("parameters", params, a);
+  doc.AddMember("parameters", json::string_map(parameters, a), a);
   return request(topic(Operation::RegisterThing, template_name), encode(doc));
 }
 

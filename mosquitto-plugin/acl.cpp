@@ -52,22 +52,25 @@ std::optional<SharedSubscription> split_shared(std::string_view topic) {
   return SharedSubscription{group, rest.substr(slash + 1)};
 }
 
-// Devices reach the provisioning namespace only to renew their certificate.
-bool renewal_acl(const AclRequest& r, const Options& options) {
-  auto is_renewal = [](const std::optional<protocol::RequestTopic>& t) {
-    return t && t->operation == Operation::RenewCertificate;
+// Clients that may use exactly one provisioning operation: its requests,
+// their replies and the subscriptions to them. Devices reach the provisioning
+// namespace only to renew their certificate; factory servers only publish
+// enrollments (and read their acknowledgements).
+bool single_operation_acl(const AclRequest& r, const Options& options, Operation operation) {
+  auto is_operation = [operation](const std::optional<protocol::RequestTopic>& t) {
+    return t && t->operation == operation;
   };
   switch (r.access) {
     case Access::Write:
-      return is_renewal(protocol::parse_request_topic(r.topic)) && r.qos <= 1 && !r.retain &&
+      return is_operation(protocol::parse_request_topic(r.topic)) && r.qos <= 1 && !r.retain &&
              r.payload_length <= options.max_payload;
     case Access::Read: {
       auto reply = protocol::parse_reply_topic(r.topic);
-      return reply && is_renewal(reply->request);
+      return reply && is_operation(reply->request);
     }
     case Access::Subscribe: {
-      if (auto reply = protocol::parse_reply_topic(r.topic)) return is_renewal(reply->request);
-      return r.topic.ends_with("/+") && is_renewal(protocol::parse_request_topic(r.topic.substr(0, r.topic.size() - 2)));
+      if (auto reply = protocol::parse_reply_topic(r.topic)) return is_operation(reply->request);
+      return r.topic.ends_with("/+") && is_operation(protocol::parse_request_topic(r.topic.substr(0, r.topic.size() - 2)));
     }
     case Access::Unsubscribe: return true;
   }
@@ -78,7 +81,7 @@ bool device_acl(const Identity& identity, const AclRequest& r, const Options& op
                 const protocol::InternalTopics& internal) {
   if (r.access == Access::Unsubscribe) return true;
   if (!identity.principal) return false;
-  if (protocol::in_provisioning_namespace(r.topic)) return renewal_acl(r, options);
+  if (protocol::in_provisioning_namespace(r.topic)) return single_operation_acl(r, options, Operation::RenewCertificate);
   if (r.access == Access::Subscribe) {
     // Decide on the filter a shared subscription really takes: otherwise
     // "$share/g/_provision/requests" would let a device take requests away
@@ -97,28 +100,6 @@ bool device_acl(const Identity& identity, const AclRequest& r, const Options& op
   }
   if (internal.contains(r.topic) || protocol::in_provisioning_namespace(r.topic)) return false;
   return identity.principal->allows(r.access == Access::Write ? policy::Action::Publish : policy::Action::Receive, r.topic);
-}
-
-// A factory server publishes enrollments and reads their acknowledgements.
-bool factory_acl(const AclRequest& r, const Options& options) {
-  auto is_enrollment = [](const std::optional<protocol::RequestTopic>& t) {
-    return t && t->operation == Operation::PublishEnrollment;
-  };
-  switch (r.access) {
-    case Access::Write:
-      return is_enrollment(protocol::parse_request_topic(r.topic)) && r.qos <= 1 && !r.retain &&
-             r.payload_length <= options.max_payload;
-    case Access::Read: {
-      auto reply = protocol::parse_reply_topic(r.topic);
-      return reply && is_enrollment(reply->request);
-    }
-    case Access::Subscribe: {
-      if (auto reply = protocol::parse_reply_topic(r.topic)) return is_enrollment(reply->request);
-      return r.topic.ends_with("/+") && is_enrollment(protocol::parse_request_topic(r.topic.substr(0, r.topic.size() - 2)));
-    }
-    case Access::Unsubscribe: return true;
-  }
-  return false;
 }
 
 bool service_acl(const AclRequest& r, const protocol::InternalTopics& internal) {
@@ -161,7 +142,7 @@ bool decide_acl(const Identity& identity, const AclRequest& request, const Optio
     case Role::Enrollment: return claim_acl(identity, request, options);
     case Role::Device: return device_acl(identity, request, options, internal);
     case Role::Service: return service_acl(request, internal);
-    case Role::Factory: return factory_acl(request, options);
+    case Role::Factory: return single_operation_acl(request, options, Operation::PublishEnrollment);
   }
   return false;
 }

@@ -11,16 +11,13 @@
 namespace provision::service {
 
 AssignmentPolicy parse_assignment(std::string_view text) {
-  std::string error;
-  auto doc = json::try_parse(text, &error);
-  if (!doc) throw Error("brokerAssignment: " + error);
-  if (auto violation = protocol::schema_violation("assignment.schema.json", *doc)) throw Error("brokerAssignment: " + *violation);
+  auto doc = protocol::parse_valid(text, "assignment.schema.json", "brokerAssignment");
   AssignmentPolicy policy;
-  std::string kind = *json::string_member(*doc, "policy");
+  std::string kind = *json::string_member(doc, "policy");
   policy.kind = kind == "static" ? AssignmentPolicy::Kind::Static
                 : kind == "hook" ? AssignmentPolicy::Kind::Hook
                                  : AssignmentPolicy::Kind::Hashed;
-  policy.broker = json::string_member(*doc, "broker").value_or("");
+  policy.broker = json::string_member(doc, "broker").value_or("");
   if (policy.kind == AssignmentPolicy::Kind::Static && policy.broker.empty())
     throw Error("brokerAssignment: /broker: required for the static policy");
   return policy;

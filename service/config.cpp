@@ -24,8 +24,7 @@ std::string relative_to(const std::filesystem::path& base, const std::filesystem
 }  // namespace
 
 ServiceConfig load_config(const std::filesystem::path& file) {
-  auto doc = json::parse(read_file(file), file.string());
-  if (auto violation = protocol::schema_violation(kSchema, doc)) throw Error(file.string() + ": " + *violation);
+  auto doc = protocol::parse_valid(read_file(file), kSchema, file.string());
   auto base = std::filesystem::absolute(file).parent_path();
   ServiceConfig c;
   c.registry = resolve(base, *json::string_member(doc, "registry"));

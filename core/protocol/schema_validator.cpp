@@ -108,6 +108,12 @@ std::optional<std::string> schema_violation(std::string_view schema_name, const 
   return describe(schema.source, validator, document);
 }
 
+rapidjson::Document parse_valid(std::string_view text, std::string_view schema_name, std::string_view what) {
+  auto doc = json::parse(text, what);
+  if (auto violation = schema_violation(schema_name, doc)) throw Error(std::string(what) + ": " + *violation);
+  return doc;
+}
+
 std::optional<std::string> openapi_violation(std::string_view component, const rapidjson::Value& document) {
   return schema_violation("openapi:" + std::string(component), document);
 }

@@ -20,6 +20,10 @@ namespace provision::protocol {
 // Throws Error when the schema itself is unknown or malformed (a build defect).
 std::optional<std::string> schema_violation(std::string_view schema_name, const rapidjson::Value& document);
 
+// Parses `text` and checks it against schema `schema_name`; throws
+// Error("<what>: invalid JSON at offset N: ...") or Error("<what>: <violation>").
+rapidjson::Document parse_valid(std::string_view text, std::string_view schema_name, std::string_view what);
+
 // The same against a schema of the admin API's OpenAPI document
 // (schemas/openapi.json, components.schemas.<component>).
 std::optional<std::string> openapi_violation(std::string_view component, const rapidjson::Value& document);

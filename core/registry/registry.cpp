@@ -24,34 +24,23 @@ Registry Registry::open_read_only(const std::filesystem::path& path, int busy_ti
 }
 
 std::string to_json(const std::vector<std::string>& list) {
-  rapidjson::Document doc(rapidjson::kArrayType);
-  for (const auto& s : list) doc.PushBack(json::string_value(s, doc.GetAllocator()), doc.GetAllocator());
-  return json::stringify(doc);
+  rapidjson::Document allocator;
+  return json::stringify(json::string_list(list, allocator.GetAllocator()));
 }
 
 std::string to_json(const std::map<std::string, std::string>& map) {
-  rapidjson::Document doc(rapidjson::kObjectType);
-  auto& a = doc.GetAllocator();
-  for (const auto& [k, v] : map) doc.AddMember(json::string_value(k, a), json::string_value(v, a), a);
-  return json::stringify(doc);
+  rapidjson::Document allocator;
+  return json::stringify(json::string_map(map, allocator.GetAllocator()));
 }
 
 std::vector<std::string> string_list_from_json(const std::string& text) {
-  std::vector<std::string> out;
   auto doc = json::try_parse(text, nullptr);
-  if (doc && doc->IsArray())
-    for (const auto& v : doc->GetArray())
-      if (v.IsString()) out.emplace_back(json::view(v));
-  return out;
+  return doc ? json::to_string_list(*doc) : std::vector<std::string>{};
 }
 
 std::map<std::string, std::string> string_map_from_json(const std::string& text) {
-  std::map<std::string, std::string> out;
   auto doc = json::try_parse(text, nullptr);
-  if (doc && doc->IsObject())
-    for (const auto& m : doc->GetObject())
-      if (m.value.IsString()) out.emplace(json::view(m.name), json::view(m.value));
-  return out;
+  return doc ? json::to_string_map(*doc) : std::map<std::string, std::string>{};
 }
 
 }  // namespace provision::registry

@@ -67,4 +67,32 @@ std::optional<bool> bool_member(const rapidjson::Value& object, std::string_view
   return v->GetBool();
 }
 
+rapidjson::Value string_list(const std::vector<std::string>& list, rapidjson::Document::AllocatorType& a) {
+  rapidjson::Value out(rapidjson::kArrayType);
+  for (const auto& s : list) out.PushBack(string_value(s, a), a);
+  return out;
+}
+
+rapidjson::Value string_map(const std::map<std::string, std::string>& map, rapidjson::Document::AllocatorType& a) {
+  rapidjson::Value out(rapidjson::kObjectType);
+  for (const auto& [k, v] : map) out.AddMember(string_value(k, a), string_value(v, a), a);
+  return out;
+}
+
+std::vector<std::string> to_string_list(const rapidjson::Value& array) {
+  std::vector<std::string> out;
+  if (array.IsArray())
+    for (const auto& v : array.GetArray())
+      if (v.IsString()) out.emplace_back(view(v));
+  return out;
+}
+
+std::map<std::string, std::string> to_string_map(const rapidjson::Value& object) {
+  std::map<std::string, std::string> out;
+  if (object.IsObject())
+    for (const auto& m : object.GetObject())
+      if (m.value.IsString()) out.emplace(view(m.name), view(m.value));
+  return out;
+}
+
 }  // namespace provision::json

@@ -3,9 +3,11 @@
 // serialisation, and typed member lookups.
 #include <rapidjson/document.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace provision::json {
 
@@ -29,5 +31,12 @@ inline rapidjson::Value string_value(std::string_view s, rapidjson::Document::Al
 inline std::string_view view(const rapidjson::Value& v) {
   return {v.GetString(), v.GetStringLength()};
 }
+
+// Lists of strings and string-to-string maps, to JSON and back. Reading
+// skips what is not a string (and yields nothing for a value of another type).
+rapidjson::Value string_list(const std::vector<std::string>& list, rapidjson::Document::AllocatorType& a);
+rapidjson::Value string_map(const std::map<std::string, std::string>& map, rapidjson::Document::AllocatorType& a);
+std::vector<std::string> to_string_list(const rapidjson::Value& array);
+std::map<std::string, std::string> to_string_map(const rapidjson::Value& object);
 
 }  // namespace provision::json

@@ -12,6 +12,7 @@
 
 #include "registry/registry.h"
 #include "util/error.h"
+#include "util/json.h"
 
 namespace provision::service {
 class ProvisioningService;
@@ -73,6 +74,11 @@ struct Route {
   Handler handler;
 };
 
+// The role sets most routes use: reading the fleet's configuration, and
+// changing it.
+inline const std::vector<Role> kReaders{Role::Admin, Role::Operator, Role::Factory};
+inline const std::vector<Role> kAdminOnly{Role::Admin};
+
 // JSON helpers for handlers.
 Response json_response(int status, rapidjson::Document body);
 Response no_content();
@@ -94,10 +100,11 @@ Response page_of(const Records& records, const registry::Page& page, ToJson&& to
   return page_response(std::move(items), page, last);
 }
 
-rapidjson::Value string_list(const std::vector<std::string>& list, rapidjson::Document::AllocatorType& a);
-rapidjson::Value string_map(const std::map<std::string, std::string>& map, rapidjson::Document::AllocatorType& a);
-std::vector<std::string> to_string_list(const rapidjson::Value& array);
-std::map<std::string, std::string> to_string_map(const rapidjson::Value& object);
+// Lists and maps of strings both ways (util/json.h).
+using json::string_list;
+using json::string_map;
+using json::to_string_list;
+using json::to_string_map;
 
 // A JSON object of strings, for audit details: {"role": "fleet", ...}.
 std::string detail(const std::vector<std::pair<std::string, std::string>>& fields);

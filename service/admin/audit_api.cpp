@@ -96,9 +96,9 @@ Response delete_token(Call& call) {
 std::vector<Route> audit_and_token_routes() {
   return {
       {"GET", "/v1/audit", {Role::Admin, Role::Operator}, list_audit},
-      {"GET", "/v1/tokens", {Role::Admin}, list_tokens},
-      {"POST", "/v1/tokens", {Role::Admin}, create_token},
-      {"DELETE", "/v1/tokens/{name}", {Role::Admin}, delete_token},
+      {"GET", "/v1/tokens", kAdminOnly, list_tokens},
+      {"POST", "/v1/tokens", kAdminOnly, create_token},
+      {"DELETE", "/v1/tokens/{name}", kAdminOnly, delete_token},
   };
 }
 

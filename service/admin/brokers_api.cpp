@@ -5,8 +5,6 @@
 namespace provision::service::admin {
 namespace {
 
-const std::vector<Role> kRead{Role::Admin, Role::Operator, Role::Factory};
-
 rapidjson::Document broker_json(const registry::BrokerRecord& b) {
   rapidjson::Document doc(rapidjson::kObjectType);
   auto& a = doc.GetAllocator();
@@ -77,11 +75,11 @@ Response remove(Call& call) {
 
 std::vector<Route> broker_routes() {
   return {
-      {"GET", "/v1/brokers", kRead, list},
-      {"POST", "/v1/brokers", {Role::Admin}, create},
-      {"GET", "/v1/brokers/{name}", kRead, get},
-      {"PATCH", "/v1/brokers/{name}", {Role::Admin}, update},
-      {"DELETE", "/v1/brokers/{name}", {Role::Admin}, remove},
+      {"GET", "/v1/brokers", kReaders, list},
+      {"POST", "/v1/brokers", kAdminOnly, create},
+      {"GET", "/v1/brokers/{name}", kReaders, get},
+      {"PATCH", "/v1/brokers/{name}", kAdminOnly, update},
+      {"DELETE", "/v1/brokers/{name}", kAdminOnly, remove},
   };
 }
 

@@ -14,8 +14,6 @@
 namespace provision::service::admin {
 namespace {
 
-const std::vector<Role> kRead{Role::Admin, Role::Operator, Role::Factory};
-const std::vector<Role> kAdmin{Role::Admin};
 constexpr int64_t kDay = 24 * 3600;
 
 pki::Certificate parse_certificate(const std::string& pem, const char* field) {
@@ -158,7 +156,7 @@ rapidjson::Document ca_json(const Call& call, const registry::CaRecord& c, bool 
   doc.AddMember("registrationIdField", json::string_value(c.registration_id_field, a), a);
   doc.AddMember("createdAt", c.created_at, a);
   if (with_pem) doc.AddMember("certificatePem", json::string_value(c.pem, a), a);
-  if (c.role == "fleet") doc.AddMember("issuing", call.context.provisioning->fleet_ca()->certificate().id() == c.id, a);
+  if (c.role == "fleet") doc.AddMember("issuing", call.context.provisioning->fleet_ca()->id() == c.id, a);
   return doc;
 }
 
@@ -247,7 +245,7 @@ Response update_ca(Call& call) {
   auto tx = call.registry.begin();
   auto c = existing_ca(call.registry, call.path["id"]);
   if (auto s = json::string_member(body, "status")) {
-    if (*s != "ACTIVE" && call.context.provisioning->fleet_ca()->certificate().id() == c.id)
+    if (*s != "ACTIVE" && call.context.provisioning->fleet_ca()->id() == c.id)
       conflict("CA " + c.id + " issues the device certificates now; bring another fleet CA first");
     c.status = *s;
   }
@@ -261,7 +259,7 @@ Response update_ca(Call& call) {
 Response delete_ca(Call& call) {
   auto tx = call.registry.begin();
   auto c = existing_ca(call.registry, call.path["id"]);
-  if (call.context.provisioning->fleet_ca()->certificate().id() == c.id)
+  if (call.context.provisioning->fleet_ca()->id() == c.id)
     conflict("CA " + c.id + " issues the device certificates now; bring another fleet CA first");
   call.registry.delete_ca(c.id);
   call.audit("DeleteCa", c.id);
@@ -273,16 +271,16 @@ Response delete_ca(Call& call) {
 
 std::vector<Route> claim_and_ca_routes() {
   return {
-      {"GET", "/v1/claims", kRead, list_claims},
+      {"GET", "/v1/claims", kReaders, list_claims},
       {"POST", "/v1/claims", {Role::Admin, Role::Installer}, create_claim},
-      {"GET", "/v1/claims/{id}", kRead, get_claim},
-      {"PATCH", "/v1/claims/{id}", kAdmin, update_claim},
-      {"DELETE", "/v1/claims/{id}", kAdmin, delete_claim},
-      {"GET", "/v1/cas", kRead, list_cas},
-      {"POST", "/v1/cas", kAdmin, create_ca},
-      {"GET", "/v1/cas/{id}", kRead, get_ca},
-      {"PATCH", "/v1/cas/{id}", kAdmin, update_ca},
-      {"DELETE", "/v1/cas/{id}", kAdmin, delete_ca},
+      {"GET", "/v1/claims/{id}", kReaders, get_claim},
+      {"PATCH", "/v1/claims/{id}", kAdminOnly, update_claim},
+      {"DELETE", "/v1/claims/{id}", kAdminOnly, delete_claim},
+      {"GET", "/v1/cas", kReaders, list_cas},
+      {"POST", "/v1/cas", kAdminOnly, create_ca},
+      {"GET", "/v1/cas/{id}", kReaders, get_ca},
+      {"PATCH", "/v1/cas/{id}", kAdminOnly, update_ca},
+      {"DELETE", "/v1/cas/{id}", kAdminOnly, delete_ca},
   };
 }
 

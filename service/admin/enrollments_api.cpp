@@ -7,8 +7,6 @@
 namespace provision::service::admin {
 namespace {
 
-const std::vector<Role> kRead{Role::Admin, Role::Operator, Role::Factory};
-
 rapidjson::Document enrollment_json(const registry::EnrollmentRecord& e) {
   rapidjson::Document doc(rapidjson::kObjectType);
   auto& a = doc.GetAllocator();
@@ -104,12 +102,12 @@ Response disable(Call& call) {
 
 std::vector<Route> enrollment_routes() {
   return {
-      {"GET", "/v1/enrollments", kRead, list},
+      {"GET", "/v1/enrollments", kReaders, list},
       {"POST", "/v1/enrollments", {Role::Admin, Role::Factory}, create},
-      {"GET", "/v1/enrollments/{id}", kRead, get},
-      {"DELETE", "/v1/enrollments/{id}", {Role::Admin}, remove},
-      {"POST", "/v1/enrollments/{id}/activate", {Role::Admin}, activate},
-      {"POST", "/v1/enrollments/{id}/disable", {Role::Admin}, disable},
+      {"GET", "/v1/enrollments/{id}", kReaders, get},
+      {"DELETE", "/v1/enrollments/{id}", kAdminOnly, remove},
+      {"POST", "/v1/enrollments/{id}/activate", kAdminOnly, activate},
+      {"POST", "/v1/enrollments/{id}/disable", kAdminOnly, disable},
   };
 }
 

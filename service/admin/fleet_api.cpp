@@ -8,8 +8,6 @@
 namespace provision::service::admin {
 namespace {
 
-const std::vector<Role> kRead{Role::Admin, Role::Operator, Role::Factory};
-
 rapidjson::Document certificate_json(registry::Registry& registry, const registry::CertificateRecord& c, bool with_pem) {
   rapidjson::Document v(rapidjson::kObjectType);
   auto& a = v.GetAllocator();
@@ -131,12 +129,12 @@ Response register_thing(Call& call) {
 
 std::vector<Route> fleet_routes() {
   return {
-      {"GET", "/v1/things", kRead, list_things},
-      {"GET", "/v1/things/{name}", kRead, get_thing},
-      {"DELETE", "/v1/things/{name}", {Role::Admin}, delete_thing},
+      {"GET", "/v1/things", kReaders, list_things},
+      {"GET", "/v1/things/{name}", kReaders, get_thing},
+      {"DELETE", "/v1/things/{name}", kAdminOnly, delete_thing},
       {"POST", "/v1/things/{name}/deprovision", {Role::Admin, Role::Operator}, deprovision},
-      {"GET", "/v1/certificates", kRead, list_certificates},
-      {"GET", "/v1/certificates/{id}", kRead, get_certificate},
+      {"GET", "/v1/certificates", kReaders, list_certificates},
+      {"GET", "/v1/certificates/{id}", kReaders, get_certificate},
       {"PATCH", "/v1/certificates/{id}", {Role::Admin, Role::Operator}, update_certificate},
       {"POST", "/v1/register", {Role::Admin, Role::Factory}, register_thing},
   };

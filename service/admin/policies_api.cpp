@@ -7,9 +7,6 @@
 namespace provision::service::admin {
 namespace {
 
-const std::vector<Role> kRead{Role::Admin, Role::Operator, Role::Factory};
-const std::vector<Role> kAdmin{Role::Admin};
-
 rapidjson::Document policy_json(registry::Registry& registry, const registry::PolicyRecord& p) {
   rapidjson::Document doc(rapidjson::kObjectType);
   auto& a = doc.GetAllocator();
@@ -94,11 +91,11 @@ Response remove(Call& call) {
 
 std::vector<Route> policy_routes() {
   return {
-      {"GET", "/v1/policies", kRead, list},
-      {"POST", "/v1/policies", kAdmin, create},
-      {"GET", "/v1/policies/{name}", kRead, get},
-      {"PUT", "/v1/policies/{name}", kAdmin, replace},
-      {"DELETE", "/v1/policies/{name}", kAdmin, remove},
+      {"GET", "/v1/policies", kReaders, list},
+      {"POST", "/v1/policies", kAdminOnly, create},
+      {"GET", "/v1/policies/{name}", kReaders, get},
+      {"PUT", "/v1/policies/{name}", kAdminOnly, replace},
+      {"DELETE", "/v1/policies/{name}", kAdminOnly, remove},
   };
 }
 

@@ -107,34 +107,6 @@ Response page_response(rapidjson::Document items, const registry::Page& page, co
   return json_response(200, std::move(doc));
 }
 
-rapidjson::Value string_list(const std::vector<std::string>& list, rapidjson::Document::AllocatorType& a) {
-  rapidjson::Value out(rapidjson::kArrayType);
-  for (const auto& s : list) out.PushBack(json::string_value(s, a), a);
-  return out;
-}
-
-rapidjson::Value string_map(const std::map<std::string, std::string>& map, rapidjson::Document::AllocatorType& a) {
-  rapidjson::Value out(rapidjson::kObjectType);
-  for (const auto& [k, v] : map) out.AddMember(json::string_value(k, a), json::string_value(v, a), a);
-  return out;
-}
-
-std::vector<std::string> to_string_list(const rapidjson::Value& array) {
-  std::vector<std::string> out;
-  if (array.IsArray())
-    for (const auto& v : array.GetArray())
-      if (v.IsString()) out.emplace_back(json::view(v));
-  return out;
-}
-
-std::map<std::string, std::string> to_string_map(const rapidjson::Value& object) {
-  std::map<std::string, std::string> out;
-  if (object.IsObject())
-    for (const auto& m : object.GetObject())
-      if (m.value.IsString()) out.emplace(json::view(m.name), json::view(m.value));
-  return out;
-}
-
 std::string detail(const std::vector<std::pair<std::string, std::string>>& fields) {
   rapidjson::Document doc(rapidjson::kObjectType);
   for (const auto& [k, v] : fields)

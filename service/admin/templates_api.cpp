@@ -12,9 +12,6 @@
 namespace provision::service::admin {
 namespace {
 
-const std::vector<Role> kRead{Role::Admin, Role::Operator, Role::Factory};
-const std::vector<Role> kAdmin{Role::Admin};
-
 rapidjson::Document template_json(registry::Registry& registry, const registry::TemplateRecord& t, bool full) {
   rapidjson::Document doc(rapidjson::kObjectType);
   auto& a = doc.GetAllocator();
@@ -291,14 +288,14 @@ Response dry_run(Call& call) {
 
 std::vector<Route> template_routes() {
   return {
-      {"GET", "/v1/templates", kRead, list},
-      {"POST", "/v1/templates", kAdmin, create},
-      {"GET", "/v1/templates/{name}", kRead, get},
-      {"PATCH", "/v1/templates/{name}", kAdmin, update},
-      {"DELETE", "/v1/templates/{name}", kAdmin, remove},
-      {"POST", "/v1/templates/{name}/versions", kAdmin, add_version},
-      {"GET", "/v1/templates/{name}/versions/{version}", kRead, get_version},
-      {"DELETE", "/v1/templates/{name}/versions/{version}", kAdmin, remove_version},
+      {"GET", "/v1/templates", kReaders, list},
+      {"POST", "/v1/templates", kAdminOnly, create},
+      {"GET", "/v1/templates/{name}", kReaders, get},
+      {"PATCH", "/v1/templates/{name}", kAdminOnly, update},
+      {"DELETE", "/v1/templates/{name}", kAdminOnly, remove},
+      {"POST", "/v1/templates/{name}/versions", kAdminOnly, add_version},
+      {"GET", "/v1/templates/{name}/versions/{version}", kReaders, get_version},
+      {"DELETE", "/v1/templates/{name}/versions/{version}", kAdminOnly, remove_version},
       {"POST", "/v1/templates/{name}/dry-run", {Role::Admin, Role::Factory}, dry_run},
   };
 }

@@ -10,20 +10,16 @@ HookDecision run_http(const HookConfig& config, const HookInput& input);  // htt
 HookDecision run_exec(const HookConfig& config, const HookInput& input);  // exec_hook.cpp
 
 HookConfig parse_hook(std::string_view text) {
-  std::string error;
-  auto doc = json::try_parse(text, &error);
-  if (!doc) throw Error("hook: " + error);
-  if (auto violation = protocol::schema_violation("hook.schema.json", *doc)) throw Error("hook: " + *violation);
+  auto doc = protocol::parse_valid(text, "hook.schema.json", "hook");
   HookConfig c;
-  std::string type = *json::string_member(*doc, "type");
+  std::string type = *json::string_member(doc, "type");
   c.type = type == "http" ? HookConfig::Type::Http : type == "exec" ? HookConfig::Type::Exec : HookConfig::Type::Enrollment;
-  if (auto t = json::int_member(*doc, "timeoutMs")) c.timeout = std::chrono::milliseconds(*t);
-  c.url = json::string_member(*doc, "url").value_or("");
-  c.secret = json::string_member(*doc, "secret").value_or("");
-  c.ca_file = json::string_member(*doc, "caFile").value_or("");
-  if (const auto* command = json::member(*doc, "command"))
-    for (const auto& arg : command->GetArray()) c.command.emplace_back(json::view(arg));
-  c.registration_id_parameter = json::string_member(*doc, "registrationIdParameter").value_or(c.registration_id_parameter);
+  if (auto t = json::int_member(doc, "timeoutMs")) c.timeout = std::chrono::milliseconds(*t);
+  c.url = json::string_member(doc, "url").value_or("");
+  c.secret = json::string_member(doc, "secret").value_or("");
+  c.ca_file = json::string_member(doc, "caFile").value_or("");
+  if (const auto* command = json::member(doc, "command")) c.command = json::to_string_list(*command);
+  c.registration_id_parameter = json::string_member(doc, "registrationIdParameter").value_or(c.registration_id_parameter);
   if (c.type == HookConfig::Type::Http && !c.url.starts_with("http://") && !c.url.starts_with("https://"))
     throw Error("hook: /url: must be an http:// or https:// URL");
   if (c.type == HookConfig::Type::Http && c.url.empty()) throw Error("hook: /url: required for an http hook");
@@ -58,9 +54,7 @@ std::string input_json(const HookInput& in) {
   doc.AddMember("certificatePem", json::string_value(in.certificate_pem, a), a);
   doc.AddMember("templateName", json::string_value(in.template_name, a), a);
   doc.AddMember("clientId", json::string_value(in.client_id, a), a);
-  rapidjson::Value parameters(rapidjson::kObjectType);
-  for (const auto& [k, v] : in.parameters) parameters.AddMember(json::string_value(k, a), json::string_value(v, a), a);
-  doc.AddMember("parameters", parameters, a);
+  doc.AddMember("parameters", json::string_map(in.parameters, a), a);
   return json::stringify(doc);
 }
 
@@ -73,7 +67,7 @@ HookDecision parse_output(std::string_view body) {
   HookDecision decision;
   decision.allow = *json::bool_member(*doc, "allowProvisioning");
   if (const auto* overrides = json::member(*doc, "parameterOverrides"))
-    for (const auto& m : overrides->GetObject()) decision.parameter_overrides.emplace(json::view(m.name), json::view(m.value));
+    decision.parameter_overrides = json::to_string_map(*overrides);
   decision.broker = json::string_member(*doc, "broker");
   return decision;
 }
