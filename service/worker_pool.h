@@ -1,7 +1,5 @@
 #pragma once
-// A fixed set of threads taking jobs from one queue. Each thread owns its
-// state (e.g. its own registry connection), created by `make_state` on that
-// thread.
+// A fixed set of threads taking jobs from one queue.
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -11,11 +9,10 @@
 
 namespace provision::service {
 
-template <typename Job, typename State>
+template <typename Job>
 class WorkerPool {
  public:
-  WorkerPool(int threads, std::function<State()> make_state, std::function<void(State&, Job&)> run)
-      : make_state_(std::move(make_state)), run_(std::move(run)) {
+  WorkerPool(int threads, std::function<void(Job&)> run) : run_(std::move(run)) {
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { loop(); });
   }
   ~WorkerPool() { stop(); }
@@ -48,7 +45,6 @@ class WorkerPool {
 
  private:
   void loop() {
-    State state = make_state_();
     for (;;) {
       Job job;
       {
@@ -58,12 +54,11 @@ class WorkerPool {
         job = std::move(queue_.front());
         queue_.pop_front();
       }
-      run_(state, job);
+      run_(job);
     }
   }
 
-  std::function<State()> make_state_;
-  std::function<void(State&, Job&)> run_;
+  std::function<void(Job&)> run_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Job> queue_;

@@ -281,6 +281,7 @@ CertificateAuthority::CertificateAuthority(Certificate certificate, PrivateKey k
     ERR_clear_error();
     throw Error("the key does not match CA certificate " + certificate_.subject_line());
   }
+  id_ = certificate_.id();
 }
 
 CertificateAuthority CertificateAuthority::load(const std::filesystem::path& certificate_pem,

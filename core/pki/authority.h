@@ -51,11 +51,14 @@ class CertificateAuthority {
   Certificate issue_from_csr(const CertificateRequest& csr, IssueOptions options) const;
 
   const Certificate& certificate() const { return certificate_; }
+  // The CA certificate's certificateId, computed once (every issuance records it).
+  const std::string& id() const { return id_; }
   const PrivateKey& key() const { return key_; }
 
  private:
   Certificate certificate_;
   PrivateKey key_;
+  std::string id_;
 };
 
 }  // namespace provision::pki

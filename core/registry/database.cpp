@@ -80,8 +80,9 @@ std::unique_ptr<Database> Database::open(const std::filesystem::path& path, Mode
     // The WAL file keeps the size it grew to; past 64 MiB it is cut back when it restarts.
     db->exec("PRAGMA journal_size_limit=67108864");
   }
-  // Many connections (one per worker thread): each one's page cache is
-  // dropped whenever another one commits, so a small one does.
+  // Small by default: the plugin, the admin API's threads and housekeeping
+  // each hold a connection, and a connection's page cache is dropped whenever
+  // another one commits. provisiond's request connection sets a larger one.
   db->exec("PRAGMA cache_size=-512");
   db->exec("PRAGMA foreign_keys=ON");
   return db;

@@ -2,7 +2,7 @@
 // The registry: things, certificates, policies, templates, claims, CAs,
 // service identities, ownership tokens and the audit log, in one SQLite file.
 //
-// A Registry is one connection: use one per thread. The worker opens it
+// A Registry is one connection: one thread at a time uses it. The worker opens it
 // read-write (and migrates it); the broker plugin opens it read-only. Methods
 // that change several rows are meant to be called inside a Transaction
 // (see begin()) so that a request is all or nothing.

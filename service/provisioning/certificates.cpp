@@ -13,9 +13,10 @@
 
 namespace provision::service {
 
-std::string ProvisioningService::store_pending_certificate(const pki::Certificate& certificate, const std::string& ca_id,
-                                                           const IncomingRequest& request,
-                                                           registry::Registry& registry) {
+protocol::CertificateReply ProvisioningService::store_pending_certificate(const pki::Certificate& certificate,
+                                                                         const std::string& ca_id,
+                                                                         const IncomingRequest& request,
+                                                                         registry::Registry& registry) {
   std::string token = random_token(32);
   int64_t now = unix_now();
   registry::CertificateRecord record;
@@ -45,28 +46,27 @@ std::string ProvisioningService::store_pending_certificate(const pki::Certificat
                          now + settings_.ownership_token_ttl_seconds, std::nullopt});
   registry.audit(audit);
   tx.commit();
-  return token;
+
+  protocol::CertificateReply reply;
+  reply.ownership_token = std::move(token);
+  reply.certificate_id = std::move(record.id);
+  reply.certificate_pem = std::move(record.pem);
+  return reply;
 }
 
-Reply ProvisioningService::create_keys_and_certificate(const IncomingRequest& request, registry::Registry& registry) {
+Reply ProvisioningService::create_keys_and_certificate(const IncomingRequest& request, RegistryAccess& access) {
   protocol::decode_create_keys_request(request.topic.format, request.payload);
   auto key = pki::PrivateKey::generate_ec("P-256");
   auto [certificate, ca_id] = issue_for_key(key, "keygen");
-  protocol::CertificateReply reply;
-  reply.ownership_token = store_pending_certificate(certificate, ca_id, request, registry);
-  reply.certificate_id = certificate.id();
-  reply.certificate_pem = certificate.to_pem();
+  protocol::CertificateReply reply = store_pending_certificate(certificate, ca_id, request, access.registry());
   reply.private_key = key.to_pem();
   return Reply{true, protocol::encode_certificate_reply(reply, request.topic.format), {}};
 }
 
-Reply ProvisioningService::create_certificate_from_csr(const IncomingRequest& request, registry::Registry& registry) {
+Reply ProvisioningService::create_certificate_from_csr(const IncomingRequest& request, RegistryAccess& access) {
   auto decoded = protocol::decode_csr_request(request.topic.format, request.payload);
   auto [certificate, ca_id] = issue_for_csr(decoded.certificate_signing_request, "csr");
-  protocol::CertificateReply reply;
-  reply.ownership_token = store_pending_certificate(certificate, ca_id, request, registry);
-  reply.certificate_id = certificate.id();
-  reply.certificate_pem = certificate.to_pem();
+  protocol::CertificateReply reply = store_pending_certificate(certificate, ca_id, request, access.registry());
   return Reply{true, protocol::encode_certificate_reply(reply, request.topic.format), {}};
 }
 

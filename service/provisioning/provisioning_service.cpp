@@ -28,7 +28,7 @@ ProvisioningService::Issued ProvisioningService::issue_for_csr(const std::string
   pki::IssueOptions options;
   options.validity_seconds = settings_.certificate_validity_seconds;
   auto ca = fleet_ca();
-  Issued issued{ca->issue_from_csr(csr, options), ca->certificate().id()};
+  Issued issued{ca->issue_from_csr(csr, options), ca->id()};
   metrics().increment("provision_certificates_issued_total", {{"how", how}});
   return issued;
 }
@@ -38,7 +38,7 @@ ProvisioningService::Issued ProvisioningService::issue_for_key(const pki::Privat
   options.subject = {{"CN", "Provisioned device"}};
   options.validity_seconds = settings_.certificate_validity_seconds;
   auto ca = fleet_ca();
-  Issued issued{ca->issue(key.get(), options), ca->certificate().id()};
+  Issued issued{ca->issue(key.get(), options), ca->id()};
   metrics().increment("provision_certificates_issued_total", {{"how", how}});
   return issued;
 }
@@ -57,15 +57,15 @@ Evaluation ProvisioningService::evaluate_template(registry::Registry& registry, 
   return Evaluation{body->version, load_template(*body)->evaluate(parameters, certificate)};
 }
 
-Reply ProvisioningService::handle(const IncomingRequest& request, registry::Registry& registry) {
+Reply ProvisioningService::handle(const IncomingRequest& request, RegistryAccess& access) {
   protocol::Rejection rejection;
   try {
     switch (request.topic.operation) {
-      case protocol::Operation::CreateKeysAndCertificate: return create_keys_and_certificate(request, registry);
-      case protocol::Operation::CreateCertificateFromCsr: return create_certificate_from_csr(request, registry);
-      case protocol::Operation::RegisterThing: return register_thing(request, registry);
-      case protocol::Operation::RenewCertificate: return renew_certificate(request, registry);
-      case protocol::Operation::PublishEnrollment: return publish_enrollment(request, registry);
+      case protocol::Operation::CreateKeysAndCertificate: return create_keys_and_certificate(request, access);
+      case protocol::Operation::CreateCertificateFromCsr: return create_certificate_from_csr(request, access);
+      case protocol::Operation::RegisterThing: return register_thing(request, access);
+      case protocol::Operation::RenewCertificate: return renew_certificate(request, access);
+      case protocol::Operation::PublishEnrollment: return publish_enrollment(request, access.registry());
     }
     rejection = {400, "InvalidRequest", "unknown operation"};
   } catch (const RequestError& e) {
@@ -87,7 +87,7 @@ Reply ProvisioningService::handle(const IncomingRequest& request, registry::Regi
     detail.AddMember("clientId", json::string_value(request.client_id, detail.GetAllocator()), detail.GetAllocator());
     detail.AddMember("errorMessage", json::string_value(rejection.error_message, detail.GetAllocator()), detail.GetAllocator());
     entry.detail = json::stringify(detail);
-    registry.audit(entry);
+    access.registry().audit(entry);
   } catch (const std::exception&) {
     // The rejection still reaches the device when the audit log cannot be written.
   }

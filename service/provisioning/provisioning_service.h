@@ -11,7 +11,9 @@
 
 #include "config.h"
 #include "pki/authority.h"
+#include "protocol/payloads.h"
 #include "provisioning/request.h"
+#include "registry_pool.h"
 #include "registry/registry.h"
 #include "templates/template.h"
 
@@ -47,7 +49,9 @@ class ProvisioningService {
 
   // Never throws: every failure becomes a rejected reply with a precise
   // errorCode, and every request (accepted or not) is in the audit log.
-  Reply handle(const IncomingRequest& request, registry::Registry& registry);
+  // The registry is borrowed through `access` when first needed, and given
+  // back while a pre-provisioning hook runs.
+  Reply handle(const IncomingRequest& request, RegistryAccess& access);
 
   // Loads template `name` (its default version, or `version`), checks it is
   // enabled, and evaluates it. Throws RequestError (TemplateNotFound,
@@ -80,19 +84,22 @@ class ProvisioningService {
   bool retire_predecessor(const std::string& successor_id, registry::Registry& registry);
 
  private:
-  Reply create_keys_and_certificate(const IncomingRequest& request, registry::Registry& registry);
-  Reply create_certificate_from_csr(const IncomingRequest& request, registry::Registry& registry);
-  Reply register_thing(const IncomingRequest& request, registry::Registry& registry);
-  Reply renew_certificate(const IncomingRequest& request, registry::Registry& registry);
+  // The certificate operations issue before they borrow the registry: key
+  // generation, CSR checks and signing never hold it.
+  Reply create_keys_and_certificate(const IncomingRequest& request, RegistryAccess& access);
+  Reply create_certificate_from_csr(const IncomingRequest& request, RegistryAccess& access);
+  Reply register_thing(const IncomingRequest& request, RegistryAccess& access);
+  Reply renew_certificate(const IncomingRequest& request, RegistryAccess& access);
   Reply publish_enrollment(const IncomingRequest& request, registry::Registry& registry);
   // The broker a new device is told to use: pinned by its enrollment, else by
   // the template's assignment policy; nullopt when the template has none.
   std::optional<registry::BrokerRecord> assign_broker(registry::Registry& registry, const registry::TemplateRecord& t,
                                                       const std::string& thing_name, const std::optional<std::string>& pinned,
                                                       const std::optional<std::string>& hook_choice);
-  // Stores a new PENDING_ACTIVATION certificate with a fresh ownership token.
-  std::string store_pending_certificate(const pki::Certificate& certificate, const std::string& ca_id,
-                                        const IncomingRequest& request, registry::Registry& registry);
+  // Stores a new PENDING_ACTIVATION certificate with a fresh ownership token;
+  // returns the reply's token, certificate id and PEM (each encoded once).
+  protocol::CertificateReply store_pending_certificate(const pki::Certificate& certificate, const std::string& ca_id,
+                                                       const IncomingRequest& request, registry::Registry& registry);
   std::shared_ptr<const templates::ProvisioningTemplate> load_template(const registry::TemplateVersionRecord& version);
 
   ProvisioningSettings settings_;

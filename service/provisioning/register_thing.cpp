@@ -65,15 +65,15 @@ void set_string(rapidjson::Document& doc, const char* name, const std::string& v
 
 }  // namespace
 
-Reply ProvisioningService::register_thing(const IncomingRequest& request, registry::Registry& registry) {
+Reply ProvisioningService::register_thing(const IncomingRequest& request, RegistryAccess& access) {
   auto decoded = protocol::decode_register_thing_request(request.topic.format, request.payload);
   const std::string& template_name = request.topic.template_name;
   const int64_t now = unix_now();
 
   // 1. Before anything slow: the token and the template.
   // (checked before the slow part, hooks, and again when it is redeemed)
-  auto certificate = check_token(decoded.ownership_token, request, registry, now, false);
-  auto template_record = registry.find_template(template_name);
+  auto certificate = check_token(decoded.ownership_token, request, access.registry(), now, false);
+  auto template_record = access.registry().find_template(template_name);
   if (!template_record) throw RequestError(404, "TemplateNotFound", "template " + template_name + " does not exist");
   auto parameters = decoded.parameters;
 
@@ -88,8 +88,10 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, regist
                                                                       : (parameters.count(hook->registration_id_parameter)
                                                                              ? parameters[hook->registration_id_parameter]
                                                                              : std::string());
-      enrollment = check_enrollment(registry, registration_id, request.issuer_id, template_name);
+      enrollment = check_enrollment(access.registry(), registration_id, request.issuer_id, template_name);
     } else {
+      // Other requests use the registry while this one waits on its hook.
+      access.give_back();
       hooks::HookInput input{request.claim_certificate_id, certificate.id, certificate.pem, template_name, request.client_id,
                              parameters};
       auto started = std::chrono::steady_clock::now();
@@ -109,6 +111,7 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, regist
   }
 
   // 3. The template, the broker, then everything written in one transaction.
+  registry::Registry& registry = access.registry();
   templates::CertificateFacts facts;
   facts.certificate_id = certificate.id;
   facts.subject = pki::Certificate::subject_from_pem(certificate.pem);

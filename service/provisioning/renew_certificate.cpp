@@ -12,13 +12,14 @@
 
 namespace provision::service {
 
-Reply ProvisioningService::renew_certificate(const IncomingRequest& request, registry::Registry& registry) {
+Reply ProvisioningService::renew_certificate(const IncomingRequest& request, RegistryAccess& access) {
   if (request.identity != "device")
     throw RequestError(403, "NotAuthorized", "only a provisioned device may renew its certificate");
   auto decoded = protocol::decode_csr_request(request.topic.format, request.payload);
   auto [certificate, ca_id] = issue_for_csr(decoded.certificate_signing_request, "renewal");
   const int64_t now = unix_now();
 
+  registry::Registry& registry = access.registry();
   auto tx = registry.begin();
   auto current = registry.find_certificate(request.claim_certificate_id);
   if (!current || current->status != registry::kActive || current->thing_name != request.thing_name)

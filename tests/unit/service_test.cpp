@@ -1,15 +1,20 @@
-// Unit tests of provisiond's decision code that needs no broker: broker
-// assignment, pre-provisioning hooks (exec, signatures, answers) and
-// re-provisioning under each OverrideSettings value.
+// Unit tests of provisiond's code that needs no broker: broker assignment,
+// pre-provisioning hooks (exec, signatures, answers), re-provisioning under
+// each OverrideSettings value, and the pool of registry connections.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <optional>
+#include <thread>
 
 #include "assignment.h"
 #include "hooks/hook.h"
 #include "provisioning/registration.h"
+#include "registry_pool.h"
+#include "temp_dir.h"
 #include "util/encoding.h"
 #include "util/error.h"
 
@@ -199,4 +204,84 @@ TEST_CASE("re-provisioning under each OverrideSettings value") {
     CHECK(code_of([&] { decide_thing(thing_plan(O::DoNothing, O::Fail, O::DoNothing), existing_thing()); }) == "ResourceConflict");
     CHECK(code_of([&] { decide_thing(thing_plan(O::DoNothing, O::DoNothing, O::Fail), existing_thing()); }) == "ResourceConflict");
   }
+}
+
+TEST_CASE("the registry pool lends the most recently returned connection first, and opens at most its capacity") {
+  testing::TempDir dir("service-test-");
+  int opened = 0;
+  RegistryPool pool(
+      [&] {
+        ++opened;
+        return registry::Registry::open(dir.path / "registry.db");
+      },
+      2);
+  const registry::Registry* first = nullptr;
+  const registry::Registry* second = nullptr;
+  {
+    auto a = pool.acquire();
+    auto b = pool.acquire();  // overlaps a: needs a connection of its own
+    first = &*a;
+    second = &*b;
+    CHECK(first != second);
+    CHECK(opened == 2);
+    CHECK(pool.idle() == 0);
+  }  // b goes back, then a: a is now the warmest
+  CHECK(pool.idle() == 2);
+  {
+    auto c = pool.acquire();
+    CHECK(&*c == first);
+    c->put_broker({"b1", "mqtts://b1.example.com:8883", 1, true, 0, 0});
+  }
+  for (int i = 0; i < 3; ++i) {  // requests one after another stay on the warm connection
+    auto d = pool.acquire();
+    CHECK(&*d == first);
+    CHECK(d->list_brokers().size() == 1);
+  }
+  CHECK(opened == 2);
+}
+
+TEST_CASE("with every connection lent, a borrower waits until one comes back") {
+  testing::TempDir dir("service-test-");
+  RegistryPool pool([&] { return registry::Registry::open(dir.path / "registry.db"); }, 1);
+  std::optional<RegistryPool::Lease> held(pool.acquire());
+  const registry::Registry* lent = &**held;
+  std::atomic<bool> borrowed{false};
+  const registry::Registry* second = nullptr;
+  std::thread waiter([&] {
+    auto lease = pool.acquire();
+    second = &*lease;
+    borrowed = true;
+  });
+  std::this_thread::sleep_for(100ms);
+  CHECK_FALSE(borrowed.load());  // still waiting: the only connection is lent
+  held.reset();
+  waiter.join();
+  CHECK(borrowed.load());
+  CHECK(second == lent);  // the same connection, not a new one
+}
+
+TEST_CASE("a request's access borrows on first use and gives the connection back for others while it waits") {
+  testing::TempDir dir("service-test-");
+  RegistryPool pool([&] { return registry::Registry::open(dir.path / "registry.db"); }, 1);
+  RegistryAccess request(pool);
+  CHECK_FALSE(request.holding());
+  CHECK(pool.idle() == 0);
+  request.registry().put_broker({"b1", "mqtts://b1.example.com:8883", 1, true, 0, 0});
+  CHECK(request.holding());
+  request.give_back();  // e.g. before a hook
+  CHECK_FALSE(request.holding());
+  {
+    RegistryAccess other(pool);  // does not wait: the connection is free
+    CHECK(other.registry().list_brokers().size() == 1);
+  }
+  CHECK(request.registry().find_broker("b1").has_value());  // borrows again
+  CHECK(pool.idle() == 0);
+}
+
+TEST_CASE("a registry that cannot be opened is an error of the request, and the pool lends nothing broken") {
+  testing::TempDir dir("service-test-");
+  RegistryPool pool([&] { return registry::Registry::open(dir.path / "missing-dir" / "registry.db"); }, 1);
+  CHECK_THROWS(pool.acquire());
+  CHECK_THROWS(pool.acquire());  // the failed open does not count against the capacity
+  CHECK(pool.idle() == 0);
 }
