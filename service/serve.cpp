@@ -90,6 +90,10 @@ int serve(const std::string& config_file) {
 
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
+  // A write to a peer that went away (an exec hook that exits before reading
+  // its stdin, an admin client that hung up) must fail with EPIPE, not end
+  // the process. Paho's C library ignores SIGPIPE too, but only once it runs.
+  signal(SIGPIPE, SIG_IGN);
   std::thread housekeeping([&] {
     auto next = std::chrono::steady_clock::now();
     std::unique_ptr<registry::Registry> checkpoints;
@@ -102,6 +106,15 @@ int serve(const std::string& config_file) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
+  // When starting fails below (the admin port is taken, say), the error must
+  // reach main's one-line message, not std::terminate on a joinable thread.
+  struct StopsHousekeeping {
+    std::thread& thread;
+    ~StopsHousekeeping() {
+      g_stop = true;
+      if (thread.joinable()) thread.join();
+    }
+  } stops_housekeeping{housekeeping};
   MqttWorker worker(config, provisioning);
   std::unique_ptr<AdminServer> admin;
   if (config.admin_port) {
@@ -121,7 +134,6 @@ int serve(const std::string& config_file) {
     spdlog::default_logger()->flush();  // scripts and tests wait for this line
   });
   if (admin) admin->stop();
-  housekeeping.join();
   spdlog::info("provisiond stopped");
   return 0;
 }

@@ -1709,3 +1709,28 @@ TEST_CASE("admin API brokers: a broker in use cannot be deleted, and a static as
   REQUIRE_STATUS(admin.del("/v1/enrollments/SN-1"), 204);
   CHECK_STATUS(admin.del("/v1/brokers/eu-1"), 204);
 }
+
+TEST_CASE("provisiond whose admin port is taken exits 1 with one line naming it, and stops what it started") {
+  StackOptions options;
+  options.start_worker = false;
+  Stack stack(options);
+  int taken = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(taken >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(stack.admin_port));
+  int one = 1;
+  setsockopt(taken, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  bool bound = bind(taken, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && listen(taken, 1) == 0;
+  if (!bound) close(taken);
+  REQUIRE(bound);
+
+  std::string output;
+  int code = stack.run({provisiond_binary(), "serve", "--config", stack.config_file.string()}, output);
+  close(taken);
+  INFO(output);
+  CHECK(code == 1);  // not an abort from a thread left running
+  CHECK(output.find("provisiond: admin API: cannot listen on 127.0.0.1:" + std::to_string(stack.admin_port)) !=
+        std::string::npos);
+}

@@ -10,6 +10,7 @@
 
 #include "pki/authority.h"
 #include "util/files.h"
+#include "util/json.h"
 #include "util/random.h"
 
 namespace provision::test {
@@ -25,6 +26,11 @@ std::map<std::string, std::string> sanitizer_environment() {
   }
 #endif
   return env;
+}
+
+// What a process has written to its output file so far ("" before it exists).
+std::string said_so_far(const std::filesystem::path& output) {
+  return std::filesystem::exists(output) ? read_file(output) : std::string();
 }
 
 // Starts a process and waits until its log holds one more `ready_text` line
@@ -62,7 +68,16 @@ Stack::Stack(StackOptions options) : options_(options) {
       if (attempt == 3) throw;
     }
   }
-  if (options.start_worker) start_worker();
+  if (!options.start_worker) return;
+  try {
+    start_worker();
+  } catch (...) {
+    // No destructor runs for a constructor that throws: leave nothing behind.
+    if (broker_) broker_->stop(SIGTERM);
+    broker_.reset();
+    if (!getenv("PROVISION_KEEP_TEST_DIRS")) std::filesystem::remove_all(dir);
+    throw;
+  }
 }
 
 Stack::~Stack() {
@@ -106,8 +121,23 @@ void Stack::signal_broker(int signal) {
 bool Stack::broker_running() { return broker_ && broker_->running(); }
 
 void Stack::start_worker() {
-  worker_ = start_and_wait({provisiond_binary(), "serve", "--config", config_file.string()}, dir / "provisiond.out", {},
-                           worker_log, "provisiond ready", "provisiond");
+  // The admin port can be taken between free_port() and provisiond's bind
+  // (tests run in parallel): then provisiond says so and exits; retry on another.
+  for (int attempt = 1;; ++attempt) {
+    auto said_before = said_so_far(dir / "provisiond.out").size();
+    try {
+      worker_ = start_and_wait({provisiond_binary(), "serve", "--config", config_file.string()}, dir / "provisiond.out",
+                               {}, worker_log, "provisiond ready", "provisiond");
+      return;
+    } catch (const std::exception&) {
+      bool port_taken = said_so_far(dir / "provisiond.out").find("cannot listen", said_before) != std::string::npos;
+      if (attempt == 3 || !port_taken) throw;
+      admin_port = free_port();
+      auto config = json::parse(read_file(config_file), "provisiond.json");
+      config["adminApi"]["port"].SetInt(admin_port);
+      write_file(config_file, json::stringify(config), 0644);
+    }
+  }
 }
 
 void Stack::stop_worker() {
