@@ -34,8 +34,9 @@ constexpr size_t kMaxPatternInput = 1024;
 
 class Evaluation {
  public:
-  Evaluation(const rapidjson::Document& doc, const CertificateFacts& certificate, rapidjson::Document& out)
-      : doc_(doc), certificate_(certificate), allocator_(out.GetAllocator()) {}
+  Evaluation(const rapidjson::Document& doc, const CompiledPatterns& patterns, const CertificateFacts& certificate,
+             rapidjson::Document& out)
+      : doc_(doc), patterns_(patterns), certificate_(certificate), allocator_(out.GetAllocator()) {}
 
   void resolve_parameters(const std::map<std::string, std::string>& request) {
     values_[std::string(kCertificateId)] = certificate_.certificate_id;
@@ -126,13 +127,8 @@ class Evaluation {
       // input so that a device cannot exhaust the stack with a long value.
       if (value.size() > kMaxPatternInput)
         invalid("is longer than " + std::to_string(kMaxPatternInput) + " characters");
-      bool matches = false;
-      try {
-        matches = std::regex_match(value, std::regex(*pattern, std::regex::ECMAScript));
-      } catch (const std::regex_error&) {
-        matches = false;  // rejected on save; a complex pattern may still exhaust the matcher
-      }
-      if (!matches) invalid("does not match the allowed pattern");
+      // An invalid pattern is rejected on save; a complex one may still exhaust the matcher.
+      if (!matches_pattern(patterns_, *pattern, value).value_or(false)) invalid("does not match the allowed pattern");
     }
   }
 
@@ -304,6 +300,7 @@ class Evaluation {
   }
 
   const rapidjson::Document& doc_;
+  const CompiledPatterns& patterns_;
   const CertificateFacts& certificate_;
   rapidjson::Document::AllocatorType& allocator_;
   std::map<std::string, std::string> values_;
@@ -385,7 +382,7 @@ Plan ProvisioningTemplate::evaluate(const std::map<std::string, std::string>& pa
                                     const CertificateFacts& certificate) const {
   Plan plan;
   plan.device_configuration.SetObject();
-  Evaluation ev(*document_, certificate, plan.device_configuration);
+  Evaluation ev(*document_, *patterns_, certificate, plan.device_configuration);
   ev.resolve_parameters(parameters);
 
   if (const Value* resources = json::member(*document_, "Resources"); resources && resources->IsObject()) {

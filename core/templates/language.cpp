@@ -32,6 +32,33 @@ bool is_function_node(const rapidjson::Value& v) {
 
 std::string key_of(const rapidjson::Value& name) { return std::string(json::view(name)); }
 
+CompiledPatterns compile_patterns(const rapidjson::Value& document) {
+  CompiledPatterns out;
+  const rapidjson::Value* params = json::member(document, "Parameters");
+  if (!params || !params->IsObject()) return out;
+  for (auto& m : params->GetObject()) {
+    auto pattern = json::string_member(m.value, "AllowedPattern");
+    if (!pattern || out.by_expression.contains(*pattern)) continue;
+    try {
+      out.by_expression.emplace(*pattern, std::regex(*pattern, std::regex::ECMAScript));
+    } catch (const std::regex_error&) {
+      // validation reports it; evaluation treats it as matching nothing
+    }
+  }
+  return out;
+}
+
+std::optional<bool> matches_pattern(const CompiledPatterns& compiled, const std::string& pattern,
+                                    const std::string& value) {
+  try {
+    if (auto it = compiled.by_expression.find(pattern); it != compiled.by_expression.end())
+      return std::regex_match(value, it->second);
+    return std::regex_match(value, std::regex(pattern, std::regex::ECMAScript));
+  } catch (const std::regex_error&) {
+    return std::nullopt;
+  }
+}
+
 std::optional<double> number_of(std::string_view s) {
   double d = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);

@@ -29,6 +29,17 @@ bool is_pseudo(std::string_view name);
 bool is_function_node(const rapidjson::Value& v);
 std::string key_of(const rapidjson::Value& name);
 
+// The AllowedPattern expressions of a template's Parameters, compiled.
+struct CompiledPatterns {
+  std::map<std::string, std::regex, std::less<>> by_expression;  // only those that compile
+};
+CompiledPatterns compile_patterns(const rapidjson::Value& document);
+// Whether value matches pattern as a whole (ECMAScript syntax), with the
+// compiled pattern when there is one; nullopt when the pattern does not
+// compile or the matcher gives up on it.
+std::optional<bool> matches_pattern(const CompiledPatterns& compiled, const std::string& pattern,
+                                    const std::string& value);
+
 // A Number parameter's value (locale-independent); nullopt when it is not one.
 std::optional<double> number_of(std::string_view s);
 // ASCII upper case, whatever the process locale.

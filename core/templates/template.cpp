@@ -253,13 +253,8 @@ class Validator {
       }
       if (!found) return false;
     }
-    if (auto pattern = json::string_member(decl, "AllowedPattern")) {
-      try {
-        if (!std::regex_match(value, std::regex(*pattern, std::regex::ECMAScript))) return false;
-      } catch (const std::regex_error&) {
-        return true;
-      }
-    }
+    if (auto pattern = json::string_member(decl, "AllowedPattern"))
+      return matches_pattern(CompiledPatterns{}, *pattern, value).value_or(true);
     return true;
   }
 
@@ -629,8 +624,9 @@ std::vector<ValidationIssue> validate_document(const rapidjson::Document& doc) {
 
 }  // namespace
 
-ProvisioningTemplate::ProvisioningTemplate(std::shared_ptr<const rapidjson::Document> document)
-    : document_(std::move(document)) {}
+ProvisioningTemplate::ProvisioningTemplate(std::shared_ptr<const rapidjson::Document> document,
+                                           std::shared_ptr<const language::CompiledPatterns> patterns)
+    : document_(std::move(document)), patterns_(std::move(patterns)) {}
 
 std::vector<ValidationIssue> ProvisioningTemplate::validate(std::string_view body) {
   std::string error;
@@ -645,7 +641,8 @@ ProvisioningTemplate ProvisioningTemplate::parse(std::string_view body) {
   if (!doc) throw TemplateError("InvalidTemplate", "$", error);
   auto issues = validate_document(*doc);
   if (!issues.empty()) throw TemplateError("InvalidTemplate", issues.front().path, issues.front().message);
-  return ProvisioningTemplate(std::make_shared<const rapidjson::Document>(std::move(*doc)));
+  auto patterns = std::make_shared<const CompiledPatterns>(compile_patterns(*doc));
+  return ProvisioningTemplate(std::make_shared<const rapidjson::Document>(std::move(*doc)), std::move(patterns));
 }
 
 std::vector<std::string> ProvisioningTemplate::required_parameters() const {

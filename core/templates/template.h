@@ -20,6 +20,10 @@
 
 namespace provision::templates {
 
+namespace language {
+struct CompiledPatterns;
+}
+
 // Every template error names the JSON path of the offending node, written
 // like "$.Resources.thing.Properties.ThingName.Fn::Join[1][0]".
 // status_code is 400; code is one of:
@@ -93,8 +97,12 @@ class ProvisioningTemplate {
   const rapidjson::Document& document() const { return *document_; }
 
  private:
-  explicit ProvisioningTemplate(std::shared_ptr<const rapidjson::Document> document);
+  ProvisioningTemplate(std::shared_ptr<const rapidjson::Document> document,
+                       std::shared_ptr<const language::CompiledPatterns> patterns);
   std::shared_ptr<const rapidjson::Document> document_;
+  // The parameters' AllowedPattern expressions, compiled once: compiling a
+  // std::regex costs more than the rest of an evaluation.
+  std::shared_ptr<const language::CompiledPatterns> patterns_;
 };
 
 }  // namespace provision::templates

@@ -271,6 +271,21 @@ TEST_CASE("parameters: Number, AllowedValues, AllowedPattern") {
   check_eval_error(numeric, "InvalidParameter", "$.Parameters.N", {{"N", "3"}});
 }
 
+TEST_CASE("a parsed template checks every evaluation's values against each parameter's own pattern") {
+  // Patterns are compiled once per template: each parameter must still get its own.
+  auto t = ProvisioningTemplate::parse(config_template(
+      R"([{"Ref": "A"}, {"Ref": "B"}, {"Ref": "C"}])",
+      R"("Parameters": {"A": {"Type": "String", "AllowedPattern": "[a-z]+"},
+                        "B": {"Type": "String", "AllowedPattern": "[0-9]+"},
+                        "C": {"Type": "String", "AllowedPattern": "[a-z]+"}},)"));
+  for (int i = 0; i < 3; ++i) {
+    CHECK(config_out(t.evaluate({{"A", "ab"}, {"B", "12"}, {"C", "cd"}}, {})) == R"(["ab","12","cd"])");
+    CHECK_THROWS_WITH(t.evaluate({{"A", "ab"}, {"B", "xy"}, {"C", "cd"}}, {}), Catch::Contains("$.Parameters.B"));
+    CHECK_THROWS_WITH(t.evaluate({{"A", "12"}, {"B", "12"}, {"C", "cd"}}, {}), Catch::Contains("$.Parameters.A"));
+    CHECK_THROWS_WITH(t.evaluate({{"A", "ab"}, {"B", "12"}, {"C", "3"}}, {}), Catch::Contains("$.Parameters.C"));
+  }
+}
+
 TEST_CASE("invalid parameter declarations are refused on save") {
   check_invalid(R"({"Parameters": {"P": {}}})", "$.Parameters.P");
   check_invalid(R"({"Parameters": {"P": {"Type": "Integer"}}})", "$.Parameters.P.Type");
