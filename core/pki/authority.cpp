@@ -174,22 +174,17 @@ void add_subject_alt_names(X509* cert, const IssueOptions& options) {
   add_extension(cert, NID_subject_alt_name, names.get(), critical, "subjectAltName");
 }
 
-// Puts a copy of `spki` (a SubjectPublicKeyInfo already parsed, e.g. a CSR's)
-// into `cert` field by field. X509_set_pubkey would re-encode the key and
-// decode it again through OpenSSL 3's provider decoders, the costliest step of
-// issuing; a copy of the bytes is the same certificate.
-void copy_public_key_info(X509* cert, const X509_PUBKEY* spki) {
-  ASN1_OBJECT* algorithm = nullptr;
-  const unsigned char* key_bytes = nullptr;
-  int key_length = 0;
-  X509_ALGOR* algorithm_identifier = nullptr;
-  if (X509_PUBKEY_get0_param(&algorithm, &key_bytes, &key_length, &algorithm_identifier, spki) != 1 ||
-      algorithm_identifier == nullptr || key_length <= 0)
-    fail("cannot read the request's public key");
-  const ASN1_OBJECT* unused_algorithm = nullptr;
+// Puts a copy of a CSR's SubjectPublicKeyInfo into `cert` field by field.
+// X509_set_pubkey would re-encode the key and decode it again through
+// OpenSSL 3's provider decoders, the costliest step of issuing; a copy of the
+// bytes is the same certificate.
+void copy_public_key_info(X509* cert, const CertificateRequest::PublicKeyInfo& spki) {
+  if (spki.algorithm == nullptr || spki.key == nullptr || spki.key_length <= 0)
+    throw Error("cannot read the request's public key");
+  const ASN1_OBJECT* algorithm = nullptr;
   int parameter_type = V_ASN1_UNDEF;
   const void* parameter = nullptr;
-  X509_ALGOR_get0(&unused_algorithm, &parameter_type, &parameter, algorithm_identifier);
+  X509_ALGOR_get0(&algorithm, &parameter_type, &parameter, spki.algorithm);
 
   // X509_PUBKEY_set0_param takes ownership of copies of all three.
   Owned<ASN1_OBJECT, ASN1_OBJECT_free> algorithm_copy(OBJ_dup(algorithm));
@@ -211,13 +206,13 @@ void copy_public_key_info(X509* cert, const X509_PUBKEY* spki) {
       break;
     default: throw Error("unsupported public key parameters");
   }
-  auto* bytes_copy = static_cast<unsigned char*>(OPENSSL_memdup(key_bytes, static_cast<size_t>(key_length)));
+  auto* bytes_copy = static_cast<unsigned char*>(OPENSSL_memdup(spki.key, static_cast<size_t>(spki.key_length)));
   if (!algorithm_copy || bytes_copy == nullptr) {
     OPENSSL_free(bytes_copy);
     fail("cannot copy the public key");
   }
   if (X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert), algorithm_copy.get(), parameter_type, parameter_copy,
-                             bytes_copy, key_length) != 1) {
+                             bytes_copy, spki.key_length) != 1) {
     OPENSSL_free(bytes_copy);
     fail("cannot set the public key");
   }
@@ -230,7 +225,7 @@ void copy_public_key_info(X509* cert, const X509_PUBKEY* spki) {
 // options.subject when given; `issuer` nullptr means self-signed. With `spki`
 // (the same key, already encoded) its bytes are copied rather than `public_key`
 // encoded anew.
-Certificate make_certificate(EVP_PKEY* public_key, const X509_PUBKEY* spki, const X509_NAME* subject, X509* issuer,
+Certificate make_certificate(EVP_PKEY* public_key, const CertificateRequest::PublicKeyInfo* spki, const X509_NAME* subject, X509* issuer,
                              EVP_PKEY* signing_key, const IssueOptions& options) {
   if (public_key == nullptr) throw Error("cannot issue a certificate without a public key");
   X509Ptr cert(X509_new());
@@ -249,7 +244,7 @@ Certificate make_certificate(EVP_PKEY* public_key, const X509_PUBKEY* spki, cons
   const X509_NAME* issuer_name = X509_get_subject_name(issuer != nullptr ? issuer : cert.get());
   if (X509_set_issuer_name(cert.get(), issuer_name) != 1) fail("cannot set the issuer");
   if (spki != nullptr)
-    copy_public_key_info(cert.get(), spki);
+    copy_public_key_info(cert.get(), *spki);
   else if (X509_set_pubkey(cert.get(), public_key) != 1)
     fail("cannot set the public key");
 
@@ -306,9 +301,9 @@ Certificate CertificateAuthority::issue(EVP_PKEY* public_key, const IssueOptions
 
 Certificate CertificateAuthority::issue_from_csr(const CertificateRequest& csr,
                                                  IssueOptions options) const {
-  const X509_NAME* subject =
-      options.subject.empty() ? X509_REQ_get_subject_name(csr.get()) : nullptr;
-  return make_certificate(csr.public_key(), X509_REQ_get_X509_PUBKEY(csr.get()), subject, certificate_.get(),
+  const X509_NAME* subject = options.subject.empty() ? csr.subject_name() : nullptr;
+  const CertificateRequest::PublicKeyInfo spki = csr.public_key_info();
+  return make_certificate(csr.public_key(), &spki, subject, certificate_.get(),
                           key_.get(), options);
 }
 

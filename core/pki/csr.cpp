@@ -1,9 +1,13 @@
 #include "pki/csr.h"
 
+#include <openssl/asn1t.h>
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
 
 #include <climits>
@@ -24,6 +28,82 @@ using X509ReqPtr = Owned<X509_REQ, X509_REQ_free>;
   std::string detail = openssl_error();
   if (!with_openssl_error) detail.clear();
   throw RequestError(400, code, detail.empty() ? message : message + " (" + detail + ")");
+}
+
+// A certification request (RFC 2986) parsed by OpenSSL's ASN.1 engine, but
+// without X509_REQ: OpenSSL 3.0 decodes an X509_REQ's key while parsing,
+// through a provider decoder chain built anew for each key, which cost as
+// much as the rest of checking a CSR. decode_key() builds the usual keys from
+// their bytes instead.
+struct CsrKeyInfo {
+  X509_ALGOR* algorithm;
+  ASN1_BIT_STRING* public_key;
+};
+struct CsrInfo {
+  ASN1_ENCODING encoding;  // the bytes as received, which the signature covers
+  ASN1_INTEGER* version;
+  X509_NAME* subject;
+  CsrKeyInfo* key_info;
+  STACK_OF(X509_ATTRIBUTE)* attributes;
+};
+struct Csr {
+  CsrInfo* info;
+  X509_ALGOR* signature_algorithm;
+  ASN1_BIT_STRING* signature;
+};
+
+ASN1_SEQUENCE(CsrKeyInfo) = {
+    ASN1_SIMPLE(CsrKeyInfo, algorithm, X509_ALGOR),
+    ASN1_SIMPLE(CsrKeyInfo, public_key, ASN1_BIT_STRING),
+} static_ASN1_SEQUENCE_END(CsrKeyInfo)
+
+ASN1_SEQUENCE_enc(CsrInfo, encoding, nullptr) = {
+    ASN1_SIMPLE(CsrInfo, version, ASN1_INTEGER),
+    ASN1_SIMPLE(CsrInfo, subject, X509_NAME),
+    ASN1_SIMPLE(CsrInfo, key_info, CsrKeyInfo),
+    ASN1_IMP_SET_OF_OPT(CsrInfo, attributes, X509_ATTRIBUTE, 0),
+} static_ASN1_SEQUENCE_END_ref(CsrInfo, CsrInfo)
+
+ASN1_SEQUENCE(Csr) = {
+    ASN1_SIMPLE(Csr, info, CsrInfo),
+    ASN1_SIMPLE(Csr, signature_algorithm, X509_ALGOR),
+    ASN1_SIMPLE(Csr, signature, ASN1_BIT_STRING),
+} static_ASN1_SEQUENCE_END(Csr)
+
+// An EC P-256 or P-384 public key from its point; nullptr when the bytes are
+// not a point on the curve.
+EVP_PKEY* ec_public_key(int curve, const ASN1_BIT_STRING* point) {
+  Owned<EVP_PKEY_CTX, EVP_PKEY_CTX_free> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) return nullptr;
+  std::string group = OBJ_nid2sn(curve);
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group.data(), 0),
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, const_cast<unsigned char*>(ASN1_STRING_get0_data(point)),
+                                        static_cast<size_t>(ASN1_STRING_length(point))),
+      OSSL_PARAM_construct_end()};
+  EVP_PKEY* key = nullptr;
+  if (EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, params) != 1) return nullptr;
+  return key;
+}
+
+// The request's public key; nullptr when it cannot be decoded.
+EVP_PKEY* decode_key(const CsrKeyInfo& info) {
+  const ASN1_OBJECT* algorithm = nullptr;
+  int parameter_type = V_ASN1_UNDEF;
+  const void* parameter = nullptr;
+  X509_ALGOR_get0(&algorithm, &parameter_type, &parameter, info.algorithm);
+  if (OBJ_obj2nid(algorithm) == NID_X9_62_id_ecPublicKey && parameter_type == V_ASN1_OBJECT) {
+    const int curve = OBJ_obj2nid(static_cast<const ASN1_OBJECT*>(parameter));
+    if (curve == NID_X9_62_prime256v1 || curve == NID_secp384r1) return ec_public_key(curve, info.public_key);
+  }
+  // RSA, and the keys check_key() refuses with their names: OpenSSL's decoders.
+  unsigned char* der = nullptr;
+  const int length = ASN1_item_i2d(reinterpret_cast<const ASN1_VALUE*>(&info), &der, ASN1_ITEM_rptr(CsrKeyInfo));
+  if (length <= 0) return nullptr;
+  const unsigned char* cursor = der;
+  EVP_PKEY* key = d2i_PUBKEY(nullptr, &cursor, length);
+  OPENSSL_free(der);
+  return key;
 }
 
 // EC P-256/P-384 or RSA >= 2048 bits; throws UnsupportedKey naming the key otherwise.
@@ -55,7 +135,19 @@ void check_key(const EVP_PKEY* key) {
 
 }  // namespace
 
-CertificateRequest::CertificateRequest(X509_REQ* req) : req_(req, X509_REQ_free) {}
+struct CertificateRequest::Parts {
+  Parts() = default;
+  Parts(const Parts&) = delete;
+  Parts& operator=(const Parts&) = delete;
+  ~Parts() {
+    ASN1_item_free(reinterpret_cast<ASN1_VALUE*>(request), ASN1_ITEM_rptr(Csr));
+    EVP_PKEY_free(key);
+  }
+  Csr* request = nullptr;
+  EVP_PKEY* key = nullptr;
+};
+
+CertificateRequest::CertificateRequest(std::shared_ptr<const Parts> parts) : parts_(std::move(parts)) {}
 
 CertificateRequest CertificateRequest::from_pem(std::string_view pem) {
   if (pem.empty()) throw RequestError(400, "InvalidCsr", "empty CSR");
@@ -63,24 +155,40 @@ CertificateRequest CertificateRequest::from_pem(std::string_view pem) {
     throw RequestError(400, "InvalidCsr", "CSR too large");
   ERR_clear_error();
   BioPtr bio = memory_bio(pem);
-  X509ReqPtr req(PEM_read_bio_X509_REQ(bio.get(), nullptr, no_passphrase, nullptr));
-  if (!req) reject("InvalidCsr", "not a PEM certificate signing request", true);
+  unsigned char* der = nullptr;
+  long der_length = 0;
+  // Accepts "CERTIFICATE REQUEST" and the older "NEW CERTIFICATE REQUEST".
+  if (PEM_bytes_read_bio(&der, &der_length, nullptr, PEM_STRING_X509_REQ, bio.get(), no_passphrase, nullptr) != 1)
+    reject("InvalidCsr", "not a PEM certificate signing request", true);
+  auto parts = std::make_shared<Parts>();
+  const unsigned char* cursor = der;
+  parts->request = reinterpret_cast<Csr*>(ASN1_item_d2i(nullptr, &cursor, der_length, ASN1_ITEM_rptr(Csr)));
+  OPENSSL_free(der);
+  if (parts->request == nullptr) reject("InvalidCsr", "not a PEM certificate signing request", true);
 
-  EVP_PKEY* key = X509_REQ_get0_pubkey(req.get());
-  if (key == nullptr) reject("InvalidCsr", "CSR public key cannot be decoded", true);
-  check_key(key);
+  parts->key = decode_key(*parts->request->info->key_info);
+  if (parts->key == nullptr) reject("InvalidCsr", "CSR public key cannot be decoded", true);
+  check_key(parts->key);
   // 1 = valid; 0 = wrong signature; -1 = malformed signature or algorithm.
-  if (X509_REQ_verify(req.get(), key) != 1)
+  // The signature covers the request information as received (kept by the
+  // ASN.1 engine), not a re-encoding of it.
+  if (ASN1_item_verify_ex(ASN1_ITEM_rptr(CsrInfo), parts->request->signature_algorithm, parts->request->signature,
+                          parts->request->info, nullptr, parts->key, nullptr, nullptr) != 1)
     reject("InvalidCsrSignature", "CSR signature does not verify with its public key", true);
   ERR_clear_error();
-  return CertificateRequest(req.release());
+  return CertificateRequest(std::move(parts));
 }
 
-std::map<std::string, std::string> CertificateRequest::subject() const {
-  return name_fields(X509_REQ_get_subject_name(req_.get()));
+std::map<std::string, std::string> CertificateRequest::subject() const { return name_fields(subject_name()); }
+
+const X509_NAME* CertificateRequest::subject_name() const { return parts_->request->info->subject; }
+
+CertificateRequest::PublicKeyInfo CertificateRequest::public_key_info() const {
+  const CsrKeyInfo& info = *parts_->request->info->key_info;
+  return {info.algorithm, ASN1_STRING_get0_data(info.public_key), ASN1_STRING_length(info.public_key)};
 }
 
-EVP_PKEY* CertificateRequest::public_key() const { return X509_REQ_get0_pubkey(req_.get()); }
+EVP_PKEY* CertificateRequest::public_key() const { return parts_->key; }
 
 std::string create_csr(const PrivateKey& key, const std::vector<std::pair<std::string, std::string>>& subject) {
   X509ReqPtr req(X509_REQ_new());

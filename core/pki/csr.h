@@ -20,14 +20,25 @@ class CertificateRequest {
   // RequestError{400, "InvalidCsr" | "InvalidCsrSignature" | "UnsupportedKey", message}.
   static CertificateRequest from_pem(std::string_view pem);
 
+  // The request's SubjectPublicKeyInfo as sent: issuing copies these bytes
+  // instead of encoding the key anew. Owned by the request.
+  struct PublicKeyInfo {
+    const X509_ALGOR* algorithm;
+    const unsigned char* key;
+    int key_length;
+  };
+
   std::map<std::string, std::string> subject() const;
-  X509_REQ* get() const { return req_.get(); }
+  const X509_NAME* subject_name() const;
+  PublicKeyInfo public_key_info() const;
   // The requested public key (owned by the request; do not free).
   EVP_PKEY* public_key() const;
 
+  struct Parts;  // the parsed request and its key (csr.cpp)
+
  private:
-  explicit CertificateRequest(X509_REQ* req);
-  std::shared_ptr<X509_REQ> req_;
+  explicit CertificateRequest(std::shared_ptr<const Parts> parts);
+  std::shared_ptr<const Parts> parts_;
 };
 
 // Device side: a PEM CSR for `key` with the given subject, signed with

@@ -1,4 +1,5 @@
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -520,7 +521,10 @@ TEST_CASE("issuing from a CSR takes its key and subject and nothing else") {
   CHECK(EVP_PKEY_eq(X509_get0_pubkey(parsed.get()), device_key.get()) == 1);
   unsigned char* csr_spki = nullptr;
   unsigned char* cert_spki = nullptr;
-  const int csr_spki_length = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(csr.get()), &csr_spki);
+  BioPtr pem_bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  ReqPtr as_parsed_by_openssl(PEM_read_bio_X509_REQ(pem_bio.get(), nullptr, nullptr, nullptr));
+  REQUIRE(as_parsed_by_openssl);
+  const int csr_spki_length = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(as_parsed_by_openssl.get()), &csr_spki);
   const int cert_spki_length = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(parsed.get()), &cert_spki);
   CHECK(csr_spki_length > 0);
   CHECK(std::string(reinterpret_cast<char*>(csr_spki), static_cast<size_t>(std::max(csr_spki_length, 0))) ==
@@ -560,6 +564,43 @@ TEST_CASE("CSRs that do not parse are InvalidCsr") {
   Hierarchy h;
   CHECK(csr_error(h.root.certificate().to_pem()) == "InvalidCsr");
   CHECK(csr_error(csr_pem(key.get())) == "");
+}
+
+TEST_CASE("CSR keys: compressed EC points and the old PEM label are accepted, a point off the curve is InvalidCsr") {
+  PrivateKey key = PrivateKey::generate_ec();
+  std::string pem = csr_pem(key.get());
+  auto relabel = [](std::string text) {
+    for (size_t at = 0; (at = text.find("CERTIFICATE REQUEST", at)) != std::string::npos; at += 23)
+      text.replace(at, 19, "NEW CERTIFICATE REQUEST");
+    return text;
+  };
+  CHECK(csr_error(relabel(pem)) == "");
+  CHECK(CertificateRequest::from_pem(relabel(pem)).subject() == std::map<std::string, std::string>{{"CN", "dev"}});
+
+  EvpPkeyPtr compressed(EVP_PKEY_dup(key.get()));
+  REQUIRE(EVP_PKEY_set_utf8_string_param(compressed.get(), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed") == 1);
+  ReqPtr small = make_csr(compressed.get(), {{"CN", "small"}});
+  const unsigned char* point = nullptr;
+  int point_length = 0;
+  REQUIRE(X509_PUBKEY_get0_param(nullptr, &point, &point_length, nullptr, X509_REQ_get_X509_PUBKEY(small.get())) == 1);
+  REQUIRE(point_length == 33);  // 0x02/0x03 and x
+  CertificateRequest parsed = CertificateRequest::from_pem(req_to_pem(small.get()));
+  CHECK(EVP_PKEY_eq(parsed.public_key(), key.get()) == 1);
+
+  // Flip a bit of y: (x, y') is not on the curve. Signed again with the real
+  // key, so that only the key can be what is wrong.
+  ReqPtr req = make_csr(key.get(), {{"CN", "off-curve"}});
+  REQUIRE(X509_PUBKEY_get0_param(nullptr, &point, &point_length, nullptr, X509_REQ_get_X509_PUBKEY(req.get())) == 1);
+  REQUIRE(point_length == 65);
+  auto* bent = static_cast<unsigned char*>(OPENSSL_memdup(point, static_cast<size_t>(point_length)));
+  REQUIRE(bent != nullptr);
+  bent[point_length - 1] ^= 0x01;
+  REQUIRE(X509_PUBKEY_set0_param(X509_REQ_get_X509_PUBKEY(req.get()), OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
+                                 V_ASN1_OBJECT, OBJ_nid2obj(NID_X9_62_prime256v1), bent, point_length) == 1);
+  REQUIRE(X509_REQ_sign(req.get(), key.get(), EVP_sha256()) > 0);
+  std::string message;
+  CHECK(csr_error(req_to_pem(req.get()), &message) == "InvalidCsr");
+  CHECK(message.find("public key cannot be decoded") != std::string::npos);
 }
 
 TEST_CASE("a CSR with a tampered signature is InvalidCsrSignature") {
