@@ -120,7 +120,22 @@ std::string_view step_name(Step step) {
   return "unknown";
 }
 
-FlowResult run_provisioning_flow(const FlowSettings& settings, size_t index) {
+std::vector<PreparedDevice> prepare_devices(const FlowSettings& settings, size_t count) {
+  std::vector<PreparedDevice> devices(count);
+  if (settings.keygen) {
+    for (auto& device : devices) device.certificate_request = "{}";
+    return devices;
+  }
+  for (size_t index = 0; index < count; ++index) {
+    const auto key = pki::PrivateKey::generate_ec("P-256");
+    devices[index].key_pem = key.to_pem();
+    devices[index].certificate_request =
+        csr_request_payload(pki::create_csr(key, {{"CN", settings.run_id + "-" + std::to_string(index)}}));
+  }
+  return devices;
+}
+
+FlowResult run_provisioning_flow(const FlowSettings& settings, const PreparedDevice& device, size_t index) {
   FlowResult result;
   const std::string serial = settings.run_id + "-" + std::to_string(index);
   const ReplyTopics certificate_topics(RequestTopic{
@@ -129,14 +144,8 @@ FlowResult run_provisioning_flow(const FlowSettings& settings, size_t index) {
   const ReplyTopics register_topics(RequestTopic{Operation::RegisterThing, protocol::Format::Json,
                                                  protocol::Alias::Provision, settings.stack.template_name});
 
-  // The device's own work happens before the clock starts: its key and CSR.
-  std::string key_pem;
-  std::string certificate_request = "{}";
-  if (!settings.keygen) {
-    const auto key = pki::PrivateKey::generate_ec("P-256");
-    key_pem = key.to_pem();
-    certificate_request = csr_request_payload(pki::create_csr(key, {{"CN", serial}}));
-  }
+  std::string key_pem = device.key_pem;
+  const std::string& certificate_request = device.certificate_request;
 
   StepClock clock(result, settings.step_timeout);
   const auto flow_start = Clock::now();

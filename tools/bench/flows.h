@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mqtt_client.h"
 #include "pre_issued_devices.h"
@@ -40,7 +41,18 @@ struct FlowSettings {
   std::string run_id;                  // makes serial numbers unique per run
 };
 
-FlowResult run_provisioning_flow(const FlowSettings& settings, size_t index);
+// What a device makes on its own hardware before it ever connects: its key
+// and, unless the service makes the key, its CSR. Made for every device before
+// the timed flows, so that the load generator's CPU (on the measured cores)
+// does not count key generation that a real fleet does elsewhere.
+struct PreparedDevice {
+  std::string key_pem;              // empty with keygen
+  std::string certificate_request;  // the CreateCertificateFromCsr payload; "{}" with keygen
+};
+// Serial numbers (and CSR common names) are "<run_id>-<index>".
+std::vector<PreparedDevice> prepare_devices(const FlowSettings& settings, size_t count);
+
+FlowResult run_provisioning_flow(const FlowSettings& settings, const PreparedDevice& device, size_t index);
 FlowResult run_baseline_flow(const FlowSettings& settings, const PreIssuedDevice& device, size_t index);
 
 }  // namespace provision::bench

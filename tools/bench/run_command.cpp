@@ -49,6 +49,10 @@ int run_benchmark(const RunOptions& options) {
     ::sync();  // their files' write-back must not overlap the timed flows
   }
 
+  report_progress("preparing " + std::to_string(options.devices + warmup) + " devices' keys" +
+                  (options.keygen ? "" : " and CSRs"));
+  const std::vector<PreparedDevice> prepared = prepare_devices(settings, options.devices + warmup);
+
   rapidjson::Document run(rapidjson::kObjectType);
   auto& a = run.GetAllocator();
   run.AddMember("kind", "run", a);
@@ -63,7 +67,7 @@ int run_benchmark(const RunOptions& options) {
   if (warmup > 0) {
     report_progress("warm-up: " + std::to_string(warmup) + " flows");
     run_phase(warmup, options.concurrency, processes,
-              [&](size_t i) { return run_provisioning_flow(settings, options.devices + i); });
+              [&](size_t i) { return run_provisioning_flow(settings, prepared[options.devices + i], options.devices + i); });
     if (options.baseline)
       run_phase(warmup, options.concurrency, processes,
                 [&](size_t i) { return run_baseline_flow(settings, devices[options.devices + i], options.devices + i); });
@@ -80,7 +84,7 @@ int run_benchmark(const RunOptions& options) {
                     " provisioning flows, concurrency " + std::to_string(options.concurrency) +
                     (options.baseline ? ", then as many baseline flows" : ""));
     add_round(provisioning, run_phase(count, options.concurrency, processes,
-                                      [&](size_t i) { return run_provisioning_flow(settings, first + i); }));
+                                      [&](size_t i) { return run_provisioning_flow(settings, prepared[first + i], first + i); }));
     if (options.baseline)
       add_round(baseline, run_phase(count, options.concurrency, processes,
                                     [&](size_t i) { return run_baseline_flow(settings, devices[first + i], first + i); }));
