@@ -603,6 +603,33 @@ TEST_CASE("CSR keys: compressed EC points and the old PEM label are accepted, a 
   CHECK(message.find("public key cannot be decoded") != std::string::npos);
 }
 
+TEST_CASE("a CSR's key is its signer's public key alone, on P-256 and P-384, from every thread") {
+  // EC keys are copied from one public-only key per curve and given the
+  // request's point: each must be its own signer's key, with no private part.
+  for (const char* curve : {"P-256", "P-384"}) {
+    CAPTURE(curve);
+    std::vector<PrivateKey> keys;
+    for (int i = 0; i < 3; ++i) keys.push_back(PrivateKey::generate_ec(curve));
+    std::vector<std::string> pems;
+    for (const auto& key : keys) pems.push_back(csr_pem(key.get()));
+    std::vector<int> matches(keys.size() * 4, 0);
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < 4; ++t)
+      threads.emplace_back([&, t] {
+        for (size_t i = 0; i < keys.size(); ++i) {
+          CertificateRequest parsed = CertificateRequest::from_pem(pems[i]);
+          BIGNUM* secret = nullptr;
+          const bool has_secret = EVP_PKEY_get_bn_param(parsed.public_key(), OSSL_PKEY_PARAM_PRIV_KEY, &secret) == 1;
+          BN_free(secret);
+          matches[t * keys.size() + i] = EVP_PKEY_eq(parsed.public_key(), keys[i].get()) == 1 && !has_secret &&
+                                         EVP_PKEY_eq(parsed.public_key(), keys[(i + 1) % keys.size()].get()) != 1;
+        }
+      });
+    for (auto& thread : threads) thread.join();
+    CHECK(std::count(matches.begin(), matches.end(), 1) == static_cast<long>(matches.size()));
+  }
+}
+
 TEST_CASE("a CSR with a tampered signature is InvalidCsrSignature") {
   PrivateKey key = PrivateKey::generate_ec();
   ReqPtr req = make_csr(key.get(), {{"CN", "victim"}});
