@@ -1,6 +1,5 @@
 #include "mqtt_worker.h"
 
-#include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -10,9 +9,9 @@
 #include <vector>
 
 #include "metrics.h"
-#include "mqtt_session/session.h"
 #include "protocol/payloads.h"
 #include "registry_pool.h"
+#include "worker_link.h"
 #include "worker_pool.h"
 
 namespace provision::service {
@@ -21,66 +20,80 @@ namespace property = protocol::property;
 
 namespace {
 
-// A message's user properties, read in one pass over Paho's C array. Looking
-// each one up through mqtt::get<> would copy every pair and rescan the list
-// per lookup (about ten lookups of ten properties per request).
-class UserProperties {
- public:
-  explicit UserProperties(const mqtt::properties& props) {
-    const MQTTProperties& list = props.c_struct();
-    for (int i = 0; i < list.count; ++i) {
-      const MQTTProperty& p = list.array[i];
-      if (p.identifier == MQTTPROPERTY_CODE_USER_PROPERTY)
-        pairs_.emplace_back(view(p.value.data), view(p.value.value));
-    }
-  }
-  // The first value named `name`, "" when there is none.
-  std::string operator[](std::string_view name) const {
-    for (const auto& [n, v] : pairs_)
-      if (n == name) return std::string(v);
-    return {};
-  }
-
- private:
-  static std::string_view view(const MQTTLenString& s) {
-    return s.data ? std::string_view(s.data, static_cast<size_t>(s.len)) : std::string_view();
-  }
-  std::vector<std::pair<std::string_view, std::string_view>> pairs_;
-};
-
-mqtt_client::ConnectSettings connect_settings(const ServiceConfig& c) {
-  mqtt_client::ConnectSettings s;
-  s.endpoint = {c.mqtt_host, c.mqtt_port};
-  s.tls = {c.mqtt_ca_file.string(), c.mqtt_certificate.string(), c.mqtt_key.string()};
-  s.client_id = c.mqtt_client_id;
-  s.auto_reconnect = true;
-  return s;
-}
-
 // A request to answer, or an event the plugin reported.
 struct WorkItem {
   IncomingRequest request;
   std::string event;  // non-empty for events
   std::string certificate_id;
+  size_t link = 0;  // the link it came on, which answers it
 };
+
+// The request (or event) a message from the plugin carries; nullopt for a
+// message that is neither (logged).
+std::optional<WorkItem> work_item_of(const LinkMessage& message, const protocol::InternalTopics& internal) {
+  WorkItem item;
+  if (message.topic == internal.events) {
+    item.event = message.user_property(property::kEvent);
+    item.certificate_id = message.user_property(property::kCertificateId);
+    return item;
+  }
+  IncomingRequest& request = item.request;
+  request.request_id = message.user_property(property::kRequestId);
+  auto topic = protocol::parse_request_topic(message.user_property(property::kRequestTopic));
+  if (request.request_id.empty() || !topic) {
+    spdlog::warn("ignored a message on {} without a request id or request topic", message.topic);
+    return std::nullopt;
+  }
+  request.topic = *topic;
+  request.payload = std::string(message.payload);
+  request.client_id = message.user_property(property::kClientId);
+  request.claim_certificate_id = message.user_property(property::kClaimId);
+  request.source_address = message.user_property(property::kSourceAddress);
+  request.identity = message.user_property(property::kIdentity);
+  request.thing_name = message.user_property(property::kThingName);
+  request.registration_id = message.user_property(property::kRegistrationId);
+  request.issuer_id = message.user_property(property::kIssuerId);
+  if (request.identity == "device") request.claim_certificate_id = message.user_property(property::kCertificateId);
+  return item;
+}
+
+LinkSettings link_settings(const ServiceConfig& c, int index) {
+  LinkSettings s;
+  s.host = c.mqtt_host;
+  s.port = c.mqtt_port;
+  s.ca_file = c.mqtt_ca_file.string();
+  s.certificate = c.mqtt_certificate.string();
+  s.private_key = c.mqtt_key.string();
+  // Each link is its own MQTT session: distinct client ids.
+  s.client_id = index == 0 ? c.mqtt_client_id : c.mqtt_client_id + "-" + std::to_string(index);
+  const protocol::InternalTopics internal(c.internal_prefix);
+  // Requests at QoS 0: the worker's session is clean, so a request in flight
+  // when the connection drops is lost at QoS 1 too, and TCP already delivers
+  // everything else; the device gets a 503 when no reply comes and asks
+  // again. QoS 1 cost a PUBACK each way per message. Events have no such
+  // retry: they stay at QoS 1.
+  s.subscriptions = {{internal.shared_requests(c.shared_group), 0}, {internal.shared_events(c.shared_group), 1}};
+  return s;
+}
 
 }  // namespace
 
 // Every request thread shares this many registry connections (see registry_pool.h).
 constexpr int kRequestRegistryConnections = 1;
 
-struct MqttWorker::Impl : public virtual mqtt::callback {
+struct MqttWorker::Impl {
   Impl(const ServiceConfig& c, ProvisioningService& s)
       : config(c),
         service(s),
         internal(c.internal_prefix),
-        settings(connect_settings(c)),
-        options(settings),
-        client(settings.endpoint.uri(), settings.client_id, mqtt::create_options(MQTTVERSION_5), nullptr),
         registries([this] { return open_request_registry(); }, kRequestRegistryConnections),
-        pool(c.worker_threads, [this](WorkItem& item) { process_safely(item); }),
-        registrations(c.registration_threads, [this](WorkItem& item) { process_safely(item); }) {
-    client.set_callback(*this);
+        registrations(c.registration_threads, [this](WorkItem& item) { answer(item); }) {
+    const int count = std::max(1, c.worker_threads);
+    for (int i = 0; i < count; ++i) {
+      const size_t index = links.size();
+      links.push_back(std::make_unique<WorkerLink>(
+          link_settings(c, i), [this, index](const LinkMessage& m) { on_message(index, m); }, [this] { on_link_ready(); }));
+    }
   }
 
   // Requests never run a WAL checkpoint (and its fsync): serve() does, from
@@ -94,124 +107,91 @@ struct MqttWorker::Impl : public virtual mqtt::callback {
     return registry;
   }
 
-  // Paho callbacks: never block here.
-  void connected(const std::string&) override {
-    // Paho never sets TCP_NODELAY: without it each reply waits ~40 ms on Nagle.
-    mqtt_client::disable_nagle_towards(settings.endpoint);
-    spdlog::info("connected to {}; subscribing to {}", settings.endpoint.uri(), internal.shared_requests(config.shared_group));
-    auto topics = mqtt::string_collection::create(
-        {internal.shared_requests(config.shared_group), internal.shared_events(config.shared_group)});
-    // Requests at QoS 0: the worker's session is clean, so a request in flight
-    // when the connection drops is lost at QoS 1 too, and TCP already delivers
-    // everything else; the device gets a 503 when no reply comes and asks
-    // again. QoS 1 cost a PUBACK each way per message (about 9 % of
-    // provisiond's CPU). Events have no such retry: they stay at QoS 1.
-    client.subscribe(topics, std::vector<int>{0, 1}, nullptr, subscribe_listener);
-  }
-  void connection_lost(const std::string& cause) override {
-    spdlog::warn("connection to the broker lost ({}); reconnecting", cause.empty() ? "no reason given" : cause);
-  }
-  void message_arrived(mqtt::const_message_ptr msg) override {
-    const UserProperties props(msg->get_properties());
-    if (msg->get_topic() == internal.events) {
-      WorkItem item;
-      item.event = props[property::kEvent];
-      item.certificate_id = props[property::kCertificateId];
-      pool.submit(std::move(item));
+  // On a link's thread. Most requests are answered right here: issuing a
+  // certificate or registering a thing takes a fraction of a millisecond, and
+  // handing each to another thread (and the reply back) cost more than that
+  // in wake-ups. A registration whose template calls an http or exec hook may
+  // wait seconds: it goes to the registration pool, so that the link keeps
+  // answering everyone else.
+  void on_message(size_t link, const LinkMessage& message) {
+    auto item = work_item_of(message, internal);
+    if (!item) return;
+    item->link = link;
+    if (item->event.empty() && waits_on_hook(item->request)) {
+      registrations.submit(std::move(*item));
       return;
     }
-    WorkItem item;
-    IncomingRequest& request = item.request;
-    request.request_id = props[property::kRequestId];
-    auto topic = protocol::parse_request_topic(props[property::kRequestTopic]);
-    if (request.request_id.empty() || !topic) {
-      spdlog::warn("ignored a message on {} without a request id or request topic", msg->get_topic());
-      return;
-    }
-    request.topic = *topic;
-    request.payload = msg->to_string();
-    request.client_id = props[property::kClientId];
-    request.claim_certificate_id = props[property::kClaimId];
-    request.source_address = props[property::kSourceAddress];
-    request.identity = props[property::kIdentity];
-    request.thing_name = props[property::kThingName];
-    request.registration_id = props[property::kRegistrationId];
-    request.issuer_id = props[property::kIssuerId];
-    if (request.identity == "device") request.claim_certificate_id = props[property::kCertificateId];
-    if (request.identity == "factory") request.claim_certificate_id = props[property::kClaimId];
-    // Registrations may wait on a pre-provisioning hook for seconds: they have
-    // their own, larger pool, so that certificate requests never queue behind them.
-    if (request.topic.operation == protocol::Operation::RegisterThing) registrations.submit(std::move(item));
-    else pool.submit(std::move(item));
+    answer(*item);
   }
 
-  void process_safely(const WorkItem& item) {
+  bool waits_on_hook(const IncomingRequest& request) {
+    if (request.topic.operation != protocol::Operation::RegisterThing) return false;
     try {
       RegistryAccess access(registries);
-      process(access, item);
+      return service.waits_on_hook(request, access.registry());
+    } catch (const std::exception&) {
+      return false;  // answered on the link: the registration reports the failure itself
+    }
+  }
+
+  void on_link_ready() {
+    size_t ready = 0;
+    for (const auto& l : links) ready += l->connected() ? 1 : 0;
+    if (ready == links.size() && on_ready) on_ready();
+  }
+
+  void answer(const WorkItem& item) {
+    try {
+      RegistryAccess access(registries);
+      if (!item.event.empty()) {
+        if (item.event == protocol::kEventCertificateUsed && service.retire_predecessor(item.certificate_id, access.registry()))
+          spdlog::info("certificate {} was used: the certificate it renews is retired", item.certificate_id);
+        return;
+      }
+      reply(item, access);
     } catch (const std::exception& e) {
       spdlog::error("work item failed: {}", e.what());
     }
   }
 
-  void process(RegistryAccess& access, const WorkItem& item) {
-    if (!item.event.empty()) {
-      if (item.event == protocol::kEventCertificateUsed && service.retire_predecessor(item.certificate_id, access.registry()))
-        spdlog::info("certificate {} was used: the certificate it renews is retired", item.certificate_id);
-      return;
-    }
+  void reply(const WorkItem& item, RegistryAccess& access) {
     const IncomingRequest& request = item.request;
     auto started = std::chrono::steady_clock::now();
     Reply reply = service.handle(request, access);
     access.give_back();
     auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
-    const std::string operation(protocol::operation_name(request.topic.operation));
-    metrics().increment("provision_requests_total", {{"operation", operation}, {"outcome", reply.accepted ? "accepted" : reply.error_code}});
-    metrics().observe("provision_request_duration_seconds", {{"operation", operation}}, static_cast<double>(micros) / 1e6);
+    const std::string_view operation = protocol::operation_name(request.topic.operation);
+    const char* outcome = reply.accepted ? "accepted" : "rejected";
+    const std::string operation_label(operation);
+    metrics().increment("provision_requests_total", {{"operation", operation_label}, {"outcome", reply.accepted ? "accepted" : reply.error_code}});
+    metrics().observe("provision_request_duration_seconds", {{"operation", operation_label}}, static_cast<double>(micros) / 1e6);
     if (!reply.accepted) metrics().increment("provision_rejections_total", {{"error_code", reply.error_code}});
-    spdlog::info("{} {} for client '{}' from {}: {} ({} us)", operation,
-                 request.topic.template_name, request.client_id, request.source_address,
-                 reply.accepted ? "accepted" : reply.error_code, micros);
-    mqtt::properties props{
-        {mqtt::property::USER_PROPERTY, property::kRequestId, request.request_id},
-        {mqtt::property::USER_PROPERTY, property::kOutcome, reply.accepted ? "accepted" : "rejected"}};
-    // QoS 0 for the reason requests arrive at QoS 0 (see connected()).
-    auto message = mqtt::message_ptr_builder().topic(internal.replies).payload(reply.payload).qos(0).properties(props).finalize();
-    try {
-      client.publish(message);
-    } catch (const mqtt::exception& e) {
+    spdlog::info("{} {} for client '{}' from {}: {} ({} us)", operation, request.topic.template_name, request.client_id,
+                 request.source_address, reply.accepted ? "accepted" : reply.error_code, micros);
+    // QoS 0 for the reason requests arrive at QoS 0 (see link_settings()).
+    const std::vector<std::pair<const char*, std::string_view>> properties{{property::kRequestId, request.request_id},
+                                                                           {property::kOutcome, outcome}};
+    if (!publish_reply(item.link, reply.payload, properties))
       // The plugin answers the device with 503 when no reply comes.
-      spdlog::error("could not publish the reply to request {}: {}", request.request_id, e.what());
-    }
+      spdlog::error("could not publish the reply to request {}: not connected to the broker", request.request_id);
   }
 
-  struct SubscribeListener : public virtual mqtt::iaction_listener {
-    explicit SubscribeListener(Impl& i) : impl(i) {}
-    void on_success(const mqtt::token&) override {
-      impl.ready = true;
-      if (impl.on_ready) impl.on_ready();
-    }
-    void on_failure(const mqtt::token& token) override {
-      spdlog::error("subscription to the internal request topic refused (reason {}); is this certificate a registered "
-                    "service identity?",
-                    static_cast<int>(token.get_reason_code()));
-    }
-    Impl& impl;
-  };
+  // On the link the request came on, else on any connected one.
+  bool publish_reply(size_t link, std::string_view payload,
+                     const std::vector<std::pair<const char*, std::string_view>>& properties) {
+    if (links[link]->publish(internal.replies, payload, 0, properties)) return true;
+    for (const auto& l : links)
+      if (l->publish(internal.replies, payload, 0, properties)) return true;
+    return false;
+  }
 
   const ServiceConfig& config;
   ProvisioningService& service;
   protocol::InternalTopics internal;
-  mqtt_client::ConnectSettings settings;
-  mqtt_client::PahoOptions options;
-  mqtt::async_client client;
-  SubscribeListener subscribe_listener_impl{*this};
-  mqtt::iaction_listener& subscribe_listener = subscribe_listener_impl;
   std::function<void()> on_ready;
-  std::atomic<bool> ready{false};
-  RegistryPool registries;            // declared before the pools: their threads use it until they stop
-  WorkerPool<WorkItem> pool;           // certificates, renewals, enrollments, events
-  WorkerPool<WorkItem> registrations;  // RegisterThing (hooks)
+  RegistryPool registries;              // declared before the threads that use it
+  WorkerPool<WorkItem> registrations;   // RegisterThing through a template with an http or exec hook
+  std::vector<std::unique_ptr<WorkerLink>> links;  // destroyed first: their threads call into the above
 };
 
 MqttWorker::MqttWorker(const ServiceConfig& config, ProvisioningService& service)
@@ -219,30 +199,19 @@ MqttWorker::MqttWorker(const ServiceConfig& config, ProvisioningService& service
 
 MqttWorker::~MqttWorker() = default;
 
-bool MqttWorker::connected() const { return impl_->client.is_connected(); }
+bool MqttWorker::connected() const {
+  for (const auto& l : impl_->links)
+    if (!l->connected()) return false;
+  return true;
+}
 
 void MqttWorker::run(const std::atomic<bool>& stop, const std::function<void()>& on_ready) {
   impl_->on_ready = on_ready;
-  auto delay = std::chrono::milliseconds(100);
-  // Paho reconnects by itself only after a first successful connect.
-  while (!stop) {
-    try {
-      impl_->client.connect(impl_->options.connect)->wait();
-      break;
-    } catch (const mqtt::exception& e) {
-      spdlog::warn("cannot connect to {}: {}; retrying", impl_->settings.endpoint.uri(), e.what());
-      for (auto waited = std::chrono::milliseconds(0); waited < delay && !stop; waited += std::chrono::milliseconds(50))
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      delay = std::min(delay * 2, std::chrono::milliseconds(2000));
-    }
-  }
+  for (auto& l : impl_->links) l->start();
   while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  impl_->pool.stop();
+  // Registrations still waiting on their hooks finish and reply first.
   impl_->registrations.stop();
-  try {
-    if (impl_->client.is_connected()) impl_->client.disconnect()->wait_for(std::chrono::seconds(2));
-  } catch (const mqtt::exception&) {
-  }
+  for (auto& l : impl_->links) l->stop();
 }
 
 }  // namespace provision::service

@@ -79,6 +79,11 @@ class ProvisioningService {
   Issued issue_for_key(const pki::PrivateKey& key, const char* how);
   void set_fleet_ca(pki::CertificateAuthority ca);
 
+  // Whether answering `request` may wait on a pre-provisioning hook (an
+  // http or exec hook of the template it registers through): such requests
+  // are answered off the worker's MQTT link. Reads the template's record.
+  bool waits_on_hook(const IncomingRequest& request, registry::Registry& registry);
+
   // A renewed certificate's successor was used: retire the certificate it
   // replaces (idempotent). Returns true when one was retired.
   bool retire_predecessor(const std::string& successor_id, registry::Registry& registry);

@@ -158,6 +158,13 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
   return Reply{true, protocol::encode_register_thing_reply(reply, request.topic.format), {}};
 }
 
+bool ProvisioningService::waits_on_hook(const IncomingRequest& request, registry::Registry& registry) {
+  if (request.topic.operation != protocol::Operation::RegisterThing) return false;
+  auto record = registry.find_template(request.topic.template_name);
+  if (!record || !record->hook) return false;
+  return hooks::parse_hook(*record->hook).type != hooks::HookConfig::Type::Enrollment;
+}
+
 std::optional<registry::BrokerRecord> ProvisioningService::assign_broker(registry::Registry& registry,
                                                                          const registry::TemplateRecord& template_record,
                                                                          const std::string& thing_name,
