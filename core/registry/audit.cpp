@@ -16,13 +16,17 @@ void Registry::audit(const AuditEntry& e) {
 }
 
 std::vector<AuditEntry> Registry::audit_entries(const AuditFilter& f) {
-  // Fixed SQL with optional filters (NULL means "any"), so the statement is
-  // prepared once and cached.
-  auto s = db_->prepare(
-      "SELECT id, at, actor, action, subject, result, source, detail FROM audit_log "
-      "WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR subject = ?3) "
-      "AND (?4 IS NULL OR at >= ?4) AND (?5 IS NULL OR at <= ?5) AND (?7 IS NULL OR id < ?7) ORDER BY id DESC LIMIT ?6");
-  s.bind(1, f.actor).bind(2, f.action).bind(3, f.subject).bind(4, f.since).bind(5, f.until).bind(6, f.limit).bind(7, f.before_id);
+  // Fixed SQL with optional filters (NULL means "any"), so that each
+  // statement is prepared once and cached. A subject is looked up through
+  // its index (whose entries are in id order); the rest is read newest first.
+  static constexpr const char* kColumns = "SELECT id, at, actor, action, subject, result, source, detail FROM audit_log ";
+  static constexpr const char* kFilters =
+      "(?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2) AND (?4 IS NULL OR at >= ?4) AND (?5 IS NULL OR at <= ?5) "
+      "AND (?7 IS NULL OR id < ?7) ORDER BY id DESC LIMIT ?6";
+  auto s = f.subject ? db_->prepare(std::string(kColumns) + "WHERE subject = ?3 AND " + kFilters)
+                     : db_->prepare(std::string(kColumns) + "WHERE " + kFilters);
+  s.bind(1, f.actor).bind(2, f.action).bind(4, f.since).bind(5, f.until).bind(6, f.limit).bind(7, f.before_id);
+  if (f.subject) s.bind(3, *f.subject);
   std::vector<AuditEntry> out;
   while (s.step())
     out.push_back({s.int64(0), s.int64(1), s.text(2), s.text(3), s.text(4), s.text(5), s.text(6), s.text(7)});

@@ -6,7 +6,7 @@ namespace {
 
 constexpr const char* kCertificateColumns =
     "id, pem, status, thing_name, ca_id, serial, not_before, not_after, claim_certificate_id, created_at, updated_at, "
-    "replaces, retire_at";
+    "replaces, retire_at, token_hash, token_expires_at, token_used_at";
 
 CertificateRecord read_certificate(const Statement& s) {
   CertificateRecord r;
@@ -23,6 +23,9 @@ CertificateRecord read_certificate(const Statement& s) {
   r.updated_at = s.int64(10);
   r.replaces = s.optional_text(11);
   r.retire_at = s.optional_int64(12);
+  r.token_hash = s.optional_text(13);
+  r.token_expires_at = s.optional_int64(14);
+  r.token_used_at = s.optional_int64(15);
   return r;
 }
 
@@ -32,7 +35,8 @@ void Registry::insert_certificate(const CertificateRecord& r) {
   int64_t now = unix_now();
   db_->prepare(
          "INSERT INTO certificates (id, pem, status, thing_name, ca_id, serial, not_before, not_after, "
-         "claim_certificate_id, created_at, updated_at, replaces, retire_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
+         "claim_certificate_id, created_at, updated_at, replaces, retire_at, token_hash, token_expires_at, token_used_at) "
+         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
       .bind(1, r.id)
       .bind(2, r.pem)
       .bind(3, r.status)
@@ -46,6 +50,9 @@ void Registry::insert_certificate(const CertificateRecord& r) {
       .bind(11, now)
       .bind(12, r.replaces)
       .bind(13, r.retire_at)
+      .bind(14, r.token_hash)
+      .bind(15, r.token_expires_at)
+      .bind(16, r.token_used_at)
       .run();
 }
 
@@ -65,12 +72,19 @@ bool Registry::set_certificate_status(const std::string& id, const std::string& 
   return db_->changes() > 0;
 }
 
-bool Registry::attach_certificate_to_thing(const std::string& id, const std::string& thing_name) {
-  db_->prepare("UPDATE certificates SET thing_name = ?, updated_at = ? WHERE id = ?")
+bool Registry::activate_certificate(const std::string& id, const std::string& thing_name, const std::string& status) {
+  // One statement: the change log gets one row for the certificate.
+  db_->prepare("UPDATE certificates SET thing_name = ?, status = ?, updated_at = ? WHERE id = ?")
       .bind(1, thing_name)
-      .bind(2, unix_now())
-      .bind(3, id)
+      .bind(2, status)
+      .bind(3, unix_now())
+      .bind(4, id)
       .run();
+  return db_->changes() > 0;
+}
+
+bool Registry::mark_certificate_token_used(const std::string& id, int64_t at) {
+  db_->prepare("UPDATE certificates SET token_used_at = ? WHERE id = ?").bind(1, at).bind(2, id).run();
   return db_->changes() > 0;
 }
 

@@ -227,6 +227,52 @@ INSERT INTO api_tokens_v4 SELECT name, token_hash, role, created_at, last_used_a
 DROP TABLE api_tokens;
 ALTER TABLE api_tokens_v4 RENAME TO api_tokens;
 )sql"},
+      {5, "fewer pages written per provisioned device", R"sql(
+-- What one device costs the registry is the pages its two transactions
+-- dirty, each written to the WAL: every index on a random key (certificate
+-- ids, token hashes) is one more page. This version keeps only the indexes a
+-- query uses, and only the entries it needs.
+
+-- The ownership token lives in its certificate's row: a token is
+-- "<certificateId>.<secret>" and the row holds its SHA-256, so issuing one
+-- adds no row to a second table and no entry to an index of random hashes.
+-- ownership_tokens keeps the tokens issued before this version until they
+-- expire (one hour); nothing writes it any more.
+ALTER TABLE certificates ADD COLUMN token_hash TEXT;
+ALTER TABLE certificates ADD COLUMN token_expires_at INTEGER;
+ALTER TABLE certificates ADD COLUMN token_used_at INTEGER;
+
+-- Pending certificates (the janitor's query) and renewed ones (retirement)
+-- are few: partial indexes hold only them. Certificates without a thing are
+-- never looked up by thing.
+DROP INDEX certificates_by_status;
+CREATE INDEX certificates_pending ON certificates(created_at) WHERE status = 'PENDING_ACTIVATION';
+CREATE INDEX certificates_retiring ON certificates(retire_at) WHERE retire_at IS NOT NULL;
+DROP INDEX certificates_by_thing;
+CREATE INDEX certificates_by_thing ON certificates(thing_name) WHERE thing_name IS NOT NULL;
+
+-- The audit log is read newest first, by subject or all of it: no query
+-- used the index on time; one on the subject alone keeps its entries in id order.
+DROP INDEX audit_by_time;
+DROP INDEX audit_by_subject;
+CREATE INDEX audit_by_subject ON audit_log(subject);
+
+-- Attachments keyed by their primary key alone (no separate rowid tree).
+-- DROP TABLE removes the table's triggers before its rows, so no change is
+-- logged for the copy.
+CREATE TABLE certificate_policies_v5 (
+  certificate_id TEXT NOT NULL REFERENCES certificates(id) ON DELETE CASCADE,
+  policy_name    TEXT NOT NULL REFERENCES policies(name),
+  PRIMARY KEY (certificate_id, policy_name)
+) WITHOUT ROWID;
+INSERT INTO certificate_policies_v5 (certificate_id, policy_name) SELECT certificate_id, policy_name FROM certificate_policies;
+DROP TABLE certificate_policies;
+ALTER TABLE certificate_policies_v5 RENAME TO certificate_policies;
+CREATE TRIGGER certificate_policy_attached AFTER INSERT ON certificate_policies
+BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('certificate', NEW.certificate_id); END;
+CREATE TRIGGER certificate_policy_detached AFTER DELETE ON certificate_policies
+BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('certificate', OLD.certificate_id); END;
+)sql"},
   };
   return all;
 }

@@ -28,6 +28,11 @@ struct CertificateRecord {
   int64_t updated_at = 0;
   std::optional<std::string> replaces;  // renewal: the certificate this one replaces
   std::optional<int64_t> retire_at;     // renewed: stops working at this time at the latest
+  // The ownership token issued with it (claim provisioning): the token's
+  // SHA-256, its expiry and when RegisterThing used it.
+  std::optional<std::string> token_hash;
+  std::optional<int64_t> token_expires_at;
+  std::optional<int64_t> token_used_at;
 };
 
 struct ThingRecord {
@@ -95,6 +100,7 @@ struct ServiceIdentityRecord {
   std::string kind = "worker";  // worker | factory
 };
 
+// An ownership token issued before registry schema 5 (ownership_tokens).
 struct OwnershipTokenRecord {
   std::string token_hash;
   std::string certificate_id;

@@ -35,7 +35,10 @@ class Registry {
   std::optional<CertificateRecord> find_certificate(const std::string& id);
   // Returns false when there is no such certificate.
   bool set_certificate_status(const std::string& id, const std::string& status);
-  bool attach_certificate_to_thing(const std::string& id, const std::string& thing_name);
+  // Registration: the certificate gets its thing and status in one update.
+  bool activate_certificate(const std::string& id, const std::string& thing_name, const std::string& status);
+  // Its ownership token was used (CertificateRecord::token_*).
+  bool mark_certificate_token_used(const std::string& id, int64_t at);
   std::vector<CertificateRecord> certificates_of_thing(const std::string& thing_name);
   // By id; optionally only those of a thing and/or with a status.
   std::vector<CertificateRecord> list_certificates(const Page& page, const std::optional<std::string>& thing,
@@ -125,8 +128,8 @@ class Registry {
   bool delete_api_token(const std::string& name);
   void touch_api_token(const std::string& name, int64_t at);
 
-  // --- ownership tokens (tokens.cpp)
-  void insert_token(const OwnershipTokenRecord& record);
+  // --- ownership tokens issued before registry schema 5 (tokens.cpp); newer
+  // tokens are kept in their certificate's row (CertificateRecord::token_*).
   std::optional<OwnershipTokenRecord> find_token(const std::string& token_hash);
   void mark_token_used(const std::string& token_hash, int64_t at);
   // Deletes tokens that expired before `now`; returns how many.

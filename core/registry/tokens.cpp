@@ -2,18 +2,6 @@
 
 namespace provision::registry {
 
-void Registry::insert_token(const OwnershipTokenRecord& r) {
-  db_->prepare(
-         "INSERT INTO ownership_tokens (token_hash, certificate_id, claim_certificate_id, expires_at, used_at) "
-         "VALUES (?,?,?,?,?)")
-      .bind(1, r.token_hash)
-      .bind(2, r.certificate_id)
-      .bind(3, r.claim_certificate_id)
-      .bind(4, r.expires_at)
-      .bind(5, r.used_at)
-      .run();
-}
-
 std::optional<OwnershipTokenRecord> Registry::find_token(const std::string& token_hash) {
   auto s = db_->prepare(
       "SELECT token_hash, certificate_id, claim_certificate_id, expires_at, used_at FROM ownership_tokens WHERE token_hash = ?");

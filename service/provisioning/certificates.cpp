@@ -5,11 +5,10 @@
 #include "metrics.h"
 #include "pki/csr.h"
 #include "protocol/payloads.h"
+#include "provisioning/ownership_token.h"
 #include "provisioning/provisioning_service.h"
 #include "util/clock.h"
-#include "util/encoding.h"
 #include "util/json.h"
-#include "util/random.h"
 
 namespace provision::service {
 
@@ -17,7 +16,6 @@ protocol::CertificateReply ProvisioningService::store_pending_certificate(const 
                                                                          const std::string& ca_id,
                                                                          const IncomingRequest& request,
                                                                          registry::Registry& registry) {
-  std::string token = random_token(32);
   int64_t now = unix_now();
   registry::CertificateRecord record;
   record.id = certificate.id();
@@ -29,6 +27,9 @@ protocol::CertificateReply ProvisioningService::store_pending_certificate(const 
   record.not_after = certificate.not_after();
   record.claim_certificate_id = request.claim_certificate_id;
   record.created_at = now;
+  NewOwnershipToken token = new_ownership_token(record.id);
+  record.token_hash = std::move(token.hash);
+  record.token_expires_at = now + settings_.ownership_token_ttl_seconds;
 
   registry::AuditEntry audit;
   audit.at = now;
@@ -42,13 +43,11 @@ protocol::CertificateReply ProvisioningService::store_pending_certificate(const 
 
   auto tx = registry.begin();
   registry.insert_certificate(record);
-  registry.insert_token({sha256_hex(token), record.id, request.claim_certificate_id,
-                         now + settings_.ownership_token_ttl_seconds, std::nullopt});
   registry.audit(audit);
   tx.commit();
 
   protocol::CertificateReply reply;
-  reply.ownership_token = std::move(token);
+  reply.ownership_token = std::move(token.token);
   reply.certificate_id = std::move(record.id);
   reply.certificate_pem = std::move(record.pem);
   return reply;

@@ -9,6 +9,7 @@
 #include "hooks/hook.h"
 #include "metrics.h"
 #include "pki/certificate.h"
+#include "provisioning/ownership_token.h"
 #include "provisioning/registration.h"
 #include "protocol/payloads.h"
 #include "provisioning/provisioning_service.h"
@@ -19,26 +20,50 @@
 namespace provision::service {
 namespace {
 
-// Checks a token and returns the certificate it is bound to. With `redeem`
-// (inside the registration's transaction, so that two workers racing on the
-// same token cannot both use it) the token is marked used.
+// Checks a token and returns the certificate it is bound to, PENDING_ACTIVATION.
+// With `redeem` (inside the registration's transaction, so that two workers
+// racing on the same token cannot both use it) the token is marked used.
 registry::CertificateRecord check_token(const std::string& token, const IncomingRequest& request,
                                         registry::Registry& registry, int64_t now, bool redeem) {
-  auto record = registry.find_token(sha256_hex(token));
-  if (!record)
-    throw RequestError(400, "InvalidCertificateOwnershipToken",
-                       "certificateOwnershipToken is not valid: it was never issued, or its certificate was removed");
-  if (record->used_at) throw RequestError(400, "CertificateOwnershipTokenUsed", "certificateOwnershipToken was already used");
-  if (record->expires_at < now) throw RequestError(400, "CertificateOwnershipTokenExpired", "certificateOwnershipToken expired");
-  if (record->claim_certificate_id != request.claim_certificate_id)
+  const auto invalid = [] {
+    return RequestError(400, "InvalidCertificateOwnershipToken",
+                        "certificateOwnershipToken is not valid: it was never issued, or its certificate was removed");
+  };
+  const std::string hash = sha256_hex(token);
+  std::optional<registry::CertificateRecord> certificate;
+  std::optional<registry::OwnershipTokenRecord> older;  // issued before registry schema 5
+  int64_t expires_at = 0;
+  std::optional<int64_t> used_at;
+  std::string claim;
+  if (auto id = certificate_named_by(token)) {
+    certificate = registry.find_certificate(*id);
+    if (!certificate || !certificate->token_hash || !constant_time_equal(*certificate->token_hash, hash)) throw invalid();
+    expires_at = certificate->token_expires_at.value_or(0);
+    used_at = certificate->token_used_at;
+    claim = certificate->claim_certificate_id.value_or("");
+  } else {
+    older = registry.find_token(hash);
+    if (!older) throw invalid();
+    expires_at = older->expires_at;
+    used_at = older->used_at;
+    claim = older->claim_certificate_id;
+  }
+  if (used_at) throw RequestError(400, "CertificateOwnershipTokenUsed", "certificateOwnershipToken was already used");
+  if (expires_at < now) throw RequestError(400, "CertificateOwnershipTokenExpired", "certificateOwnershipToken expired");
+  if (claim != request.claim_certificate_id)
     throw RequestError(403, "CertificateOwnershipTokenNotOwned",
                        "certificateOwnershipToken was issued to another claim certificate");
-  auto certificate = registry.find_certificate(record->certificate_id);
-  if (!certificate)
-    throw RequestError(400, "InvalidCertificateOwnershipToken", "the certificate of this token no longer exists");
+  if (older) {
+    certificate = registry.find_certificate(older->certificate_id);
+    if (!certificate)
+      throw RequestError(400, "InvalidCertificateOwnershipToken", "the certificate of this token no longer exists");
+  }
   if (certificate->status != registry::kPendingActivation)
     throw RequestError(409, "CertificateAlreadyRegistered", "the certificate of this token is " + certificate->status);
-  if (redeem) registry.mark_token_used(record->token_hash, now);
+  if (redeem) {
+    if (older) registry.mark_token_used(older->token_hash, now);
+    else registry.mark_certificate_token_used(certificate->id, now);
+  }
   return *certificate;
 }
 
@@ -70,8 +95,13 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
   const std::string& template_name = request.topic.template_name;
   const int64_t now = unix_now();
 
+  // One write transaction from the first read to the last write, unless a
+  // pre-provisioning hook must run: then it ends before the hook and starts
+  // again after it, and the token is checked again.
+  std::optional<registry::Transaction> tx;
+  tx.emplace(access.registry().database());
+
   // 1. Before anything slow: the token and the template.
-  // (checked before the slow part, hooks, and again when it is redeemed)
   auto certificate = check_token(decoded.ownership_token, request, access.registry(), now, false);
   auto template_record = access.registry().find_template(template_name);
   if (!template_record) throw RequestError(404, "TemplateNotFound", "template " + template_name + " does not exist");
@@ -91,6 +121,7 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
       enrollment = check_enrollment(access.registry(), registration_id, request.issuer_id, template_name);
     } else {
       // Other requests use the registry while this one waits on its hook.
+      tx.reset();
       access.give_back();
       hooks::HookInput input{request.claim_certificate_id, certificate.id, certificate.pem, template_name, request.client_id,
                              parameters};
@@ -107,10 +138,12 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
       }
       metrics().observe("provision_hook_duration_seconds", {{"type", type}},
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      tx.emplace(access.registry().database());
+      certificate = check_token(decoded.ownership_token, request, access.registry(), now, false);
     }
   }
 
-  // 3. The template, the broker, then everything written in one transaction.
+  // 3. The template, the broker, then everything written.
   registry::Registry& registry = access.registry();
   templates::CertificateFacts facts;
   facts.certificate_id = certificate.id;
@@ -129,12 +162,8 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
     set_string(plan.device_configuration, "brokerEndpoint", broker->endpoint);
   }
 
-  auto tx = registry.begin();
   check_token(decoded.ownership_token, request, registry, now, true);
-  if (enrollment) {
-    auto again = check_enrollment(registry, enrollment->registration_id, request.issuer_id, template_name);
-    mark_enrollment_used(registry, again, plan.thing->name, now);
-  }
+  if (enrollment) mark_enrollment_used(registry, *enrollment, plan.thing->name, now);
   apply_plan(registry, plan, template_name, certificate.id);
 
   registry::AuditEntry audit;
@@ -152,7 +181,7 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
   if (enrollment) detail.AddMember("enrollment", json::string_value(enrollment->registration_id, a), a);
   audit.detail = json::stringify(detail);
   registry.audit(audit);
-  tx.commit();
+  tx->commit();
 
   protocol::RegisterThingReply reply{plan.thing->name, &plan.device_configuration};
   return Reply{true, protocol::encode_register_thing_reply(reply, request.topic.format), {}};

@@ -79,8 +79,7 @@ void apply_plan(registry::Registry& registry, const templates::Plan& plan, const
   if (change.action == ThingChange::Action::Create) registry.insert_thing(change.record);
   if (change.action == ThingChange::Action::Update) registry.update_thing(change.record);
   if (change.action != ThingChange::Action::Keep) registry.set_thing_groups(change.record.name, change.groups);
-  registry.attach_certificate_to_thing(certificate_id, plan.thing->name);
-  registry.set_certificate_status(certificate_id, plan.certificate_status);
+  registry.activate_certificate(certificate_id, plan.thing->name, plan.certificate_status);
   for (const auto& p : plan.policies) {
     std::string name = p.name;
     if (!p.document.empty()) {

@@ -16,6 +16,8 @@
 #include "protocol/payloads.h"
 #include "protocol/schema_validator.h"
 #include "stack.h"
+#include "util/clock.h"
+#include "util/encoding.h"
 #include "util/files.h"
 #include "util/json.h"
 
@@ -215,6 +217,35 @@ TEST_CASE("bogus, reused and other-claim ownership tokens are rejected precisely
     CHECK(outcome.status_code == 400);
     CHECK(outcome.error_code == "InvalidCertificateOwnershipToken");
     CHECK(count_things() == 0);
+  }
+  SECTION("a token naming a real certificate with a secret that was never issued") {
+    auto issued = create_certificate(client);
+    // The token names its certificate; only the secret after the '.' proves it.
+    REQUIRE(issued.ownership_token.rfind(issued.certificate_id + ".", 0) == 0);
+    std::string forged = issued.ownership_token;
+    forged.back() = forged.back() == 'A' ? 'B' : 'A';
+    auto outcome = client.register_thing("DemoFleet", forged, {{"SerialNumber", "1"}});
+    REQUIRE(outcome.kind == device::Outcome::Kind::Rejected);
+    CHECK(outcome.error_code == "InvalidCertificateOwnershipToken");
+    CHECK(count_things() == 0);
+    CHECK(client.register_thing("DemoFleet", issued.ownership_token, {{"SerialNumber", "1"}}).accepted());
+  }
+  SECTION("a token issued before registry schema 5 (kept in ownership_tokens) registers once") {
+    auto issued = create_certificate(client);
+    const std::string older = "an-older-random-token-without-a-dot";
+    {
+      auto reg = stack.registry();
+      reg.database().exec("UPDATE certificates SET token_hash = NULL WHERE id = '" + issued.certificate_id + "'");
+      reg.database().exec("INSERT INTO ownership_tokens (token_hash, certificate_id, claim_certificate_id, expires_at) VALUES ('" +
+                          sha256_hex(older) + "', '" + issued.certificate_id + "', (SELECT claim_certificate_id FROM "
+                          "certificates WHERE id = '" + issued.certificate_id + "'), " + std::to_string(unix_now() + 600) + ")");
+    }
+    CHECK(client.register_thing("DemoFleet", issued.ownership_token, {{"SerialNumber", "1"}}).error_code ==
+          "InvalidCertificateOwnershipToken");
+    CHECK(client.register_thing("DemoFleet", older, {{"SerialNumber", "1"}}).accepted());
+    CHECK(client.register_thing("DemoFleet", older, {{"SerialNumber", "2"}}).error_code == "CertificateOwnershipTokenUsed");
+    CHECK(stack.registry().find_token(sha256_hex(older))->used_at);
+    CHECK(count_things() == 1);
   }
   SECTION("a token used twice") {
     auto issued = create_certificate(client);

@@ -49,6 +49,53 @@ TEST_CASE("migrations are idempotent and a newer file is refused") {
   CHECK_THROWS_WITH(Registry::open_read_only(dir.path / "r.db"), Catch::Contains("schema version 999"));
 }
 
+TEST_CASE("schema 5 keeps a schema-4 registry's rows, and its queries use the indexes it keeps") {
+  TempDir dir;
+  {
+    auto db = Database::open(dir.path / "r.db", Database::Mode::ReadWrite);
+    for (const auto& m : migrations())
+      if (m.version <= 4) db->exec(m.sql);
+    db->exec("PRAGMA user_version = 4");
+    db->exec(
+        "INSERT INTO things (name, created_at, updated_at) VALUES ('t1', 1, 1);"
+        "INSERT INTO policies (name, document, created_at, updated_at) VALUES ('p', '{\"statements\":[]}', 1, 1);"
+        "INSERT INTO certificates (id, pem, status, thing_name, serial, not_before, not_after, created_at, updated_at) "
+        "VALUES ('c1', 'PEM', 'ACTIVE', 't1', '01', 1, 2, 1, 1);"
+        "INSERT INTO certificate_policies (certificate_id, policy_name) VALUES ('c1', 'p');"
+        "INSERT INTO ownership_tokens (token_hash, certificate_id, claim_certificate_id, expires_at) VALUES ('h', 'c1', 'k', 9);"
+        "INSERT INTO audit_log (at, actor, action, subject, result) VALUES (1, 'a', 'RegisterThing', 't1', 'ok');"
+        "DELETE FROM registry_changes;");
+  }
+  auto reg = Registry::open(dir.path / "r.db");
+  CHECK(reg.database().user_version() == latest_schema_version());
+  CHECK(reg.policies_of_certificate("c1") == std::vector<std::string>{"p"});
+  CHECK(reg.certificates_of_thing("t1").size() == 1);
+  CHECK(reg.find_token("h")->certificate_id == "c1");
+  registry::AuditFilter by_subject;
+  by_subject.subject = "t1";
+  CHECK(reg.audit_entries(by_subject).size() == 1);
+  CHECK(reg.changes_after(0).empty());  // copying the attachments logged no change
+  // the attachment table's triggers are back
+  reg.attach_policy("c1", "p");
+  reg.detach_policies("c1");
+  CHECK(reg.changes_after(0).size() == 1);
+
+  auto plan = [&](const std::string& sql) {
+    auto s = reg.database().prepare("EXPLAIN QUERY PLAN " + sql);
+    std::string out;
+    while (s.step()) out += s.text(3) + "\n";
+    return out;
+  };
+  CHECK_THAT(plan("SELECT id FROM certificates WHERE thing_name = 't1'"), Catch::Contains("certificates_by_thing"));
+  CHECK_THAT(plan("SELECT id FROM certificates WHERE status = 'PENDING_ACTIVATION' AND created_at < 5"),
+             Catch::Contains("certificates_pending"));
+  CHECK_THAT(plan("SELECT id FROM certificates WHERE status = 'ACTIVE' AND retire_at IS NOT NULL AND retire_at <= 5"),
+             Catch::Contains("certificates_retiring"));
+  CHECK_THAT(plan("SELECT id FROM audit_log WHERE subject = 't1' ORDER BY id DESC LIMIT 5"), Catch::Contains("audit_by_subject"));
+  CHECK_THAT(plan("SELECT id FROM audit_log WHERE subject = 't1' ORDER BY id DESC LIMIT 5"),
+             !Catch::Contains("TEMP B-TREE"));
+}
+
 TEST_CASE("read-only open of a missing registry fails clearly") {
   TempDir dir;
   CHECK_THROWS_WITH(Registry::open_read_only(dir.path / "missing.db"), Catch::Contains("does not exist"));
@@ -65,10 +112,14 @@ TEST_CASE("certificates, things and policies") {
   CHECK_FALSE(c->thing_name);
 
   reg.insert_thing({"thing-1", std::string("sensor"), {{"site", "b"}}});
-  CHECK(reg.attach_certificate_to_thing("c1", "thing-1"));
+  const int64_t changes_before = reg.latest_change_id();
+  CHECK(reg.activate_certificate("c1", "thing-1", kActive));
+  CHECK(reg.latest_change_id() == changes_before + 1);  // one change logged for the plugin, not one per column
+  CHECK_FALSE(reg.activate_certificate("nope", "thing-1", kActive));
   CHECK(reg.set_certificate_status("c1", kActive));
   CHECK_FALSE(reg.set_certificate_status("nope", kActive));
   CHECK(reg.find_certificate("c1")->thing_name == "thing-1");
+  CHECK(reg.find_certificate("c1")->status == kActive);
   CHECK(reg.certificates_of_thing("thing-1").size() == 1);
 
   reg.put_policy("p", R"({"statements":[]})");
@@ -145,9 +196,28 @@ TEST_CASE("claims, CAs, service identities and tokens") {
   reg.put_service_identity({"svc", "provisiond", kActive, 0, "worker"});
   CHECK(reg.find_service_identity("svc")->name == "provisiond");
 
-  reg.insert_certificate(certificate("c1"));
-  reg.insert_token({"h1", "c1", "claim1", unix_now() + 3600, std::nullopt});
-  reg.insert_token({"h2", "c1", "claim1", unix_now() - 10, std::nullopt});
+}
+
+TEST_CASE("ownership tokens are kept in the certificate row, and those issued before schema 5 until they expire") {
+  TempDir dir;
+  auto reg = Registry::open(dir.path / "r.db");
+  auto c = certificate("c1");
+  c.token_hash = "hash-of-token";
+  c.token_expires_at = unix_now() + 3600;
+  reg.insert_certificate(c);
+  auto found = reg.find_certificate("c1");
+  REQUIRE(found);
+  CHECK(found->token_hash == "hash-of-token");
+  CHECK(found->token_expires_at == c.token_expires_at);
+  CHECK_FALSE(found->token_used_at);
+  CHECK(reg.mark_certificate_token_used("c1", 5));
+  CHECK(reg.find_certificate("c1")->token_used_at == 5);
+  CHECK_FALSE(reg.mark_certificate_token_used("nope", 5));
+
+  // Rows a registry of schema 4 holds: read, marked used, and removed once expired.
+  reg.database().exec("INSERT INTO ownership_tokens (token_hash, certificate_id, claim_certificate_id, expires_at) VALUES "
+                      "('h1', 'c1', 'claim1', " + std::to_string(unix_now() + 3600) + "), ('h2', 'c1', 'claim1', " +
+                      std::to_string(unix_now() - 10) + ")");
   reg.mark_token_used("h1", 5);
   CHECK(reg.find_token("h1")->used_at == 5);
   CHECK(reg.delete_expired_tokens(unix_now()) == 1);
@@ -261,3 +331,4 @@ TEST_CASE("renewed certificates become due for retirement at retire_at") {
   reg.set_certificate_status("old", kInactive);
   CHECK(reg.certificates_due_for_retirement(unix_now()).empty());
 }
+
