@@ -1,5 +1,7 @@
 #include "registry/database.h"
 
+#include "registry/wal_batching_vfs.h"
+
 namespace provision::registry {
 
 Statement::~Statement() {
@@ -65,7 +67,10 @@ std::optional<int64_t> Statement::optional_int64(int column) const {
 std::unique_ptr<Database> Database::open(const std::filesystem::path& path, Mode mode, int busy_timeout_ms) {
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_NOMUTEX | (mode == Mode::ReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  // Writers go through the WAL-batching layer (wal_batching_vfs.h); readers
+  // (the broker plugin) write no WAL and use SQLite's default.
+  const char* vfs = mode == Mode::ReadWrite ? wal_batching_vfs() : nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, vfs);
   if (rc != SQLITE_OK) {
     std::string message = "registry " + path.string() + ": cannot open: " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
     sqlite3_close(raw);
