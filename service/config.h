@@ -17,7 +17,7 @@ struct ServiceConfig {
   std::string mqtt_client_id = "provisiond";
   std::string shared_group = "provisiond";
   std::string internal_prefix = "_provision";
-  int worker_threads = 2;
+  int worker_threads = 1;  // MQTT links, each answering on its own thread
   int registration_threads = 16;  // RegisterThing, which may wait on hooks
   int64_t certificate_validity_days = 365;
   int64_t ownership_token_ttl_seconds = 3600;

@@ -87,7 +87,7 @@ struct MqttWorker::Impl {
         service(s),
         internal(c.internal_prefix),
         registries([this] { return open_request_registry(); }, kRequestRegistryConnections),
-        registrations(c.registration_threads, [this](WorkItem& item) { answer(item); }) {
+        registrations(c.registration_threads, [this](WorkItem& item) { answer(item, true); }) {
     const int count = std::max(1, c.worker_threads);
     for (int i = 0; i < count; ++i) {
       const size_t index = links.size();
@@ -111,27 +111,13 @@ struct MqttWorker::Impl {
   // certificate or registering a thing takes a fraction of a millisecond, and
   // handing each to another thread (and the reply back) cost more than that
   // in wake-ups. A registration whose template calls an http or exec hook may
-  // wait seconds: it goes to the registration pool, so that the link keeps
-  // answering everyone else.
+  // wait seconds: it comes back unanswered and goes to the registration pool,
+  // so that the link keeps answering everyone else.
   void on_message(size_t link, const LinkMessage& message) {
     auto item = work_item_of(message, internal);
     if (!item) return;
     item->link = link;
-    if (item->event.empty() && waits_on_hook(item->request)) {
-      registrations.submit(std::move(*item));
-      return;
-    }
-    answer(*item);
-  }
-
-  bool waits_on_hook(const IncomingRequest& request) {
-    if (request.topic.operation != protocol::Operation::RegisterThing) return false;
-    try {
-      RegistryAccess access(registries);
-      return service.waits_on_hook(request, access.registry());
-    } catch (const std::exception&) {
-      return false;  // answered on the link: the registration reports the failure itself
-    }
+    if (!answer(*item, false)) registrations.submit(std::move(*item));
   }
 
   void on_link_ready() {
@@ -140,40 +126,42 @@ struct MqttWorker::Impl {
     if (ready == links.size() && on_ready) on_ready();
   }
 
-  void answer(const WorkItem& item) {
+  // False when the request must wait on a hook and `may_wait` is false.
+  bool answer(const WorkItem& item, bool may_wait) {
     try {
       RegistryAccess access(registries);
       if (!item.event.empty()) {
         if (item.event == protocol::kEventCertificateUsed && service.retire_predecessor(item.certificate_id, access.registry()))
           spdlog::info("certificate {} was used: the certificate it renews is retired", item.certificate_id);
-        return;
+        return true;
       }
-      reply(item, access);
+      return reply(item, access, may_wait);
     } catch (const std::exception& e) {
       spdlog::error("work item failed: {}", e.what());
+      return true;
     }
   }
 
-  void reply(const WorkItem& item, RegistryAccess& access) {
+  bool reply(const WorkItem& item, RegistryAccess& access, bool may_wait) {
     const IncomingRequest& request = item.request;
     auto started = std::chrono::steady_clock::now();
-    Reply reply = service.handle(request, access);
+    Reply reply = service.handle(request, access, may_wait);
     access.give_back();
+    if (reply.waits_on_hook) return false;
     auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
-    const std::string_view operation = protocol::operation_name(request.topic.operation);
-    const char* outcome = reply.accepted ? "accepted" : "rejected";
-    const std::string operation_label(operation);
-    metrics().increment("provision_requests_total", {{"operation", operation_label}, {"outcome", reply.accepted ? "accepted" : reply.error_code}});
-    metrics().observe("provision_request_duration_seconds", {{"operation", operation_label}}, static_cast<double>(micros) / 1e6);
+    const std::string operation(protocol::operation_name(request.topic.operation));
+    metrics().increment("provision_requests_total", {{"operation", operation}, {"outcome", reply.accepted ? "accepted" : reply.error_code}});
+    metrics().observe("provision_request_duration_seconds", {{"operation", operation}}, static_cast<double>(micros) / 1e6);
     if (!reply.accepted) metrics().increment("provision_rejections_total", {{"error_code", reply.error_code}});
     spdlog::info("{} {} for client '{}' from {}: {} ({} us)", operation, request.topic.template_name, request.client_id,
                  request.source_address, reply.accepted ? "accepted" : reply.error_code, micros);
     // QoS 0 for the reason requests arrive at QoS 0 (see link_settings()).
-    const std::vector<std::pair<const char*, std::string_view>> properties{{property::kRequestId, request.request_id},
-                                                                           {property::kOutcome, outcome}};
+    const std::vector<std::pair<const char*, std::string_view>> properties{
+        {property::kRequestId, request.request_id}, {property::kOutcome, reply.accepted ? "accepted" : "rejected"}};
     if (!publish_reply(item.link, reply.payload, properties))
       // The plugin answers the device with 503 when no reply comes.
       spdlog::error("could not publish the reply to request {}: not connected to the broker", request.request_id);
+    return true;
   }
 
   // On the link the request came on, else on any connected one.

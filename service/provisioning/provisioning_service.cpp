@@ -57,13 +57,13 @@ Evaluation ProvisioningService::evaluate_template(registry::Registry& registry, 
   return Evaluation{body->version, load_template(*body)->evaluate(parameters, certificate)};
 }
 
-Reply ProvisioningService::handle(const IncomingRequest& request, RegistryAccess& access) {
+Reply ProvisioningService::handle(const IncomingRequest& request, RegistryAccess& access, bool may_wait_on_hook) {
   protocol::Rejection rejection;
   try {
     switch (request.topic.operation) {
       case protocol::Operation::CreateKeysAndCertificate: return create_keys_and_certificate(request, access);
       case protocol::Operation::CreateCertificateFromCsr: return create_certificate_from_csr(request, access);
-      case protocol::Operation::RegisterThing: return register_thing(request, access);
+      case protocol::Operation::RegisterThing: return register_thing(request, access, may_wait_on_hook);
       case protocol::Operation::RenewCertificate: return renew_certificate(request, access);
       case protocol::Operation::PublishEnrollment: return publish_enrollment(request, access.registry());
     }

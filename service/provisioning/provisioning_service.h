@@ -50,8 +50,11 @@ class ProvisioningService {
   // Never throws: every failure becomes a rejected reply with a precise
   // errorCode, and every request (accepted or not) is in the audit log.
   // The registry is borrowed through `access` when first needed, and given
-  // back while a pre-provisioning hook runs.
-  Reply handle(const IncomingRequest& request, RegistryAccess& access);
+  // back while a pre-provisioning hook runs. A caller that must not wait
+  // (the worker's MQTT link) passes may_wait_on_hook = false: a request
+  // that needs an http or exec hook then comes back unanswered
+  // (Reply::waits_on_hook), before anything is written, for a thread that may.
+  Reply handle(const IncomingRequest& request, RegistryAccess& access, bool may_wait_on_hook = true);
 
   // Loads template `name` (its default version, or `version`), checks it is
   // enabled, and evaluates it. Throws RequestError (TemplateNotFound,
@@ -79,11 +82,6 @@ class ProvisioningService {
   Issued issue_for_key(const pki::PrivateKey& key, const char* how);
   void set_fleet_ca(pki::CertificateAuthority ca);
 
-  // Whether answering `request` may wait on a pre-provisioning hook (an
-  // http or exec hook of the template it registers through): such requests
-  // are answered off the worker's MQTT link. Reads the template's record.
-  bool waits_on_hook(const IncomingRequest& request, registry::Registry& registry);
-
   // A renewed certificate's successor was used: retire the certificate it
   // replaces (idempotent). Returns true when one was retired.
   bool retire_predecessor(const std::string& successor_id, registry::Registry& registry);
@@ -93,7 +91,7 @@ class ProvisioningService {
   // generation, CSR checks and signing never hold it.
   Reply create_keys_and_certificate(const IncomingRequest& request, RegistryAccess& access);
   Reply create_certificate_from_csr(const IncomingRequest& request, RegistryAccess& access);
-  Reply register_thing(const IncomingRequest& request, RegistryAccess& access);
+  Reply register_thing(const IncomingRequest& request, RegistryAccess& access, bool may_wait_on_hook);
   Reply renew_certificate(const IncomingRequest& request, RegistryAccess& access);
   Reply publish_enrollment(const IncomingRequest& request, registry::Registry& registry);
   // The broker a new device is told to use: pinned by its enrollment, else by

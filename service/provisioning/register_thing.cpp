@@ -90,7 +90,7 @@ void set_string(rapidjson::Document& doc, const char* name, const std::string& v
 
 }  // namespace
 
-Reply ProvisioningService::register_thing(const IncomingRequest& request, RegistryAccess& access) {
+Reply ProvisioningService::register_thing(const IncomingRequest& request, RegistryAccess& access, bool may_wait_on_hook) {
   auto decoded = protocol::decode_register_thing_request(request.topic.format, request.payload);
   const std::string& template_name = request.topic.template_name;
   const int64_t now = unix_now();
@@ -120,6 +120,11 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
                                                                              : std::string());
       enrollment = check_enrollment(access.registry(), registration_id, request.issuer_id, template_name);
     } else {
+      if (!may_wait_on_hook) {
+        Reply unanswered;
+        unanswered.waits_on_hook = true;
+        return unanswered;  // the transaction rolls back: nothing was written
+      }
       // Other requests use the registry while this one waits on its hook.
       tx.reset();
       access.give_back();
@@ -185,13 +190,6 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
 
   protocol::RegisterThingReply reply{plan.thing->name, &plan.device_configuration};
   return Reply{true, protocol::encode_register_thing_reply(reply, request.topic.format), {}};
-}
-
-bool ProvisioningService::waits_on_hook(const IncomingRequest& request, registry::Registry& registry) {
-  if (request.topic.operation != protocol::Operation::RegisterThing) return false;
-  auto record = registry.find_template(request.topic.template_name);
-  if (!record || !record->hook) return false;
-  return hooks::parse_hook(*record->hook).type != hooks::HookConfig::Type::Enrollment;
 }
 
 std::optional<registry::BrokerRecord> ProvisioningService::assign_broker(registry::Registry& registry,

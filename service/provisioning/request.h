@@ -25,6 +25,9 @@ struct Reply {
   bool accepted = false;
   std::string payload;     // encoded in the request's format
   std::string error_code;  // empty when accepted
+  // Not answered: it must wait on a pre-provisioning hook, and the caller
+  // said it may not (ProvisioningService::handle). Nothing was written.
+  bool waits_on_hook = false;
 };
 
 }  // namespace provision::service
