@@ -165,4 +165,10 @@ void Transaction::commit() {
   done_ = true;
 }
 
+ReadTransaction::ReadTransaction(Database& db) : db_(db) { db_.prepare("BEGIN").run(); }
+
+ReadTransaction::~ReadTransaction() {
+  if (!sqlite3_get_autocommit(db_.handle())) sqlite3_exec(db_.handle(), "COMMIT", nullptr, nullptr, nullptr);
+}
+
 }  // namespace provision::registry
