@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
   init_cmd->add_option("--broker-host", init_options.broker_host,
                        "host name the worker uses to reach the broker (added to the broker certificate)");
   init_cmd->add_option("--listen", init_options.listen_address, "address the broker listens on");
-  init_cmd->add_option("--workers", init_options.worker_threads, "worker threads")->check(CLI::Range(1, 64));
+  init_cmd->add_option("--workers", init_options.worker_threads, "MQTT links to the broker, each answering on its own thread (workerThreads)")->check(CLI::Range(1, 64));
   init_cmd->add_option("--admin-port", init_options.admin_port, "port of the admin API on 127.0.0.1 (0: none)")
       ->check(CLI::Range(0, 65535));
   init_cmd->add_flag("!--no-aws-topics", init_options.aws_topics, "do not serve the $aws/... topic aliases");

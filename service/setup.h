@@ -17,7 +17,7 @@ struct InitOptions {
   std::string broker_host = "127.0.0.1";  // how the worker reaches the broker (also a SAN of the broker certificate)
   std::string listen_address = "127.0.0.1";  // where the broker listens
   bool aws_topics = true;
-  int worker_threads = 2;
+  int worker_threads = 1;
   int admin_port = 8080;  // 0: no admin API
 };
 

@@ -19,7 +19,7 @@ namespace provision::test {
 struct StackOptions {
   bool start_worker = true;
   bool aws_topics = true;
-  int worker_threads = 2;
+  int worker_threads = 2;  // two MQTT links: the tests see requests spread over both (the default is one)
   // More `plugin_opt_<name> <value>` lines for mosquitto.conf.
   std::vector<std::pair<std::string, std::string>> plugin_options;
 };

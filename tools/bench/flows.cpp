@@ -83,19 +83,22 @@ std::string register_request_payload(const std::string& token, const std::string
 
 std::string telemetry_payload(size_t index) { return "{\"seq\":" + std::to_string(index) + "}"; }
 
-// The step both flows end with, timed alike: build the device's TLS context
-// from its certificate and key (PEM in memory), connect over mTLS with the
-// thing name as client id, publish once (QoS 1) where its policy allows.
+// The step both flows end with, timed alike: parse the device's certificate
+// (PEM), connect over mTLS with it, its key (held in memory) and the thing
+// name as client id, publish once (QoS 1) where its policy allows.
 bool connect_device_and_publish(const FlowSettings& settings, StepClock& clock, const std::string& thing_name,
-                                const std::string& certificate_pem, const std::string& key_pem,
+                                const std::string& certificate_pem, const pki::PrivateKey& key,
                                 const std::string& telemetry_topic, size_t index) {
   std::optional<MqttClient> device;
+  std::optional<pki::Certificate> certificate;
   if (!clock.run(Step::DeviceConnect, [&]() -> Failure {
         try {
-          device.emplace(thing_name, TlsContext(*settings.stack.trust, certificate_pem, key_pem));
+          certificate.emplace(pki::Certificate::from_pem(certificate_pem));
+          device.emplace(thing_name, *settings.stack.devices);
         } catch (const std::exception& e) {
-          return std::string("unusable certificate or key: ") + e.what();
+          return std::string("unusable certificate: ") + e.what();
         }
+        ThreadTlsIdentity identity(*certificate, key);
         return device->connect(settings.stack.broker, clock.deadline());
       }))
     return false;
@@ -128,7 +131,7 @@ std::vector<PreparedDevice> prepare_devices(const FlowSettings& settings, size_t
   }
   for (size_t index = 0; index < count; ++index) {
     const auto key = pki::PrivateKey::generate_ec("P-256");
-    devices[index].key_pem = key.to_pem();
+    devices[index].key = key;
     devices[index].certificate_request =
         csr_request_payload(pki::create_csr(key, {{"CN", settings.run_id + "-" + std::to_string(index)}}));
   }
@@ -144,7 +147,7 @@ FlowResult run_provisioning_flow(const FlowSettings& settings, const PreparedDev
   const ReplyTopics register_topics(RequestTopic{Operation::RegisterThing, protocol::Format::Json,
                                                  protocol::Alias::Provision, settings.stack.template_name});
 
-  std::string key_pem = device.key_pem;
+  std::optional<pki::PrivateKey> key = device.key;
   const std::string& certificate_request = device.certificate_request;
 
   StepClock clock(result, settings.step_timeout);
@@ -171,11 +174,19 @@ FlowResult run_provisioning_flow(const FlowSettings& settings, const PreparedDev
           if (!failure.empty()) return failure;
           auto pem = json::string_member(body, "certificatePem");
           auto ownership = json::string_member(body, "certificateOwnershipToken");
-          auto private_key = settings.keygen ? json::string_member(body, "privateKey") : key_pem;
-          if (!pem || !ownership || !private_key) return "accepted reply lacks a field";
+          if (!pem || !ownership) return "accepted reply lacks a field";
+          if (settings.keygen) {  // the device keeps the key it was sent
+            auto private_key = json::string_member(body, "privateKey");
+            if (!private_key) return "accepted reply lacks privateKey";
+            try {
+              key = pki::PrivateKey::from_pem(*private_key);
+            } catch (const std::exception& e) {
+              return std::string("unusable privateKey: ") + e.what();
+            }
+          }
+          if (!key) return "no key for the certificate";
           token = *ownership;
           certificate_pem = *pem;
-          key_pem = *private_key;
           return {};
         }))
       return result;
@@ -197,7 +208,7 @@ FlowResult run_provisioning_flow(const FlowSettings& settings, const PreparedDev
       return result;
     claim.disconnect();
   }
-  if (!connect_device_and_publish(settings, clock, thing_name, certificate_pem, key_pem, telemetry_topic, index))
+  if (!connect_device_and_publish(settings, clock, thing_name, certificate_pem, *key, telemetry_topic, index))
     return result;
   result.step_ms[static_cast<size_t>(Step::WholeFlow)] = elapsed_ms(flow_start);
   result.ok = true;
@@ -214,7 +225,7 @@ FlowResult run_baseline_flow(const FlowSettings& settings, const PreIssuedDevice
       return result;
     claim.disconnect();
   }
-  if (!connect_device_and_publish(settings, clock, device.thing_name, device.certificate_pem, device.key_pem,
+  if (!connect_device_and_publish(settings, clock, device.thing_name, device.certificate_pem, *device.key,
                                   device.telemetry_topic, index))
     return result;
   result.step_ms[static_cast<size_t>(Step::WholeFlow)] = elapsed_ms(flow_start);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "mqtt_client.h"
+#include "pki/key.h"
 #include "pre_issued_devices.h"
 #include "stack.h"
 
@@ -46,8 +47,8 @@ struct FlowSettings {
 // the timed flows, so that the load generator's CPU (on the measured cores)
 // does not count key generation that a real fleet does elsewhere.
 struct PreparedDevice {
-  std::string key_pem;              // empty with keygen
-  std::string certificate_request;  // the CreateCertificateFromCsr payload; "{}" with keygen
+  std::optional<pki::PrivateKey> key;  // none with keygen (it comes with the certificate)
+  std::string certificate_request;     // the CreateCertificateFromCsr payload; "{}" with keygen
 };
 // Serial numbers (and CSR common names) are "<run_id>-<index>".
 std::vector<PreparedDevice> prepare_devices(const FlowSettings& settings, size_t count);

@@ -7,10 +7,12 @@
 // later runs against the same stack.
 #include <cstddef>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "mqtt_client.h"
+#include "pki/key.h"
 #include "stack.h"
 
 namespace provision::bench {
@@ -21,8 +23,11 @@ struct PreIssuedDevice {
   std::string thing_name;       // also its client id (the demo policy requires it)
   std::string telemetry_topic;  // a topic its policy allows it to publish
   std::filesystem::path certificate_file, key_file;
-  // Read by load_pre_issued_devices; a context is built from them per connection.
+  // Read by load_pre_issued_devices. The key is also parsed there, as a device
+  // holds its key; the certificate is parsed by each flow, as the
+  // provisioning flow parses the certificate it receives.
   std::string certificate_pem, key_pem;
+  std::optional<pki::PrivateKey> key;
 };
 
 // The devices already issued for this stack (none when there are none).

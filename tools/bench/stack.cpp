@@ -41,6 +41,7 @@ StackSettings load_stack(const std::filesystem::path& dir) {
   s.trust = std::make_shared<const BrokerTrust>(s.ca_file, s.broker.host);
   s.claim = std::make_shared<const TlsContext>(*s.trust, read_file(required(env, "CLAIM_CERT", env_file)),
                                                read_file(required(env, "CLAIM_KEY", env_file)));
+  s.devices = std::make_shared<const TlsContext>(*s.trust);
   s.template_name = required(env, "TEMPLATE", env_file);
 
   const auto config_file = s.dir / "provisiond.json";

@@ -17,6 +17,7 @@ struct StackSettings {
   std::string ca_file;            // verifies the broker
   std::shared_ptr<const BrokerTrust> trust;  // ca_file, parsed
   std::shared_ptr<const TlsContext> claim;   // the claim certificate and key, shared by every claim connect
+  std::shared_ptr<const TlsContext> devices;  // every device connect: the identity its thread puts in place
   std::string template_name;      // a template the claim may use
   std::filesystem::path registry;
   std::filesystem::path fleet_ca_certificate, fleet_ca_key;

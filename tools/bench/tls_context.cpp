@@ -21,6 +21,19 @@ std::string openssl_error() {
   return text;
 }
 
+struct Identity {
+  X509* certificate;
+  EVP_PKEY* key;
+};
+thread_local const Identity* t_identity = nullptr;
+
+// SSL_CTX_set_cert_cb: the broker asked for a certificate (on the thread
+// that drives the handshake, the one that made the connection).
+int present_thread_identity(SSL* ssl, void*) {
+  if (!t_identity) return 1;  // none: the handshake goes on without one, and the broker refuses it
+  return SSL_use_certificate(ssl, t_identity->certificate) == 1 && SSL_use_PrivateKey(ssl, t_identity->key) == 1 ? 1 : 0;
+}
+
 bool is_ip_address(const std::string& host) {
   unsigned char address[16];
   return inet_pton(AF_INET, host.c_str(), address) == 1 || inet_pton(AF_INET6, host.c_str(), address) == 1;
@@ -36,23 +49,45 @@ BrokerTrust::BrokerTrust(const std::filesystem::path& ca_file, std::string broke
       throw Error(ca_file.string() + ": cannot trust its certificates: " + openssl_error());
 }
 
-TlsContext::TlsContext(const BrokerTrust& trust, std::string_view certificate_pem, std::string_view key_pem)
-    : ctx_(SSL_CTX_new(TLS_client_method()), SSL_CTX_free) {
-  if (!ctx_) throw Error("cannot create a TLS context: " + openssl_error());
-  SSL_CTX* ctx = ctx_.get();
-  const pki::Certificate certificate = pki::Certificate::from_pem(certificate_pem);
-  const pki::PrivateKey key = pki::PrivateKey::from_pem(key_pem);
-  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-      SSL_CTX_use_certificate(ctx, certificate.get()) != 1 || SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 ||
-      SSL_CTX_check_private_key(ctx) != 1)
-    throw Error("the client certificate and key do not make a TLS identity: " + openssl_error());
-  SSL_CTX_set1_cert_store(ctx, trust.store());
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-  X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx);
+namespace {
+
+// A TLS 1.2+ client context that verifies the broker against `trust` (chain and host name).
+std::shared_ptr<SSL_CTX> client_context(const BrokerTrust& trust) {
+  std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+  if (!ctx) throw Error("cannot create a TLS context: " + openssl_error());
+  if (SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION) != 1) throw Error("cannot require TLS 1.2: " + openssl_error());
+  SSL_CTX_set1_cert_store(ctx.get(), trust.store());
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx.get());
   const std::string& host = trust.broker_host();
   const int named = is_ip_address(host) ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str())
                                         : X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
   if (named != 1) throw Error("cannot require the broker name " + host + ": " + openssl_error());
+  return ctx;
+}
+
+}  // namespace
+
+TlsContext::TlsContext(const BrokerTrust& trust, std::string_view certificate_pem, std::string_view key_pem)
+    : ctx_(client_context(trust)) {
+  const pki::Certificate certificate = pki::Certificate::from_pem(certificate_pem);
+  const pki::PrivateKey key = pki::PrivateKey::from_pem(key_pem);
+  if (SSL_CTX_use_certificate(ctx_.get(), certificate.get()) != 1 || SSL_CTX_use_PrivateKey(ctx_.get(), key.get()) != 1 ||
+      SSL_CTX_check_private_key(ctx_.get()) != 1)
+    throw Error("the client certificate and key do not make a TLS identity: " + openssl_error());
+}
+
+TlsContext::TlsContext(const BrokerTrust& trust) : ctx_(client_context(trust)) {
+  SSL_CTX_set_cert_cb(ctx_.get(), present_thread_identity, nullptr);
+}
+
+ThreadTlsIdentity::ThreadTlsIdentity(const pki::Certificate& certificate, const pki::PrivateKey& key) {
+  t_identity = new Identity{certificate.get(), key.get()};
+}
+
+ThreadTlsIdentity::~ThreadTlsIdentity() {
+  delete t_identity;
+  t_identity = nullptr;
 }
 
 }  // namespace provision::bench
