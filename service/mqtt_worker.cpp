@@ -82,9 +82,10 @@ LinkSettings link_settings(const ServiceConfig& c, int index) {
 constexpr int kRequestRegistryConnections = 1;
 
 struct MqttWorker::Impl {
-  Impl(const ServiceConfig& c, ProvisioningService& s)
+  Impl(const ServiceConfig& c, ProvisioningService& s, std::atomic<int>& frames)
       : config(c),
         service(s),
+        wal_frames(frames),
         internal(c.internal_prefix),
         registries([this] { return open_request_registry(); }, kRequestRegistryConnections),
         registrations(c.registration_threads, [this](WorkItem& item) { answer(item, true); }) {
@@ -102,7 +103,7 @@ struct MqttWorker::Impl {
   // ids, token hashes) spread each device's writes over many pages.
   registry::Registry open_request_registry() {
     auto registry = registry::Registry::open(config.registry);
-    registry.database().disable_auto_checkpoint();
+    registry.database().disable_auto_checkpoint(wal_frames);
     registry.database().exec("PRAGMA cache_size=-8192");
     return registry;
   }
@@ -175,6 +176,7 @@ struct MqttWorker::Impl {
 
   const ServiceConfig& config;
   ProvisioningService& service;
+  std::atomic<int>& wal_frames;
   protocol::InternalTopics internal;
   std::function<void()> on_ready;
   RegistryPool registries;              // declared before the threads that use it
@@ -182,8 +184,8 @@ struct MqttWorker::Impl {
   std::vector<std::unique_ptr<WorkerLink>> links;  // destroyed first: their threads call into the above
 };
 
-MqttWorker::MqttWorker(const ServiceConfig& config, ProvisioningService& service)
-    : impl_(std::make_unique<Impl>(config, service)) {}
+MqttWorker::MqttWorker(const ServiceConfig& config, ProvisioningService& service, std::atomic<int>& wal_frames)
+    : impl_(std::make_unique<Impl>(config, service, wal_frames)) {}
 
 MqttWorker::~MqttWorker() = default;
 

@@ -16,7 +16,9 @@ namespace provision::service {
 
 class MqttWorker {
  public:
-  MqttWorker(const ServiceConfig& config, ProvisioningService& service);
+  // After each commit of a request, `wal_frames` holds the frames in the
+  // registry's WAL (serve()'s checkpoints read it).
+  MqttWorker(const ServiceConfig& config, ProvisioningService& service, std::atomic<int>& wal_frames);
   ~MqttWorker();
   // Runs until `stop` becomes true. `on_ready` is called each time the
   // subscription is in place (first connect and every reconnect).

@@ -97,6 +97,17 @@ void Database::disable_auto_checkpoint() {
   if (sqlite3_wal_autocheckpoint(db_, 0) != SQLITE_OK) fail("disable automatic checkpoints", SQLITE_ERROR);
 }
 
+void Database::disable_auto_checkpoint(std::atomic<int>& frames) {
+  // Replaces SQLite's automatic checkpoints, which use the same hook.
+  sqlite3_wal_hook(
+      db_,
+      [](void* counter, sqlite3*, const char*, int frames_in_wal) {
+        static_cast<std::atomic<int>*>(counter)->store(frames_in_wal, std::memory_order_relaxed);
+        return SQLITE_OK;
+      },
+      &frames);
+}
+
 int Database::checkpoint(bool restart) {
   int wal_frames = 0, copied = 0;
   const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, restart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE,

@@ -4,6 +4,7 @@
 // SQLite error becomes a RegistryError that names the operation.
 #include <sqlite3.h>
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -86,6 +87,9 @@ class Database {
   // that off on its request connections and calls checkpoint() from a thread
   // of its own, so no request waits on a checkpoint.
   void disable_auto_checkpoint();
+  // The same, and after each commit on this connection `frames` holds the
+  // number of frames in the WAL (for whoever checkpoints instead).
+  void disable_auto_checkpoint(std::atomic<int>& frames);
   // PRAGMA wal_checkpoint(PASSIVE): copies what no reader still needs back to
   // the database file without blocking anyone. Returns the frames in the WAL.
   // Under steady writes the WAL never gets a moment to start over; `restart`

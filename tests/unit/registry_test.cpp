@@ -357,7 +357,8 @@ int64_t count_rows(Registry& reg, const std::string& table) {
 TEST_CASE("a commit's WAL frames reach the file in one write, before another connection can see the commit") {
   TempDir dir;
   auto writer = Registry::open(dir.path / "r.db");
-  writer.database().disable_auto_checkpoint();
+  std::atomic<int> wal_frames{0};
+  writer.database().disable_auto_checkpoint(wal_frames);
   auto reader = Registry::open_read_only(dir.path / "r.db");
   CHECK(reader.count_things() == 0);
 
@@ -369,6 +370,9 @@ TEST_CASE("a commit's WAL frames reach the file in one write, before another con
     tx.commit();
   }
   CHECK(wal_batching_vfs_writes() - before == 1);
+  CHECK(wal_frames > 3);  // what the checkpointing thread reads
+  const int frames = wal_frames;
+  CHECK(writer.database().checkpoint() == frames);  // nothing checkpointed it meanwhile
   CHECK(reader.count_things() == 20);
   CHECK(count_rows(reader, "audit_log") == 20);
 }
