@@ -171,8 +171,14 @@ void WorkerLink::run() {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     delay = std::min(delay * 2, kMaxRetryDelay);
   };
+  bool first = true;
   while (!stopping_) {
-    int rc = mosquitto_connect(mosq_, settings_.host.c_str(), settings_.port, settings_.keep_alive_seconds);
+    // mosquitto_connect() once; then mosquitto_reconnect(), which reuses the
+    // settings and leaves alone the wake-up socket pair that publishes from
+    // other threads write to (mosquitto_connect replaces it).
+    int rc = first ? mosquitto_connect(mosq_, settings_.host.c_str(), settings_.port, settings_.keep_alive_seconds)
+                   : mosquitto_reconnect(mosq_);
+    first = false;
     if (rc != MOSQ_ERR_SUCCESS) {
       spdlog::warn("cannot connect to {}:{}: {}; retrying", settings_.host, settings_.port, describe(rc));
       pause();
