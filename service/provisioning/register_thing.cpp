@@ -20,11 +20,18 @@
 namespace provision::service {
 namespace {
 
-// Checks a token and returns the certificate it is bound to, PENDING_ACTIVATION.
-// With `redeem` (inside the registration's transaction, so that two workers
-// racing on the same token cannot both use it) the token is marked used.
-registry::CertificateRecord check_token(const std::string& token, const IncomingRequest& request,
-                                        registry::Registry& registry, int64_t now, bool redeem) {
+// A valid token: the certificate it is bound to (PENDING_ACTIVATION) and,
+// for a token issued before registry schema 5, its hash in ownership_tokens.
+struct CheckedToken {
+  registry::CertificateRecord certificate;
+  std::optional<std::string> older_token_hash;
+};
+
+// Checks a token inside the registration's transaction (redeem_token()
+// marks it used in the same one, so that two workers racing on the same
+// token cannot both use it).
+CheckedToken check_token(const std::string& token, const IncomingRequest& request, registry::Registry& registry,
+                         int64_t now) {
   const auto invalid = [] {
     return RequestError(400, "InvalidCertificateOwnershipToken",
                         "certificateOwnershipToken is not valid: it was never issued, or its certificate was removed");
@@ -60,11 +67,12 @@ registry::CertificateRecord check_token(const std::string& token, const Incoming
   }
   if (certificate->status != registry::kPendingActivation)
     throw RequestError(409, "CertificateAlreadyRegistered", "the certificate of this token is " + certificate->status);
-  if (redeem) {
-    if (older) registry.mark_token_used(older->token_hash, now);
-    else registry.mark_certificate_token_used(certificate->id, now);
-  }
-  return *certificate;
+  return CheckedToken{std::move(*certificate), older ? std::optional<std::string>(older->token_hash) : std::nullopt};
+}
+
+void redeem_token(const CheckedToken& token, registry::Registry& registry, int64_t now) {
+  if (token.older_token_hash) registry.mark_token_used(*token.older_token_hash, now);
+  else registry.mark_certificate_token_used(token.certificate.id, now);
 }
 
 // Merges `extra`'s top-level keys into `target` (an object); extra wins.
@@ -102,7 +110,8 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
   tx.emplace(access.registry().database());
 
   // 1. Before anything slow: the token and the template.
-  auto certificate = check_token(decoded.ownership_token, request, access.registry(), now, false);
+  auto token = check_token(decoded.ownership_token, request, access.registry(), now);
+  const registry::CertificateRecord& certificate = token.certificate;  // stays token's when re-checked
   auto template_record = access.registry().find_template(template_name);
   if (!template_record) throw RequestError(404, "TemplateNotFound", "template " + template_name + " does not exist");
   auto parameters = decoded.parameters;
@@ -144,7 +153,7 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
       metrics().observe("provision_hook_duration_seconds", {{"type", type}},
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       tx.emplace(access.registry().database());
-      certificate = check_token(decoded.ownership_token, request, access.registry(), now, false);
+      token = check_token(decoded.ownership_token, request, access.registry(), now);
     }
   }
 
@@ -167,7 +176,7 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
     set_string(plan.device_configuration, "brokerEndpoint", broker->endpoint);
   }
 
-  check_token(decoded.ownership_token, request, registry, now, true);
+  redeem_token(token, registry, now);
   if (enrollment) mark_enrollment_used(registry, *enrollment, plan.thing->name, now);
   apply_plan(registry, plan, template_name, certificate.id);
 

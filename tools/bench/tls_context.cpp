@@ -21,17 +21,13 @@ std::string openssl_error() {
   return text;
 }
 
-struct Identity {
-  X509* certificate;
-  EVP_PKEY* key;
-};
-thread_local const Identity* t_identity = nullptr;
+thread_local const ThreadTlsIdentity* t_identity = nullptr;
 
 // SSL_CTX_set_cert_cb: the broker asked for a certificate (on the thread
 // that drives the handshake, the one that made the connection).
 int present_thread_identity(SSL* ssl, void*) {
   if (!t_identity) return 1;  // none: the handshake goes on without one, and the broker refuses it
-  return SSL_use_certificate(ssl, t_identity->certificate) == 1 && SSL_use_PrivateKey(ssl, t_identity->key) == 1 ? 1 : 0;
+  return SSL_use_certificate(ssl, t_identity->certificate()) == 1 && SSL_use_PrivateKey(ssl, t_identity->key()) == 1 ? 1 : 0;
 }
 
 bool is_ip_address(const std::string& host) {
@@ -81,13 +77,11 @@ TlsContext::TlsContext(const BrokerTrust& trust) : ctx_(client_context(trust)) {
   SSL_CTX_set_cert_cb(ctx_.get(), present_thread_identity, nullptr);
 }
 
-ThreadTlsIdentity::ThreadTlsIdentity(const pki::Certificate& certificate, const pki::PrivateKey& key) {
-  t_identity = new Identity{certificate.get(), key.get()};
+ThreadTlsIdentity::ThreadTlsIdentity(const pki::Certificate& certificate, const pki::PrivateKey& key)
+    : certificate_(certificate.get()), key_(key.get()) {
+  t_identity = this;
 }
 
-ThreadTlsIdentity::~ThreadTlsIdentity() {
-  delete t_identity;
-  t_identity = nullptr;
-}
+ThreadTlsIdentity::~ThreadTlsIdentity() { t_identity = nullptr; }
 
 }  // namespace provision::bench

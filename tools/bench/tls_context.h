@@ -60,6 +60,13 @@ class ThreadTlsIdentity {
   ~ThreadTlsIdentity();
   ThreadTlsIdentity(const ThreadTlsIdentity&) = delete;
   ThreadTlsIdentity& operator=(const ThreadTlsIdentity&) = delete;
+
+  X509* certificate() const { return certificate_; }
+  EVP_PKEY* key() const { return key_; }
+
+ private:
+  X509* certificate_;
+  EVP_PKEY* key_;
 };
 
 }  // namespace provision::bench
