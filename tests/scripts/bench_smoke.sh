@@ -16,7 +16,8 @@ trap 'rm -rf "$dir"' EXIT
 [[ -f "$dir/results.md" ]] || fail "no results file: $(tail -n 30 "$dir/bench.out")"
 results=$(cat "$dir/results.md")
 
-for heading in "# Provisioning benchmark" "### Provisioning rate" "### Latency per step" "### Errors" \
+for heading in "# Provisioning benchmark" "### Provisioning rate" "### What the CPU per flow allows the ratio to reach" \
+               "### Latency per step" "### Errors" \
                "### Memory after the provisioning run" "### Broker memory per connection"; do
   grep -qF -- "$heading" <<<"$results" || fail "no '$heading' table in: $results"
 done
@@ -25,6 +26,8 @@ grep -qE '^\| provisioning \(CreateCertificateFromCsr\) \| 30 \| 0 \| [0-9.]+ \|
 grep -qE '^\| baseline \(claim connect \+ device connect \+ 1 publish\) \| 30 \| 0 \| [0-9.]+ \| [0-9.]+ \|' <<<"$results" \
   || fail "baseline: not 30 flows with 0 failed: $results"
 grep -qE '^\*\*Headline: provisioning runs at [0-9.]+ % of the baseline rate' <<<"$results" || fail "no headline ratio: $results"
+grep -qE '^\| the broker.s thread: broker CPU per flow \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ % \|$' <<<"$results" \
+  || fail "no ratio ceiling from the broker's CPU: $results"
 grep -qE '^\| whole flow \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|' <<<"$results" \
   || fail "no whole-flow latencies for both flows: $results"
 [[ $(grep -c '| none | 0 |' <<<"$results") == 2 ]] || fail "errors reported: $results"

@@ -1,6 +1,7 @@
 #include "report.h"
 
 #include <cstdio>
+#include <initializer_list>
 #include <optional>
 
 #include "util/error.h"
@@ -96,6 +97,48 @@ std::string errors_rows(const rapidjson::Value& phase) {
 
 std::string percent(double fraction) { return fixed(fraction * 100, 1) + " %"; }
 
+// CPU ms per flow of the given processes ("broker", "provisiond", "bench").
+std::optional<double> cpu_per_flow(const rapidjson::Value& phase, std::initializer_list<const char*> processes) {
+  const auto* per_flow = object_member(phase, "cpu_ms_per_flow");
+  double sum = 0;
+  for (const char* process : processes) {
+    auto ms = number(per_flow, process);
+    if (!ms) return std::nullopt;
+    sum += *ms;
+  }
+  return sum;
+}
+
+// What the CPU each flow costs allows the headline ratio to reach, whatever
+// the waits: the rate ratio of two flows that keep the same resource equally
+// busy is the inverse ratio of their cost on it. Three resources: both cores
+// (all three processes), both cores with provisiond's CPU taken away (the
+// most any worker could reach against this broker and these devices), and
+// the broker's one thread, which alone bounds a flow whatever the cores.
+std::string ceiling_rows(const rapidjson::Value& provisioning, const rapidjson::Value& baseline) {
+  struct Ceiling {
+    const char* label;
+    std::initializer_list<const char*> processes;
+  };
+  const Ceiling ceilings[] = {
+      {"both cores: CPU of broker, provisiond and devices per flow", {"broker", "provisiond", "bench"}},
+      {"both cores, provisiond's CPU taken away", {"broker", "bench"}},
+      {"the broker's thread: broker CPU per flow", {"broker"}},
+  };
+  std::string out;
+  for (const auto& c : ceilings) {
+    auto base = cpu_per_flow(baseline, c.processes), provisioning_cost = cpu_per_flow(provisioning, c.processes);
+    if (!base || !provisioning_cost || *provisioning_cost <= 0) continue;
+    out += std::string("| ") + c.label + " | " + fixed(*base, 2) + " | " + fixed(*provisioning_cost, 2) + " | " +
+           percent(*base / *provisioning_cost) + " |\n";
+  }
+  if (out.empty()) return out;
+  return "\n### What the CPU per flow allows the ratio to reach\n\n"
+         "A flow that costs more of a resource that both flows keep equally busy runs slower in that proportion.\n\n"
+         "| resource | baseline ms/flow | provisioning ms/flow | highest ratio it allows |\n|---|---:|---:|---:|\n" +
+         out;
+}
+
 }  // namespace
 
 std::string run_markdown(const rapidjson::Value& run) {
@@ -122,6 +165,7 @@ std::string run_markdown(const rapidjson::Value& run) {
   out += "| flow | process | CPU s | CPU ms/flow | cores busy |\n|---|---|---:|---:|---:|\n";
   if (provisioning) out += cpu_rows(*provisioning, number(&run, "cpus"));
   if (baseline) out += cpu_rows(*baseline, number(&run, "cpus"));
+  if (provisioning && baseline) out += ceiling_rows(*provisioning, *baseline);
   out += "\n### Latency per step (ms, successful flows)\n\n";
   out += "| step | provisioning p50 | p95 | p99 |";
   if (baseline) out += " baseline p50 | p95 | p99 |";
