@@ -178,8 +178,16 @@ void Transaction::commit() {
 
 ReadTransaction::ReadTransaction(Database& db) : db_(db) { db_.prepare("BEGIN").run(); }
 
+// COMMIT as a cached statement too (the broker ends one per connect); should
+// it fail, ROLLBACK, which ends a read transaction whatever happened.
 ReadTransaction::~ReadTransaction() {
-  if (!sqlite3_get_autocommit(db_.handle())) sqlite3_exec(db_.handle(), "COMMIT", nullptr, nullptr, nullptr);
+  if (sqlite3_get_autocommit(db_.handle())) return;
+  try {
+    db_.prepare("COMMIT").run();
+    return;
+  } catch (const std::exception&) {
+  }
+  sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
 }  // namespace provision::registry

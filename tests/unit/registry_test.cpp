@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <sqlite3.h>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -162,6 +163,32 @@ TEST_CASE("a transaction that is not committed leaves nothing behind") {
     tx.commit();
   }
   CHECK(reg.find_thing("t1"));
+}
+
+TEST_CASE("a read transaction sees one state of the registry and, once ended, holds nothing") {
+  TempDir dir;
+  auto writer = Registry::open(dir.path / "r.db");
+  writer.insert_certificate(certificate("c1"));
+  auto reader = Registry::open_read_only(dir.path / "r.db");
+  {
+    ReadTransaction snapshot(reader.database());
+    CHECK(reader.find_certificate("c1"));
+    writer.insert_certificate(certificate("c2"));  // committed while the reader's snapshot is open
+    CHECK_FALSE(reader.find_certificate("c2"));
+    CHECK_FALSE(sqlite3_get_autocommit(reader.database().handle()));
+  }
+  CHECK(sqlite3_get_autocommit(reader.database().handle()));
+  CHECK(reader.find_certificate("c2"));
+  // No read mark left behind: a checkpoint that must wait for readers
+  // copies the whole WAL back.
+  auto checkpoint = writer.database().prepare("PRAGMA wal_checkpoint(TRUNCATE)");
+  REQUIRE(checkpoint.step());
+  CHECK(checkpoint.int64(0) == 0);  // not busy
+  for (int round = 0; round < 3; ++round) {  // the cached COMMIT runs again and again
+    ReadTransaction snapshot(reader.database());
+    CHECK(reader.find_certificate("c1"));
+  }
+  CHECK(sqlite3_get_autocommit(reader.database().handle()));
 }
 
 TEST_CASE("templates are versioned and the newest version becomes the default") {
