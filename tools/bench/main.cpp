@@ -30,12 +30,14 @@ struct ReportOptions {
   std::filesystem::path run, scale, hold, prefill;
 };
 
+// All or nothing: a file that cannot be reported on leaves stdout empty.
 int print_report(const ReportOptions& o) {
   auto run = read_json_file(o.run);
-  std::cout << run_markdown(run);
-  if (!o.prefill.empty()) std::cout << "\n" << prefill_markdown(read_json_file(o.prefill));
-  if (!o.scale.empty()) std::cout << "\n" << scale_markdown(run, read_json_file(o.scale));
-  if (!o.hold.empty()) std::cout << "\n" << hold_markdown(read_json_file(o.hold));
+  std::string out = run_markdown(run);
+  if (!o.prefill.empty()) out += "\n" + prefill_markdown(read_json_file(o.prefill));
+  if (!o.scale.empty()) out += "\n" + scale_markdown(run, read_json_file(o.scale));
+  if (!o.hold.empty()) out += "\n" + hold_markdown(read_json_file(o.hold));
+  std::cout << out;
   return 0;
 }
 
