@@ -122,9 +122,13 @@ struct MqttWorker::Impl {
   }
 
   void on_link_ready() {
-    size_t ready = 0;
-    for (const auto& l : links) ready += l->connected() ? 1 : 0;
-    if (ready == links.size() && on_ready) on_ready();
+    if (all_connected() && on_ready) on_ready();
+  }
+
+  bool all_connected() const {
+    for (const auto& l : links)
+      if (!l->connected()) return false;
+    return true;
   }
 
   // False when the request must wait on a hook and `may_wait` is false.
@@ -189,11 +193,7 @@ MqttWorker::MqttWorker(const ServiceConfig& config, ProvisioningService& service
 
 MqttWorker::~MqttWorker() = default;
 
-bool MqttWorker::connected() const {
-  for (const auto& l : impl_->links)
-    if (!l->connected()) return false;
-  return true;
-}
+bool MqttWorker::connected() const { return impl_->all_connected(); }
 
 void MqttWorker::run(const std::atomic<bool>& stop, const std::function<void()>& on_ready) {
   impl_->on_ready = on_ready;

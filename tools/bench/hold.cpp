@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "connection_holder.h"
+#include "pki/certificate.h"
 #include "pre_issued_devices.h"
 #include "process_metrics.h"
 #include "report.h"
@@ -128,7 +129,8 @@ int hold_connections(const HoldOptions& options) {
   for (size_t i = 0; i < claims; ++i) claim_specs.push_back({"hold-" + tag + "-" + std::to_string(i), stack.claim});
   for (size_t i = 0; i < device_count; ++i)
     device_specs.push_back({devices[i].thing_name,
-                            std::make_shared<const TlsContext>(*stack.trust, devices[i].certificate_pem, devices[i].key_pem)});
+                            std::make_shared<const TlsContext>(
+                                *stack.trust, pki::Certificate::from_pem(devices[i].certificate_pem), *devices[i].key)});
 
   rapidjson::Document doc(rapidjson::kObjectType);
   auto& a = doc.GetAllocator();

@@ -17,7 +17,7 @@ std::filesystem::path index_file(const StackSettings& stack) { return devices_di
 
 PreIssuedDevice device_named(const StackSettings& stack, const std::string& name) {
   const auto dir = devices_dir(stack);
-  return {name, "devices/" + name + "/telemetry", dir / (name + ".pem"), dir / (name + ".key"), {}, {}, std::nullopt};
+  return {name, "devices/" + name + "/telemetry", dir / (name + ".pem"), dir / (name + ".key"), {}, std::nullopt};
 }
 
 std::string thing_name(size_t index) {
@@ -35,8 +35,7 @@ std::vector<PreIssuedDevice> load_pre_issued_devices(const StackSettings& stack)
     if (name.empty()) continue;
     PreIssuedDevice device = device_named(stack, name);
     device.certificate_pem = read_file(device.certificate_file);
-    device.key_pem = read_file(device.key_file);
-    device.key = pki::PrivateKey::from_pem(device.key_pem);
+    device.key = pki::PrivateKey::from_pem(read_file(device.key_file));
     devices.push_back(std::move(device));
   }
   return devices;
@@ -59,10 +58,9 @@ std::vector<PreIssuedDevice> ensure_pre_issued_devices(const StackSettings& stac
       pki::IssueOptions options;
       options.subject = {{"CN", device.thing_name}};
       auto certificate = ca.issue(key.get(), options);
-      device.key_pem = key.to_pem();
       device.key = key;
       device.certificate_pem = certificate.to_pem();
-      write_file(device.key_file, device.key_pem, 0600);
+      write_file(device.key_file, key.to_pem(), 0600);
       write_file(device.certificate_file, device.certificate_pem, 0644);
 
       registry::ThingRecord thing;

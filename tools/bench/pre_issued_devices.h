@@ -23,10 +23,10 @@ struct PreIssuedDevice {
   std::string thing_name;       // also its client id (the demo policy requires it)
   std::string telemetry_topic;  // a topic its policy allows it to publish
   std::filesystem::path certificate_file, key_file;
-  // Read by load_pre_issued_devices. The key is also parsed there, as a device
+  // Read by load_pre_issued_devices. The key is parsed there, as a device
   // holds its key; the certificate is parsed by each flow, as the
   // provisioning flow parses the certificate it receives.
-  std::string certificate_pem, key_pem;
+  std::string certificate_pem;
   std::optional<pki::PrivateKey> key;
 };
 

@@ -65,9 +65,10 @@ std::shared_ptr<SSL_CTX> client_context(const BrokerTrust& trust) {
 }  // namespace
 
 TlsContext::TlsContext(const BrokerTrust& trust, std::string_view certificate_pem, std::string_view key_pem)
+    : TlsContext(trust, pki::Certificate::from_pem(certificate_pem), pki::PrivateKey::from_pem(key_pem)) {}
+
+TlsContext::TlsContext(const BrokerTrust& trust, const pki::Certificate& certificate, const pki::PrivateKey& key)
     : ctx_(client_context(trust)) {
-  const pki::Certificate certificate = pki::Certificate::from_pem(certificate_pem);
-  const pki::PrivateKey key = pki::PrivateKey::from_pem(key_pem);
   if (SSL_CTX_use_certificate(ctx_.get(), certificate.get()) != 1 || SSL_CTX_use_PrivateKey(ctx_.get(), key.get()) != 1 ||
       SSL_CTX_check_private_key(ctx_.get()) != 1)
     throw Error("the client certificate and key do not make a TLS identity: " + openssl_error());

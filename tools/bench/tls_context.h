@@ -43,6 +43,8 @@ class TlsContext {
   // (chain and host name) and presents `certificate_pem` with `key_pem`.
   // Throws Error for PEM that does not parse or a key that does not match.
   TlsContext(const BrokerTrust& trust, std::string_view certificate_pem, std::string_view key_pem);
+  // The same with the certificate and key already parsed.
+  TlsContext(const BrokerTrust& trust, const pki::Certificate& certificate, const pki::PrivateKey& key);
   // The same without an identity: a connection presents the certificate and
   // key its thread has in place (ThreadTlsIdentity), if any, when asked.
   explicit TlsContext(const BrokerTrust& trust);
