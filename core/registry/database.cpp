@@ -93,10 +93,6 @@ std::unique_ptr<Database> Database::open(const std::filesystem::path& path, Mode
   return db;
 }
 
-void Database::disable_auto_checkpoint() {
-  if (sqlite3_wal_autocheckpoint(db_, 0) != SQLITE_OK) fail("disable automatic checkpoints", SQLITE_ERROR);
-}
-
 void Database::disable_auto_checkpoint(std::atomic<int>& frames) {
   // Replaces SQLite's automatic checkpoints, which use the same hook.
   sqlite3_wal_hook(

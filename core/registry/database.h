@@ -85,10 +85,9 @@ class Database {
   // WAL checkpoints: SQLite runs one (with an fsync) inside whichever commit
   // pushes the WAL past 1000 pages. A service that answers requests turns
   // that off on its request connections and calls checkpoint() from a thread
-  // of its own, so no request waits on a checkpoint.
-  void disable_auto_checkpoint();
-  // The same, and after each commit on this connection `frames` holds the
-  // number of frames in the WAL (for whoever checkpoints instead).
+  // of its own, so no request waits on a checkpoint. After each commit on
+  // this connection `frames` holds the number of frames in the WAL (for
+  // whoever checkpoints instead).
   void disable_auto_checkpoint(std::atomic<int>& frames);
   // PRAGMA wal_checkpoint(PASSIVE): copies what no reader still needs back to
   // the database file without blocking anyone. Returns the frames in the WAL.

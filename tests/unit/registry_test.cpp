@@ -407,7 +407,8 @@ TEST_CASE("a commit's WAL frames reach the file in one write, before another con
 TEST_CASE("transactions larger than the page cache or the gathering buffer, committed or rolled back, keep the registry whole") {
   TempDir dir;
   auto writer = Registry::open(dir.path / "r.db");
-  writer.database().disable_auto_checkpoint();
+  std::atomic<int> wal_frames{0};
+  writer.database().disable_auto_checkpoint(wal_frames);
   writer.database().exec("PRAGMA cache_size=20");  // 20 pages: the transactions below spill to the WAL before commit
   auto reader = Registry::open_read_only(dir.path / "r.db");
 
@@ -443,7 +444,8 @@ TEST_CASE("what a writer committed is in its WAL even when the process dies with
   REQUIRE(child >= 0);
   if (child == 0) {
     auto writer = Registry::open(dir.path / "r.db");
-    writer.database().disable_auto_checkpoint();
+    std::atomic<int> wal_frames{0};
+    writer.database().disable_auto_checkpoint(wal_frames);
     auto tx = writer.begin();
     writer.insert_thing({"committed-before-the-crash", std::nullopt, {}});
     tx.commit();
