@@ -52,11 +52,41 @@ void set_claim_status(registry::Registry& registry, const Actor& actor, const st
   tx.commit();
 }
 
-void delete_thing(registry::Registry& registry, const Actor& actor, const std::string& thing_name) {
+bool delete_thing(registry::Registry& registry, const Actor& actor, const std::string& thing_name) {
   auto tx = registry.begin();
-  if (!registry.delete_thing(thing_name)) throw RequestError(404, "NotFound", "no thing " + thing_name);
-  audit(registry, actor, "DeleteThing", thing_name);
+  bool existed = registry.delete_thing(thing_name);
+  audit(registry, actor, "DeleteThing", thing_name, existed ? "{\"existed\":true}" : "{\"existed\":false}");
   tx.commit();
+  return existed;
+}
+
+bool detach_certificate(registry::Registry& registry, const Actor& actor, const std::string& thing_name,
+                        const std::string& certificate_id) {
+  auto tx = registry.begin();
+  bool attached = registry.detach_certificate(certificate_id, thing_name);
+  rapidjson::Document d(rapidjson::kObjectType);
+  d.AddMember("thingName", json::string_value(thing_name, d.GetAllocator()), d.GetAllocator());
+  d.AddMember("wasAttached", attached, d.GetAllocator());
+  audit(registry, actor, "DetachCertificate", certificate_id, json::stringify(d));
+  tx.commit();
+  return attached;
+}
+
+bool delete_certificate(registry::Registry& registry, const Actor& actor, const std::string& certificate_id) {
+  auto tx = registry.begin();
+  auto certificate = registry.find_certificate(certificate_id);
+  if (certificate) {
+    if (certificate->status == registry::kActive)
+      throw RequestError(409, "Conflict", "certificate " + certificate_id + " is ACTIVE; set it INACTIVE first");
+    if (certificate->thing_name)
+      throw RequestError(409, "Conflict", "certificate " + certificate_id + " is attached to thing " +
+                                              *certificate->thing_name + "; detach it first");
+    registry.detach_policies(certificate_id);
+    registry.delete_certificate(certificate_id);
+  }
+  audit(registry, actor, "DeleteCertificate", certificate_id, certificate ? "{\"existed\":true}" : "{\"existed\":false}");
+  tx.commit();
+  return certificate.has_value();
 }
 
 Deprovisioned deprovision_thing(registry::Registry& registry, const Actor& actor, const std::string& thing_name) {

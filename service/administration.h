@@ -23,8 +23,17 @@ void set_certificate_status(registry::Registry& registry, const Actor& actor, co
                             const std::string& status);
 // ACTIVE or INACTIVE.
 void set_claim_status(registry::Registry& registry, const Actor& actor, const std::string& claim_id, const std::string& status);
-// Deletes a thing; its certificates stay but are no longer attached (devices using them are refused).
-void delete_thing(registry::Registry& registry, const Actor& actor, const std::string& thing_name);
+// Deletes a thing; its certificates stay but are no longer attached (devices
+// using them are refused). Idempotent: returns false when there was no such thing.
+bool delete_thing(registry::Registry& registry, const Actor& actor, const std::string& thing_name);
+// Detaches a certificate from a thing (the device using it is cut off).
+// Idempotent: returns false when it was not attached to that thing.
+bool detach_certificate(registry::Registry& registry, const Actor& actor, const std::string& thing_name,
+                        const std::string& certificate_id);
+// Deletes a certificate that is neither ACTIVE nor attached to a thing
+// (409 Conflict otherwise: set it INACTIVE and detach it first), with its
+// policy attachments. Idempotent: returns false when there was none.
+bool delete_certificate(registry::Registry& registry, const Actor& actor, const std::string& certificate_id);
 
 struct Deprovisioned {
   bool existed = false;

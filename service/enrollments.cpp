@@ -9,7 +9,8 @@ namespace {
 // (no early return), so a missing, disabled or used enrollment costs the same.
 bool usable(const registry::EnrollmentRecord& e, const std::string& template_name) {
   bool enabled = e.status == "ENABLED";
-  bool unused = e.kind == "group" || !e.used_at.has_value();
+  // A used one only when it may re-provision its device (or an admin reset it).
+  bool unused = e.kind == "group" || !e.used_at.has_value() || e.reprovisioning == registry::kReprovisionReplace;
   bool template_ok = !e.template_name || *e.template_name == template_name;
   return enabled & unused & template_ok;
 }

@@ -12,6 +12,8 @@ namespace provision::service {
 
 // The enrollment for a registration id (individual), else for the device's
 // manufacturer CA (group). Throws RequestError(403, "EnrollmentNotAllowed").
+// A used individual enrollment is usable again only when its
+// reprovisioning policy is "replace" (or an admin reset it).
 registry::EnrollmentRecord check_enrollment(registry::Registry& registry, const std::string& registration_id,
                                             const std::string& issuer_ca_id, const std::string& template_name);
 

@@ -83,6 +83,15 @@ bool Registry::activate_certificate(const std::string& id, const std::string& th
   return db_->changes() > 0;
 }
 
+bool Registry::detach_certificate(const std::string& id, const std::string& thing_name) {
+  db_->prepare("UPDATE certificates SET thing_name = NULL, updated_at = ? WHERE id = ? AND thing_name = ?")
+      .bind(1, unix_now())
+      .bind(2, id)
+      .bind(3, thing_name)
+      .run();
+  return db_->changes() > 0;
+}
+
 bool Registry::mark_certificate_token_used(const std::string& id, int64_t at) {
   db_->prepare("UPDATE certificates SET token_used_at = ? WHERE id = ?").bind(1, at).bind(2, id).run();
   return db_->changes() > 0;

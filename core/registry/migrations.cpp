@@ -273,6 +273,15 @@ BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('certificate', NEW.ce
 CREATE TRIGGER certificate_policy_detached AFTER DELETE ON certificate_policies
 BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('certificate', OLD.certificate_id); END;
 )sql"},
+      {7, "re-provisioning policies of templates and enrollments", R"sql(
+-- Whether a registration may take over a thing whose certificates another
+-- device registered (its old certificates are then revoked): never, unless
+-- the template says 'replace' (or an http/exec hook approves it). An
+-- enrollment that says 'replace' may be used again by its device, for its
+-- own thing; an admin may also reset a used one (used_at back to NULL).
+ALTER TABLE templates ADD COLUMN reprovisioning TEXT NOT NULL DEFAULT 'never' CHECK (reprovisioning IN ('never', 'replace'));
+ALTER TABLE enrollments ADD COLUMN reprovisioning TEXT NOT NULL DEFAULT 'never' CHECK (reprovisioning IN ('never', 'replace'));
+)sql"},
   };
   return all;
 }

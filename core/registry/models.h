@@ -14,6 +14,10 @@ inline constexpr const char* kActive = "ACTIVE";
 inline constexpr const char* kInactive = "INACTIVE";
 inline constexpr const char* kRevoked = "REVOKED";
 
+// Re-provisioning policies (templates and enrollments).
+inline constexpr const char* kReprovisionNever = "never";
+inline constexpr const char* kReprovisionReplace = "replace";
+
 struct CertificateRecord {
   std::string id;
   std::string pem;
@@ -60,6 +64,9 @@ struct TemplateRecord {
   int64_t updated_at = 0;
   std::optional<std::string> hook;        // JSON (schemas/hook.schema.json)
   std::optional<std::string> assignment;  // JSON (schemas/assignment.schema.json)
+  // May a registration take over a thing another device registered (its
+  // certificates are then revoked)? never | replace
+  std::string reprovisioning = kReprovisionNever;
 };
 
 struct TemplateVersionRecord {
@@ -133,6 +140,9 @@ struct EnrollmentRecord {
   int64_t created_at = 0;
   std::optional<int64_t> activated_at;
   std::string created_by;
+  // replace: a used individual enrollment may be used again by its device,
+  // for the thing it registered (its old certificates are revoked).
+  std::string reprovisioning = kReprovisionNever;
 };
 
 struct BrokerRecord {

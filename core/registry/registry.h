@@ -37,6 +37,8 @@ class Registry {
   bool set_certificate_status(const std::string& id, const std::string& status);
   // Registration: the certificate gets its thing and status in one update.
   bool activate_certificate(const std::string& id, const std::string& thing_name, const std::string& status);
+  // Detaches a certificate from its thing; false when it was not attached to it.
+  bool detach_certificate(const std::string& id, const std::string& thing_name);
   // Its ownership token was used (CertificateRecord::token_*).
   bool mark_certificate_token_used(const std::string& id, int64_t at);
   std::vector<CertificateRecord> certificates_of_thing(const std::string& thing_name);

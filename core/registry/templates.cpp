@@ -4,11 +4,11 @@
 namespace provision::registry {
 namespace {
 
-constexpr const char* kTemplateColumns = "name, description, enabled, default_version, created_at, updated_at, hook, assignment";
+constexpr const char* kTemplateColumns = "name, description, enabled, default_version, created_at, updated_at, hook, assignment, reprovisioning";
 
 TemplateRecord read_template(const Statement& s) {
   return TemplateRecord{s.text(0),  s.text(1),  s.int64(2) != 0, s.int64(3), s.int64(4), s.int64(5),
-                        s.optional_text(6), s.optional_text(7)};
+                        s.optional_text(6), s.optional_text(7), s.text(8)};
 }
 
 }  // namespace
@@ -76,15 +76,16 @@ bool Registry::set_template_enabled(const std::string& name, bool enabled) {
 
 bool Registry::update_template(const TemplateRecord& r) {
   db_->prepare(
-         "UPDATE templates SET description = ?, enabled = ?, default_version = ?, updated_at = ?, hook = ?, assignment = ? "
-         "WHERE name = ?")
+         "UPDATE templates SET description = ?, enabled = ?, default_version = ?, updated_at = ?, hook = ?, assignment = ?, "
+         "reprovisioning = ? WHERE name = ?")
       .bind(1, r.description)
       .bind(2, r.enabled)
       .bind(3, r.default_version)
       .bind(4, unix_now())
       .bind(5, r.hook)
       .bind(6, r.assignment)
-      .bind(7, r.name)
+      .bind(7, r.reprovisioning)
+      .bind(8, r.name)
       .run();
   return db_->changes() > 0;
 }

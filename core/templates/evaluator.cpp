@@ -40,6 +40,7 @@ class Evaluation {
 
   void resolve_parameters(const std::map<std::string, std::string>& request) {
     values_[std::string(kCertificateId)] = certificate_.certificate_id;
+    if (certificate_.registration_id) values_[std::string(kRegistrationId)] = *certificate_.registration_id;
     for (const auto& [name, field] : subject_pseudo_parameters())
       if (auto it = certificate_.subject.find(field); it != certificate_.subject.end()) values_[name] = it->second;
 
@@ -136,6 +137,8 @@ class Evaluation {
     if (auto it = values_.find(name); it != values_.end()) return it->second;
     if (auto it = subject_pseudo_parameters().find(name); it != subject_pseudo_parameters().end())
       fail(path, "the certificate subject has no " + it->second + " (" + name + ")");
+    if (name == kRegistrationId)
+      fail(path, std::string(kRegistrationId) + " is set only for devices that register through an enrollment");
     fail(path, "undeclared parameter \"" + name + "\"");
   }
 

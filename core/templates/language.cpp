@@ -22,7 +22,9 @@ const std::map<std::string, std::string, std::less<>>& subject_pseudo_parameters
   return names;
 }
 
-bool is_pseudo(std::string_view name) { return name == kCertificateId || subject_pseudo_parameters().contains(name); }
+bool is_pseudo(std::string_view name) {
+  return name == kCertificateId || name == kRegistrationId || subject_pseudo_parameters().contains(name);
+}
 
 bool is_function_node(const rapidjson::Value& v) {
   if (!v.IsObject() || v.MemberCount() != 1) return false;

@@ -19,10 +19,14 @@
 namespace provision::templates::language {
 
 inline constexpr std::string_view kCertificateId = "AWS::IoT::Certificate::Id";
+// Our own pseudo parameter: the registration id of the enrollment a device
+// registers through (docs/provisioning.md, "Enrollments").
+inline constexpr std::string_view kRegistrationId = "Provision::RegistrationId";
 
 // Certificate-subject pseudo parameters -> OpenSSL short name of the field.
 const std::map<std::string, std::string, std::less<>>& subject_pseudo_parameters();
-// AWS::IoT::Certificate::Id or one of the subject pseudo parameters.
+// AWS::IoT::Certificate::Id, one of the subject pseudo parameters, or
+// Provision::RegistrationId.
 bool is_pseudo(std::string_view name);
 
 // {"Ref": ...} or {"Fn::...": ...}

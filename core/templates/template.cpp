@@ -189,7 +189,7 @@ class Validator {
     for (auto& m : params.GetObject()) {
       std::string name = key_of(m.name);
       std::string p = path + "." + name;
-      if (name.starts_with("AWS::") && !is_pseudo(name))
+      if ((name.starts_with("AWS::") || name.starts_with("Provision::")) && !is_pseudo(name))
         issue(p, "unknown pseudo parameter \"" + name + "\"");
       if (!m.value.IsObject()) {
         issue(p, "a parameter declaration must be an object");

@@ -44,6 +44,8 @@ struct TemplateError : RequestError {
 struct CertificateFacts {
   std::string certificate_id;                  // AWS::IoT::Certificate::Id
   std::map<std::string, std::string> subject;  // OpenSSL short names: CN, O, OU, C, ST, L, serialNumber, dnQualifier
+  // Provision::RegistrationId: set only for a registration through an enrollment.
+  std::optional<std::string> registration_id = std::nullopt;
 };
 
 // What to do with a property of a thing that already exists (re-provisioning).

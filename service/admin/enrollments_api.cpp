@@ -25,6 +25,7 @@ rapidjson::Document enrollment_json(const registry::EnrollmentRecord& e) {
   doc.AddMember("createdAt", e.created_at, a);
   if (e.activated_at) doc.AddMember("activatedAt", *e.activated_at, a);
   doc.AddMember("createdBy", json::string_value(e.created_by, a), a);
+  doc.AddMember("reprovisioning", json::string_value(e.reprovisioning, a), a);
   return doc;
 }
 
@@ -49,6 +50,7 @@ Response create(Call& call) {
   record.registration_id = *json::string_member(body, "registrationId");
   record.kind = json::string_member(body, "kind").value_or("individual");
   record.template_name = json::string_member(body, "templateName");
+  record.reprovisioning = json::string_member(body, "reprovisioning").value_or(registry::kReprovisionNever);
   record.created_at = unix_now();
   record.created_by = call.actor;
   auto tx = call.registry.begin();
@@ -80,6 +82,7 @@ Response activate(Call& call) {
     if (!call.registry.find_broker(*broker)) throw ApiError(400, "InvalidField", "broker: no broker " + *broker, "broker");
     e.broker = *broker;
   }
+  if (auto reprovisioning = json::string_member(body, "reprovisioning")) e.reprovisioning = *reprovisioning;
   e.status = "ENABLED";
   e.activated_at = unix_now();
   call.registry.update_enrollment(e);
@@ -98,6 +101,21 @@ Response disable(Call& call) {
   return json_response(200, enrollment_json(e));
 }
 
+// A used individual enrollment may be used once more (a device that was
+// factory-reset): its next registration re-provisions the thing it registered
+// before, with a new certificate, and revokes the old ones.
+Response reset(Call& call) {
+  auto tx = call.registry.begin();
+  auto e = existing(call.registry, call.path["id"]);
+  if (e.kind != "individual") conflict("enrollment " + e.registration_id + " is a group enrollment; it is never used up");
+  bool was_used = e.used_at.has_value();
+  e.used_at.reset();
+  call.registry.update_enrollment(e);
+  call.audit("ResetEnrollment", e.registration_id, was_used ? R"({"wasUsed":true})" : R"({"wasUsed":false})");
+  tx.commit();
+  return json_response(200, enrollment_json(e));
+}
+
 }  // namespace
 
 std::vector<Route> enrollment_routes() {
@@ -108,6 +126,7 @@ std::vector<Route> enrollment_routes() {
       {"DELETE", "/v1/enrollments/{id}", kAdminOnly, remove},
       {"POST", "/v1/enrollments/{id}/activate", kAdminOnly, activate},
       {"POST", "/v1/enrollments/{id}/disable", kAdminOnly, disable},
+      {"POST", "/v1/enrollments/{id}/reset", kAdminOnly, reset},
   };
 }
 

@@ -66,6 +66,30 @@ Response delete_thing(Call& call) {
   return no_content();
 }
 
+// A thing's certificates, for a programmatic client undoing a registration step by step.
+Response thing_certificates(Call& call) {
+  if (!call.registry.find_thing(call.path["name"])) not_found("thing " + call.path["name"]);
+  rapidjson::Document items(rapidjson::kArrayType);
+  for (const auto& c : call.registry.certificates_of_thing(call.path["name"])) {
+    rapidjson::Value item;
+    item.CopyFrom(certificate_json(call.registry, c, false), items.GetAllocator());
+    items.PushBack(item, items.GetAllocator());
+  }
+  rapidjson::Document doc(rapidjson::kObjectType);
+  doc.AddMember("items", rapidjson::Value(items, doc.GetAllocator()), doc.GetAllocator());
+  return json_response(200, std::move(doc));
+}
+
+Response detach_certificate(Call& call) {
+  service::detach_certificate(call.registry, actor_of(call), call.path["name"], call.path["id"]);
+  return no_content();
+}
+
+Response delete_certificate(Call& call) {
+  service::delete_certificate(call.registry, actor_of(call), call.path["id"]);
+  return no_content();
+}
+
 Response deprovision(Call& call) {
   auto result = deprovision_thing(call.registry, actor_of(call), call.path["name"]);
   rapidjson::Document doc(rapidjson::kObjectType);
@@ -95,8 +119,8 @@ Response get_certificate(Call& call) {
 Response update_certificate(Call& call) {
   const auto& body = call.body_as("CertificateUpdate");
   std::string status = *json::string_member(body, "status");
-  if (call.role == Role::Operator && status == "ACTIVE")
-    throw ApiError(403, "Forbidden", "an operator may revoke or disable a certificate, not re-enable it");
+  if ((call.role == Role::Operator || call.role == Role::Factory) && status == "ACTIVE")
+    throw ApiError(403, "Forbidden", "an " + std::string(role_name(call.role)) + " may revoke or disable a certificate, not re-enable it");
   try {
     set_certificate_status(call.registry, actor_of(call), call.path["id"], status);
   } catch (const RequestError& e) {
@@ -131,11 +155,14 @@ std::vector<Route> fleet_routes() {
   return {
       {"GET", "/v1/things", kReaders, list_things},
       {"GET", "/v1/things/{name}", kReaders, get_thing},
-      {"DELETE", "/v1/things/{name}", kAdminOnly, delete_thing},
-      {"POST", "/v1/things/{name}/deprovision", {Role::Admin, Role::Operator}, deprovision},
+      {"DELETE", "/v1/things/{name}", {Role::Admin, Role::Factory}, delete_thing},
+      {"POST", "/v1/things/{name}/deprovision", {Role::Admin, Role::Operator, Role::Factory}, deprovision},
+      {"GET", "/v1/things/{name}/certificates", kReaders, thing_certificates},
+      {"DELETE", "/v1/things/{name}/certificates/{id}", {Role::Admin, Role::Operator, Role::Factory}, detach_certificate},
       {"GET", "/v1/certificates", kReaders, list_certificates},
       {"GET", "/v1/certificates/{id}", kReaders, get_certificate},
-      {"PATCH", "/v1/certificates/{id}", {Role::Admin, Role::Operator}, update_certificate},
+      {"PATCH", "/v1/certificates/{id}", {Role::Admin, Role::Operator, Role::Factory}, update_certificate},
+      {"DELETE", "/v1/certificates/{id}", {Role::Admin, Role::Factory}, delete_certificate},
       {"POST", "/v1/register", {Role::Admin, Role::Factory}, register_thing},
   };
 }

@@ -21,6 +21,7 @@ rapidjson::Document template_json(registry::Registry& registry, const registry::
   doc.AddMember("defaultVersion", t.default_version, a);
   doc.AddMember("createdAt", t.created_at, a);
   doc.AddMember("updatedAt", t.updated_at, a);
+  doc.AddMember("reprovisioning", json::string_value(t.reprovisioning, a), a);
   if (t.hook) {
     rapidjson::Value hook;
     hook.CopyFrom(json::parse(hooks::describe_hook(hooks::parse_hook(*t.hook)), "hook"), a);
@@ -62,9 +63,11 @@ std::string checked_template(const rapidjson::Value& body) {
   return text;
 }
 
-// The hook and assignment documents of a create or update body, checked
-// (400 naming the field). A JSON null clears; absent leaves as is.
-void apply_hook_and_assignment(registry::Registry& registry, const rapidjson::Value& body, registry::TemplateRecord& t) {
+// The re-provisioning policy, hook and assignment documents of a create or
+// update body, checked (400 naming the field). A JSON null clears; absent
+// leaves as is.
+void apply_settings(registry::Registry& registry, const rapidjson::Value& body, registry::TemplateRecord& t) {
+  if (auto reprovisioning = json::string_member(body, "reprovisioning")) t.reprovisioning = *reprovisioning;
   if (const auto* hook = json::member(body, "preProvisioningHook")) {
     if (hook->IsNull()) {
       t.hook.reset();
@@ -123,7 +126,7 @@ Response create(Call& call) {
   call.registry.add_template_version(name, text, json::string_member(body, "description").value_or(""));
   auto record = existing(call.registry, name);
   if (json::bool_member(body, "enabled") == false) record.enabled = false;
-  apply_hook_and_assignment(call.registry, body, record);
+  apply_settings(call.registry, body, record);
   call.registry.update_template(record);
   call.audit("CreateTemplate", name, R"({"version":1})");
   tx.commit();
@@ -144,7 +147,7 @@ Response update(Call& call) {
                      "defaultVersion");
     t.default_version = *v;
   }
-  apply_hook_and_assignment(call.registry, body, t);
+  apply_settings(call.registry, body, t);
   call.registry.update_template(t);
   // Which fields changed, not their values: a hook's secret stays out of the log.
   std::string fields;
@@ -254,13 +257,20 @@ Response dry_run(Call& call) {
     auto existing_thing = call.registry.find_thing(plan.thing->name);
     thing.AddMember("name", json::string_value(plan.thing->name, a), a);
     thing.AddMember("exists", existing_thing.has_value(), a);
+    auto registered = registered_certificates(call.registry, plan.thing->name);
+    thing.AddMember("registeredCertificates", static_cast<int64_t>(registered.size()), a);
     try {
+      auto record = existing(call.registry, name);
+      // (a pre-provisioning hook may still approve it for one device)
+      if (!registered.empty() && record.reprovisioning != registry::kReprovisionReplace)
+        throw reprovisioning_refused(plan.thing->name, name);
       auto change = decide_thing(*plan.thing, existing_thing);
       thing.AddMember("action", json::string_value(action_name(change.action), a), a);
       thing.AddMember("attributes", string_map(change.record.attributes, a), a);
       if (change.record.thing_type) thing.AddMember("thingType", json::string_value(*change.record.thing_type, a), a);
-    } catch (const RequestError&) {
+    } catch (const RequestError& e) {
       thing.AddMember("action", "fail", a);
+      thing.AddMember("failure", json::string_value(e.code + ": " + e.what(), a), a);
     }
     thing.AddMember("groups", string_list(plan.thing->groups, a), a);
     doc.AddMember("thing", thing, a);

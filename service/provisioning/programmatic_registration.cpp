@@ -34,12 +34,15 @@ ProgrammaticResult ProvisioningService::register_programmatically(registry::Regi
 
   auto tx = registry.begin();
   registry.insert_certificate(record);
-  apply_plan(registry, evaluation.plan, input.template_name, record.id);
+  auto template_record = registry.find_template(input.template_name);
+  auto revoked = apply_plan(registry, evaluation.plan, input.template_name, record.id,
+                            template_record && template_record->reprovisioning == registry::kReprovisionReplace);
   rapidjson::Document detail(rapidjson::kObjectType);
   auto& a = detail.GetAllocator();
   detail.AddMember("template", json::string_value(input.template_name, a), a);
   detail.AddMember("templateVersion", evaluation.version, a);
   detail.AddMember("certificateId", json::string_value(record.id, a), a);
+  if (!revoked.empty()) detail.AddMember("revokedCertificates", json::string_list(revoked, a), a);
   detail.AddMember("keyMadeBy", json::string_value(input.csr_pem ? "device" : "service", a), a);
   registry.audit({0, now, actor, "RegisterThingProgrammatically", evaluation.plan.thing->name, "ok", source,
                   json::stringify(detail)});

@@ -103,6 +103,10 @@ class ProvisioningService {
   // returns the reply's token, certificate id and PEM (each encoded once).
   protocol::CertificateReply store_pending_certificate(const pki::Certificate& certificate, const std::string& ca_id,
                                                        const IncomingRequest& request, registry::Registry& registry);
+  void check_thing_name_bound(registry::Registry& registry, const std::string& template_name,
+                              const std::map<std::string, std::string>& trusted_parameters,
+                              const templates::CertificateFacts& facts, const templates::Plan& plan,
+                              const std::optional<registry::EnrollmentRecord>& enrollment);
   std::shared_ptr<const templates::ProvisioningTemplate> load_template(const registry::TemplateVersionRecord& version);
 
   ProvisioningSettings settings_;

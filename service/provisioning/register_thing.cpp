@@ -89,6 +89,25 @@ void merge_object(rapidjson::Document& target, const rapidjson::Value& extra) {
   }
 }
 
+// TODO(issue 14 merge): the util quoting helper that escapes what it quotes.
+std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
+
+// Whether a registration through `enrollment` registers its own device's
+// thing again: for an individual enrollment, the thing it registered before
+// (check_enrollment let it be used again: its policy is replace, or an admin
+// reset it); for a group enrollment whose policy is replace, a thing whose
+// certificates were all obtained with this same factory certificate.
+bool enrollment_owns_thing(registry::Registry& registry, const registry::EnrollmentRecord& enrollment,
+                           const std::string& thing_name, const IncomingRequest& request) {
+  if (enrollment.kind == "individual") return enrollment.thing_name == thing_name;
+  if (enrollment.reprovisioning != registry::kReprovisionReplace || request.identity != "enrollment") return false;
+  for (const auto& c : registry.certificates_of_thing(thing_name))
+    if ((c.status == registry::kActive || c.status == registry::kInactive) &&
+        c.claim_certificate_id != request.claim_certificate_id)
+      return false;
+  return true;
+}
+
 void set_string(rapidjson::Document& doc, const char* name, const std::string& value) {
   rapidjson::Value v = json::string_value(value, doc.GetAllocator());
   auto existing = doc.FindMember(name);
@@ -97,6 +116,32 @@ void set_string(rapidjson::Document& doc, const char* name, const std::string& v
 }
 
 }  // namespace
+
+// The thing name of a registration through an enrollment must follow from
+// its registration id (and what a trusted hook said), never from parameters
+// the device chose: the template is evaluated once more without them, and
+// must name the same thing. An individual enrollment that registered a thing
+// before stays bound to that thing.
+void ProvisioningService::check_thing_name_bound(registry::Registry& registry, const std::string& template_name,
+                                                 const std::map<std::string, std::string>& trusted_parameters,
+                                                 const templates::CertificateFacts& facts, const templates::Plan& plan,
+                                                 const std::optional<registry::EnrollmentRecord>& enrollment) {
+  std::optional<std::string> bound;
+  try {
+    bound = evaluate_template(registry, template_name, std::nullopt, trusted_parameters, facts).plan.thing->name;
+  } catch (const RequestError&) {
+    // a name that cannot be made without the device's parameters is not bound to the registration id
+  }
+  if (bound != plan.thing->name)
+    throw RequestError(403, "ThingNameNotBound",
+                       "a device registering through an enrollment gets the thing name its registration id " +
+                           in_quotes(*facts.registration_id) + " gives; template " + template_name +
+                           " makes its ThingName from parameters the device sent (use Provision::RegistrationId)");
+  if (enrollment && enrollment->kind == "individual" && enrollment->thing_name && *enrollment->thing_name != plan.thing->name)
+    throw RequestError(403, "ThingNameNotBound",
+                       "enrollment " + in_quotes(enrollment->registration_id) + " registered thing " + *enrollment->thing_name +
+                           ", not " + plan.thing->name);
+}
 
 Reply ProvisioningService::register_thing(const IncomingRequest& request, RegistryAccess& access, bool may_wait_on_hook) {
   auto decoded = protocol::decode_register_thing_request(request.topic.format, request.payload);
@@ -116,18 +161,30 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
   if (!template_record) throw RequestError(404, "TemplateNotFound", "template " + template_name + " does not exist");
   auto parameters = decoded.parameters;
 
+  // A device that registers through an enrollment (a factory certificate
+  // from a manufacturer CA, or a claim under an enrollment hook) is bound to
+  // that enrollment's registration id: the parameter the hook names carries
+  // it, templates see it as Provision::RegistrationId, and the thing name
+  // must follow from it (below).
+  std::optional<std::string> registration_id;
+  if (request.identity == "enrollment") registration_id = request.registration_id;
+  std::string registration_parameter;  // the enrollment hook's
+  std::map<std::string, std::string> trusted_parameters;  // not the device's: the registration id, a hook's overrides
+
   // 2. The pre-provisioning hook, outside any transaction (it may take seconds).
   std::optional<hooks::HookConfig> hook;
   std::optional<registry::EnrollmentRecord> enrollment;
   std::optional<std::string> hook_broker;
+  bool hook_approved = false;
   if (template_record->hook) {
     hook = hooks::parse_hook(*template_record->hook);
     if (hook->type == hooks::HookConfig::Type::Enrollment) {
-      std::string registration_id = request.identity == "enrollment" ? request.registration_id
-                                                                      : (parameters.count(hook->registration_id_parameter)
-                                                                             ? parameters[hook->registration_id_parameter]
-                                                                             : std::string());
-      enrollment = check_enrollment(access.registry(), registration_id, request.issuer_id, template_name);
+      registration_parameter = hook->registration_id_parameter;
+      if (!registration_id) {
+        auto it = parameters.find(registration_parameter);
+        registration_id = it == parameters.end() ? std::string() : it->second;
+      }
+      enrollment = check_enrollment(access.registry(), *registration_id, request.issuer_id, template_name);
     } else {
       if (!may_wait_on_hook) {
         Reply unanswered;
@@ -143,8 +200,9 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
       const char* type = hook->type == hooks::HookConfig::Type::Http ? "http" : "exec";
       try {
         auto decision = hooks::run(*hook, input);
-        for (const auto& [k, v] : decision.parameter_overrides) parameters[k] = v;
+        for (const auto& [k, v] : decision.parameter_overrides) parameters[k] = trusted_parameters[k] = v;
         hook_broker = decision.broker;
+        hook_approved = true;
       } catch (...) {
         metrics().observe("provision_hook_duration_seconds", {{"type", type}},
                           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -156,15 +214,25 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
       token = check_token(decoded.ownership_token, request, access.registry(), now);
     }
   }
+  if (registration_id && !registration_parameter.empty()) {
+    auto sent = parameters.find(registration_parameter);
+    if (sent != parameters.end() && sent->second != *registration_id)
+      throw RequestError(403, "RegistrationIdMismatch",
+                         "parameter " + registration_parameter + " must be this device's registration id " +
+                             in_quotes(*registration_id) + ", not " + in_quotes(sent->second));
+    parameters[registration_parameter] = trusted_parameters[registration_parameter] = *registration_id;
+  }
 
   // 3. The template, the broker, then everything written.
   registry::Registry& registry = access.registry();
   templates::CertificateFacts facts;
   facts.certificate_id = certificate.id;
   facts.subject = pki::Certificate::subject_from_pem(certificate.pem);
+  facts.registration_id = registration_id;
   auto evaluation = evaluate_template(registry, template_name, std::nullopt, parameters, facts);
   auto& plan = evaluation.plan;
   if (!plan.thing) throw RequestError(400, "InvalidTemplate", "template " + template_name + " has no AWS::IoT::Thing resource");
+  if (registration_id) check_thing_name_bound(registry, template_name, trusted_parameters, facts, plan, enrollment);
   if (enrollment) {
     for (const auto& [k, v] : enrollment->attributes) plan.thing->attributes[k] = v;
     if (!enrollment->attributes.empty()) plan.thing->has_attributes = true;
@@ -176,9 +244,14 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
     set_string(plan.device_configuration, "brokerEndpoint", broker->endpoint);
   }
 
+  // Taking over a thing another device registered needs the operator's
+  // consent (the template's policy or its hook), or must be the device's
+  // own enrollment registering its own thing again.
+  const bool may_reprovision = template_record->reprovisioning == registry::kReprovisionReplace || hook_approved ||
+                               (enrollment && enrollment_owns_thing(registry, *enrollment, plan.thing->name, request));
   redeem_token(token, registry, now);
   if (enrollment) mark_enrollment_used(registry, *enrollment, plan.thing->name, now);
-  apply_plan(registry, plan, template_name, certificate.id);
+  auto revoked = apply_plan(registry, plan, template_name, certificate.id, may_reprovision);
 
   registry::AuditEntry audit;
   audit.at = now;
@@ -193,6 +266,7 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
   detail.AddMember("certificateId", json::string_value(certificate.id, a), a);
   detail.AddMember("clientId", json::string_value(request.client_id, a), a);
   if (enrollment) detail.AddMember("enrollment", json::string_value(enrollment->registration_id, a), a);
+  if (!revoked.empty()) detail.AddMember("revokedCertificates", json::string_list(revoked, a), a);
   audit.detail = json::stringify(detail);
   registry.audit(audit);
   tx->commit();

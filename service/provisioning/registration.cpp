@@ -72,9 +72,26 @@ ThingChange decide_thing(const templates::ThingPlan& plan, const std::optional<r
   return change;
 }
 
-void apply_plan(registry::Registry& registry, const templates::Plan& plan, const std::string& template_name,
-                const std::string& certificate_id) {
+std::vector<std::string> registered_certificates(registry::Registry& registry, const std::string& thing_name,
+                                                 const std::string& certificate_id) {
+  std::vector<std::string> ids;
+  for (const auto& c : registry.certificates_of_thing(thing_name))
+    if (c.id != certificate_id && (c.status == registry::kActive || c.status == registry::kInactive)) ids.push_back(c.id);
+  return ids;
+}
+
+RequestError reprovisioning_refused(const std::string& thing_name, const std::string& template_name) {
+  return RequestError(409, "ReprovisioningNotAllowed",
+                      "thing " + thing_name + " is registered to another device's certificate, and template " +
+                          template_name + " does not allow re-provisioning it");
+}
+
+std::vector<std::string> apply_plan(registry::Registry& registry, const templates::Plan& plan,
+                                    const std::string& template_name, const std::string& certificate_id,
+                                    bool may_reprovision) {
   if (!plan.thing) throw RequestError(400, "InvalidTemplate", "template " + template_name + " has no AWS::IoT::Thing resource");
+  auto earlier = registered_certificates(registry, plan.thing->name, certificate_id);
+  if (!earlier.empty() && !may_reprovision) throw reprovisioning_refused(plan.thing->name, template_name);
   auto change = decide_thing(*plan.thing, registry.find_thing(plan.thing->name), registry.groups_of_thing(plan.thing->name));
   if (change.action == ThingChange::Action::Create) registry.insert_thing(change.record);
   if (change.action == ThingChange::Action::Update) registry.update_thing(change.record);
@@ -96,6 +113,10 @@ void apply_plan(registry::Registry& registry, const templates::Plan& plan, const
     }
     registry.attach_policy(certificate_id, name);
   }
+  // The device was re-provisioned: whatever it held before stops working
+  // (the broker cuts off a connection that still uses one).
+  for (const auto& id : earlier) registry.set_certificate_status(id, registry::kRevoked);
+  return earlier;
 }
 
 }  // namespace provision::service

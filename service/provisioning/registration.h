@@ -8,6 +8,7 @@
 
 #include "registry/registry.h"
 #include "templates/template.h"
+#include "util/error.h"
 
 namespace provision::service {
 
@@ -25,10 +26,25 @@ ThingChange decide_thing(const templates::ThingPlan& plan, const std::optional<r
                          const std::vector<std::string>& existing_groups = {});
 std::string_view action_name(ThingChange::Action action);
 
+// The certificates other registrations attached to a thing that still work
+// or can be re-enabled (ACTIVE or INACTIVE), except `certificate_id`.
+std::vector<std::string> registered_certificates(registry::Registry& registry, const std::string& thing_name,
+                                                 const std::string& certificate_id = "");
+
 // Applies a plan for a certificate, inside the caller's transaction: the
 // thing, the certificate attached with the plan's status, the policies
 // (named ones must exist; inline ones are stored as "<template>-<logical id>").
-void apply_plan(registry::Registry& registry, const templates::Plan& plan, const std::string& template_name,
-                const std::string& certificate_id);
+//
+// A thing another device registered (it has registered_certificates) is
+// taken over only when `may_reprovision` (the template allows
+// re-provisioning, a pre-provisioning hook approved this registration, or a
+// device's own enrollment registers its own thing again): its earlier
+// certificates are then revoked, and returned. Otherwise RequestError(409,
+// "ReprovisioningNotAllowed"), and nothing is written.
+std::vector<std::string> apply_plan(registry::Registry& registry, const templates::Plan& plan,
+                                    const std::string& template_name, const std::string& certificate_id,
+                                    bool may_reprovision);
+// The refusal apply_plan throws for a thing that is not free to take over.
+RequestError reprovisioning_refused(const std::string& thing_name, const std::string& template_name);
 
 }  // namespace provision::service

@@ -526,6 +526,13 @@ struct World {
                       201);
     return {reply.str("/thingName"), reply.str("/certificateId")};
   }
+  // A certificate a programmatic client has taken off its thing and disabled: deletable.
+  std::string new_detached_certificate() {
+    auto thing = new_thing();
+    must(admin.patch("/v1/certificates/" + thing.certificate_id, R"({"status":"INACTIVE"})"), 200);
+    must(admin.del("/v1/things/" + thing.thing_name + "/certificates/" + thing.certificate_id), 204);
+    return thing.certificate_id;
+  }
   std::string new_enrollment() {
     std::string id = unique("SN");
     must(admin.post("/v1/enrollments", R"({"registrationId":)" + json_text(id) + R"(,"templateName":"DemoFleet"})"), 201);
@@ -599,6 +606,15 @@ const std::map<std::string, Fixture>& fixtures() {
       {"GET /v1/certificates/{id}", [](World& w) { return Request{"GET", "/v1/certificates/" + w.new_thing().certificate_id, {}}; }},
       {"PATCH /v1/certificates/{id}",
        [](World& w) { return Request{"PATCH", "/v1/certificates/" + w.new_thing().certificate_id, R"({"status":"REVOKED"})"}; }},
+      {"DELETE /v1/certificates/{id}",
+       [](World& w) { return Request{"DELETE", "/v1/certificates/" + w.new_detached_certificate(), {}}; }},
+      {"GET /v1/things/{name}/certificates",
+       [](World& w) { return Request{"GET", "/v1/things/" + w.new_thing().thing_name + "/certificates", {}}; }},
+      {"DELETE /v1/things/{name}/certificates/{id}",
+       [](World& w) {
+         auto thing = w.new_thing();
+         return Request{"DELETE", "/v1/things/" + thing.thing_name + "/certificates/" + thing.certificate_id, {}};
+       }},
       {"POST /v1/register",
        [](World& w) {
          return Request{"POST", "/v1/register", R"({"templateName":"DemoFleet","parameters":{"SerialNumber":)" + json_text(w.unique("p")) + "}}"};
@@ -624,6 +640,8 @@ const std::map<std::string, Fixture>& fixtures() {
        [](World& w) {
          return Request{"POST", "/v1/enrollments/" + w.new_enrollment() + "/activate", R"({"attributes":{"buyer":"acme"}})"};
        }},
+      {"POST /v1/enrollments/{id}/reset",
+       [](World& w) { return Request{"POST", "/v1/enrollments/" + w.new_enrollment() + "/reset", {}}; }},
       {"POST /v1/enrollments/{id}/disable",
        [](World& w) { return Request{"POST", "/v1/enrollments/" + w.new_enrollment() + "/disable", {}}; }},
       {"GET /v1/brokers", [](World&) { return Request{"GET", "/v1/brokers", {}}; }},
@@ -1323,7 +1341,8 @@ TEST_CASE("admin API errors: 400 names the field, 401, 403, 404, 409, 413, and n
     Api factory(stack.admin_port, world.new_token("factory"));
     before = snapshot(stack);
     CHECK_ERROR(factory.post("/v1/templates", template_create("X")), 403, "Forbidden");
-    CHECK_ERROR(factory.del("/v1/things/" + thing.thing_name), 403, "Forbidden");
+    CHECK_ERROR(factory.del("/v1/policies/DemoDevicePolicy"), 403, "Forbidden");
+    CHECK_ERROR(factory.patch("/v1/certificates/" + thing.certificate_id, R"({"status":"ACTIVE"})"), 403, "Forbidden");
     CHECK_ERROR(factory.get("/v1/audit"), 403, "Forbidden");
     unchanged();
   }
@@ -1333,7 +1352,7 @@ TEST_CASE("admin API errors: 400 names the field, 401, 403, 404, 409, 413, and n
     CHECK_ERROR(admin.patch("/v1/templates/NoSuchTemplate", R"({"enabled":false})"), 404, "NotFound");
     CHECK_ERROR(admin.del("/v1/policies/NoSuchPolicy"), 404, "NotFound");
     CHECK_ERROR(admin.get("/v1/things/no-such-thing"), 404, "NotFound");
-    CHECK_ERROR(admin.del("/v1/things/no-such-thing"), 404, "NotFound");
+    CHECK_ERROR(admin.get("/v1/things/no-such-thing/certificates"), 404, "NotFound");
     CHECK_ERROR(admin.patch("/v1/certificates/" + std::string(64, 'a'), R"({"status":"REVOKED"})"), 404, "NotFound");
     CHECK_ERROR(admin.del("/v1/claims/" + std::string(64, 'b')), 404, "NotFound");
     CHECK_ERROR(admin.get("/v1/cas/" + std::string(64, 'c')), 404, "NotFound");
@@ -1407,8 +1426,11 @@ TEST_CASE("admin API dry run: says what a registration would do and writes nothi
            R"("},"Properties":{"ThingName":{"Fn::Join":["",["demo-",{"Ref":"SerialNumber"}]]},)"
            R"("AttributePayload":{"batch":{"Ref":"Batch"}}}}}})";
   };
-  REQUIRE_STATUS(world.admin.post("/v1/templates", template_create("Merging", overriding("MERGE"))), 201);
-  REQUIRE_STATUS(world.admin.post("/v1/templates", template_create("Failing", overriding("FAIL"))), 201);
+  // (re-provisioning the device's thing is what these templates allow)
+  auto reprovisioning = [](const std::string& create) { return create.substr(0, create.size() - 1) + R"(,"reprovisioning":"replace"})"; };
+  REQUIRE_STATUS(world.admin.post("/v1/templates", reprovisioning(template_create("Merging", overriding("MERGE")))), 201);
+  REQUIRE_STATUS(world.admin.post("/v1/templates", reprovisioning(template_create("Failing", overriding("FAIL")))), 201);
+  REQUIRE_STATUS(world.admin.post("/v1/templates", reprovisioning(template_create("Keeping", overriding("DO_NOTHING")))), 201);
   const auto before = snapshot(stack);
   const int64_t things = stack.registry().count_things();
   const int64_t certificates = count_rows(stack, "certificates");
@@ -1429,7 +1451,16 @@ TEST_CASE("admin API dry run: says what a registration would do and writes nothi
   CHECK(created.str("/deviceConfiguration/telemetryTopic") == "devices/demo-new-1/telemetry");
   CHECK_FALSE(created.flag("/written"));
 
-  auto kept = factory.post("/v1/templates/DemoFleet/dry-run", R"({"parameters":{"SerialNumber":"kept-1"}})");
+  // DemoFleet does not allow re-provisioning: another device's thing is refused
+  auto taken = factory.post("/v1/templates/DemoFleet/dry-run", R"({"parameters":{"SerialNumber":"kept-1"}})");
+  REQUIRE_STATUS(taken, 200);
+  check_documented("POST", "/v1/templates/{name}/dry-run", taken);
+  CHECK(taken.flag("/thing/exists"));
+  CHECK(taken.num("/thing/registeredCertificates") == 1);
+  CHECK(taken.str("/thing/action") == "fail");
+  CHECK(taken.str("/thing/failure").starts_with("ReprovisioningNotAllowed: "));
+
+  auto kept = factory.post("/v1/templates/Keeping/dry-run", R"({"parameters":{"SerialNumber":"kept-1","Batch":"b7"}})");
   REQUIRE_STATUS(kept, 200);
   CHECK(kept.flag("/thing/exists"));
   CHECK(kept.str("/thing/action") == "keep");
@@ -1499,6 +1530,74 @@ TEST_CASE("admin API deprovision: cuts a connected device off, removes its certi
 }
 
 // ======================================================================= the contract
+
+TEST_CASE("admin API factory: registers and unregisters things, in one call or step by step, each step idempotent") {
+  Stack stack;
+  World world(stack);
+  Api factory(stack.admin_port, world.new_token("factory", "line-9"));
+
+  SECTION("deprovision in one call") {
+    auto device = provision_device(stack, "901");
+    auto done = factory.post("/v1/things/demo-901/deprovision");
+    REQUIRE_STATUS(done, 200);
+    CHECK(done.strings("/certificatesRemoved", "") == std::vector<std::string>{device.certificate_id});
+    CHECK_FALSE(stack.registry().find_thing("demo-901"));
+  }
+
+  SECTION("step by step, as a programmatic client undoes a registration") {
+    auto registered = factory.post("/v1/register", R"({"templateName":"DemoFleet","parameters":{"SerialNumber":"902"}})");
+    REQUIRE_STATUS(registered, 201);
+    const std::string id = registered.str("/certificateId");
+    mqtt_client::Session session(stack.client({(stack.dir / "902.pem").string(), (stack.dir / "902.key").string()}, "demo-902"));
+    write_file(stack.dir / "902.pem", registered.str("/certificatePem"), 0644);
+    write_file(stack.dir / "902.key", registered.str("/privateKey"), 0600);
+    session.connect();
+
+    auto listed = factory.get("/v1/things/demo-902/certificates");
+    REQUIRE_STATUS(listed, 200);
+    check_documented("GET", "/v1/things/{name}/certificates", listed);
+    CHECK(listed.strings("/items", "id") == std::vector<std::string>{id});
+
+    // an ACTIVE or attached certificate is not deleted
+    CHECK_ERROR(factory.del("/v1/certificates/" + id), 409, "Conflict");
+    auto disabled = factory.patch("/v1/certificates/" + id, R"({"status":"INACTIVE"})");
+    REQUIRE_STATUS(disabled, 200);
+    CHECK(session.wait_disconnected(2s));  // an inactive certificate is cut off
+    CHECK_ERROR(factory.patch("/v1/certificates/" + id, R"({"status":"ACTIVE"})"), 403, "Forbidden");
+    REQUIRE_STATUS(factory.patch("/v1/certificates/" + id, R"({"status":"INACTIVE"})"), 200);  // again: the same
+    CHECK_ERROR(factory.del("/v1/certificates/" + id), 409, "Conflict");                      // still attached
+
+    for (int i = 0; i < 2; ++i) {
+      auto detached = factory.del("/v1/things/demo-902/certificates/" + id);
+      INFO(i);
+      REQUIRE_STATUS(detached, 204);
+      check_documented("DELETE", "/v1/things/{name}/certificates/{id}", detached);
+    }
+    CHECK_FALSE(stack.registry().find_certificate(id)->thing_name);
+    CHECK(factory.get("/v1/things/demo-902/certificates").json["items"].Size() == 0);
+
+    for (int i = 0; i < 2; ++i) {
+      auto deleted = factory.del("/v1/certificates/" + id);
+      INFO(i);
+      REQUIRE_STATUS(deleted, 204);
+      check_documented("DELETE", "/v1/certificates/{id}", deleted);
+    }
+    CHECK_FALSE(stack.registry().find_certificate(id));
+    for (int i = 0; i < 2; ++i) {
+      auto deleted = factory.del("/v1/things/demo-902");
+      INFO(i);
+      REQUIRE_STATUS(deleted, 204);
+      check_documented("DELETE", "/v1/things/{name}", deleted);
+    }
+    CHECK_FALSE(stack.registry().find_thing("demo-902"));
+    // each step is in the audit log under the factory's token
+    auto audit = world.admin.get("/v1/audit?actor=api:line-9&limit=50");
+    REQUIRE_STATUS(audit, 200);
+    auto actions = audit.strings("/items", "action");
+    for (const char* action : {"RegisterThingProgrammatically", "DeactivateCertificate", "DetachCertificate", "DeleteCertificate", "DeleteThing"})
+      CHECK(std::count(actions.begin(), actions.end(), action) >= 1);
+  }
+}
 
 TEST_CASE("admin API conformance: every operation of openapi.json answers as documented") {
   Stack stack;

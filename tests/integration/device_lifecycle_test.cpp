@@ -101,9 +101,19 @@ TEST_CASE("a factory certificate from a registered manufacturer CA provisions as
   CHECK(wait_for_text(stack.broker_log, "is enrollment enrollment:SN-778899", 2s));
   device::ProvisioningClient client(session);
   auto issued = create_certificate(client);
+  // Its thing is named after its registration id (the CN), whatever it sends.
+  auto chosen = client.register_thing("DemoFleet", issued.ownership_token, {{"SerialNumber", "778899"}});
+  CHECK(chosen.error_code == "ThingNameNotBound");
+  {
+    auto reg = stack.registry();
+    reg.add_template_version("DemoFleet", R"({"Resources": {
+      "thing": {"Type": "AWS::IoT::Thing", "Properties": {"ThingName": {"Ref": "Provision::RegistrationId"}}},
+      "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": "DemoDevicePolicy"}}}})");
+  }
   auto registered = client.register_thing("DemoFleet", issued.ownership_token, {{"SerialNumber", "778899"}});
   INFO(registered.describe());
   CHECK(registered.accepted());
+  CHECK(json::string_member(registered.body, "thingName") == "SN-778899");
 
   SECTION("disabling the manufacturer CA cuts its devices off") {
     auto reg = stack.registry();

@@ -429,6 +429,68 @@ TEST_CASE("provisionctl thing deprovision is idempotent") {
   CHECK(contains(second.output, "does not exist"));
 }
 
+TEST_CASE("provisionctl undoes a registration step by step: certificates, detach, disable, delete, each twice") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  auto device = provision_device(stack, "steps1");
+  auto listed = ctl({"thing", "certificates", device.thing_name});
+  INFO(listed.output);
+  CHECK(listed.code == 0);
+  CHECK(contains(listed.output, device.certificate_id));
+  CHECK(contains(listed.output, "ACTIVE"));
+
+  auto active = ctl({"certificate", "delete", device.certificate_id});
+  CHECK(active.code == 1);
+  CHECK(contains(active.output, "set it INACTIVE first"));
+  for (int i = 0; i < 2; ++i) {
+    auto disabled = ctl({"certificate", "disable", device.certificate_id});
+    auto detached = ctl({"thing", "detach", device.thing_name, device.certificate_id});
+    INFO(disabled.output << detached.output);
+    CHECK(disabled.code == 0);
+    CHECK(detached.code == 0);
+    CHECK(contains(detached.output, "is not attached to thing " + device.thing_name));
+  }
+  for (int i = 0; i < 2; ++i) {
+    auto deleted = ctl({"certificate", "delete", device.certificate_id});
+    auto thing_deleted = ctl({"thing", "delete", device.thing_name});
+    INFO(deleted.output << thing_deleted.output);
+    CHECK(deleted.code == 0);
+    CHECK(thing_deleted.code == 0);
+  }
+  CHECK_FALSE(stack.registry().find_certificate(device.certificate_id));
+  CHECK_FALSE(stack.registry().find_thing(device.thing_name));
+}
+
+TEST_CASE("provisionctl template allow-reprovisioning, enrollment reset and --reprovisioning") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  auto allowed = ctl({"template", "allow-reprovisioning", "DemoFleet"});
+  INFO(allowed.output);
+  CHECK(allowed.code == 0);
+  CHECK(stack.registry().find_template("DemoFleet")->reprovisioning == "replace");
+  CHECK(ctl({"template", "forbid-reprovisioning", "DemoFleet"}).code == 0);
+  CHECK(stack.registry().find_template("DemoFleet")->reprovisioning == "never");
+
+  CHECK(ctl({"enrollment", "add", "SN-7", "--reprovisioning", "replace"}).code == 0);
+  CHECK(stack.registry().find_enrollment("SN-7")->reprovisioning == "replace");
+  CHECK(ctl({"enrollment", "activate", "SN-7", "--reprovisioning", "never"}).code == 0);
+  CHECK(stack.registry().find_enrollment("SN-7")->reprovisioning == "never");
+  {
+    auto reg = stack.registry();
+    auto e = *reg.find_enrollment("SN-7");
+    e.used_at = 1000;
+    reg.update_enrollment(e);
+  }
+  auto reset = ctl({"enrollment", "reset", "SN-7"});
+  INFO(reset.output);
+  CHECK(reset.code == 0);
+  CHECK(contains(reset.output, "enrollment SN-7 reset"));
+  CHECK_FALSE(stack.registry().find_enrollment("SN-7")->used_at);
+  auto bad = ctl({"enrollment", "add", "SN-8", "--reprovisioning", "sometimes"});
+  CHECK(bad.code == 2);
+  CHECK(contains(ctl({"policy", "--help"}).output, "list policies"));
+}
+
 TEST_CASE("provisionctl certificate revoke cuts the device off and is in the audit log") {
   Stack stack;
   Provisionctl ctl(stack);

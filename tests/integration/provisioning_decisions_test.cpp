@@ -320,6 +320,12 @@ TEST_CASE("re-provisioning: REPLACE updates the existing thing, FAIL refuses it"
   fail.replace(fail.find("OVERRIDE"), 8, "FAIL");
   add_template(stack, "ReplaceFleet", replace);
   add_template(stack, "FailFleet", fail);
+  for (const char* name : {"ReplaceFleet", "FailFleet"}) {  // the thing changes hands: the operator allows it
+    auto reg = stack.registry();
+    auto t = reg.find_template(name);
+    t->reprovisioning = "replace";
+    reg.update_template(*t);
+  }
 
   auto register_site = [&](const std::string& t, const std::string& site) {
     mqtt_client::Session claim(stack.claim("claim-" + random_token(6)));
@@ -332,7 +338,10 @@ TEST_CASE("re-provisioning: REPLACE updates the existing thing, FAIL refuses it"
   REQUIRE(register_site("ReplaceFleet", "paris").accepted());
   CHECK(stack.registry().find_thing("dev-7")->attributes.at("site") == "paris");
   CHECK(stack.registry().groups_of_thing("dev-7") == std::vector<std::string>{"fleet"});
-  CHECK(stack.registry().certificates_of_thing("dev-7").size() == 2);  // the re-provisioned device's new certificate too
+  auto certificates = stack.registry().certificates_of_thing("dev-7");
+  REQUIRE(certificates.size() == 2);  // the re-provisioned device's new certificate, and its old one, revoked
+  CHECK(certificates[0].status != certificates[1].status);
+  for (const auto& c : certificates) CHECK((c.status == "ACTIVE" || c.status == "REVOKED"));
   auto refused = register_site("FailFleet", "rome");
   CHECK(refused.error_code == "ResourceConflict");
   CHECK(stack.registry().find_thing("dev-7")->attributes.at("site") == "paris");

@@ -21,9 +21,10 @@ trap 'kill $serve 2>/dev/null || true; rm -rf "$dir"' EXIT
 serve=$!
 for _ in $(seq 1 300); do [[ -f "$dir/stack/stack.env" ]] && break; sleep 0.1; done
 [[ -f "$dir/stack/stack.env" ]] || fail "no stack.env: $(cat "$dir/serve.out")"
-for name in MQTT_HOST MQTT_TLS_PORT CA_FILE CLAIM_CERT CLAIM_KEY TEMPLATE ADMIN_URL ADMIN_TOKEN; do
+for name in STACK_DIR BROKER_CONFIG PROVISIOND_CONFIG MQTT_HOST MQTT_TLS_PORT CA_FILE CLAIM_CERT CLAIM_KEY TEMPLATE ADMIN_URL ADMIN_TOKEN; do
   grep -q "^$name=." "$dir/stack/stack.env" || fail "stack.env lacks $name"
 done
+grep -q "^BROKER_CONFIG=$dir/stack/mosquitto.conf$" "$dir/stack/stack.env" || fail "BROKER_CONFIG is not the served stack's mosquitto.conf"
 (set -a; . "$dir/stack/stack.env"; set +a
  "$BUILD_DIR/device/provision-device" --param SerialNumber=served --out "$dir/device" --aws-topics --mqtt311 >"$dir/device.out" 2>&1) \
   || fail "provision-device against the served stack: $(cat "$dir/device.out")"

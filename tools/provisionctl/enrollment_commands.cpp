@@ -47,8 +47,12 @@ std::pair<rapidjson::Document, bool> post_enrollment(Context& context, const rap
 }
 
 struct AddOptions {
-  std::string id, kind, template_name;
+  std::string id, kind, template_name, reprovisioning;
 };
+
+const char* kReprovisioningHelp =
+    "never (default): a used enrollment is refused; replace: its device may register again, for its own thing, "
+    "and its old certificates are revoked";
 
 void add_enrollment_add(CLI::App& group, Context& context) {
   auto* command = group.add_subcommand("add", "add an enrollment (DISABLED until activated); one already there is kept");
@@ -56,11 +60,13 @@ void add_enrollment_add(CLI::App& group, Context& context) {
   command->add_option("ID", options->id, "registration id (serial number, MAC, certificate fingerprint, CA id)")->required();
   command->add_option("--kind", options->kind, "individual (default) | group")->check(CLI::IsMember({"individual", "group"}));
   command->add_option("--template", options->template_name, "the only template it may register through");
+  command->add_option("--reprovisioning", options->reprovisioning, kReprovisioningHelp)->check(CLI::IsMember({"never", "replace"}));
   command->callback([&context, options] {
     JsonBody request;
     request.string("registrationId", options->id)
         .string_if_set("kind", options->kind)
-        .string_if_set("templateName", options->template_name);
+        .string_if_set("templateName", options->template_name)
+        .string_if_set("reprovisioning", options->reprovisioning);
     auto [answer, created] = post_enrollment(context, request.document());
     context.show(answer, [&](std::ostream& out) {
       out << "enrollment " << options->id << (created ? " created\n" : " already there\n");
@@ -69,7 +75,7 @@ void add_enrollment_add(CLI::App& group, Context& context) {
 }
 
 struct ActivateOptions {
-  std::string id, configuration_file, broker;
+  std::string id, configuration_file, broker, reprovisioning;
   std::vector<std::string> attributes;
 };
 
@@ -90,12 +96,13 @@ void add_enrollment_activate(CLI::App& group, Context& context) {
   command->add_option("--configuration", options->configuration_file,
                       "device configuration (JSON object file), merged into the DeviceConfiguration");
   command->add_option("--broker", options->broker, "pin the device to this broker");
+  command->add_option("--reprovisioning", options->reprovisioning, kReprovisioningHelp)->check(CLI::IsMember({"never", "replace"}));
   command->callback([&context, options] {
     JsonBody request;
     if (!options->attributes.empty()) request.string_map("attributes", parse_attributes(options->attributes));
     if (!options->configuration_file.empty())
       request.value("configuration", read_json_file(options->configuration_file, "configuration file"));
-    request.string_if_set("broker", options->broker);
+    request.string_if_set("broker", options->broker).string_if_set("reprovisioning", options->reprovisioning);
     auto answer = enrollment_action(context, options->id, "activate", request.document());
     context.show(answer, [&](std::ostream& out) { out << "enrollment " << options->id << " activated\n"; });
   });
@@ -107,6 +114,18 @@ void add_enrollment_disable(CLI::App& group, Context& context) {
   command->callback([&context, id] {
     auto answer = enrollment_action(context, *id, "disable", JsonBody().document());
     context.show(answer, [&](std::ostream& out) { out << "enrollment " << *id << " disabled\n"; });
+  });
+}
+
+void add_enrollment_reset(CLI::App& group, Context& context) {
+  auto* command = group.add_subcommand(
+      "reset", "let a used enrollment's device register once more (a factory reset): it gets its own thing back");
+  auto id = add_key(*command, kEnrollments);
+  command->callback([&context, id] {
+    auto answer = enrollment_action(context, *id, "reset", JsonBody().document());
+    context.show(answer, [&](std::ostream& out) {
+      out << "enrollment " << *id << " reset: its device may register once more\n";
+    });
   });
 }
 
@@ -274,7 +293,10 @@ class Importer {
     summary.AddMember("refused", counts_.refused, a);
     summary.AddMember("stopped", stopped_, a);
     context_.show(summary, [&](std::ostream& out) {
-      out << counts_.added << " added, " << counts_.already_there << " already there, " << counts_.refused << " refused\n";
+      out << counts_.added << " added, " << counts_.already_there << " already there, " << counts_.refused << " refused";
+      if (counts_.refused && !stopped_) out << " (each refused line is named above; every other line was imported)";
+      if (stopped_) out << " (stopped at the line named above; the lines before it were imported, the rest not sent)";
+      out << "\n";
     });
     if (counts_.refused || stopped_) throw ExitStatus{kExitFailed};
   }
@@ -383,6 +405,7 @@ void add_enrollment_commands(CLI::App& app, Context& context) {
   add_enrollment_add(group, context);
   add_enrollment_activate(group, context);
   add_enrollment_disable(group, context);
+  add_enrollment_reset(group, context);
   add_delete(group, context, kEnrollments);
   add_enrollment_import(group, context);
 }

@@ -38,6 +38,28 @@ void add_deprovision(CLI::App& group, Context& context) {
   });
 }
 
+// thing certificates NAME: every certificate of the thing, whatever its status.
+void add_thing_certificates(CLI::App& group, Context& context) {
+  auto* command = group.add_subcommand("certificates", "list a thing's certificates");
+  auto name = add_key(*command, kThings);
+  command->callback([&context, name] {
+    auto list = context.api().call("GET", kThings.item_path(*name) + "/certificates");
+    context.show(list, [&](std::ostream& out) { print_table(out, list["items"], kCertificates.columns); });
+  });
+}
+
+// thing detach NAME CERTIFICATE_ID: the device using it is cut off; nothing to do when it was not attached.
+void add_thing_detach(CLI::App& group, Context& context) {
+  auto* command = group.add_subcommand("detach", "detach a certificate from a thing (the device using it is cut off)");
+  auto name = add_key(*command, kThings);
+  auto id = std::make_shared<std::string>();
+  command->add_option("CERTIFICATE_ID", *id, "the certificate's id")->required();
+  command->callback([&context, name, id] {
+    auto answer = context.api().call("DELETE", kThings.item_path(*name) + "/certificates/" + url_encoded(*id));
+    context.show(answer, [&](std::ostream& out) { out << "certificate " << *id << " is not attached to thing " << *name << "\n"; });
+  });
+}
+
 struct RegisterOptions {
   std::string template_name, csr_file, out_directory;
   std::vector<std::string> parameters;
@@ -69,6 +91,8 @@ void add_thing_commands(CLI::App& app, Context& context) {
   add_get(group, context, kThings);
   add_delete(group, context, kThings);
   add_deprovision(group, context);
+  add_thing_certificates(group, context);
+  add_thing_detach(group, context);
 }
 
 void add_certificate_commands(CLI::App& app, Context& context) {
@@ -80,6 +104,7 @@ void add_certificate_commands(CLI::App& app, Context& context) {
   add_patch(group, context, kCertificates, "revoke", "revoke a certificate (final)", R"({"status":"REVOKED"})", "revoked");
   add_patch(group, context, kCertificates, "disable", "deactivate a certificate", R"({"status":"INACTIVE"})", "disabled");
   add_patch(group, context, kCertificates, "enable", "activate a certificate again", R"({"status":"ACTIVE"})", "enabled");
+  add_delete(group, context, kCertificates);
 }
 
 void add_register_command(CLI::App& app, Context& context) {

@@ -39,8 +39,19 @@ void make_list_command(CLI::App& command, Context& context, const Resource& reso
   });
 }
 
+namespace {
+
+// "policy" -> "policies", "audit entry" -> "audit entries", "claim" -> "claims".
+std::string plural(const std::string& noun) {
+  if (noun.size() > 1 && noun.back() == 'y' && std::string("aeiou").find(noun[noun.size() - 2]) == std::string::npos)
+    return noun.substr(0, noun.size() - 1) + "ies";
+  return noun + "s";
+}
+
+}  // namespace
+
 void add_list(CLI::App& parent, Context& context, const Resource& resource, const std::vector<ListFilter>& filters) {
-  make_list_command(*parent.add_subcommand("list", "list " + resource.noun + "s"), context, resource, filters);
+  make_list_command(*parent.add_subcommand("list", "list " + plural(resource.noun)), context, resource, filters);
 }
 
 void add_get(CLI::App& parent, Context& context, const Resource& resource) {

@@ -248,6 +248,12 @@ void add_template_commands(CLI::App& app, Context& context) {
   add_delete(group, context, kTemplates);
   add_delete_version(group, context);
   add_dry_run(group, context);
+  add_patch(group, context, kTemplates, "allow-reprovisioning",
+            "let a registration take over a thing another device registered (its certificates are revoked)",
+            R"({"reprovisioning":"replace"})", "may re-provision registered things");
+  add_patch(group, context, kTemplates, "forbid-reprovisioning",
+            "refuse registrations that name a thing another device registered (the default)", R"({"reprovisioning":"never"})",
+            "never re-provisions a registered thing");
   add_template_setting(group, context, "hook", "preProvisioningHook", "pre-provisioning hook", "schemas/hook.schema.json");
   add_template_setting(group, context, "assignment", "brokerAssignment", "broker assignment",
                        "schemas/assignment.schema.json");
