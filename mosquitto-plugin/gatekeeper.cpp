@@ -122,7 +122,7 @@ AuthResult Gatekeeper::authenticate(const ClientInfo& client, X509* certificate,
   try {
     X509_up_ref(certificate);
     auto cert = pki::Certificate::adopt(certificate);
-    registry::ReadTransaction snapshot(reg->database());
+    registry::ReadTransaction snapshot(*reg);
     result = resolver_->resolve(cert, client.client_id, now_s);
   } catch (const registry::RegistryError& e) {
     // Fail closed. A locked registry is retried on the next connect; any
@@ -321,7 +321,7 @@ void Gatekeeper::on_tick(int64_t now_ms, Actions& out, int64_t now_s) {
     int64_t version = reg->data_version();
     if (version == registry_version_) return;
     registry_version_ = version;
-    registry::ReadTransaction snapshot(reg->database());
+    registry::ReadTransaction snapshot(*reg);
     apply_registry_changes(now_s, out);
   } catch (const registry::RegistryError& e) {
     // A busy registry is read again on the next poll (data_version is

@@ -102,10 +102,10 @@ struct MqttWorker::Impl {
   // cache than the default: the registry's indexes on random ids (certificate
   // ids, token hashes) spread each device's writes over many pages.
   registry::Registry open_request_registry() {
-    auto registry = registry::Registry::open(config.registry);
-    registry.database().disable_auto_checkpoint(wal_frames);
-    registry.database().exec("PRAGMA cache_size=-8192");
-    return registry;
+    registry::OpenOptions options;
+    options.wal_frames = &wal_frames;
+    options.page_cache_kib = 8192;
+    return registry::Registry::open(config.registry, options);
   }
 
   // On a link's thread. Most requests are answered right here: issuing a

@@ -54,7 +54,7 @@ void housekeeping_pass(const ServiceConfig& config) {
 }
 
 // The request connection leaves WAL checkpoints to this thread (see
-// Database::checkpoint), so that no request waits on one. Each checkpoint
+// Registry::checkpoint), so that no request waits on one. Each checkpoint
 // syncs the WAL and the database file (two fdatasyncs) and copies the pages
 // written since the last one. Ten checkpoints a second, whatever the load,
 // made about twenty fsyncs a second under load; now a passive checkpoint runs
@@ -76,10 +76,11 @@ class Checkpoints {
     if (frames == frames_at_last_ || (frames < kPassiveFrames && now - last_ < std::chrono::seconds(1))) return;
     try {
       if (!connection_) {
-        connection_ = std::make_unique<registry::Registry>(registry::Registry::open(config_.registry));
-        connection_->database().set_busy_timeout(20);
+        registry::OpenOptions options;
+        options.busy_timeout_ms = 20;  // a restart waits this long for the requests in flight
+        connection_ = std::make_unique<registry::Registry>(registry::Registry::open(config_.registry, options));
       }
-      if (connection_->database().checkpoint() > kRestartFrames) connection_->database().checkpoint(true);
+      if (connection_->checkpoint() > kRestartFrames) connection_->checkpoint(true);
       frames_at_last_ = frames;
       last_ = now;
     } catch (const std::exception& e) {

@@ -1,8 +1,26 @@
 #include "registry/database.h"
 
+#include "registry/registry.h"
 #include "registry/wal_batching_vfs.h"
 
 namespace provision::registry {
+
+RegistryError::Kind error_kind(int sqlite_code) {
+  switch (sqlite_code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return RegistryError::Kind::Busy;
+    case SQLITE_CONSTRAINT: return RegistryError::Kind::Constraint;
+    case SQLITE_FULL: return RegistryError::Kind::Full;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return RegistryError::Kind::Corrupt;
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_PERM: return RegistryError::Kind::Unavailable;
+    case SQLITE_SCHEMA: return RegistryError::Kind::Schema;
+  }
+  return RegistryError::Kind::Other;
+}
 
 Statement::~Statement() {
   if (stmt_) {
@@ -74,7 +92,7 @@ std::unique_ptr<Database> Database::open(const std::filesystem::path& path, Mode
   if (rc != SQLITE_OK) {
     std::string message = "registry " + path.string() + ": cannot open: " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
     sqlite3_close(raw);
-    throw RegistryError(message, rc);
+    throw RegistryError(message, error_kind(rc));
   }
   std::unique_ptr<Database> db(new Database(raw, path));
   sqlite3_extended_result_codes(raw, 0);
@@ -115,13 +133,17 @@ int Database::checkpoint(bool restart) {
 
 void Database::set_busy_timeout(int milliseconds) { sqlite3_busy_timeout(db_, milliseconds); }
 
+void Database::set_synchronous_off() { exec("PRAGMA synchronous=OFF"); }
+
+void Database::set_page_cache(int kib) { exec("PRAGMA cache_size=-" + std::to_string(kib)); }
+
 Database::~Database() {
   for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
   sqlite3_close(db_);
 }
 
 void Database::fail(std::string_view what, int rc) const {
-  throw RegistryError("registry " + path_.filename().string() + ": " + std::string(what) + ": " + sqlite3_errmsg(db_), rc & 0xff);
+  throw RegistryError("registry " + path_.filename().string() + ": " + std::string(what) + ": " + sqlite3_errmsg(db_), error_kind(rc));
 }
 
 void Database::exec(std::string_view sql) {
@@ -131,7 +153,7 @@ void Database::exec(std::string_view sql) {
   if (rc != SQLITE_OK) {
     std::string message = error ? error : sqlite3_errstr(rc);
     sqlite3_free(error);
-    throw RegistryError("registry " + path_.filename().string() + ": " + message, rc & 0xff);
+    throw RegistryError("registry " + path_.filename().string() + ": " + message, error_kind(rc));
   }
 }
 
@@ -161,6 +183,8 @@ int Database::user_version() {
 
 // BEGIN and COMMIT as cached statements: sqlite3_exec would parse them for
 // every transaction.
+Transaction::Transaction(Registry& registry) : Transaction(registry.database()) {}
+
 Transaction::Transaction(Database& db) : db_(db) { db_.prepare("BEGIN IMMEDIATE").run(); }
 
 Transaction::~Transaction() {
@@ -171,6 +195,8 @@ void Transaction::commit() {
   db_.prepare("COMMIT").run();
   done_ = true;
 }
+
+ReadTransaction::ReadTransaction(Registry& registry) : ReadTransaction(registry.database()) {}
 
 ReadTransaction::ReadTransaction(Database& db) : db_(db) { db_.prepare("BEGIN").run(); }
 

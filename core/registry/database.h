@@ -1,7 +1,8 @@
 #pragma once
-// A thin RAII layer over SQLite: a connection, prepared statements (cached
-// per connection), and transactions that roll back unless committed. Every
-// SQLite error becomes a RegistryError that names the operation.
+// Internal to the registry: a thin RAII layer over SQLite, a connection and
+// its prepared statements (cached per connection). Every SQLite error
+// becomes a RegistryError that names the operation. Only core/registry
+// includes this header (tests may, to set up what no product code writes).
 #include <sqlite3.h>
 
 #include <atomic>
@@ -13,16 +14,18 @@
 #include <string>
 #include <string_view>
 
-#include "util/error.h"
+#include "registry/error.h"
+#include "registry/transaction.h"
 
 namespace provision::registry {
 
-struct RegistryError : Error {
-  RegistryError(const std::string& message, int sqlite_code) : Error(message), code(sqlite_code) {}
-  int code;  // primary SQLite result code (SQLITE_BUSY, SQLITE_CONSTRAINT, ...)
-  bool busy() const { return code == SQLITE_BUSY || code == SQLITE_LOCKED; }
-  bool constraint() const { return code == SQLITE_CONSTRAINT; }
-};
+class Registry;
+// The connection behind a registry: for core/registry, and for tests that set
+// up what no product code writes.
+Database& database_of(Registry& registry);
+
+// The kind of a SQLite result code (its primary code).
+RegistryError::Kind error_kind(int sqlite_code);
 
 class Database;
 
@@ -102,6 +105,10 @@ class Database {
   // PRAGMA data_version: changes when another connection commits.
   int64_t data_version();
   int user_version();
+  // Only for this connection: no fsync at commit (a bulk load that can be
+  // started over), and a page cache of `kib` KiB.
+  void set_synchronous_off();
+  void set_page_cache(int kib);
   const std::filesystem::path& path() const { return path_; }
   sqlite3* handle() const { return db_; }
 
@@ -112,35 +119,6 @@ class Database {
   sqlite3* db_;
   std::filesystem::path path_;
   std::map<std::string, sqlite3_stmt*, std::less<>> statements_;
-};
-
-// BEGIN IMMEDIATE ... COMMIT; rolls back in the destructor unless committed,
-// so that an exception anywhere leaves nothing half-written.
-class Transaction {
- public:
-  explicit Transaction(Database& db);
-  ~Transaction();
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  void commit();
-
- private:
-  Database& db_;
-  bool done_ = false;
-};
-
-// BEGIN ... COMMIT around reads: one consistent view of the registry, and its
-// file locks taken once for all the statements instead of once for each (a
-// device's connect reads five tables: about twenty fewer fcntl(2) calls).
-class ReadTransaction {
- public:
-  explicit ReadTransaction(Database& db);
-  ~ReadTransaction();  // ends it (nothing was written)
-  ReadTransaction(const ReadTransaction&) = delete;
-  ReadTransaction& operator=(const ReadTransaction&) = delete;
-
- private:
-  Database& db_;
 };
 
 }  // namespace provision::registry

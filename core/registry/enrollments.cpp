@@ -1,4 +1,5 @@
 #include "registry/json_columns.h"
+#include "registry/database.h"
 #include "registry/registry.h"
 #include "util/clock.h"
 

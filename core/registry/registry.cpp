@@ -1,25 +1,63 @@
 #include "registry/registry.h"
 
+#include "registry/database.h"
 #include "registry/json_columns.h"
 #include "registry/migrations.h"
 #include "util/json.h"
 
 namespace provision::registry {
 
-Registry Registry::open(const std::filesystem::path& path) {
-  auto db = Database::open(path, Database::Mode::ReadWrite);
+Registry::Registry(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+Registry::Registry(Registry&&) noexcept = default;
+Registry& Registry::operator=(Registry&&) noexcept = default;
+Registry::~Registry() = default;
+
+Registry Registry::open(const std::filesystem::path& path, const OpenOptions& options) {
+  auto db = Database::open(path, Database::Mode::ReadWrite, options.busy_timeout_ms);
   migrate(*db);
+  if (options.wal_frames) db->disable_auto_checkpoint(*options.wal_frames);
+  if (options.bulk_load) {
+    db->set_synchronous_off();
+    db->set_page_cache(512 * 1024);
+  } else if (options.page_cache_kib > 0) {
+    db->set_page_cache(options.page_cache_kib);
+  }
   return Registry(std::move(db));
 }
 
+Database& database_of(Registry& registry) { return registry.database(); }
+
+int64_t Registry::data_version() { return db_->data_version(); }
+int Registry::schema_version() { return db_->user_version(); }
+
+void Registry::check() {
+  auto s = db_->prepare("SELECT 1 FROM templates LIMIT 1");
+  s.step();
+}
+
+int Registry::checkpoint(bool restart) { return db_->checkpoint(restart); }
+
+void Registry::import_registered_devices(const std::vector<RegisteredDevice>& devices) {
+  Transaction tx(*db_);
+  const int64_t last_change = latest_change_id();
+  for (const auto& device : devices) {
+    insert_thing(device.thing);
+    insert_certificate(device.certificate);
+    for (const auto& policy : device.policies) attach_policy(device.certificate.id, policy);
+  }
+  db_->prepare("DELETE FROM registry_changes WHERE id > ?").bind(1, last_change).run();
+  tx.commit();
+}
+
 Registry Registry::open_read_only(const std::filesystem::path& path, int busy_timeout_ms) {
-  if (!std::filesystem::exists(path)) throw RegistryError("registry " + path.string() + " does not exist", SQLITE_CANTOPEN);
+  if (!std::filesystem::exists(path))
+    throw RegistryError("registry " + path.string() + " does not exist", RegistryError::Kind::Unavailable);
   auto db = Database::open(path, Database::Mode::ReadOnly, busy_timeout_ms);
   int version = db->user_version();
   if (version != latest_schema_version())
     throw RegistryError("registry " + path.string() + " has schema version " + std::to_string(version) + ", expected " +
                             std::to_string(latest_schema_version()) + " (run provisiond to migrate it)",
-                        SQLITE_SCHEMA);
+                        RegistryError::Kind::Schema);
   return Registry(std::move(db));
 }
 

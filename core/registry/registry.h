@@ -6,29 +6,76 @@
 // read-write (and migrates it); the broker plugin opens it read-only. Methods
 // that change several rows are meant to be called inside a Transaction
 // (see begin()) so that a request is all or nothing.
+//
+// This is the whole interface: nothing outside core/registry sees the
+// database behind it (its SQL, its handle, its settings).
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "registry/database.h"
+#include "registry/error.h"
 #include "registry/models.h"
+#include "registry/transaction.h"
 
 namespace provision::registry {
+
+class Database;
+
+// How a read-write connection is used.
+struct OpenOptions {
+  int busy_timeout_ms = 5000;  // how long a call waits for another writer before RegistryError (busy)
+  // The connection that answers requests: the database's automatic
+  // checkpoints are left to whoever calls checkpoint(), so that no request
+  // waits on one; after each commit *wal_frames holds the frames in the
+  // write-ahead log. nullptr: automatic checkpoints.
+  std::atomic<int>* wal_frames = nullptr;
+  // The page cache, in KiB (0: a small default; connections drop theirs
+  // whenever another one commits).
+  int page_cache_kib = 0;
+  // A bulk load that can be started over (the benchmark's pre-fill): no
+  // fsync at commit, and a large page cache.
+  bool bulk_load = false;
+};
+
+// A device as provisioning leaves it, for bulk loads: its thing, one
+// certificate attached to it, the certificate's policies.
+struct RegisteredDevice {
+  ThingRecord thing;
+  CertificateRecord certificate;
+  std::vector<std::string> policies;
+};
 
 class Registry {
  public:
   // Opens the registry file read-write, creating and migrating it as needed.
-  static Registry open(const std::filesystem::path& path);
+  static Registry open(const std::filesystem::path& path, const OpenOptions& options = {});
   // Opens an existing registry read-only (the plugin). busy_timeout_ms bounds
   // how long a read may wait on a lock.
   static Registry open_read_only(const std::filesystem::path& path, int busy_timeout_ms = 100);
+  Registry(Registry&&) noexcept;
+  Registry& operator=(Registry&&) noexcept;
+  ~Registry();
 
-  Transaction begin() { return Transaction(*db_); }
-  Database& database() { return *db_; }
-  // Changes whenever another connection commits (PRAGMA data_version).
-  int64_t data_version() { return db_->data_version(); }
+  Transaction begin() { return Transaction(*this); }
+  ReadTransaction read() { return ReadTransaction(*this); }
+  // Changes whenever another connection commits.
+  int64_t data_version();
+  int schema_version();
+  // A read of one row: throws RegistryError when the registry cannot be read (health checks).
+  void check();
+  // Copies what the write-ahead log holds back into the database, when
+  // nobody needs it any more (passive), or (restart) waiting up to the busy
+  // timeout for the transactions in flight so that the log starts over.
+  // Returns the frames the log still holds. For connections opened with
+  // OpenOptions::wal_frames.
+  int checkpoint(bool restart = false);
+  // Writes devices in one transaction, faster than registering each: for
+  // loading a large fleet (the benchmark). No change-log rows are kept for
+  // them (they concern no connected client). Throws on any conflict.
+  void import_registered_devices(const std::vector<RegisteredDevice>& devices);
 
   // --- certificates (certificates.cpp)
   void insert_certificate(const CertificateRecord& record);
@@ -147,7 +194,11 @@ class Registry {
   std::vector<AuditEntry> audit_entries(const AuditFilter& filter);
 
  private:
-  explicit Registry(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+  friend class Transaction;
+  friend class ReadTransaction;
+  friend Database& database_of(Registry& registry);
+  explicit Registry(std::unique_ptr<Database> db);
+  Database& database() { return *db_; }
   std::unique_ptr<Database> db_;
 };
 

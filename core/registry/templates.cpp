@@ -1,3 +1,4 @@
+#include "registry/database.h"
 #include "registry/registry.h"
 #include "util/clock.h"
 

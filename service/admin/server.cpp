@@ -330,7 +330,7 @@ struct AdminServer::Impl {
     bool registry_ok = true;
     try {
       auto& registry = thread_registry(context.config->registry);
-      registry.database().exec("SELECT 1 FROM templates LIMIT 1");
+      registry.check();
     } catch (const std::exception&) {
       registry_ok = false;
     }

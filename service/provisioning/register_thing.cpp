@@ -152,7 +152,7 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
   // pre-provisioning hook must run: then it ends before the hook and starts
   // again after it, and the token is checked again.
   std::optional<registry::Transaction> tx;
-  tx.emplace(access.registry().database());
+  tx.emplace(access.registry());
 
   // 1. Before anything slow: the token and the template.
   auto token = check_token(decoded.ownership_token, request, access.registry(), now);
@@ -210,7 +210,7 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
       }
       metrics().observe("provision_hook_duration_seconds", {{"type", type}},
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-      tx.emplace(access.registry().database());
+      tx.emplace(access.registry());
       token = check_token(decoded.ownership_token, request, access.registry(), now);
     }
   }

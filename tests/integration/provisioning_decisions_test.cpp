@@ -12,6 +12,7 @@
 #include "pki/authority.h"
 #include "pki/certificate.h"
 #include "protocol/payloads.h"
+#include "registry/database.h"
 #include "stack.h"
 #include "util/clock.h"
 #include "util/encoding.h"
@@ -397,9 +398,9 @@ TEST_CASE("hygiene: expired ownership tokens are refused, and unregistered certi
   auto issued = create_certificate(client);
   {
     auto reg = stack.registry();
-    reg.database().exec("UPDATE certificates SET token_expires_at = " + std::to_string(unix_now() - 10) + " WHERE id = '" +
+    database_of(reg).exec("UPDATE certificates SET token_expires_at = " + std::to_string(unix_now() - 10) + " WHERE id = '" +
                         issued.certificate_id + "'");
-    reg.database().exec("UPDATE certificates SET created_at = " + std::to_string(unix_now() - 7200) + " WHERE id = '" +
+    database_of(reg).exec("UPDATE certificates SET created_at = " + std::to_string(unix_now() - 7200) + " WHERE id = '" +
                         issued.certificate_id + "'");
   }
   auto expired = client.register_thing("DemoFleet", issued.ownership_token, {{"SerialNumber", "late"}});

@@ -15,6 +15,7 @@
 #include "pki/key.h"
 #include "protocol/payloads.h"
 #include "protocol/schema_validator.h"
+#include "registry/database.h"
 #include "stack.h"
 #include "util/clock.h"
 #include "util/encoding.h"
@@ -235,8 +236,8 @@ TEST_CASE("bogus, reused and other-claim ownership tokens are rejected precisely
     const std::string older = "an-older-random-token-without-a-dot";
     {
       auto reg = stack.registry();
-      reg.database().exec("UPDATE certificates SET token_hash = NULL WHERE id = '" + issued.certificate_id + "'");
-      reg.database().exec("INSERT INTO ownership_tokens (token_hash, certificate_id, claim_certificate_id, expires_at) VALUES ('" +
+      database_of(reg).exec("UPDATE certificates SET token_hash = NULL WHERE id = '" + issued.certificate_id + "'");
+      database_of(reg).exec("INSERT INTO ownership_tokens (token_hash, certificate_id, claim_certificate_id, expires_at) VALUES ('" +
                           sha256_hex(older) + "', '" + issued.certificate_id + "', (SELECT claim_certificate_id FROM "
                           "certificates WHERE id = '" + issued.certificate_id + "'), " + std::to_string(unix_now() + 600) + ")");
     }

@@ -20,6 +20,7 @@
 #include "pki/development_pki.h"
 #include "pki/key.h"
 #include "protocol/topics.h"
+#include "registry/database.h"
 #include "registry/registry.h"
 #include "temp_dir.h"
 #include "util/clock.h"
@@ -1257,7 +1258,7 @@ TEST_CASE("a registry that cannot be read (locked) refuses clients with a clear 
   Fixture f;
   // A copy nobody else has open: in WAL mode only a connection in exclusive
   // locking mode keeps readers out, and it can take that lock only alone.
-  f.reg.database().exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  database_of(f.reg).exec("PRAGMA wal_checkpoint(TRUNCATE)");
   auto copy = f.dir.path / "copy.db";
   std::filesystem::copy_file(f.registry_path, copy);
   f.registry_path = copy;
@@ -1360,7 +1361,7 @@ TEST_CASE("a revocation behind a burst of more than one batch of registry change
   REQUIRE(sign_in(*gk, f.key(0), "thing-1", f.device, f.now).allowed);
   {
     auto tx = f.reg.begin();
-    auto insert = f.reg.database().prepare("INSERT INTO registry_changes (kind, subject) VALUES ('thing', ?)");
+    auto insert = database_of(f.reg).prepare("INSERT INTO registry_changes (kind, subject) VALUES ('thing', ?)");
     for (int i = 0; i < 12000; ++i) {
       insert.bind(1, "bulk-" + std::to_string(i));
       insert.run();

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "registry/migrations.h"
+#include "registry/database.h"
 #include "registry/registry.h"
 #include "registry/wal_batching_vfs.h"
 #include "temp_dir.h"
@@ -36,8 +37,8 @@ CertificateRecord certificate(const std::string& id, const std::string& status =
 TEST_CASE("a new registry is migrated to the latest version, in WAL mode") {
   TempDir dir;
   auto reg = Registry::open(dir.path / "r.db");
-  CHECK(reg.database().user_version() == latest_schema_version());
-  auto s = reg.database().prepare("PRAGMA journal_mode");
+  CHECK(database_of(reg).user_version() == latest_schema_version());
+  auto s = database_of(reg).prepare("PRAGMA journal_mode");
   REQUIRE(s.step());
   CHECK(s.text(0) == "wal");
 }
@@ -45,7 +46,7 @@ TEST_CASE("a new registry is migrated to the latest version, in WAL mode") {
 TEST_CASE("migrations are idempotent and a newer file is refused") {
   TempDir dir;
   { auto reg = Registry::open(dir.path / "r.db"); }
-  { auto reg = Registry::open(dir.path / "r.db"); CHECK(reg.database().user_version() == latest_schema_version()); }
+  { auto reg = Registry::open(dir.path / "r.db"); CHECK(database_of(reg).user_version() == latest_schema_version()); }
   {
     auto db = Database::open(dir.path / "r.db", Database::Mode::ReadWrite);
     db->exec("PRAGMA user_version = 999");
@@ -72,7 +73,7 @@ TEST_CASE("schema 5 keeps a schema-4 registry's rows, and its queries use the in
         "DELETE FROM registry_changes;");
   }
   auto reg = Registry::open(dir.path / "r.db");
-  CHECK(reg.database().user_version() == latest_schema_version());
+  CHECK(database_of(reg).user_version() == latest_schema_version());
   CHECK(reg.policies_of_certificate("c1") == std::vector<std::string>{"p"});
   CHECK(reg.certificates_of_thing("t1").size() == 1);
   CHECK(reg.find_token("h")->certificate_id == "c1");
@@ -86,7 +87,7 @@ TEST_CASE("schema 5 keeps a schema-4 registry's rows, and its queries use the in
   CHECK(reg.changes_after(0).size() == 1);
 
   auto plan = [&](const std::string& sql) {
-    auto s = reg.database().prepare("EXPLAIN QUERY PLAN " + sql);
+    auto s = database_of(reg).prepare("EXPLAIN QUERY PLAN " + sql);
     std::string out;
     while (s.step()) out += s.text(3) + "\n";
     return out;
@@ -171,24 +172,24 @@ TEST_CASE("a read transaction sees one state of the registry and, once ended, ho
   writer.insert_certificate(certificate("c1"));
   auto reader = Registry::open_read_only(dir.path / "r.db");
   {
-    ReadTransaction snapshot(reader.database());
+    ReadTransaction snapshot(database_of(reader));
     CHECK(reader.find_certificate("c1"));
     writer.insert_certificate(certificate("c2"));  // committed while the reader's snapshot is open
     CHECK_FALSE(reader.find_certificate("c2"));
-    CHECK_FALSE(sqlite3_get_autocommit(reader.database().handle()));
+    CHECK_FALSE(sqlite3_get_autocommit(database_of(reader).handle()));
   }
-  CHECK(sqlite3_get_autocommit(reader.database().handle()));
+  CHECK(sqlite3_get_autocommit(database_of(reader).handle()));
   CHECK(reader.find_certificate("c2"));
   // No read mark left behind: a checkpoint that must wait for readers
   // copies the whole WAL back.
-  auto checkpoint = writer.database().prepare("PRAGMA wal_checkpoint(TRUNCATE)");
+  auto checkpoint = database_of(writer).prepare("PRAGMA wal_checkpoint(TRUNCATE)");
   REQUIRE(checkpoint.step());
   CHECK(checkpoint.int64(0) == 0);  // not busy
   for (int round = 0; round < 3; ++round) {  // the cached COMMIT runs again and again
-    ReadTransaction snapshot(reader.database());
+    ReadTransaction snapshot(database_of(reader));
     CHECK(reader.find_certificate("c1"));
   }
-  CHECK(sqlite3_get_autocommit(reader.database().handle()));
+  CHECK(sqlite3_get_autocommit(database_of(reader).handle()));
 }
 
 TEST_CASE("templates are versioned and the newest version becomes the default") {
@@ -246,7 +247,7 @@ TEST_CASE("ownership tokens are kept in the certificate row, and those issued be
   CHECK_FALSE(reg.mark_certificate_token_used("nope", 5));
 
   // Rows a registry of schema 4 holds: read, marked used, and removed once expired.
-  reg.database().exec("INSERT INTO ownership_tokens (token_hash, certificate_id, claim_certificate_id, expires_at) VALUES "
+  database_of(reg).exec("INSERT INTO ownership_tokens (token_hash, certificate_id, claim_certificate_id, expires_at) VALUES "
                       "('h1', 'c1', 'claim1', " + std::to_string(unix_now() + 3600) + "), ('h2', 'c1', 'claim1', " +
                       std::to_string(unix_now() - 10) + ")");
   reg.mark_token_used("h1", 5);
@@ -376,7 +377,7 @@ AuditEntry bulky_entry(int i) {
   return e;
 }
 int64_t count_rows(Registry& reg, const std::string& table) {
-  auto s = reg.database().prepare("SELECT count(*) FROM " + table);
+  auto s = database_of(reg).prepare("SELECT count(*) FROM " + table);
   return s.step() ? s.int64(0) : -1;
 }
 }  // namespace
@@ -385,7 +386,7 @@ TEST_CASE("a commit's WAL frames reach the file in one write, before another con
   TempDir dir;
   auto writer = Registry::open(dir.path / "r.db");
   std::atomic<int> wal_frames{0};
-  writer.database().disable_auto_checkpoint(wal_frames);
+  database_of(writer).disable_auto_checkpoint(wal_frames);
   auto reader = Registry::open_read_only(dir.path / "r.db");
   CHECK(reader.count_things() == 0);
 
@@ -399,7 +400,7 @@ TEST_CASE("a commit's WAL frames reach the file in one write, before another con
   CHECK(wal_batching_vfs_writes() - before == 1);
   CHECK(wal_frames > 3);  // what the checkpointing thread reads
   const int frames = wal_frames;
-  CHECK(writer.database().checkpoint() == frames);  // nothing checkpointed it meanwhile
+  CHECK(database_of(writer).checkpoint() == frames);  // nothing checkpointed it meanwhile
   CHECK(reader.count_things() == 20);
   CHECK(count_rows(reader, "audit_log") == 20);
 }
@@ -408,8 +409,8 @@ TEST_CASE("transactions larger than the page cache or the gathering buffer, comm
   TempDir dir;
   auto writer = Registry::open(dir.path / "r.db");
   std::atomic<int> wal_frames{0};
-  writer.database().disable_auto_checkpoint(wal_frames);
-  writer.database().exec("PRAGMA cache_size=20");  // 20 pages: the transactions below spill to the WAL before commit
+  database_of(writer).disable_auto_checkpoint(wal_frames);
+  database_of(writer).exec("PRAGMA cache_size=20");  // 20 pages: the transactions below spill to the WAL before commit
   auto reader = Registry::open_read_only(dir.path / "r.db");
 
   {
@@ -430,10 +431,10 @@ TEST_CASE("transactions larger than the page cache or the gathering buffer, comm
   }
   CHECK(count_rows(reader, "audit_log") == 3000);
   CHECK(reader.find_thing("after"));
-  auto check = reader.database().prepare("PRAGMA integrity_check");
+  auto check = database_of(reader).prepare("PRAGMA integrity_check");
   REQUIRE(check.step());
   CHECK(check.text(0) == "ok");
-  writer.database().checkpoint(true);
+  database_of(writer).checkpoint(true);
   CHECK(count_rows(reader, "audit_log") == 3000);
 }
 
@@ -445,7 +446,7 @@ TEST_CASE("what a writer committed is in its WAL even when the process dies with
   if (child == 0) {
     auto writer = Registry::open(dir.path / "r.db");
     std::atomic<int> wal_frames{0};
-    writer.database().disable_auto_checkpoint(wal_frames);
+    database_of(writer).disable_auto_checkpoint(wal_frames);
     auto tx = writer.begin();
     writer.insert_thing({"committed-before-the-crash", std::nullopt, {}});
     tx.commit();
