@@ -7,8 +7,14 @@
 
 #include <iostream>
 
-#include "administration.h"
 #include "config.h"
+#include "fleet/access.h"
+#include "fleet/cas.h"
+#include "fleet/claims.h"
+#include "fleet/housekeeping.h"
+#include "fleet/policies.h"
+#include "fleet/templates.h"
+#include "fleet/things.h"
 #include "pki/authority.h"
 #include "pki/certificate.h"
 #include "policy/policy.h"
@@ -46,43 +52,25 @@ int init(const service::InitOptions& options) {
   return 0;
 }
 
-int put_template(const std::string& config_file, const std::string& name, const std::string& file) {
-  auto config = service::load_config(config_file);
-  auto body = read_file(file);
-  auto issues = templates::ProvisioningTemplate::validate(body);
-  if (!issues.empty()) {
-    for (const auto& issue : issues) std::cerr << file << ": " << issue.path << ": " << issue.message << "\n";
-    return 1;
-  }
-  auto registry = registry::Registry::open(config.registry);
-  auto tx = registry.begin();
-  int64_t version = registry.add_template_version(name, body);
-  registry.audit({0, 0, "cli", "PutTemplate", name, "ok", "", "{\"version\":" + std::to_string(version) + "}"});
-  tx.commit();
-  std::cout << "template " << name << " version " << version << "\n";
-  return 0;
-}
-
-int put_policy(const std::string& config_file, const std::string& name, const std::string& file) {
-  auto config = service::load_config(config_file);
-  auto body = read_file(file);
-  policy::PolicyDocument::parse(body);
-  auto registry = registry::Registry::open(config.registry);
-  auto tx = registry.begin();
-  registry.put_policy(name, body);
-  registry.audit({0, 0, "cli", "PutPolicy", name, "ok", "", "{}"});
-  tx.commit();
-  std::cout << "policy " << name << "\n";
-  return 0;
-}
-
-// Runs an administration function on the registry of `config_file`.
+// Runs a fleet change on the registry of `config_file`, as the operator at
+// this machine's command line.
 template <typename F>
-int administer(const std::string& config_file, F&& change) {
+int change(const std::string& config_file, F&& make_change) {
   auto config = service::load_config(config_file);
   auto registry = registry::Registry::open(config.registry);
-  change(registry, service::Actor{"cli", ""});
+  service::fleet::Context context;
+  context.actor = {"cli", ""};
+  context.config = &config;
+  context.config_file = config_file;
+  make_change(registry, context);
   return 0;
+}
+
+// A template refused on save: each problem on a line of its own, by its JSON path.
+int refused_template(const std::string& file, const RequestError& e) {
+  if (e.details.empty()) throw e;
+  for (const auto& [path, message] : e.details) std::cerr << file << ": " << path << ": " << message << "\n";
+  return 1;
 }
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -190,9 +178,12 @@ int main(int argc, char** argv) {
   ca_register->add_option("--config", config_file, "provisiond.json")->required()->check(CLI::ExistingFile);
   ca_register->add_option("certificate", file, "CA certificate (PEM)")->required()->check(CLI::ExistingFile);
   ca_register->add_option("--name", name, "a name for it")->required();
-  ca_register->add_option("--role", role, "claim | manufacturer | fleet");
+  ca_register->add_option("--role", role, "claim | manufacturer | fleet")->check(CLI::IsMember({"claim", "manufacturer", "fleet"}));
   ca_register->add_option("--templates", templates, "comma-separated templates its certificates may use");
   ca_register->add_option("--registration-id", registration_field, "manufacturer: CN | serialNumber | certificateSerial");
+  std::string key_file;
+  ca_register->add_option("--key", key_file, "fleet: the CA's private key (PEM); the service issues device certificates with it")
+      ->check(CLI::ExistingFile);
 
   try {
     app.parse(argc, argv);
@@ -206,50 +197,68 @@ int main(int argc, char** argv) {
   try {
     if (*init_cmd) return init(init_options);
     if (*serve_cmd) return service::serve(config_file);
-    if (*template_put) return put_template(config_file, name, file);
-    if (*policy_put) return put_policy(config_file, name, file);
+    namespace fleet = service::fleet;
+    if (*template_put) {
+      try {
+        return change(config_file, [&](auto& r, const auto& context) {
+          auto version = fleet::put_template(r, context, name, read_file(file));
+          std::cout << "template " << name << " version " << version.version << "\n";
+        });
+      } catch (const RequestError& e) {
+        return refused_template(file, e);
+      }
+    }
+    if (*policy_put)
+      return change(config_file, [&](auto& r, const auto& context) {
+        fleet::put_policy(r, context, name, read_file(file));
+        std::cout << "policy " << name << "\n";
+      });
     if (*certificate_status)
-      return administer(config_file, [&](auto& r, const auto& actor) { service::set_certificate_status(r, actor, id, status); });
+      return change(config_file, [&](auto& r, const auto& context) { fleet::set_certificate_status(r, context, id, status); });
     if (*thing_delete)
-      return administer(config_file, [&](auto& r, const auto& actor) { service::delete_thing(r, actor, name); });
+      return change(config_file, [&](auto& r, const auto& context) {
+        if (!fleet::delete_thing(r, context, name)) std::cout << "thing " << name << " does not exist; nothing to do\n";
+      });
     if (*claim_status)
-      return administer(config_file, [&](auto& r, const auto& actor) { service::set_claim_status(r, actor, id, status); });
+      return change(config_file, [&](auto& r, const auto& context) {
+        fleet::ClaimChange c;
+        c.status = status;
+        fleet::update_claim(r, context, id, c);
+      });
     if (*claim_register)
-      return administer(config_file, [&](auto& r, const auto& actor) {
-        std::optional<int64_t> expiry;
-        if (expires_at) expiry = expires_at;
-        std::cout << service::register_claim(r, actor, read_file(file), split_list(templates), description, expiry) << "\n";
+      return change(config_file, [&](auto& r, const auto& context) {
+        fleet::ClaimRequest request;
+        request.certificate_pem = read_file(file);
+        request.templates = split_list(templates);
+        request.description = description;
+        if (expires_at) request.expires_at = expires_at;
+        std::cout << fleet::create_claim(r, context, request).record.id << "\n";
       });
     if (*identity_register)
-      return administer(config_file, [&](auto& r, const auto& actor) {
-        auto certificate = pki::Certificate::from_pem(read_file(file));
-        auto tx = r.begin();
-        r.put_service_identity({certificate.id(), name, registry::kActive, 0, kind});
-        r.audit({0, 0, actor.name, "RegisterIdentity", certificate.id(), "ok", "", "{\"kind\":\"" + kind + "\"}"});
-        tx.commit();
-        std::cout << certificate.id() << "\n";
+      return change(config_file, [&](auto& r, const auto& context) {
+        std::cout << fleet::register_service_identity(r, context, read_file(file), name, kind) << "\n";
       });
     if (*janitor_cmd) {
       auto config = service::load_config(config_file);
       auto registry = registry::Registry::open(config.registry);
-      auto done = service::housekeep(registry, unix_now(), config.ownership_token_ttl_seconds);
-      std::cout << service::describe(done) << "\n";
+      auto done = fleet::housekeep(registry, unix_now(), config.ownership_token_ttl_seconds);
+      std::cout << fleet::describe(done) << "\n";
       return 0;
     }
     if (*token_create)
-      return administer(config_file, [&](auto& r, const auto& actor) {
-        std::string secret = random_token(32);
-        auto tx = r.begin();
-        if (r.find_api_token(name)) throw Error("a token named " + name + " exists");
-        r.insert_api_token({name, sha256_hex(secret), role, unix_now(), std::nullopt});
-        r.audit({0, 0, actor.name, "CreateToken", name, "ok", "", "{\"role\":\"" + role + "\"}"});
-        tx.commit();
-        std::cout << secret << "\n";
+      return change(config_file, [&](auto& r, const auto& context) {
+        std::cout << fleet::create_token(r, context, name, role).secret << "\n";
       });
     if (*ca_register)
-      return administer(config_file, [&](auto& r, const auto& actor) {
-        std::cout << service::register_ca(r, actor, {name, role, read_file(file), split_list(templates), registration_field})
-                  << "\n";
+      return change(config_file, [&](auto& r, const auto& context) {
+        fleet::CaRequest request;
+        request.name = name;
+        request.role = role;
+        request.certificate_pem = read_file(file);
+        request.templates = split_list(templates);
+        request.registration_id_field = registration_field;
+        if (!key_file.empty()) request.private_key_pem = read_file(key_file);
+        std::cout << fleet::register_ca(r, context, request).id << "\n";
       });
   } catch (const std::exception& e) {
     std::cerr << "provisiond: " << e.what() << "\n";

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "admin/server.h"
-#include "administration.h"
+#include "fleet/housekeeping.h"
 #include "config.h"
 #include "mqtt_worker.h"
 #include "pki/authority.h"
@@ -46,8 +46,8 @@ void setup_logging(const ServiceConfig& config) {
 void housekeeping_pass(const ServiceConfig& config) {
   try {
     auto registry = registry::Registry::open(config.registry);
-    auto done = housekeep(registry, unix_now(), config.ownership_token_ttl_seconds);
-    if (done.tokens || !done.certificates.empty() || !done.retired.empty()) spdlog::info("janitor: {}", describe(done));
+    auto done = fleet::housekeep(registry, unix_now(), config.ownership_token_ttl_seconds);
+    if (done.tokens || !done.certificates.empty() || !done.retired.empty()) spdlog::info("janitor: {}", fleet::describe(done));
   } catch (const std::exception& e) {
     spdlog::error("janitor: {}", e.what());
   }

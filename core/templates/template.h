@@ -36,7 +36,9 @@ struct CompiledPatterns;
 //                            thing name or attribute produced, ...)
 struct TemplateError : RequestError {
   TemplateError(std::string error_code, std::string json_path, const std::string& message)
-      : RequestError(400, std::move(error_code), json_path + ": " + message), path(std::move(json_path)) {}
+      : RequestError(400, std::move(error_code), json_path + ": " + message), path(std::move(json_path)) {
+    details.emplace_back(path, what());
+  }
   std::string path;
 };
 

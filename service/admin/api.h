@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "fleet/fleet.h"
 #include "registry/registry.h"
 #include "util/error.h"
 #include "util/json.h"
@@ -26,12 +27,7 @@ std::string_view role_name(Role role);
 std::optional<Role> parse_role(std::string_view name);
 
 // A failure the API reports as {error: {code, message, field?, details?}}.
-struct ApiError : RequestError {
-  ApiError(int status, std::string error_code, const std::string& message, std::string field_name = {})
-      : RequestError(status, std::move(error_code), message), field(std::move(field_name)) {}
-  std::string field;
-  std::vector<std::pair<std::string, std::string>> details;  // (path, message)
-};
+using ApiError = RequestError;
 
 struct Response {
   int status = 200;
@@ -61,16 +57,35 @@ struct Call {
   std::optional<std::string> query_string(const std::string& name) const;
   std::optional<int64_t> query_int(const std::string& name) const;  // 400 when not an integer
   registry::Page page() const;                                       // ?limit=&after=
-  // Writes an audit entry (inside the caller's transaction).
-  void audit(const std::string& action, const std::string& subject, const std::string& detail = "{}") const;
+  // Who makes the change and what it needs, for the fleet's changes.
+  fleet::Context fleet() const;
 };
 
 using Handler = std::function<Response(Call&)>;
+
+// The fleet change a route makes, by its audit action (fleet::action); a
+// read makes none. A change refused before it ran (the role, the body) is
+// audited under it too, so that the refusal is found like a success.
+// Its subject is the path parameter `subject` names (default: the first one;
+// a create's, the name in its body).
+struct Change {
+  Change() = default;
+  Change(const char* name, const char* subject_parameter = nullptr)  // route tables name it: {"POST", "/v1/x", roles, fleet::action::kCreateX, ...}
+      : action(name), subject(subject_parameter) {}
+  // A route whose body says which change it is (a certificate's status):
+  // `fallback` until the body is read.
+  Change(const char* (*of)(const rapidjson::Value& body), const char* fallback) : action(fallback), of_body(of) {}
+  const char* action = nullptr;
+  const char* subject = nullptr;
+  const char* (*of_body)(const rapidjson::Value& body) = nullptr;
+};
+inline const Change kRead{};
 
 struct Route {
   std::string method;   // GET, POST, PUT, PATCH, DELETE
   std::string pattern;  // "/v1/templates/{name}"
   std::vector<Role> roles;
+  Change change;
   Handler handler;
 };
 
@@ -106,17 +121,16 @@ using json::string_map;
 using json::to_string_list;
 using json::to_string_map;
 
-// A JSON object of strings, for audit details: {"role": "fleet", ...}.
-std::string detail(const std::vector<std::pair<std::string, std::string>>& fields);
-
-[[noreturn]] void not_found(const std::string& what);
-[[noreturn]] void conflict(const std::string& message);
+using fleet::conflict;
+using fleet::detail;
+using fleet::invalid_field;
+using fleet::not_found;
 
 // The resources, each in its own file.
 std::vector<Route> template_routes();
 std::vector<Route> policy_routes();
 std::vector<Route> claim_and_ca_routes();
-std::vector<Route> fleet_routes();  // things, certificates, registration
+std::vector<Route> thing_routes();  // things, certificates, programmatic registration
 std::vector<Route> audit_and_token_routes();
 std::vector<Route> enrollment_routes();
 std::vector<Route> broker_routes();

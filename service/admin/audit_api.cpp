@@ -1,6 +1,7 @@
 // /v1/audit (the audit log, newest first) and /v1/tokens (API tokens,
 // stored as SHA-256 hashes; a token is shown once, when it is created).
 #include "admin/api.h"
+#include "fleet/access.h"
 #include "util/clock.h"
 #include "util/encoding.h"
 #include "util/json.h"
@@ -63,31 +64,14 @@ Response list_tokens(Call& call) {
 
 Response create_token(Call& call) {
   const auto& body = call.body_as("TokenCreate");
-  std::string secret = random_token(32);
-  registry::ApiTokenRecord record{*json::string_member(body, "name"), sha256_hex(secret), *json::string_member(body, "role"),
-                                  unix_now(), std::nullopt};
-  auto tx = call.registry.begin();
-  if (call.registry.find_api_token(record.name)) conflict("a token named " + record.name + " exists");
-  call.registry.insert_api_token(record);
-  call.audit("CreateToken", record.name, detail({{"role", record.role}}));
-  tx.commit();
-  auto doc = token_json(record);
-  doc.AddMember("token", json::string_value(secret, doc.GetAllocator()), doc.GetAllocator());
+  auto created = fleet::create_token(call.registry, call.fleet(), *json::string_member(body, "name"), *json::string_member(body, "role"));
+  auto doc = token_json(created.record);
+  doc.AddMember("token", json::string_value(created.secret, doc.GetAllocator()), doc.GetAllocator());
   return json_response(201, std::move(doc));
 }
 
 Response delete_token(Call& call) {
-  auto tx = call.registry.begin();
-  auto token = call.registry.find_api_token(call.path["name"]);
-  if (!token) not_found("token " + call.path["name"]);
-  if (token->role == "admin") {
-    int admins = 0;
-    for (const auto& t : call.registry.list_api_tokens({500, ""})) admins += t.role == "admin";
-    if (admins <= 1) conflict("token " + token->name + " is the last admin token; create another admin token first");
-  }
-  call.registry.delete_api_token(token->name);
-  call.audit("DeleteToken", call.path["name"]);
-  tx.commit();
+  fleet::delete_token(call.registry, call.fleet(), call.path["name"]);
   return no_content();
 }
 
@@ -95,10 +79,10 @@ Response delete_token(Call& call) {
 
 std::vector<Route> audit_and_token_routes() {
   return {
-      {"GET", "/v1/audit", {Role::Admin, Role::Operator}, list_audit},
-      {"GET", "/v1/tokens", kAdminOnly, list_tokens},
-      {"POST", "/v1/tokens", kAdminOnly, create_token},
-      {"DELETE", "/v1/tokens/{name}", kAdminOnly, delete_token},
+      {"GET", "/v1/audit", {Role::Admin, Role::Operator}, kRead, list_audit},
+      {"GET", "/v1/tokens", kAdminOnly, kRead, list_tokens},
+      {"POST", "/v1/tokens", kAdminOnly, fleet::action::kCreateToken, create_token},
+      {"DELETE", "/v1/tokens/{name}", kAdminOnly, fleet::action::kDeleteToken, delete_token},
   };
 }
 

@@ -1,5 +1,6 @@
 // /v1/brokers: the brokers devices are assigned to (deviceConfiguration.brokerEndpoint).
 #include "admin/api.h"
+#include "fleet/brokers.h"
 #include "util/json.h"
 
 namespace provision::service::admin {
@@ -30,44 +31,27 @@ Response list(Call& call) {
 
 Response create(Call& call) {
   const auto& body = call.body_as("BrokerCreate");
-  registry::BrokerRecord b;
-  b.name = *json::string_member(body, "name");
-  b.endpoint = *json::string_member(body, "endpoint");
-  b.weight = json::int_member(body, "weight").value_or(1);
-  b.enabled = json::bool_member(body, "enabled").value_or(true);
-  auto tx = call.registry.begin();
-  if (call.registry.find_broker(b.name)) conflict("broker " + b.name + " exists");
-  call.registry.put_broker(b);
-  call.audit("CreateBroker", b.name, detail({{"endpoint", b.endpoint}}));
-  tx.commit();
-  return json_response(201, broker_json(existing(call.registry, b.name)));
+  fleet::BrokerRequest request;
+  request.name = *json::string_member(body, "name");
+  request.endpoint = *json::string_member(body, "endpoint");
+  request.weight = json::int_member(body, "weight").value_or(1);
+  request.enabled = json::bool_member(body, "enabled").value_or(true);
+  return json_response(201, broker_json(fleet::create_broker(call.registry, call.fleet(), request)));
 }
 
 Response get(Call& call) { return json_response(200, broker_json(existing(call.registry, call.path["name"]))); }
 
 Response update(Call& call) {
   const auto& body = call.body_as("BrokerUpdate");
-  auto tx = call.registry.begin();
-  auto b = existing(call.registry, call.path["name"]);
-  if (auto endpoint = json::string_member(body, "endpoint")) b.endpoint = *endpoint;
-  if (auto weight = json::int_member(body, "weight")) b.weight = *weight;
-  if (auto enabled = json::bool_member(body, "enabled")) b.enabled = *enabled;
-  call.registry.put_broker(b);
-  call.audit("UpdateBroker", b.name, json::stringify(body));
-  tx.commit();
-  return json_response(200, broker_json(existing(call.registry, b.name)));
+  fleet::BrokerChange change;
+  change.endpoint = json::string_member(body, "endpoint");
+  change.weight = json::int_member(body, "weight");
+  change.enabled = json::bool_member(body, "enabled");
+  return json_response(200, broker_json(fleet::update_broker(call.registry, call.fleet(), call.path["name"], change)));
 }
 
 Response remove(Call& call) {
-  auto tx = call.registry.begin();
-  const std::string& name = call.path["name"];
-  if (!call.registry.find_broker(name)) not_found("broker " + name);
-  if (int64_t users = call.registry.count_broker_users(name))
-    conflict("broker " + name + " is pinned by " + std::to_string(users) +
-             " enrollment(s) or static template assignment(s); disable it or change those first");
-  call.registry.delete_broker(name);
-  call.audit("DeleteBroker", call.path["name"]);
-  tx.commit();
+  fleet::delete_broker(call.registry, call.fleet(), call.path["name"]);
   return no_content();
 }
 
@@ -75,11 +59,11 @@ Response remove(Call& call) {
 
 std::vector<Route> broker_routes() {
   return {
-      {"GET", "/v1/brokers", kReaders, list},
-      {"POST", "/v1/brokers", kAdminOnly, create},
-      {"GET", "/v1/brokers/{name}", kReaders, get},
-      {"PATCH", "/v1/brokers/{name}", kAdminOnly, update},
-      {"DELETE", "/v1/brokers/{name}", kAdminOnly, remove},
+      {"GET", "/v1/brokers", kReaders, kRead, list},
+      {"POST", "/v1/brokers", kAdminOnly, fleet::action::kCreateBroker, create},
+      {"GET", "/v1/brokers/{name}", kReaders, kRead, get},
+      {"PATCH", "/v1/brokers/{name}", kAdminOnly, fleet::action::kUpdateBroker, update},
+      {"DELETE", "/v1/brokers/{name}", kAdminOnly, fleet::action::kDeleteBroker, remove},
   };
 }
 

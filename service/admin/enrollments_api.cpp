@@ -1,7 +1,7 @@
 // /v1/enrollments: the factory's list of devices (disabled until their buyer
 // activates them with metadata). The factory adds them here or over MQTT.
 #include "admin/api.h"
-#include "util/clock.h"
+#include "fleet/enrollments.h"
 #include "util/json.h"
 
 namespace provision::service::admin {
@@ -46,87 +46,52 @@ Response list(Call& call) {
 
 Response create(Call& call) {
   const auto& body = call.body_as("EnrollmentCreate");
-  registry::EnrollmentRecord record;
-  record.registration_id = *json::string_member(body, "registrationId");
-  record.kind = json::string_member(body, "kind").value_or("individual");
-  record.template_name = json::string_member(body, "templateName");
-  record.reprovisioning = json::string_member(body, "reprovisioning").value_or(registry::kReprovisionNever);
-  record.created_at = unix_now();
-  record.created_by = call.actor;
-  auto tx = call.registry.begin();
-  if (record.template_name && !call.registry.find_template(*record.template_name))
-    throw ApiError(400, "InvalidField", "templateName: no template " + *record.template_name, "templateName");
-  bool created = call.registry.upsert_enrollment(record);
-  if (created) call.audit("CreateEnrollment", record.registration_id, detail({{"kind", record.kind}}));
-  tx.commit();
-  return json_response(created ? 201 : 200, enrollment_json(existing(call.registry, record.registration_id)));
+  fleet::EnrollmentRequest request;
+  request.registration_id = *json::string_member(body, "registrationId");
+  request.kind = json::string_member(body, "kind").value_or("individual");
+  request.template_name = json::string_member(body, "templateName");
+  request.reprovisioning = json::string_member(body, "reprovisioning");
+  auto published = fleet::create_enrollment(call.registry, call.fleet(), request);
+  return json_response(published.created ? 201 : 200, enrollment_json(published.record));
 }
 
 Response get(Call& call) { return json_response(200, enrollment_json(existing(call.registry, call.path["id"]))); }
 
 Response remove(Call& call) {
-  auto tx = call.registry.begin();
-  if (!call.registry.delete_enrollment(call.path["id"])) not_found("enrollment " + call.path["id"]);
-  call.audit("DeleteEnrollment", call.path["id"]);
-  tx.commit();
+  fleet::delete_enrollment(call.registry, call.fleet(), call.path["id"]);
   return no_content();
 }
 
 Response activate(Call& call) {
   const auto& body = call.body_as("EnrollmentActivate");
-  auto tx = call.registry.begin();
-  auto e = existing(call.registry, call.path["id"]);
-  if (const auto* attributes = json::member(body, "attributes")) e.attributes = to_string_map(*attributes);
-  if (const auto* configuration = json::member(body, "configuration")) e.configuration = json::stringify(*configuration);
-  if (auto broker = json::string_member(body, "broker")) {
-    if (!call.registry.find_broker(*broker)) throw ApiError(400, "InvalidField", "broker: no broker " + *broker, "broker");
-    e.broker = *broker;
-  }
-  if (auto reprovisioning = json::string_member(body, "reprovisioning")) e.reprovisioning = *reprovisioning;
-  e.status = "ENABLED";
-  e.activated_at = unix_now();
-  call.registry.update_enrollment(e);
-  call.audit("ActivateEnrollment", e.registration_id, detail({{"broker", e.broker.value_or("")}}));
-  tx.commit();
-  return json_response(200, enrollment_json(e));
+  fleet::Activation activation;
+  if (const auto* attributes = json::member(body, "attributes")) activation.attributes = to_string_map(*attributes);
+  if (const auto* configuration = json::member(body, "configuration")) activation.configuration = json::stringify(*configuration);
+  activation.broker = json::string_member(body, "broker");
+  activation.reprovisioning = json::string_member(body, "reprovisioning");
+  return json_response(200, enrollment_json(fleet::activate_enrollment(call.registry, call.fleet(), call.path["id"], activation)));
 }
 
 Response disable(Call& call) {
-  auto tx = call.registry.begin();
-  auto e = existing(call.registry, call.path["id"]);
-  e.status = "DISABLED";
-  call.registry.update_enrollment(e);
-  call.audit("DisableEnrollment", e.registration_id);
-  tx.commit();
-  return json_response(200, enrollment_json(e));
+  return json_response(200, enrollment_json(fleet::disable_enrollment(call.registry, call.fleet(), call.path["id"])));
 }
 
-// A used individual enrollment may be used once more (a device that was
-// factory-reset): its next registration re-provisions the thing it registered
-// before, with a new certificate, and revokes the old ones.
 Response reset(Call& call) {
-  auto tx = call.registry.begin();
-  auto e = existing(call.registry, call.path["id"]);
-  if (e.kind != "individual") conflict("enrollment " + e.registration_id + " is a group enrollment; it is never used up");
-  bool was_used = e.used_at.has_value();
-  e.used_at.reset();
-  call.registry.update_enrollment(e);
-  call.audit("ResetEnrollment", e.registration_id, was_used ? R"({"wasUsed":true})" : R"({"wasUsed":false})");
-  tx.commit();
-  return json_response(200, enrollment_json(e));
+  return json_response(200, enrollment_json(fleet::reset_enrollment(call.registry, call.fleet(), call.path["id"])));
 }
 
 }  // namespace
 
 std::vector<Route> enrollment_routes() {
+  namespace action = fleet::action;
   return {
-      {"GET", "/v1/enrollments", kReaders, list},
-      {"POST", "/v1/enrollments", {Role::Admin, Role::Factory}, create},
-      {"GET", "/v1/enrollments/{id}", kReaders, get},
-      {"DELETE", "/v1/enrollments/{id}", kAdminOnly, remove},
-      {"POST", "/v1/enrollments/{id}/activate", kAdminOnly, activate},
-      {"POST", "/v1/enrollments/{id}/disable", kAdminOnly, disable},
-      {"POST", "/v1/enrollments/{id}/reset", kAdminOnly, reset},
+      {"GET", "/v1/enrollments", kReaders, kRead, list},
+      {"POST", "/v1/enrollments", {Role::Admin, Role::Factory}, action::kCreateEnrollment, create},
+      {"GET", "/v1/enrollments/{id}", kReaders, kRead, get},
+      {"DELETE", "/v1/enrollments/{id}", kAdminOnly, action::kDeleteEnrollment, remove},
+      {"POST", "/v1/enrollments/{id}/activate", kAdminOnly, action::kActivateEnrollment, activate},
+      {"POST", "/v1/enrollments/{id}/disable", kAdminOnly, action::kDisableEnrollment, disable},
+      {"POST", "/v1/enrollments/{id}/reset", kAdminOnly, action::kResetEnrollment, reset},
   };
 }
 

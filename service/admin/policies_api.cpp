@@ -1,7 +1,6 @@
 // /v1/policies: device policies (schemas/policy.schema.json).
 #include "admin/api.h"
-#include "policy/policy.h"
-#include "protocol/schema_validator.h"
+#include "fleet/policies.h"
 #include "util/json.h"
 
 namespace provision::service::admin {
@@ -20,25 +19,6 @@ rapidjson::Document policy_json(registry::Registry& registry, const registry::Po
   return doc;
 }
 
-// Schema first (names the field), then the policy engine's own checks (variables, filters).
-std::string checked_document(const rapidjson::Value& document) {
-  if (auto violation = protocol::schema_violation("policy.schema.json", document)) {
-    auto colon = violation->find(": ");
-    std::string field = "document" + (colon == std::string::npos || violation->substr(0, colon) == "/"
-                                          ? std::string()
-                                          : "." + protocol::field_name(violation->substr(0, colon)));
-    throw ApiError(400, "InvalidPolicy", field + ": " + (colon == std::string::npos ? *violation : violation->substr(colon + 2)),
-                   field);
-  }
-  std::string text = json::stringify(document);
-  try {
-    policy::PolicyDocument::parse(text);
-  } catch (const policy::PolicyError& e) {
-    throw ApiError(400, "InvalidPolicy", std::string("document") + e.path.substr(1) + ": " + e.what(), "document" + e.path.substr(1));
-  }
-  return text;
-}
-
 Response list(Call& call) {
   auto page = call.page();
   return page_of(
@@ -48,14 +28,9 @@ Response list(Call& call) {
 
 Response create(Call& call) {
   const auto& body = call.body_as("PolicyCreate");
-  std::string name = *json::string_member(body, "name");
-  std::string text = checked_document(*json::member(body, "document"));
-  auto tx = call.registry.begin();
-  if (call.registry.find_policy(name)) conflict("policy " + name + " already exists; PUT to replace its document");
-  call.registry.put_policy(name, text);
-  call.audit("CreatePolicy", name);
-  tx.commit();
-  return json_response(201, policy_json(call.registry, *call.registry.find_policy(name)));
+  auto record = fleet::create_policy(call.registry, call.fleet(), *json::string_member(body, "name"),
+                                     json::stringify(*json::member(body, "document")));
+  return json_response(201, policy_json(call.registry, record));
 }
 
 Response get(Call& call) {
@@ -66,24 +41,12 @@ Response get(Call& call) {
 
 Response replace(Call& call) {
   const auto& body = call.body_as("PolicyUpdate");
-  std::string text = checked_document(*json::member(body, "document"));
-  auto tx = call.registry.begin();
-  if (!call.registry.find_policy(call.path["name"])) not_found("policy " + call.path["name"]);
-  call.registry.put_policy(call.path["name"], text);
-  call.audit("UpdatePolicy", call.path["name"]);
-  tx.commit();
-  return json_response(200, policy_json(call.registry, *call.registry.find_policy(call.path["name"])));
+  auto record = fleet::replace_policy(call.registry, call.fleet(), call.path["name"], json::stringify(*json::member(body, "document")));
+  return json_response(200, policy_json(call.registry, record));
 }
 
 Response remove(Call& call) {
-  auto tx = call.registry.begin();
-  const std::string& name = call.path["name"];
-  if (!call.registry.find_policy(name)) not_found("policy " + name);
-  if (int64_t n = call.registry.count_policy_attachments(name))
-    conflict("policy " + name + " is attached to " + std::to_string(n) + " certificate(s)");
-  call.registry.delete_policy(name);
-  call.audit("DeletePolicy", name);
-  tx.commit();
+  fleet::delete_policy(call.registry, call.fleet(), call.path["name"]);
   return no_content();
 }
 
@@ -91,11 +54,11 @@ Response remove(Call& call) {
 
 std::vector<Route> policy_routes() {
   return {
-      {"GET", "/v1/policies", kReaders, list},
-      {"POST", "/v1/policies", kAdminOnly, create},
-      {"GET", "/v1/policies/{name}", kReaders, get},
-      {"PUT", "/v1/policies/{name}", kAdminOnly, replace},
-      {"DELETE", "/v1/policies/{name}", kAdminOnly, remove},
+      {"GET", "/v1/policies", kReaders, kRead, list},
+      {"POST", "/v1/policies", kAdminOnly, fleet::action::kCreatePolicy, create},
+      {"GET", "/v1/policies/{name}", kReaders, kRead, get},
+      {"PUT", "/v1/policies/{name}", kAdminOnly, fleet::action::kUpdatePolicy, replace},
+      {"DELETE", "/v1/policies/{name}", kAdminOnly, fleet::action::kDeletePolicy, remove},
   };
 }
 

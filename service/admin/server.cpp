@@ -9,6 +9,8 @@
 #include "admin/api.h"
 #include "config.h"
 #include "metrics.h"
+#include "pki/authority.h"
+#include "provisioning/provisioning_service.h"
 #include "templates/template.h"
 #include "protocol/schema_validator.h"
 #include "util/clock.h"
@@ -89,8 +91,16 @@ registry::Page Call::page() const {
   return p;
 }
 
-void Call::audit(const std::string& action, const std::string& subject, const std::string& detail) const {
-  registry.audit({0, 0, actor, action, subject, "ok", source, detail});
+fleet::Context Call::fleet() const {
+  fleet::Context c;
+  c.actor = {actor, source};
+  c.config = context.config;
+  c.config_file = context.config_file;
+  if (auto* provisioning = context.provisioning) {
+    c.issuing_fleet_ca = [provisioning] { return provisioning->fleet_ca()->id(); };
+    c.use_fleet_ca = [provisioning](const pki::CertificateAuthority& ca) { provisioning->set_fleet_ca(ca); };
+  }
+  return c;
 }
 
 Response json_response(int status, rapidjson::Document body) { return Response{status, std::move(body)}; }
@@ -107,15 +117,6 @@ Response page_response(rapidjson::Document items, const registry::Page& page, co
   return json_response(200, std::move(doc));
 }
 
-std::string detail(const std::vector<std::pair<std::string, std::string>>& fields) {
-  rapidjson::Document doc(rapidjson::kObjectType);
-  for (const auto& [k, v] : fields)
-    doc.AddMember(json::string_value(k, doc.GetAllocator()), json::string_value(v, doc.GetAllocator()), doc.GetAllocator());
-  return json::stringify(doc);
-}
-
-void not_found(const std::string& what) { throw ApiError(404, "NotFound", what + " does not exist"); }
-void conflict(const std::string& message) { throw ApiError(409, "Conflict", message); }
 
 }  // namespace admin
 
@@ -189,47 +190,19 @@ registry::Registry& thread_registry(const std::filesystem::path& path) {
   return *registry;
 }
 
-// The audit action of each change, so that a refused change is recorded under
-// the same action and subject as it would have been had it succeeded. Routes
-// not listed here change nothing (reads, dry runs).
-const std::map<std::string, std::string>& change_actions() {
-  static const std::map<std::string, std::string> actions = {
-      {"POST /v1/templates", "CreateTemplate"},
-      {"PATCH /v1/templates/{name}", "UpdateTemplate"},
-      {"DELETE /v1/templates/{name}", "DeleteTemplate"},
-      {"POST /v1/templates/{name}/versions", "AddTemplateVersion"},
-      {"DELETE /v1/templates/{name}/versions/{version}", "DeleteTemplateVersion"},
-      {"POST /v1/policies", "CreatePolicy"},
-      {"PUT /v1/policies/{name}", "UpdatePolicy"},
-      {"DELETE /v1/policies/{name}", "DeletePolicy"},
-      {"POST /v1/claims", "CreateClaim"},
-      {"PATCH /v1/claims/{id}", "UpdateClaim"},
-      {"DELETE /v1/claims/{id}", "DeleteClaim"},
-      {"POST /v1/cas", "RegisterCa"},
-      {"PATCH /v1/cas/{id}", "UpdateCa"},
-      {"DELETE /v1/cas/{id}", "DeleteCa"},
-      {"DELETE /v1/things/{name}", "DeleteThing"},
-      {"DELETE /v1/things/{name}/certificates/{id}", "DetachCertificate"},
-      {"DELETE /v1/certificates/{id}", "DeleteCertificate"},
-      {"POST /v1/enrollments/{id}/reset", "ResetEnrollment"},
-      {"POST /v1/things/{name}/deprovision", "DeprovisionThing"},
-      {"PATCH /v1/certificates/{id}", "SetCertificateStatus"},
-      {"POST /v1/register", "RegisterThingProgrammatically"},
-      {"POST /v1/tokens", "CreateToken"},
-      {"DELETE /v1/tokens/{name}", "DeleteToken"},
-      {"POST /v1/enrollments", "CreateEnrollment"},
-      {"DELETE /v1/enrollments/{id}", "DeleteEnrollment"},
-      {"POST /v1/enrollments/{id}/activate", "ActivateEnrollment"},
-      {"POST /v1/enrollments/{id}/disable", "DisableEnrollment"},
-      {"POST /v1/brokers", "CreateBroker"},
-      {"PATCH /v1/brokers/{name}", "UpdateBroker"},
-      {"DELETE /v1/brokers/{name}", "DeleteBroker"},
-  };
-  return actions;
+// The action a refused change is audited under: the route's, or what its
+// body says it was (when the body is JSON).
+const char* refused_action(const Change& change, const httplib::Request& req) {
+  if (change.of_body)
+    if (auto body = json::try_parse(req.body, nullptr); body && body->IsObject()) return change.of_body(*body);
+  return change.action;
 }
 
 // What a change is about: its path parameter, else the name in its body.
-std::string change_subject(const httplib::Request& req) {
+std::string change_subject(const Change& change, const std::vector<std::string>& names, const httplib::Request& req) {
+  if (change.subject)
+    for (size_t i = 0; i < names.size() && i + 1 < req.matches.size(); ++i)
+      if (names[i] == change.subject) return req.matches[i + 1];
   if (req.matches.size() > 1) return req.matches[1];
   if (auto body = json::try_parse(req.body, nullptr); body && body->IsObject())
     for (const char* field : {"name", "registrationId", "templateName"})
@@ -278,12 +251,8 @@ struct AdminServer::Impl {
       Response response = route.handler(call);
       res.status = response.status;
       if (response.status != 204) res.set_content(json::stringify(response.body), "application/json");
-    } catch (const ApiError& e) {
-      fail(res, e.status_code, e.code, e.what(), e.field, e.details);
-    } catch (const templates::TemplateError& e) {
-      fail(res, 400, e.code, e.what(), "", {{e.path, e.what()}});
     } catch (const RequestError& e) {
-      fail(res, e.status_code, e.code, e.what());
+      fail(res, e.status_code, e.code, e.what(), e.field, e.details);
     } catch (const registry::RegistryError& e) {
       if (e.constraint()) fail(res, 409, "Conflict", "conflicts with an existing resource");
       else if (e.busy()) fail(res, 503, "ServiceUnavailable", "the registry is busy; retry");
@@ -296,13 +265,12 @@ struct AdminServer::Impl {
     labels.emplace_back("status", std::to_string(res.status));
     metrics().increment("provision_admin_requests_total", labels);
     // Refused changes are audited too, under the action and subject a success
-    // would have had (successes are audited by their handler, in their transaction).
-    auto change = change_actions().find(action);
-    if (change != change_actions().end() && res.status >= 400 && res.status != 401) {
+    // would have had (successes are audited by the fleet's change, in its transaction).
+    if (route.change.action && res.status >= 400 && res.status != 401) {
       try {
         auto& registry = thread_registry(context.config->registry);
-        registry.audit({0, 0, actor, change->second, change_subject(req), std::to_string(res.status), req.remote_addr,
-                        detail({{"request", req.method + " " + req.path}})});
+        registry.audit({0, 0, actor, refused_action(route.change, req), change_subject(route.change, names, req),
+                        std::to_string(res.status), req.remote_addr, detail({{"request", req.method + " " + req.path}})});
       } catch (const std::exception&) {
       }
     }
@@ -384,7 +352,7 @@ void AdminServer::start() {
   server.Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics().render(), "text/plain; version=0.0.4");
   });
-  for (auto routes : {template_routes(), policy_routes(), claim_and_ca_routes(), fleet_routes(), audit_and_token_routes(),
+  for (auto routes : {template_routes(), policy_routes(), claim_and_ca_routes(), thing_routes(), audit_and_token_routes(),
                       enrollment_routes(), broker_routes()})
     for (const auto& route : routes) impl_->add(route);
   // Whatever the library answers by itself (no route, body too large, bad

@@ -1,6 +1,6 @@
 // /v1/templates: provisioning templates, their versions and dry runs.
 #include "admin/api.h"
-#include "assignment.h"
+#include "fleet/templates.h"
 #include "hooks/hook.h"
 #include "pki/authority.h"
 #include "protocol/topics.h"
@@ -50,53 +50,19 @@ rapidjson::Document template_json(registry::Registry& registry, const registry::
   return doc;
 }
 
-// Validates a template document; 400 InvalidTemplate with every problem's JSON path.
-std::string checked_template(const rapidjson::Value& body) {
-  std::string text = json::stringify(body);
-  auto issues = templates::ProvisioningTemplate::validate(text);
-  if (!issues.empty()) {
-    ApiError error(400, "InvalidTemplate", "body" + issues.front().path.substr(1) + ": " + issues.front().message,
-                   "body" + issues.front().path.substr(1));
-    for (const auto& issue : issues) error.details.emplace_back(issue.path, issue.message);
-    throw error;
-  }
-  return text;
-}
-
-// The re-provisioning policy, hook and assignment documents of a create or
-// update body, checked (400 naming the field). A JSON null clears; absent
-// leaves as is.
-void apply_settings(registry::Registry& registry, const rapidjson::Value& body, registry::TemplateRecord& t) {
-  if (auto reprovisioning = json::string_member(body, "reprovisioning")) t.reprovisioning = *reprovisioning;
-  if (const auto* hook = json::member(body, "preProvisioningHook")) {
-    if (hook->IsNull()) {
-      t.hook.reset();
-    } else {
-      try {
-        hooks::parse_hook(json::stringify(*hook));
-      } catch (const Error& e) {
-        std::string what = e.what();
-        throw ApiError(400, "InvalidField", "preProvisioningHook: " + what.substr(what.find(": ") + 2), "preProvisioningHook");
-      }
-      t.hook = json::stringify(*hook);
-    }
-  }
-  if (const auto* assignment = json::member(body, "brokerAssignment")) {
-    if (assignment->IsNull()) {
-      t.assignment.reset();
-    } else {
-      AssignmentPolicy policy;
-      try {
-        policy = parse_assignment(json::stringify(*assignment));
-      } catch (const Error& e) {
-        std::string what = e.what();
-        throw ApiError(400, "InvalidField", "brokerAssignment: " + what.substr(what.find(": ") + 2), "brokerAssignment");
-      }
-      if (policy.kind == AssignmentPolicy::Kind::Static && !registry.find_broker(policy.broker))
-        throw ApiError(400, "InvalidField", "brokerAssignment.broker: no broker " + policy.broker, "brokerAssignment.broker");
-      t.assignment = json::stringify(*assignment);
-    }
-  }
+// The settings a create or update body carries (a JSON null clears a hook or assignment).
+fleet::TemplateSettings settings_of(const rapidjson::Value& body) {
+  fleet::TemplateSettings s;
+  s.description = json::string_member(body, "description");
+  s.enabled = json::bool_member(body, "enabled");
+  s.reprovisioning = json::string_member(body, "reprovisioning");
+  s.default_version = json::int_member(body, "defaultVersion");
+  auto document = [&](const char* name, std::optional<std::optional<std::string>>& out) {
+    if (const auto* v = json::member(body, name)) out = v->IsNull() ? std::optional<std::string>() : json::stringify(*v);
+  };
+  document("preProvisioningHook", s.hook);
+  document("brokerAssignment", s.assignment);
+  return s;
 }
 
 registry::TemplateRecord existing(registry::Registry& registry, const std::string& name) {
@@ -119,52 +85,21 @@ Response list(Call& call) {
 
 Response create(Call& call) {
   const auto& body = call.body_as("TemplateCreate");
-  std::string name = *json::string_member(body, "name");
-  std::string text = checked_template(*json::member(body, "body"));
-  auto tx = call.registry.begin();
-  if (call.registry.find_template(name)) conflict("template " + name + " already exists; add a version instead");
-  call.registry.add_template_version(name, text, json::string_member(body, "description").value_or(""));
-  auto record = existing(call.registry, name);
-  if (json::bool_member(body, "enabled") == false) record.enabled = false;
-  apply_settings(call.registry, body, record);
-  call.registry.update_template(record);
-  call.audit("CreateTemplate", name, R"({"version":1})");
-  tx.commit();
-  return json_response(201, template_json(call.registry, existing(call.registry, name), true));
+  auto record = fleet::create_template(call.registry, call.fleet(), *json::string_member(body, "name"),
+                                       json::stringify(*json::member(body, "body")), settings_of(body));
+  return json_response(201, template_json(call.registry, record, true));
 }
 
 Response get(Call& call) { return json_response(200, template_json(call.registry, existing(call.registry, call.path["name"]), true)); }
 
 Response update(Call& call) {
   const auto& body = call.body_as("TemplateUpdate");
-  auto tx = call.registry.begin();
-  auto t = existing(call.registry, call.path["name"]);
-  if (auto d = json::string_member(body, "description")) t.description = *d;
-  if (auto e = json::bool_member(body, "enabled")) t.enabled = *e;
-  if (auto v = json::int_member(body, "defaultVersion")) {
-    if (!call.registry.find_template_version(t.name, *v))
-      throw ApiError(400, "InvalidField", "defaultVersion: template " + t.name + " has no version " + std::to_string(*v),
-                     "defaultVersion");
-    t.default_version = *v;
-  }
-  apply_settings(call.registry, body, t);
-  call.registry.update_template(t);
-  // Which fields changed, not their values: a hook's secret stays out of the log.
-  std::string fields;
-  for (const auto& m : body.GetObject()) fields += (fields.empty() ? "" : ",") + std::string(json::view(m.name));
-  call.audit("UpdateTemplate", t.name, detail({{"fields", fields}}));
-  tx.commit();
-  return json_response(200, template_json(call.registry, existing(call.registry, t.name), true));
+  auto record = fleet::update_template(call.registry, call.fleet(), call.path["name"], settings_of(body));
+  return json_response(200, template_json(call.registry, record, true));
 }
 
 Response remove(Call& call) {
-  auto tx = call.registry.begin();
-  auto t = existing(call.registry, call.path["name"]);
-  if (int64_t users = call.registry.count_template_users(t.name))
-    conflict("template " + t.name + " is allowed by " + std::to_string(users) + " claim certificate(s) or CA(s); remove it there first");
-  call.registry.delete_template(t.name);
-  call.audit("DeleteTemplate", t.name);
-  tx.commit();
+  fleet::delete_template(call.registry, call.fleet(), call.path["name"]);
   return no_content();
 }
 
@@ -189,19 +124,10 @@ int64_t version_number(Call& call) {
 
 Response add_version(Call& call) {
   const auto& body = call.body_as("TemplateVersionCreate");
-  std::string text = checked_template(*json::member(body, "body"));
-  auto tx = call.registry.begin();
-  auto t = existing(call.registry, call.path["name"]);
-  int64_t previous_default = t.default_version;
-  int64_t version = call.registry.add_template_version(t.name, text);
-  if (json::bool_member(body, "makeDefault") == false) {
-    auto updated = *call.registry.find_template(t.name);
-    updated.default_version = previous_default;
-    call.registry.update_template(updated);
-  }
-  call.audit("AddTemplateVersion", t.name, R"({"version":)" + std::to_string(version) + "}");
-  tx.commit();
-  return json_response(201, version_json(*call.registry.find_template_version(t.name, version)));
+  auto version = fleet::add_template_version(call.registry, call.fleet(), call.path["name"],
+                                             json::stringify(*json::member(body, "body")),
+                                             json::bool_member(body, "makeDefault").value_or(true));
+  return json_response(201, version_json(version));
 }
 
 Response get_version(Call& call) {
@@ -211,15 +137,7 @@ Response get_version(Call& call) {
 }
 
 Response remove_version(Call& call) {
-  int64_t version = version_number(call);
-  auto tx = call.registry.begin();
-  auto t = existing(call.registry, call.path["name"]);
-  if (!call.registry.find_template_version(t.name, version)) not_found("version " + std::to_string(version) + " of template " + t.name);
-  if (t.default_version == version)
-    conflict("version " + std::to_string(version) + " is the default version of " + t.name + " (in use); make another the default first");
-  call.registry.delete_template_version(t.name, version);
-  call.audit("DeleteTemplateVersion", t.name, R"({"version":)" + std::to_string(version) + "}");
-  tx.commit();
+  fleet::delete_template_version(call.registry, call.fleet(), call.path["name"], version_number(call));
   return no_content();
 }
 
@@ -297,16 +215,17 @@ Response dry_run(Call& call) {
 }  // namespace
 
 std::vector<Route> template_routes() {
+  namespace action = fleet::action;
   return {
-      {"GET", "/v1/templates", kReaders, list},
-      {"POST", "/v1/templates", kAdminOnly, create},
-      {"GET", "/v1/templates/{name}", kReaders, get},
-      {"PATCH", "/v1/templates/{name}", kAdminOnly, update},
-      {"DELETE", "/v1/templates/{name}", kAdminOnly, remove},
-      {"POST", "/v1/templates/{name}/versions", kAdminOnly, add_version},
-      {"GET", "/v1/templates/{name}/versions/{version}", kReaders, get_version},
-      {"DELETE", "/v1/templates/{name}/versions/{version}", kAdminOnly, remove_version},
-      {"POST", "/v1/templates/{name}/dry-run", {Role::Admin, Role::Factory}, dry_run},
+      {"GET", "/v1/templates", kReaders, kRead, list},
+      {"POST", "/v1/templates", kAdminOnly, action::kCreateTemplate, create},
+      {"GET", "/v1/templates/{name}", kReaders, kRead, get},
+      {"PATCH", "/v1/templates/{name}", kAdminOnly, action::kUpdateTemplate, update},
+      {"DELETE", "/v1/templates/{name}", kAdminOnly, action::kDeleteTemplate, remove},
+      {"POST", "/v1/templates/{name}/versions", kAdminOnly, action::kAddTemplateVersion, add_version},
+      {"GET", "/v1/templates/{name}/versions/{version}", kReaders, kRead, get_version},
+      {"DELETE", "/v1/templates/{name}/versions/{version}", kAdminOnly, action::kDeleteTemplateVersion, remove_version},
+      {"POST", "/v1/templates/{name}/dry-run", {Role::Admin, Role::Factory}, kRead, dry_run},
   };
 }
 

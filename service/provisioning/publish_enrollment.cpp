@@ -1,9 +1,10 @@
 // PublishEnrollment: a factory identity adds an enrollment over MQTT, one
-// acknowledgement per message. Publishing the same enrollment again is
-// harmless: it never changes its status, metadata or use.
+// acknowledgement per message: the fleet's CreateEnrollment, as the admin API
+// does it. Publishing the same enrollment again is harmless: it never
+// changes its status, metadata or use.
+#include "fleet/enrollments.h"
 #include "protocol/payloads.h"
 #include "provisioning/provisioning_service.h"
-#include "util/clock.h"
 #include "util/json.h"
 
 namespace provision::service {
@@ -12,18 +13,15 @@ Reply ProvisioningService::publish_enrollment(const IncomingRequest& request, re
   if (request.identity != "factory")
     throw RequestError(403, "NotAuthorized", "only a factory identity may publish enrollments");
   auto doc = protocol::decode_request(request.topic.format, request.payload, protocol::kEnrollmentRequestSchema);
-  registry::EnrollmentRecord record;
-  record.registration_id = *json::string_member(doc, "registrationId");
-  record.kind = json::string_member(doc, "kind").value_or("individual");
-  record.template_name = json::string_member(doc, "templateName");
-  record.created_by = "factory:" + request.claim_certificate_id;
-  record.created_at = unix_now();
-
-  auto tx = registry.begin();
-  bool created = registry.upsert_enrollment(record);
-  auto stored = *registry.find_enrollment(record.registration_id);
-  if (created) registry.audit({0, 0, record.created_by, "PublishEnrollment", record.registration_id, "ok", request.source_address, "{}"});
-  tx.commit();
+  fleet::Context context;
+  context.actor = {"factory:" + request.claim_certificate_id, request.source_address};
+  fleet::EnrollmentRequest enrollment;
+  enrollment.registration_id = *json::string_member(doc, "registrationId");
+  enrollment.kind = json::string_member(doc, "kind").value_or("individual");
+  enrollment.template_name = json::string_member(doc, "templateName");
+  auto published = fleet::create_enrollment(registry, context, enrollment);
+  const auto& stored = published.record;
+  const bool created = published.created;
 
   rapidjson::Document reply(rapidjson::kObjectType);
   auto& a = reply.GetAllocator();

@@ -4,8 +4,8 @@
 // transaction, so a failure anywhere leaves nothing behind.
 #include <chrono>
 
-#include "assignment.h"
-#include "enrollments.h"
+#include "provisioning/assignment.h"
+#include "provisioning/enrollments.h"
 #include "hooks/hook.h"
 #include "metrics.h"
 #include "pki/certificate.h"

@@ -342,6 +342,15 @@ class OpenApi {
       return false;
     }
     bool needs_token() const { return !(roles.size() == 1 && roles[0].starts_with("none")); }
+    // x-audit-action: the actions a change is audited under (one, or one of several)
+    std::vector<std::string> audit_actions() const {
+      std::vector<std::string> out;
+      if (!spec->HasMember("x-audit-action")) return out;
+      const auto& a = (*spec)["x-audit-action"];
+      if (a.IsString()) out.emplace_back(json::view(a));
+      else for (const auto& v : a.GetArray()) out.emplace_back(json::view(v));
+      return out;
+    }
     int success_status() const {
       for (const auto& m : (*spec)["responses"].GetObject()) {
         int status = std::stoi(std::string(json::view(m.name)));
@@ -1699,6 +1708,61 @@ TEST_CASE("admin API conformance: every operation of openapi.json answers as doc
       CHECK_FALSE(openapi().component_violation("Error", reply.json).has_value());
     }
   }
+}
+
+TEST_CASE("admin API audit actions: each change is audited under its documented x-audit-action, done or refused") {
+  Stack stack;
+  World world(stack);
+  const auto& api = openapi();
+  std::map<std::string, Api> clients;
+  for (const auto& role : api.roles()) clients.emplace(role, Api(stack.admin_port, world.new_token(role, "audited-" + role)));
+  int changes = 0;
+  for (const auto& op : api.operations()) {
+    INFO(op.key());
+    auto actions = op.audit_actions();
+    auto fixture = fixtures().find(op.key());
+    REQUIRE(fixture != fixtures().end());
+    if (actions.empty()) {  // a read: it writes no audit entry (a change that does has not documented its action)
+      if (!op.needs_token()) continue;
+      auto request = fixture->second(world);
+      const int64_t before = last_audit_id(stack);
+      auto read = send(clients.at(op.roles.at(0)), request);
+      INFO(read.describe());
+      CHECK(read.status == 200);
+      CHECK(audit_since(stack, before).empty());
+      continue;
+    }
+    ++changes;
+    auto in = [&](const std::string& action) { return std::find(actions.begin(), actions.end(), action) != actions.end(); };
+
+    auto request = fixture->second(world);
+    const int64_t before = last_audit_id(stack);
+    auto done = send(clients.at(op.roles.at(0)), request);
+    INFO(done.describe());
+    CHECK(done.status < 300);
+    auto rows = audit_since(stack, before);
+    INFO(describe(rows));
+    REQUIRE(rows.size() >= 1);
+    CHECK(in(rows.back().action));
+    CHECK(rows.back().result == "ok");
+    CHECK(rows.back().actor == "api:audited-" + op.roles.at(0));
+
+    // a role that may not: refused, and audited under the same action
+    std::string refused_role;
+    for (const auto& role : api.roles())
+      if (std::find(op.roles.begin(), op.roles.end(), role) == op.roles.end()) refused_role = role;
+    if (refused_role.empty()) continue;
+    auto again = fixture->second(world);
+    const int64_t before_refusal = last_audit_id(stack);
+    auto refused = send(clients.at(refused_role), again);
+    CHECK(refused.status == 403);
+    auto refusal = audit_since(stack, before_refusal);
+    INFO(describe(refusal));
+    REQUIRE(refusal.size() == 1);
+    CHECK(in(refusal.back().action));
+    CHECK(refusal.back().result == "403");
+  }
+  CHECK(changes >= 30);
 }
 
 TEST_CASE("admin API health and Prometheus metrics, without a token") {

@@ -10,7 +10,7 @@
 #include <optional>
 #include <thread>
 
-#include "assignment.h"
+#include "provisioning/assignment.h"
 #include "hooks/hook.h"
 #include "provisioning/registration.h"
 #include "registry_pool.h"

@@ -1,4 +1,4 @@
-#include "assignment.h"
+#include "provisioning/assignment.h"
 
 #include <cmath>
 #include <cstring>

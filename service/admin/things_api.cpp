@@ -1,7 +1,8 @@
-// /v1/things, /v1/certificates and /v1/register: the fleet itself, and
-// programmatic registration for a trusted factory server.
+// /v1/things, /v1/certificates and /v1/register: the registered devices,
+// their certificates, and programmatic registration for a trusted factory
+// server.
 #include "admin/api.h"
-#include "administration.h"
+#include "fleet/things.h"
 #include "provisioning/provisioning_service.h"
 #include "util/json.h"
 
@@ -46,8 +47,6 @@ rapidjson::Document thing_json(registry::Registry& registry, const registry::Thi
   return v;
 }
 
-Actor actor_of(const Call& call) { return Actor{call.actor, call.source}; }
-
 Response list_things(Call& call) {
   auto page = call.page();
   return page_of(
@@ -62,7 +61,7 @@ Response get_thing(Call& call) {
 }
 
 Response delete_thing(Call& call) {
-  service::delete_thing(call.registry, actor_of(call), call.path["name"]);
+  fleet::delete_thing(call.registry, call.fleet(), call.path["name"]);
   return no_content();
 }
 
@@ -81,17 +80,17 @@ Response thing_certificates(Call& call) {
 }
 
 Response detach_certificate(Call& call) {
-  service::detach_certificate(call.registry, actor_of(call), call.path["name"], call.path["id"]);
+  fleet::detach_certificate(call.registry, call.fleet(), call.path["name"], call.path["id"]);
   return no_content();
 }
 
 Response delete_certificate(Call& call) {
-  service::delete_certificate(call.registry, actor_of(call), call.path["id"]);
+  fleet::delete_certificate(call.registry, call.fleet(), call.path["id"]);
   return no_content();
 }
 
 Response deprovision(Call& call) {
-  auto result = deprovision_thing(call.registry, actor_of(call), call.path["name"]);
+  auto result = fleet::deprovision_thing(call.registry, call.fleet(), call.path["name"]);
   rapidjson::Document doc(rapidjson::kObjectType);
   auto& a = doc.GetAllocator();
   doc.AddMember("thingName", json::string_value(call.path["name"], a), a);
@@ -121,12 +120,7 @@ Response update_certificate(Call& call) {
   std::string status = *json::string_member(body, "status");
   if ((call.role == Role::Operator || call.role == Role::Factory) && status == "ACTIVE")
     throw ApiError(403, "Forbidden", "an " + std::string(role_name(call.role)) + " may revoke or disable a certificate, not re-enable it");
-  try {
-    set_certificate_status(call.registry, actor_of(call), call.path["id"], status);
-  } catch (const RequestError& e) {
-    if (e.code == "NotFound") not_found("certificate " + call.path["id"]);
-    throw;
-  }
+  fleet::set_certificate_status(call.registry, call.fleet(), call.path["id"], status);
   return get_certificate(call);
 }
 
@@ -151,19 +145,25 @@ Response register_thing(Call& call) {
 
 }  // namespace
 
-std::vector<Route> fleet_routes() {
+const char* certificate_change(const rapidjson::Value& body) {
+  return fleet::action::for_certificate_status(json::string_member(body, "status").value_or(""));
+}
+
+std::vector<Route> thing_routes() {
+  namespace action = fleet::action;
+  const std::vector<Role> unregisterers{Role::Admin, Role::Operator, Role::Factory};
   return {
-      {"GET", "/v1/things", kReaders, list_things},
-      {"GET", "/v1/things/{name}", kReaders, get_thing},
-      {"DELETE", "/v1/things/{name}", {Role::Admin, Role::Factory}, delete_thing},
-      {"POST", "/v1/things/{name}/deprovision", {Role::Admin, Role::Operator, Role::Factory}, deprovision},
-      {"GET", "/v1/things/{name}/certificates", kReaders, thing_certificates},
-      {"DELETE", "/v1/things/{name}/certificates/{id}", {Role::Admin, Role::Operator, Role::Factory}, detach_certificate},
-      {"GET", "/v1/certificates", kReaders, list_certificates},
-      {"GET", "/v1/certificates/{id}", kReaders, get_certificate},
-      {"PATCH", "/v1/certificates/{id}", {Role::Admin, Role::Operator, Role::Factory}, update_certificate},
-      {"DELETE", "/v1/certificates/{id}", {Role::Admin, Role::Factory}, delete_certificate},
-      {"POST", "/v1/register", {Role::Admin, Role::Factory}, register_thing},
+      {"GET", "/v1/things", kReaders, kRead, list_things},
+      {"GET", "/v1/things/{name}", kReaders, kRead, get_thing},
+      {"DELETE", "/v1/things/{name}", {Role::Admin, Role::Factory}, action::kDeleteThing, delete_thing},
+      {"POST", "/v1/things/{name}/deprovision", unregisterers, action::kDeprovisionThing, deprovision},
+      {"GET", "/v1/things/{name}/certificates", kReaders, kRead, thing_certificates},
+      {"DELETE", "/v1/things/{name}/certificates/{id}", unregisterers, Change(action::kDetachCertificate, "id"), detach_certificate},
+      {"GET", "/v1/certificates", kReaders, kRead, list_certificates},
+      {"GET", "/v1/certificates/{id}", kReaders, kRead, get_certificate},
+      {"PATCH", "/v1/certificates/{id}", unregisterers, Change(certificate_change, action::kDeactivateCertificate), update_certificate},
+      {"DELETE", "/v1/certificates/{id}", {Role::Admin, Role::Factory}, action::kDeleteCertificate, delete_certificate},
+      {"POST", "/v1/register", {Role::Admin, Role::Factory}, action::kRegisterThingProgrammatically, register_thing},
   };
 }
 

@@ -1,4 +1,4 @@
-#include "enrollments.h"
+#include "provisioning/enrollments.h"
 
 #include "util/error.h"
 

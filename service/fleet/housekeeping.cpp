@@ -1,0 +1,27 @@
+#include "fleet/housekeeping.h"
+
+namespace provision::service::fleet {
+
+Housekeeping housekeep(registry::Registry& registry, int64_t now, int64_t token_ttl_seconds) {
+  Housekeeping done;
+  auto tx = registry.begin();
+  done.tokens = registry.delete_expired_tokens(now);
+  done.certificates = registry.delete_pending_certificates_before(now - token_ttl_seconds);
+  for (const auto& id : done.certificates) registry.audit({0, now, "system", "RemoveUnregisteredCertificate", id, "ok", "", "{}"});
+  done.retired = registry.certificates_due_for_retirement(now);
+  for (const auto& id : done.retired) {
+    registry.set_certificate_status(id, registry::kInactive);
+    registry.audit({0, now, "system", "RetireRenewedCertificate", id, "ok", "", "{\"reason\":\"grace period over\"}"});
+  }
+  registry.delete_changes_before(now - 24 * 3600);  // the plugin reads changes within a second
+  tx.commit();
+  return done;
+}
+
+std::string describe(const Housekeeping& done) {
+  return "removed " + std::to_string(done.tokens) + " expired ownership tokens and " +
+         std::to_string(done.certificates.size()) + " unregistered certificates; retired " +
+         std::to_string(done.retired.size()) + " renewed certificates";
+}
+
+}  // namespace provision::service::fleet

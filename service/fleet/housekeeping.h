@@ -1,0 +1,23 @@
+#pragma once
+// Housekeeping: what nobody will ever use is removed, renewed certificates
+// past their grace period are retired. `provisiond serve` runs it every
+// minute; `provisiond janitor` at once.
+#include <string>
+#include <vector>
+
+#include "registry/registry.h"
+
+namespace provision::service::fleet {
+
+struct Housekeeping {
+  int64_t tokens = 0;                     // expired ownership tokens deleted
+  std::vector<std::string> certificates;  // certificates never registered, deleted
+  std::vector<std::string> retired;       // renewed certificates past their grace period, set INACTIVE
+};
+// Expired ownership tokens, certificates never registered within the token
+// lifetime, renewed certificates whose grace period is over, the change log
+// older than a day. One transaction, audited (actor "system").
+Housekeeping housekeep(registry::Registry& registry, int64_t now, int64_t token_ttl_seconds);
+std::string describe(const Housekeeping& done);
+
+}  // namespace provision::service::fleet
