@@ -135,25 +135,29 @@ class Registry {
   std::vector<TemplateVersionRecord> template_versions(const std::string& name);  // without bodies
   bool delete_template(const std::string& name);
   bool delete_template_version(const std::string& name, int64_t version);
+  // Claims, CAs and enrollments that name `template_name`.
+  int64_t count_template_users(const std::string& template_name);
 
-  // --- claims, CAs and service identities (claims.cpp)
+  // --- claim certificates (claims.cpp)
   void put_claim_certificate(const ClaimCertificateRecord& record);
   std::optional<ClaimCertificateRecord> find_claim_certificate(const std::string& id);
   bool set_claim_status(const std::string& id, const std::string& status);
   bool delete_claim_certificate(const std::string& id);
   std::vector<ClaimCertificateRecord> list_claim_certificates(const Page& page, const std::optional<std::string>& status);
-  bool delete_ca(const std::string& id);
-  std::vector<CaRecord> list_cas(const Page& page, const std::optional<std::string>& role);
-  // Claims, CAs and enrollments that name `template_name`.
-  int64_t count_template_users(const std::string& template_name);
+
+  // --- CAs (cas.cpp)
   void put_ca(const CaRecord& record);
   std::optional<CaRecord> find_ca(const std::string& id);
   std::optional<CaRecord> find_ca_by_role(const std::string& role);
   std::vector<CaRecord> list_cas();
+  std::vector<CaRecord> list_cas(const Page& page, const std::optional<std::string>& role);
+  bool delete_ca(const std::string& id);
+
+  // --- service identities (service_identities.cpp)
   void put_service_identity(const ServiceIdentityRecord& record);
   std::optional<ServiceIdentityRecord> find_service_identity(const std::string& certificate_id);
 
-  // --- enrollments and brokers (enrollments.cpp)
+  // --- enrollments (enrollments.cpp)
   std::optional<EnrollmentRecord> find_enrollment(const std::string& registration_id);
   // Inserts a new enrollment; an existing one is left exactly as it is
   // (publishing the same enrollment twice is harmless and never re-enables
@@ -162,6 +166,8 @@ class Registry {
   void update_enrollment(const EnrollmentRecord& record);  // everything
   bool delete_enrollment(const std::string& registration_id);
   std::vector<EnrollmentRecord> list_enrollments(const Page& page, const std::optional<std::string>& status);
+
+  // --- brokers (brokers.cpp)
   std::optional<BrokerRecord> find_broker(const std::string& name);
   void put_broker(const BrokerRecord& record);
   bool delete_broker(const std::string& name);

@@ -125,4 +125,14 @@ std::vector<TemplateRecord> Registry::list_templates() {
   return out;
 }
 
+// Claims, CAs and enrollments that name a template.
+int64_t Registry::count_template_users(const std::string& template_name) {
+  auto s = db_->prepare(
+      "SELECT (SELECT count(*) FROM claim_certificates c, json_each(c.allowed_templates) t WHERE t.value = ?1) + "
+      "(SELECT count(*) FROM cas a, json_each(a.allowed_templates) t WHERE t.value = ?1) + "
+      "(SELECT count(*) FROM enrollments WHERE template_name = ?1)");
+  s.bind(1, template_name);
+  return s.step() ? s.int64(0) : 0;
+}
+
 }  // namespace provision::registry

@@ -149,16 +149,18 @@ class Evaluation {
     const Value& arg = node.MemberBegin()->value;
     std::string p = path + "." + key;
     auto at = [&p](rapidjson::SizeType i) { return p + "[" + std::to_string(i) + "]"; };
-    auto arity = [&](rapidjson::SizeType n, const char* shape) {
-      if (!arg.IsArray() || arg.Size() != n) fail(p, key + " takes " + shape);
+    const auto f = function_named(key);
+    if (!f || signature(*f).condition_only) fail(p, "unknown function \"" + key + "\"");
+    auto arity = [&](rapidjson::SizeType n) {
+      if (!arg.IsArray() || arg.Size() != n) fail(p, takes(*f));
     };
 
-    if (key == "Ref") {
-      if (!arg.IsString()) fail(p, "Ref takes a parameter name");
+    if (f == Function::Ref) {
+      if (!arg.IsString()) fail(p, takes(*f));
       return string_value(lookup(key_of(arg), p));
     }
-    if (key == "Fn::Join") {
-      arity(2, "[delimiter, [values...]]");
+    if (f == Function::Join) {
+      arity(2);
       std::string delimiter = eval_string(arg[0], at(0), "the delimiter");
       Value list = eval(arg[1], at(1));
       if (!list.IsArray()) fail(at(1), "Fn::Join needs a list of values");
@@ -169,9 +171,9 @@ class Evaluation {
       }
       return string_value(out);
     }
-    if (key == "Fn::Sub") return string_value(sub(arg, p));
-    if (key == "Fn::Split") {
-      arity(2, "[delimiter, string]");
+    if (f == Function::Sub) return string_value(sub(arg, p));
+    if (f == Function::Split) {
+      arity(2);
       std::string delimiter = eval_string(arg[0], at(0), "the delimiter");
       if (delimiter.empty()) fail(at(0), "the delimiter must not be empty");
       std::string source = eval_string(arg[1], at(1), "the string to split");
@@ -185,8 +187,8 @@ class Evaluation {
       }
       return out;
     }
-    if (key == "Fn::Select") {
-      arity(2, "[index, [values...]]");
+    if (f == Function::Select) {
+      arity(2);
       Value index = eval(arg[0], at(0));
       uint64_t i = 0;
       if (index.IsUint64()) {
@@ -205,8 +207,8 @@ class Evaluation {
         fail(at(0), "index " + std::to_string(i) + " is out of range for a list of " + std::to_string(list.Size()));
       return Value(list[static_cast<rapidjson::SizeType>(i)], allocator_);
     }
-    if (key == "Fn::FindInMap") {
-      arity(3, "[MapName, TopLevelKey, SecondLevelKey]");
+    if (f == Function::FindInMap) {
+      arity(3);
       std::string map_name = eval_string(arg[0], at(0), "the map name");
       std::string top = eval_string(arg[1], at(1), "the top-level key");
       std::string second = eval_string(arg[2], at(2), "the second-level key");
@@ -219,12 +221,12 @@ class Evaluation {
       if (!level2) fail(at(2), "mapping \"" + map_name + "\"." + top + " has no key \"" + second + "\"");
       return Value(*level2, allocator_);
     }
-    if (key == "Fn::If") {
-      arity(3, "[ConditionName, valueIfTrue, valueIfFalse]");
+    if (f == Function::If) {
+      arity(3);
       if (!arg[0].IsString()) fail(at(0), "the condition must be a condition name");
       return condition(key_of(arg[0]), at(0)) ? eval(arg[1], at(1)) : eval(arg[2], at(2));
     }
-    fail(p, "unknown function \"" + key + "\"");
+    fail(p, "unknown function \"" + key + "\"");  // (none left: every value function is handled above)
   }
 
   std::string sub(const Value& arg, const std::string& p) {
@@ -233,7 +235,7 @@ class Evaluation {
     std::map<std::string, std::string> vars;
     if (arg.IsArray()) {
       if (arg.Size() != 2 || !arg[0].IsString() || !arg[1].IsObject())
-        fail(p, "Fn::Sub takes a string or [string, {name: value}]");
+        fail(p, takes(Function::Sub));
       text = &arg[0];
       text_path = p + "[0]";
       for (auto& m : arg[1].GetObject()) {
@@ -241,7 +243,7 @@ class Evaluation {
         vars[name] = eval_string(m.value, p + "[1]." + name, "a substitution");
       }
     } else if (!arg.IsString()) {
-      fail(p, "Fn::Sub takes a string or [string, {name: value}]");
+      fail(p, takes(Function::Sub));
     }
     std::string_view s = json::view(*text);
     std::string out;
@@ -275,28 +277,30 @@ class Evaluation {
       if (!arg.IsString()) fail(p, "Condition must name a condition");
       return condition(key_of(arg), p);
     }
-    if (!arg.IsArray()) fail(p, key + " takes a list");
+    const auto f = function_named(key);
+    if (!f || !signature(*f).condition_only) fail(path, "invalid condition \"" + key + "\"");
+    if (!arg.IsArray()) fail(p, takes(*f));
     auto at = [&p](rapidjson::SizeType i) { return p + "[" + std::to_string(i) + "]"; };
-    if (key == "Fn::Equals") {
-      if (arg.Size() != 2) fail(p, "Fn::Equals takes [value, value]");
+    if (f == Function::Equals) {
+      if (arg.Size() != 2) fail(p, takes(*f));
       Value a = eval(arg[0], at(0));
       Value b = eval(arg[1], at(1));
       auto scalar = [](const Value& v) { return v.IsString() || v.IsNumber() || v.IsBool(); };
       if (scalar(a) && scalar(b)) return as_string(a, at(0), "") == as_string(b, at(1), "");
       return a == b;
     }
-    if (key == "Fn::And") {
+    if (f == Function::And) {
       for (rapidjson::SizeType i = 0; i < arg.Size(); ++i)
         if (!eval_condition(arg[i], at(i))) return false;
       return true;
     }
-    if (key == "Fn::Or") {
+    if (f == Function::Or) {
       for (rapidjson::SizeType i = 0; i < arg.Size(); ++i)
         if (eval_condition(arg[i], at(i))) return true;
       return false;
     }
-    if (key == "Fn::Not") {
-      if (arg.Size() != 1) fail(p, "Fn::Not takes one condition");
+    if (f == Function::Not) {
+      if (arg.Size() != 1) fail(p, takes(*f));
       return !eval_condition(arg[0], at(0));
     }
     fail(path, "invalid condition \"" + key + "\"");

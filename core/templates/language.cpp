@@ -26,6 +26,35 @@ bool is_pseudo(std::string_view name) {
   return name == kCertificateId || name == kRegistrationId || subject_pseudo_parameters().contains(name);
 }
 
+namespace {
+constexpr FunctionSignature kFunctions[] = {
+    {Function::Ref, "Ref", "a parameter name", false},
+    {Function::Join, "Fn::Join", "[delimiter, [values...]]", false},
+    {Function::Sub, "Fn::Sub", "a string or [string, {name: value}]", false},
+    {Function::Split, "Fn::Split", "[delimiter, string]", false},
+    {Function::Select, "Fn::Select", "[index, [values...]]", false},
+    {Function::FindInMap, "Fn::FindInMap", "[MapName, TopLevelKey, SecondLevelKey]", false},
+    {Function::If, "Fn::If", "[ConditionName, valueIfTrue, valueIfFalse]", false},
+    {Function::Equals, "Fn::Equals", "[value, value]", true},
+    {Function::And, "Fn::And", "a list of 2 to 10 conditions", true},
+    {Function::Or, "Fn::Or", "a list of 2 to 10 conditions", true},
+    {Function::Not, "Fn::Not", "a list of exactly one condition", true},
+};
+}  // namespace
+
+std::optional<Function> function_named(std::string_view key) {
+  for (const auto& f : kFunctions)
+    if (f.name == key) return f.function;
+  return std::nullopt;
+}
+
+const FunctionSignature& signature(Function function) { return kFunctions[static_cast<size_t>(function)]; }
+
+std::string takes(Function function) {
+  const auto& s = signature(function);
+  return std::string(s.name) + " takes " + std::string(s.arguments);
+}
+
 bool is_function_node(const rapidjson::Value& v) {
   if (!v.IsObject() || v.MemberCount() != 1) return false;
   std::string_view key = json::view(v.MemberBegin()->name);

@@ -29,6 +29,21 @@ const std::map<std::string, std::string, std::less<>>& subject_pseudo_parameters
 // Provision::RegistrationId.
 bool is_pseudo(std::string_view name);
 
+// The intrinsic functions: their names and the arguments they take, defined
+// here once for the validator (validator.cpp) and the evaluator (evaluator.cpp).
+enum class Function { Ref, Join, Sub, Split, Select, FindInMap, If, Equals, And, Or, Not };
+struct FunctionSignature {
+  Function function;
+  std::string_view name;       // "Fn::Join"
+  std::string_view arguments;  // "[delimiter, [values...]]"
+  bool condition_only;         // Fn::Equals, Fn::And, Fn::Or, Fn::Not: only in Conditions
+};
+// The function a node's key names ("Ref", "Fn::Join", ...); nullopt for any other key.
+std::optional<Function> function_named(std::string_view key);
+const FunctionSignature& signature(Function function);
+// "Fn::Join takes [delimiter, [values...]]", for messages.
+std::string takes(Function function);
+
 // {"Ref": ...} or {"Fn::...": ...}
 bool is_function_node(const rapidjson::Value& v);
 std::string key_of(const rapidjson::Value& name);
