@@ -353,6 +353,31 @@ TEST_CASE("authenticate: an inactive claim CA issues no claims", "[plugin][auth]
   }
 }
 
+TEST_CASE("authenticate: a manufacturer CA registered while the plugin runs is used from the next registry poll",
+          "[plugin][auth]") {
+  Fixture f;
+  auto gk = f.gatekeeper();
+  // The plugin has read its CAs: a claim from the claim CA signed in.
+  REQUIRE(sign_in(*gk, f.key(0), "factory-9", issue_client(f.claim_ca, "claim-batch-2"), f.now).allowed);
+  auto factory = pki::CertificateAuthority::create_root("Late Factory CA", 3600);
+  auto device = issue_client(factory, "SN-7");
+  CHECK_FALSE(sign_in(*gk, f.key(1), "sn-7", device, f.now).allowed);  // not registered yet
+
+  registry::CaRecord row;
+  row.id = factory.certificate().id();
+  row.name = "late-factory";
+  row.role = "manufacturer";
+  row.pem = factory.certificate().to_pem();
+  row.allowed_templates = {"DemoFleet"};
+  f.reg.put_ca(row);
+  Actions out;
+  gk->on_tick(1'000'000, out);
+  auto result = sign_in(*gk, f.key(1), "sn-7", device, f.now);
+  CHECK(result.allowed);
+  CHECK(result.username == "enrollment:SN-7");
+  CHECK(out.kicks.empty());  // a new CA takes nothing away from anyone
+}
+
 TEST_CASE("authenticate: device certificates that are not ACTIVE are refused", "[plugin][auth]") {
   Fixture f;
   auto revoked = issue_client(f.fleet_ca, "thing-r");
