@@ -29,6 +29,16 @@ Gatekeeper::Gatekeeper(Options options, Logger logger)
     auto it = by_client_id_.find(client_id);
     return it == by_client_id_.end() ? nullptr : it->second;
   };
+  if (!options_.trust_dir.empty()) {
+    // Written now, at the broker's start (Mosquitto 2.0.11 loads plugins
+    // before it opens its listeners), so the first handshake finds it.
+    trust_.emplace(options_.trust_dir);
+    try {
+      if (registry()) sync_trust_directory();
+    } catch (const registry::RegistryError& e) {
+      log(LogLevel::Warning, std::string("provision: trust directory not written yet (") + e.what() + "); retrying at the next poll");
+    }
+  }
 }
 
 Gatekeeper::~Gatekeeper() = default;
@@ -37,6 +47,7 @@ void Gatekeeper::reconfigure(Options options) {
   if (options.internal_prefix != options_.internal_prefix)
     log(LogLevel::Warning, "provision: internal_prefix cannot change without a restart; keeping " + options_.internal_prefix);
   options.internal_prefix = options_.internal_prefix;
+  options.trust_dir = options_.trust_dir;  // mosquitto.conf only, like capath
   bool new_registry = options.registry != options_.registry;
   options_ = std::move(options);
   connects_per_claim_.set_rate(options_.connect_rate_per_claim);
@@ -58,6 +69,7 @@ registry::Registry* Gatekeeper::registry() {
     registry_inode_ = ::stat(options_.registry.c_str(), &st) == 0 ? st.st_ino : 0;
     log(LogLevel::Notice, "provision: registry " + options_.registry + " opened");
     registry_failing_ = false;
+    trust_stale_ = trust_.has_value();  // it may be another file, or have changed while closed
     return &*registry_;
   } catch (const Error& e) {
     registry_.reset();
@@ -75,6 +87,33 @@ void Gatekeeper::close_registry(const std::string& why) {
   resolver_.reset();
   registry_.reset();
   registry_failing_ = true;
+}
+
+void Gatekeeper::sync_trust_directory() {
+  if (!trust_ || !registry_) return;
+  std::vector<TrustedCa> cas;
+  for (auto& ca : registry_->list_cas())
+    if (ca.status == registry::kActive) cas.push_back({ca.id, ca.role, std::move(ca.pem)});
+  try {
+    TrustSync done = trust_->sync(cas);
+    trust_stale_ = false;
+    trust_failure_.clear();
+    auto names = [](const std::vector<std::string>& list) {
+      std::string out;
+      for (const auto& name : list) out += (out.empty() ? "" : ", ") + name;
+      return out.empty() ? std::string("nothing") : out;
+    };
+    if (done.changed())
+      log(LogLevel::Notice, "provision: trust directory " + trust_->path().string() + " holds " + std::to_string(cas.size()) +
+                                " active CAs: wrote " + names(done.written) + "; removed " + names(done.removed));
+    for (const auto& id : done.skipped)
+      log(LogLevel::Warning, "provision: CA " + id + " in the registry holds no readable certificate; not in the trust directory");
+  } catch (const Error& e) {
+    trust_stale_ = true;
+    if (trust_failure_ != e.what())
+      log(LogLevel::Error, std::string("provision: cannot update the trust directory, retrying at every registry poll: ") + e.what());
+    trust_failure_ = e.what();
+  }
 }
 
 void Gatekeeper::index(const void* key, const Connection& c) {
@@ -287,6 +326,7 @@ void Gatekeeper::note_changes(const std::vector<registry::Change>& changes, std:
     } else if (change.kind == "ca") {
       all_provisioning = true;
       resolver_->invalidate();
+      trust_stale_ = trust_.has_value();
     }
   }
 }
@@ -319,10 +359,13 @@ void Gatekeeper::on_tick(int64_t now_ms, Actions& out, int64_t now_s) {
   if (!reg) return;
   try {
     int64_t version = reg->data_version();
-    if (version == registry_version_) return;
-    registry_version_ = version;
+    if (version == registry_version_ && !trust_stale_) return;
     registry::ReadTransaction snapshot(reg->database());
-    apply_registry_changes(now_s, out);
+    if (version != registry_version_) {
+      registry_version_ = version;
+      apply_registry_changes(now_s, out);
+    }
+    if (trust_stale_) sync_trust_directory();
   } catch (const registry::RegistryError& e) {
     // A busy registry is read again on the next poll (data_version is
     // unchanged for us until we succeed).

@@ -23,6 +23,7 @@
 #include "rate_limits.h"
 #include "options.h"
 #include "routing.h"
+#include "trust_dir.h"
 
 namespace provision::plugin {
 
@@ -80,6 +81,9 @@ class Gatekeeper {
 
   registry::Registry* registry();  // opens lazily; nullptr (logged once) when unavailable
   void close_registry(const std::string& why);
+  // Writes the trust directory from the registry's active CAs (trust_dir
+  // option); a failure is logged once and retried at every registry poll.
+  void sync_trust_directory();
   void apply_registry_changes(int64_t now_s, Actions& out);
   // Which connections a batch of changes concerns.
   void note_changes(const std::vector<registry::Change>& changes, std::unordered_set<const void*>& affected,
@@ -102,6 +106,9 @@ class Gatekeeper {
   protocol::InternalTopics internal_;
   std::optional<registry::Registry> registry_;
   std::unique_ptr<IdentityResolver> resolver_;
+  std::optional<TrustDirectory> trust_;
+  bool trust_stale_ = false;   // the trust directory must be written again (registry opened, a CA changed, or it failed)
+  std::string trust_failure_;  // the last failure, logged once
   ino_t registry_inode_ = 0;
   int64_t registry_version_ = -1;
   int64_t last_change_id_ = 0;

@@ -42,8 +42,9 @@ struct CaRegistration {
   std::vector<std::string> allowed_templates;
   std::string registration_id_field = "CN";  // manufacturer: CN | serialNumber | certificateSerial
 };
-// Registers (or updates) a CA; returns its certificate id. The broker's
-// cafile must also hold it for TLS to accept certificates it issued.
+// Registers (or updates) a CA; returns its certificate id. A broker whose
+// plugin keeps a trust directory (plugin_opt_trust_dir, its capath) trusts
+// it at TLS level from its next registry poll (docs/operations.md).
 std::string register_ca(registry::Registry& registry, const Actor& actor, const CaRegistration& ca);
 
 // What housekeeping removed or retired.
