@@ -28,6 +28,10 @@ struct AclRequest {
 bool decide_acl(const Identity& identity, const AclRequest& request, const Options& options,
                 const protocol::InternalTopics& internal);
 
+// Whether a subscription filter takes the workers' requests: the internal
+// request topic itself or a shared subscription to it ("$share/<group>/...").
+bool takes_requests(std::string_view filter, const protocol::InternalTopics& internal);
+
 // Whether this identity may send this request topic (also used by the router).
 bool claim_may_request(const Identity& identity, const protocol::RequestTopic& request, const Options& options);
 

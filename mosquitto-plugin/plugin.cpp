@@ -159,7 +159,9 @@ int on_tick(int, void*, void*) {
 int on_disconnect(int, void* event_data, void*) {
   auto* ed = static_cast<mosquitto_evt_disconnect*>(event_data);
   try {
-    g_state.gatekeeper->on_disconnect(ed->client);
+    Actions actions;  // the last worker's going answers what was pending on it
+    g_state.gatekeeper->on_disconnect(ed->client, actions);
+    perform(actions, false);
   } catch (...) {
   }
   return MOSQ_ERR_SUCCESS;

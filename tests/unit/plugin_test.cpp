@@ -97,7 +97,7 @@ struct Fixture {
   pki::Certificate service = pki::Certificate::load(files.service_cert);
   pki::Certificate device;  // thing-1, ACTIVE, demo policy
   std::vector<LogLine> logs;
-  int slots[8] = {};
+  int slots[16] = {};  // connection keys; key(15) is the worker of link_worker()
   int64_t now = unix_now();
 
   Fixture() : device(issue_client(fleet_ca, "thing-1")) {
@@ -194,6 +194,15 @@ const std::string* property(const UserProperties& properties, const std::string&
 
 UserProperties reply_properties(const std::string& request_id, const std::string& outcome) {
   return {{"request-id", request_id}, {"outcome", outcome}};
+}
+
+// A provisioning worker linked to the plugin: signed in with the service
+// identity and subscribed to the request topic (the plugin answers requests
+// itself, 503, while none is). Returns its connection key.
+const void* link_worker(Fixture& f, Gatekeeper& gk, const std::string& filter = "$share/provisiond/_provision/requests") {
+  REQUIRE(sign_in(gk, f.key(15), "provisiond-worker", f.service, f.now).allowed);
+  REQUIRE(gk.check_acl(f.key(15), acl(Access::Subscribe, filter)));
+  return f.key(15);
 }
 
 // Sends a request from `key` and returns the request id the plugin forwarded it with.
@@ -308,6 +317,7 @@ TEST_CASE("authenticate: a certificate issued by a claim CA is a claim with the 
   CHECK_FALSE(may(*gk, f.key(0), Access::Write, kRegisterOther));
 
   // The claim certificate id the workers get is this certificate's own id.
+  link_worker(f, *gk);
   Actions out;
   gk->on_message(f.key(0), kCreate, "{}", 1, {}, 1000, out);
   REQUIRE(out.messages.size() == 1);
@@ -742,6 +752,7 @@ TEST_CASE("check_acl: the internal topics follow internal_prefix", "[plugin][acl
   CHECK_FALSE(may(*gk, f.key(0), Access::Subscribe, kRequests));
 
   REQUIRE(sign_in(*gk, f.key(1), "dev-1", f.claim, f.now).allowed);
+  link_worker(f, *gk, "$share/w/fleet/internal/requests");
   Actions out;
   gk->on_message(f.key(1), kCreate, "{}", 1, {}, 1000, out);
   REQUIRE(out.messages.size() == 1);
@@ -758,6 +769,7 @@ struct RoutingFixture : Fixture {
     gk = gatekeeper(std::move(extra));
     REQUIRE(sign_in(*gk, claim_key, "dev-A", claim, now, "192.0.2.7").allowed);
     REQUIRE(sign_in(*gk, service_key, "provisiond-1", service, now).allowed);
+    REQUIRE(gk->check_acl(service_key, acl(Access::Subscribe, "$share/provisiond/_provision/requests")));
   }
   Actions reply(const std::string& request_id, const std::string& outcome, const std::string& payload = R"({"ok":true})") {
     Actions out;
@@ -966,6 +978,110 @@ TEST_CASE("routing: a request no worker answers in time gets a 503", "[plugin][r
   forward(*f.gk, f.claim_key, kCsr, 20'001);
 }
 
+TEST_CASE("routing: with no worker linked, a request is answered at once with a 503 saying so", "[plugin][routing]") {
+  Fixture f;
+  auto gk = f.gatekeeper();
+  REQUIRE(sign_in(*gk, f.key(0), "dev-A", f.claim, f.now).allowed);
+  auto no_worker = [&](const std::string& topic) {
+    Actions out;
+    gk->on_message(f.key(0), topic, "{}", 1, {}, 1000, out);
+    REQUIRE(out.messages.size() == 1);
+    CHECK(out.messages[0].client_id == "dev-A");
+    CHECK(out.messages[0].topic == topic + "/rejected");
+    auto doc = json::parse(out.messages[0].payload, "rejection");
+    CHECK(json::int_member(doc, "statusCode") == 503);
+    CHECK(json::string_member(doc, "errorCode") == "ServiceUnavailable");
+    CHECK_THAT(*json::string_member(doc, "errorMessage"), Catch::Contains("no provisioning worker is connected"));
+    CHECK(gk->pending_requests() == 0);
+  };
+  no_worker(kCreate);
+
+  // A worker that is signed in but takes no requests is no worker; nor is one on the events only.
+  REQUIRE(sign_in(*gk, f.key(1), "provisiond-1", f.service, f.now).allowed);
+  no_worker(kCsr);
+  REQUIRE(gk->check_acl(f.key(1), acl(Access::Subscribe, "$share/provisiond/_provision/events")));
+  no_worker(kRegister);
+  // Refused subscriptions count for nothing.
+  REQUIRE(sign_in(*gk, f.key(2), "thing-1", f.device, f.now).allowed);
+  REQUIRE_FALSE(gk->check_acl(f.key(2), acl(Access::Subscribe, "$share/provisiond/_provision/requests")));
+  no_worker(kCreate);
+
+  // Subscribed to the requests (shared or not): requests go to the workers.
+  REQUIRE(gk->check_acl(f.key(1), acl(Access::Subscribe, kRequests)));
+  forward(*gk, f.key(0), kCreate, 1000);
+  // Unsubscribed again: answered at once again, and the one forwarded
+  // while the worker was there is answered on the next TICK.
+  REQUIRE(gk->check_acl(f.key(1), acl(Access::Unsubscribe, kRequests)));
+  no_worker(kCsr);
+  Actions tick;
+  gk->on_tick(1001, tick);
+  REQUIRE(tick.messages.size() == 1);
+  CHECK(tick.messages[0].topic == std::string(kCreate) + "/rejected");
+}
+
+TEST_CASE("routing: when the last worker goes away, the requests pending on it are answered at once", "[plugin][routing]") {
+  Fixture f;
+  auto gk = f.gatekeeper();
+  REQUIRE(sign_in(*gk, f.key(0), "dev-A", f.claim, f.now).allowed);
+  REQUIRE(sign_in(*gk, f.key(1), "dev-B", f.claim, f.now).allowed);
+  for (int worker : {4, 5}) {
+    REQUIRE(sign_in(*gk, f.key(worker), "provisiond-" + std::to_string(worker), f.service, f.now).allowed);
+    REQUIRE(gk->check_acl(f.key(worker), acl(Access::Subscribe, "$share/provisiond/_provision/requests")));
+  }
+  auto rejected_503 = [](const Actions& out, const std::string& client_id) {
+    return std::count_if(out.messages.begin(), out.messages.end(), [&](const OutgoingMessage& m) {
+      if (m.client_id != client_id || !m.topic.ends_with("/rejected")) return false;
+      auto doc = json::parse(m.payload, "rejection");
+      return json::int_member(doc, "statusCode") == 503 &&
+             json::string_member(doc, "errorMessage")->find("no provisioning worker is connected") != std::string::npos;
+    });
+  };
+
+  SECTION("disconnected") {
+    forward(*gk, f.key(0), kCreate, 1000);
+    forward(*gk, f.key(1), kCsr, 1000);
+    Actions first;
+    gk->on_disconnect(f.key(4), first);
+    CHECK(first.messages.empty());  // another worker is still there
+    CHECK(gk->pending_requests() == 2);
+    Actions last;
+    gk->on_disconnect(f.key(5), last);
+    CHECK(last.messages.size() == 2);
+    CHECK(rejected_503(last, "dev-A") == 1);
+    CHECK(rejected_503(last, "dev-B") == 1);
+    CHECK(gk->pending_requests() == 0);
+    // Their slots are free (a client's in-flight limit) and nothing expires later.
+    Actions later;
+    gk->on_tick(1000 + gk->options().reply_timeout_ms, later);
+    CHECK(later.messages.empty());
+    gk->on_disconnect(f.key(5), later);  // DISCONNECT may come twice
+    CHECK(later.messages.empty());
+  }
+  SECTION("unsubscribed: answered on the next TICK (the ACL check carries out nothing)") {
+    forward(*gk, f.key(0), kCreate, 1000);
+    REQUIRE(gk->check_acl(f.key(4), acl(Access::Unsubscribe, "$share/provisiond/_provision/requests")));
+    REQUIRE(gk->check_acl(f.key(5), acl(Access::Unsubscribe, "$share/provisiond/_provision/requests")));
+    Actions out;
+    gk->on_tick(1001, out);
+    CHECK(rejected_503(out, "dev-A") == 1);
+    CHECK(gk->pending_requests() == 0);
+  }
+  SECTION("the service identities disabled: cut off, and the requests answered in the same TICK") {
+    forward(*gk, f.key(0), kCreate, 1000);
+    f.reg.put_service_identity({f.service.id(), "provisiond", registry::kInactive, 0, "worker"});
+    Actions out;
+    gk->on_tick(1001, out);
+    CHECK(out.kicks.size() == 2);
+    CHECK(rejected_503(out, "dev-A") == 1);
+    CHECK(gk->pending_requests() == 0);
+  }
+  SECTION("a worker's re-check on SIGHUP keeps it linked") {
+    REQUIRE(sign_in(*gk, f.key(4), "provisiond-4", f.service, f.now).allowed);
+    REQUIRE(sign_in(*gk, f.key(5), "provisiond-5", f.service, f.now).allowed);
+    forward(*gk, f.key(0), kCreate, 1000);
+  }
+}
+
 TEST_CASE("routing: what a claim may not send, and what devices send, goes nowhere", "[plugin][routing]") {
   RoutingFixture f(OptionPairs{{"aws_topics", "false"}});
   for (std::string topic : {std::string(kRegisterOther), std::string("$provision/templates/OtherFleet/provision/cbor"), std::string(kAwsCreate),
@@ -1128,6 +1244,7 @@ TEST_CASE("routing: requests over the rate limit get a 429 Throttled rejected re
   Fixture f;
   auto gk = f.gatekeeper({{"request_rate_per_claim", "0.001/1"}});
   REQUIRE(sign_in(*gk, f.key(0), "c0", f.claim, f.now).allowed);
+  link_worker(f, *gk);
   forward(*gk, f.key(0), kCreate, 1000);
   Actions out;
   gk->on_message(f.key(0), kCreate, "{}", 1, {}, 1001, out);
@@ -1193,6 +1310,7 @@ TEST_CASE("enrollment: a certificate from a manufacturer CA is a provisioning id
   CHECK(may(*gk, f.key(0), Access::Write, kRegister));
   CHECK_FALSE(may(*gk, f.key(0), Access::Write, kRegisterOther));
   // the registration id travels to the workers, set by the plugin
+  link_worker(f, *gk);
   Actions out;
   gk->on_message(f.key(0), kCsr, "{}", 1, {{"registration-id", "forged"}}, 1000, out);
   REQUIRE(out.messages.size() == 1);
@@ -1229,6 +1347,7 @@ TEST_CASE("renewal: only devices may use the renewal topic and their requests ca
   CHECK_FALSE(may(*gk, f.key(1), Access::Write, renew));
   CHECK_FALSE(may(*gk, f.key(1), Access::Subscribe, renew + "/accepted"));
 
+  link_worker(f, *gk);
   Actions out;
   gk->on_message(f.key(0), renew, "{}", 1, {}, 1000, out);
   REQUIRE(out.messages.size() == 1);
@@ -1357,6 +1476,7 @@ TEST_CASE("factory identities publish enrollments and nothing else", "[plugin][a
   CHECK_FALSE(may(*gk, f.key(0), Access::Write, kCreate));
   CHECK_FALSE(may(*gk, f.key(0), Access::Write, kRequests));
   CHECK_FALSE(may(*gk, f.key(0), Access::Subscribe, "#"));
+  link_worker(f, *gk);
   Actions out;
   gk->on_message(f.key(0), enrollments, R"({"registrationId":"SN-1"})", 1, {}, 1000, out);
   REQUIRE(out.messages.size() == 1);
