@@ -518,7 +518,7 @@ TEST_CASE("a new self-signed manufacturer CA registered through the admin API is
   std::string output;
   auto started = std::chrono::steady_clock::now();
   int code = stack.run({provision_device_binary(), "--port", std::to_string(stack.port), "--ca-file", stack.pki.root_cert.string(),
-                        "--claim-cert", factory.certificate, "--claim-key", factory.key, "--template", "DemoFleet",
+                        "--factory-cert", factory.certificate, "--factory-key", factory.key, "--template", "DemoFleet",
                         "--param", "SerialNumber=1001", "--out", (stack.dir / "it-1001").string()},
                        output);
   INFO(output);
