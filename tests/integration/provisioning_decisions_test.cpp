@@ -497,21 +497,18 @@ TEST_CASE("a new self-signed manufacturer CA registered through the admin API is
   REQUIRE(created);
   REQUIRE(created->status == 201);
 
-  // The device connects as soon as the broker trusts its CA: no restart.
-  std::optional<std::chrono::steady_clock::duration> connected_after;
-  while (!connected_after && std::chrono::steady_clock::now() - registered_at < 5s) {
-    mqtt_client::Session attempt(stack.client(factory, "IT-1001"));
-    try {
-      attempt.connect();
-      connected_after = std::chrono::steady_clock::now() - registered_at;
-    } catch (const std::exception&) {
-      std::this_thread::sleep_for(20ms);
-    }
-  }
-  REQUIRE(connected_after);
+  // The device connects as soon as the plugin has written the CA into the
+  // broker's trust directory (it reloads its own CAs in the same poll): the
+  // first handshake after that trusts it, no restart. (A loop of connect
+  // attempts would measure the attempts: a failed one looks closer at why.)
+  REQUIRE(stack.wait_trusted(manufacturer.certificate(), 2s));
+  mqtt_client::Session first(stack.client(factory, "IT-1001"));
+  first.connect();
+  auto connected_after = std::chrono::steady_clock::now() - registered_at;
+  first.disconnect();
   auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
-  WARN("from POST /v1/cas to the factory device's first successful connect: " << ms(*connected_after) << " ms");
-  CHECK(*connected_after < 1500ms);
+  WARN("from POST /v1/cas to the factory device's first successful connect: " << ms(connected_after) << " ms");
+  CHECK(connected_after < 1500ms);
   CHECK(wait_for_text(stack.broker_log, "is enrollment enrollment:IT-1001", 2s));
 
   // And it provisions (provision-device with its factory certificate).
