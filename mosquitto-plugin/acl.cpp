@@ -118,6 +118,12 @@ bool service_acl(const AclRequest& r, const protocol::InternalTopics& internal) 
 
 }  // namespace
 
+bool takes_requests(std::string_view filter, const protocol::InternalTopics& internal) {
+  if (filter == internal.requests) return true;
+  auto shared = split_shared(filter);
+  return shared && shared->filter == internal.requests;
+}
+
 bool claim_may_request(const Identity& identity, const protocol::RequestTopic& request, const Options& options) {
   if (!identity.provisioning()) return false;
   if (request.alias == protocol::Alias::Aws && !options.aws_topics) return false;

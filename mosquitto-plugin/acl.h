@@ -1,5 +1,5 @@
 #pragma once
-// Topic access decisions per identity (DESIGN.md "Identities" and "Routing"):
+// Topic access decisions per identity (docs/protocol.md; docs/architecture.md, "A request's path"):
 //  - claims: only the provisioning request topics they may use, and the
 //    matching reply topics; QoS <= 1, not retained, bounded payload;
 //  - devices: what their policies allow, never the provisioning or internal topics;
@@ -27,6 +27,10 @@ struct AclRequest {
 
 bool decide_acl(const Identity& identity, const AclRequest& request, const Options& options,
                 const protocol::InternalTopics& internal);
+
+// Whether a subscription filter takes the workers' requests: the internal
+// request topic itself or a shared subscription to it ("$share/<group>/...").
+bool takes_requests(std::string_view filter, const protocol::InternalTopics& internal);
 
 // Whether this identity may send this request topic (also used by the router).
 bool claim_may_request(const Identity& identity, const protocol::RequestTopic& request, const Options& options);

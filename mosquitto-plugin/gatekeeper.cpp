@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <unordered_set>
 
 #include "pki/certificate.h"
@@ -29,6 +30,16 @@ Gatekeeper::Gatekeeper(Options options, Logger logger)
     auto it = by_client_id_.find(client_id);
     return it == by_client_id_.end() ? nullptr : it->second;
   };
+  if (!options_.trust_dir.empty()) {
+    // Written now, at the broker's start (Mosquitto 2.0.11 loads plugins
+    // before it opens its listeners), so the first handshake finds it.
+    trust_.emplace(options_.trust_dir);
+    try {
+      if (registry()) sync_trust_directory();
+    } catch (const registry::RegistryError& e) {
+      log(LogLevel::Warning, std::string("provision: trust directory not written yet (") + e.what() + "); retrying at the next poll");
+    }
+  }
 }
 
 Gatekeeper::~Gatekeeper() = default;
@@ -37,6 +48,7 @@ void Gatekeeper::reconfigure(Options options) {
   if (options.internal_prefix != options_.internal_prefix)
     log(LogLevel::Warning, "provision: internal_prefix cannot change without a restart; keeping " + options_.internal_prefix);
   options.internal_prefix = options_.internal_prefix;
+  options.trust_dir = options_.trust_dir;  // mosquitto.conf only, like capath
   bool new_registry = options.registry != options_.registry;
   options_ = std::move(options);
   connects_per_claim_.set_rate(options_.connect_rate_per_claim);
@@ -58,6 +70,7 @@ registry::Registry* Gatekeeper::registry() {
     registry_inode_ = ::stat(options_.registry.c_str(), &st) == 0 ? st.st_ino : 0;
     log(LogLevel::Notice, "provision: registry " + options_.registry + " opened");
     registry_failing_ = false;
+    trust_stale_ = trust_.has_value();  // it may be another file, or have changed while closed
     return &*registry_;
   } catch (const Error& e) {
     registry_.reset();
@@ -75,6 +88,33 @@ void Gatekeeper::close_registry(const std::string& why) {
   resolver_.reset();
   registry_.reset();
   registry_failing_ = true;
+}
+
+void Gatekeeper::sync_trust_directory() {
+  if (!trust_ || !registry_) return;
+  std::vector<TrustedCa> cas;
+  for (auto& ca : registry_->list_cas())
+    if (ca.status == registry::kActive) cas.push_back({ca.id, ca.role, std::move(ca.pem)});
+  try {
+    TrustSync done = trust_->sync(cas);
+    trust_stale_ = false;
+    trust_failure_.clear();
+    auto names = [](const std::vector<std::string>& list) {
+      std::string out;
+      for (const auto& name : list) out += (out.empty() ? "" : ", ") + name;
+      return out.empty() ? std::string("nothing") : out;
+    };
+    if (done.changed())
+      log(LogLevel::Notice, "provision: trust directory " + trust_->path().string() + " holds " + std::to_string(cas.size()) +
+                                " active CAs: wrote " + names(done.written) + "; removed " + names(done.removed));
+    for (const auto& id : done.skipped)
+      log(LogLevel::Warning, "provision: CA " + id + " in the registry holds no readable certificate; not in the trust directory");
+  } catch (const Error& e) {
+    trust_stale_ = true;
+    if (trust_failure_ != e.what())
+      log(LogLevel::Error, std::string("provision: cannot update the trust directory, retrying at every registry poll: ") + e.what());
+    trust_failure_ = e.what();
+  }
 }
 
 void Gatekeeper::index(const void* key, const Connection& c) {
@@ -152,6 +192,11 @@ AuthResult Gatekeeper::authenticate(const ClientInfo& client, X509* certificate,
     c.identity = std::move(identity);
     c.decisions.clear();
     index(client.key, c);
+    if (c.identity.role != Role::Service) {
+      Actions later;
+      unlink_worker(c, later);
+      for (auto& m : later.messages) queued_.push_back(std::move(m));
+    }
     return AuthResult{true, std::move(username)};
   }
   log(LogLevel::Info, "provision: client '" + client.client_id + "' from " + client.address + " is " +
@@ -163,7 +208,7 @@ AuthResult Gatekeeper::authenticate(const ClientInfo& client, X509* certificate,
     event.qos = 1;
     event.user_properties = {{property::kEvent, protocol::kEventCertificateUsed},
                              {property::kCertificateId, identity.certificate_id}};
-    events_.push_back(std::move(event));
+    queued_.push_back(std::move(event));
   }
   // A reconnect on the same connection object replaces the old state.
   on_disconnect(client.key);
@@ -181,7 +226,17 @@ bool Gatekeeper::check_acl(const void* key, const AclRequest& request) {
   if (it == connections_.end()) return false;
   Connection& c = it->second;
   if (c.cut_off) return false;
-  if (c.identity.role != Role::Device) return decide_acl(c.identity, request, options_, internal_);
+  if (c.identity.role != Role::Device) {
+    bool allowed = decide_acl(c.identity, request, options_, internal_);
+    // Mosquitto 2.0.11 has no subscribe event: this check, made for every
+    // filter of a SUBSCRIBE and UNSUBSCRIBE, is how the plugin learns that
+    // a worker takes requests.
+    if (allowed && c.identity.role == Role::Service &&
+        (request.access == Access::Subscribe || request.access == Access::Unsubscribe) &&
+        takes_requests(request.topic, internal_))
+      note_request_subscription(c, request.topic, request.access == Access::Subscribe);
+    return allowed;
+  }
 
   // Devices: the decision depends only on (access, topic) for as long as the
   // identity stands (a registry change refreshes it and clears this cache).
@@ -192,6 +247,39 @@ bool Gatekeeper::check_acl(const void* key, const AclRequest& request) {
   bool allowed = decide_acl(c.identity, request, options_, internal_);
   if (!protocol::in_provisioning_namespace(request.topic)) c.decisions.remember(access, request.topic, allowed);
   return allowed;
+}
+
+void Gatekeeper::note_request_subscription(Connection& c, std::string_view filter, bool subscribed) {
+  auto& filters = c.request_filters;
+  auto it = std::find(filters.begin(), filters.end(), filter);
+  if (subscribed) {
+    if (it != filters.end()) return;
+    if (filters.empty() && ++linked_workers_ == 1)
+      log(LogLevel::Notice, "provision: a provisioning worker is linked ('" + c.client_id + "')");
+    filters.emplace_back(filter);
+    return;
+  }
+  if (it == filters.end()) return;
+  filters.erase(it);
+  if (!filters.empty()) return;
+  Actions later;
+  worker_left(c, later);
+  for (auto& m : later.messages) queued_.push_back(std::move(m));
+}
+
+void Gatekeeper::unlink_worker(Connection& c, Actions& out) {
+  if (c.request_filters.empty()) return;
+  c.request_filters.clear();
+  worker_left(c, out);
+}
+
+void Gatekeeper::worker_left(const Connection& c, Actions& out) {
+  if (--linked_workers_ > 0) return;
+  log(LogLevel::Warning, "provision: no provisioning worker is linked any more ('" + c.client_id + "' was the last); " +
+                             std::to_string(router_.pending()) + " pending requests answered 503, new ones at once");
+  router_.reject_all(503, "ServiceUnavailable",
+                     "no provisioning worker is connected any more (the last one went away before answering); retry later",
+                     out);
 }
 
 void Gatekeeper::forward_request(const void* key, Connection& c, const protocol::RequestTopic& request,
@@ -210,6 +298,10 @@ void Gatekeeper::forward_request(const void* key, Connection& c, const protocol:
                            std::string(c.identity.role == Role::Device ? "address" : "claim certificate or address") +
                            "; retry later",
                        out);
+    return;
+  }
+  if (linked_workers_ == 0) {
+    router_.reject_now(origin, request, qos, 503, "ServiceUnavailable", "no provisioning worker is connected; retry later", out);
     return;
   }
   router_.on_request(origin, request, payload, qos, now_ms, c.in_flight, out);
@@ -243,6 +335,7 @@ void Gatekeeper::refresh(const void* key, Connection& c, int64_t now_s, Actions&
     log(LogLevel::Notice, "provision: cutting off client '" + c.client_id + "' from " + c.address + ": " + refusal->reason);
     c.cut_off = true;
     out.kicks.push_back(c.client_id);
+    unlink_worker(c, out);  // its replies are no longer taken
     return;
   }
   unindex(key, c);
@@ -287,6 +380,7 @@ void Gatekeeper::note_changes(const std::vector<registry::Change>& changes, std:
     } else if (change.kind == "ca") {
       all_provisioning = true;
       resolver_->invalidate();
+      trust_stale_ = trust_.has_value();
     }
   }
 }
@@ -294,8 +388,8 @@ void Gatekeeper::note_changes(const std::vector<registry::Change>& changes, std:
 void Gatekeeper::on_tick(int64_t now_ms, Actions& out, int64_t now_s) {
   if (now_s == 0) now_s = static_cast<int64_t>(std::time(nullptr));
   router_.expire(now_ms, out);
-  for (auto& event : events_) out.messages.push_back(std::move(event));
-  events_.clear();
+  for (auto& message : queued_) out.messages.push_back(std::move(message));
+  queued_.clear();
   if (now_ms < next_registry_poll_ms_) return;
   next_registry_poll_ms_ = now_ms + options_.registry_poll_ms;
 
@@ -319,10 +413,13 @@ void Gatekeeper::on_tick(int64_t now_ms, Actions& out, int64_t now_s) {
   if (!reg) return;
   try {
     int64_t version = reg->data_version();
-    if (version == registry_version_) return;
-    registry_version_ = version;
+    if (version == registry_version_ && !trust_stale_) return;
     registry::ReadTransaction snapshot(*reg);
-    apply_registry_changes(now_s, out);
+    if (version != registry_version_) {
+      registry_version_ = version;
+      apply_registry_changes(now_s, out);
+    }
+    if (trust_stale_) sync_trust_directory();
   } catch (const registry::RegistryError& e) {
     // A busy registry is read again on the next poll (data_version is
     // unchanged for us until we succeed).
@@ -332,8 +429,15 @@ void Gatekeeper::on_tick(int64_t now_ms, Actions& out, int64_t now_s) {
 }
 
 void Gatekeeper::on_disconnect(const void* key) {
+  Actions later;
+  on_disconnect(key, later);
+  for (auto& m : later.messages) queued_.push_back(std::move(m));
+}
+
+void Gatekeeper::on_disconnect(const void* key, Actions& out) {
   auto it = connections_.find(key);
   if (it == connections_.end()) return;
+  unlink_worker(it->second, out);
   if (it->second.in_flight > 0) router_.forget(key);
   unindex(key, it->second);
   release_client_id(key, it->second);

@@ -23,6 +23,7 @@
 #include "rate_limits.h"
 #include "options.h"
 #include "routing.h"
+#include "trust_dir.h"
 
 namespace provision::plugin {
 
@@ -58,6 +59,9 @@ class Gatekeeper {
   // right to be here are put in out.kicks), queued events for the workers.
   void on_tick(int64_t now_ms, Actions& out, int64_t now_s = 0);
   // MOSQ_EVT_DISCONNECT (may come twice, or for clients never authenticated).
+  // When the last worker goes away, the requests pending on it are answered
+  // (503) in `out`; the overload without `out` sends them on the next TICK.
+  void on_disconnect(const void* key, Actions& out);
   void on_disconnect(const void* key);
   // MOSQ_EVT_RELOAD: options that can change at run time take effect.
   void reconfigure(Options options);
@@ -65,6 +69,8 @@ class Gatekeeper {
   const Options& options() const { return options_; }
   size_t connection_count() const { return connections_.size(); }
   size_t pending_requests() const { return router_.pending(); }
+  // Service connections subscribed to the workers' request topic.
+  int linked_workers() const { return linked_workers_; }
 
  private:
   struct Connection {
@@ -73,6 +79,9 @@ class Gatekeeper {
     std::string address;
     int in_flight = 0;
     bool cut_off = false;  // lost its right to be here; kicked on TICK, denied everything until then
+    // Service: its subscriptions that take the workers' requests; a worker
+    // is linked (requests can reach it) while it holds one.
+    std::vector<std::string> request_filters;
     // Cached decisions for devices: policy evaluation happens once per
     // (access, topic) on a connection; cleared when its identity is refreshed.
     DecisionCache decisions;
@@ -80,6 +89,9 @@ class Gatekeeper {
 
   registry::Registry* registry();  // opens lazily; nullptr (logged once) when unavailable
   void close_registry(const std::string& why);
+  // Writes the trust directory from the registry's active CAs (trust_dir
+  // option); a failure is logged once and retried at every registry poll.
+  void sync_trust_directory();
   void apply_registry_changes(int64_t now_s, Actions& out);
   // Which connections a batch of changes concerns.
   void note_changes(const std::vector<registry::Change>& changes, std::unordered_set<const void*>& affected,
@@ -91,6 +103,12 @@ class Gatekeeper {
   // By client id: the newest connection with a client id owns it, from sign-in to disconnect.
   void take_client_id(const void* key, const Connection& connection);
   void release_client_id(const void* key, const Connection& connection);
+  // A worker's subscription to the requests came or went (ACL check).
+  void note_request_subscription(Connection& connection, std::string_view filter, bool subscribed);
+  // The connection takes no requests any more; the last worker's going
+  // answers every pending request in `out`.
+  void unlink_worker(Connection& connection, Actions& out);
+  void worker_left(const Connection& connection, Actions& out);  // one linked worker fewer
   void forward_request(const void* key, Connection& c, const protocol::RequestTopic& request, std::string_view payload,
                        int qos, int64_t now_ms, Actions& out);
   void log(LogLevel level, const std::string& message) const {
@@ -102,6 +120,9 @@ class Gatekeeper {
   protocol::InternalTopics internal_;
   std::optional<registry::Registry> registry_;
   std::unique_ptr<IdentityResolver> resolver_;
+  std::optional<TrustDirectory> trust_;
+  bool trust_stale_ = false;   // the trust directory must be written again (registry opened, a CA changed, or it failed)
+  std::string trust_failure_;  // the last failure, logged once
   ino_t registry_inode_ = 0;
   int64_t registry_version_ = -1;
   int64_t last_change_id_ = 0;
@@ -113,7 +134,10 @@ class Gatekeeper {
   std::unordered_map<std::string_view, const void*> by_client_id_;
   std::unordered_multimap<std::string_view, const void*> by_certificate_;  // certificate id -> connections
   std::unordered_multimap<std::string_view, const void*> by_thing_;        // thing name -> device connections
-  std::vector<OutgoingMessage> events_;                                // for the workers, sent on TICK
+  // Sent on the next TICK: events for the workers, and answers decided
+  // where nothing can be sent (an ACL check, a reconnect on the same object).
+  std::vector<OutgoingMessage> queued_;
+  int linked_workers_ = 0;
   RateLimiter connects_per_claim_, connects_per_address_, requests_per_claim_, requests_per_address_;
   Router router_;
 };

@@ -47,7 +47,7 @@ OptionPairs read_options_file(const std::string& path) {
       throw Error(path + ":" + std::to_string(number) + ": expected 'name value', got '" + line + "'");
     std::string name = line.substr(0, space);
     if (name.starts_with("plugin_opt_")) name = name.substr(11);
-    if (name == "options_file" || name == "registry" || name == "internal_prefix")
+    if (name == "options_file" || name == "registry" || name == "internal_prefix" || name == "trust_dir")
       throw Error(path + ":" + std::to_string(number) + ": " + name + " belongs in mosquitto.conf");
     pairs.emplace_back(name, line.substr(line.find_first_not_of(" \t", space)));
   }
@@ -65,6 +65,7 @@ Options parse_options(const OptionPairs& given) {
   for (const auto& [key, value] : pairs) {
     if (key == "registry") o.registry = value;
     else if (key == "options_file") o.options_file = value;
+    else if (key == "trust_dir") o.trust_dir = value;
     else if (key == "internal_prefix") {
       if (value.empty() || value[0] == '$' || value.find_first_of("+#") != std::string::npos)
         throw Error("plugin_opt_internal_prefix: must be non-empty, not start with '$' and hold no wildcard");

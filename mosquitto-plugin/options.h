@@ -17,6 +17,9 @@ struct Options {
   // so options meant to change at run time go here.
   std::string options_file;
   std::string internal_prefix = "_provision";  // internal topics between plugin and workers
+  // The broker's capath, kept from the registry's active CAs (empty: the
+  // plugin writes no trust directory). See trust_dir.h.
+  std::string trust_dir;
   uint32_t max_payload = 16384;                // bytes, on provisioning request topics
   int64_t reply_timeout_ms = 15000;            // a request with no worker reply by then is rejected (503)
   int max_pending_per_client = 4;              // requests in flight per connection

@@ -2,7 +2,7 @@
 // Gatekeeper decisions out. Nothing is decided here; every callback catches
 // everything, because an exception must never reach the broker.
 //
-// Mosquitto 2.0.11 facts this relies on (DESIGN.md): mosquitto_broker.h must
+// Mosquitto 2.0.11 facts this relies on: mosquitto_broker.h must
 // come before mosquitto_plugin.h; the broker exports the API we call;
 // none of it is thread-safe, and everything here runs on the broker thread.
 #include <mosquitto_broker.h>
@@ -159,7 +159,9 @@ int on_tick(int, void*, void*) {
 int on_disconnect(int, void* event_data, void*) {
   auto* ed = static_cast<mosquitto_evt_disconnect*>(event_data);
   try {
-    g_state.gatekeeper->on_disconnect(ed->client);
+    Actions actions;  // the last worker's going answers what was pending on it
+    g_state.gatekeeper->on_disconnect(ed->client, actions);
+    perform(actions, false);
   } catch (...) {
   }
   return MOSQ_ERR_SUCCESS;

@@ -94,6 +94,16 @@ void Router::expire(int64_t now_ms, Actions& out) {
   }
 }
 
+void Router::reject_all(int status, const std::string& code, const std::string& message, Actions& out) {
+  auto pending = std::move(pending_);
+  pending_.clear();
+  deadlines_.clear();
+  for (auto& [id, p] : pending) {
+    if (on_settled) on_settled(p.origin.connection);
+    reject(p, status, code, message, out);
+  }
+}
+
 void Router::forget(const void* connection) {
   for (auto it = pending_.begin(); it != pending_.end();) {
     if (it->second.origin.connection == connection) it = pending_.erase(it);

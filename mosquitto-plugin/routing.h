@@ -1,5 +1,5 @@
 #pragma once
-// Request/response routing between devices and workers (DESIGN.md "Routing").
+// Request/response routing between devices and workers (docs/architecture.md, "A request's path").
 //
 // A device's request is forwarded to the workers' internal request topic with
 // a fresh request id and what only the plugin knows (client id, claim
@@ -7,7 +7,8 @@
 // names that request id; the router delivers it to the one connection that
 // asked, on the reply topic of the alias and format it used, and only while
 // that connection is still the one holding the client id. Requests no worker
-// answers in time get a 503 rejected reply: a device is never left waiting.
+// answers in time get a 503 rejected reply: a device is never left waiting
+// (and the gatekeeper answers at once while no worker is linked).
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -49,6 +50,8 @@ class Router {
 
   // Rejects requests whose deadline passed.
   void expire(int64_t now_ms, Actions& out);
+  // Rejects every pending request at once (e.g. no worker is left to answer).
+  void reject_all(int status, const std::string& code, const std::string& message, Actions& out);
   // Drops every pending request of a connection that went away.
   void forget(const void* connection);
 

@@ -139,12 +139,19 @@ Session::~Session() {
   }
 }
 
+ConnectError::ConnectError(const mqtt::exception& cause, ConnectDiagnosis diagnosis)
+    : mqtt::exception(cause), diagnosis_(std::move(diagnosis)), message_(diagnosis_.explanation + " (" + cause.what() + ")") {}
+
 void Session::connect() {
   {
     std::lock_guard lock(mutex_);
     lost_ = false;
   }
-  client_->connect(options_.connect)->wait();
+  try {
+    client_->connect(options_.connect)->wait();
+  } catch (const mqtt::exception& e) {
+    throw ConnectError(e, diagnose_connect_failure(settings_, e.get_return_code()));
+  }
   disable_nagle_towards(settings_.endpoint);
 }
 

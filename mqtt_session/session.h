@@ -2,7 +2,7 @@
 // Mutual-TLS MQTT connections with Paho MQTT C++, as every client of the
 // system makes them (the worker, the device tool, the benchmark, the tests).
 //
-// Paho MQTT C++ 1.2.0 facts (DESIGN.md): the client must be created with
+// Paho MQTT C++ 1.2.0 facts: the client must be created with
 // MQTTVERSION_5 *and* connect with mqtt_version(5), or it silently speaks
 // 3.1.1; the connect and SSL options must outlive the client; never block in
 // a callback.
@@ -16,6 +16,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "mqtt_session/connect_diagnosis.h"
 
 namespace provision::mqtt_client {
 
@@ -60,6 +62,21 @@ struct PahoOptions {
 // after every connect. Returns how many sockets it changed.
 int disable_nagle_towards(const Endpoint& endpoint);
 
+// A connect that failed: Paho's exception, with what most likely happened
+// (connect_diagnosis.h). what() leads with the explanation and ends with
+// Paho's own message.
+class ConnectError : public mqtt::exception {
+ public:
+  ConnectError(const mqtt::exception& cause, ConnectDiagnosis diagnosis);
+  const char* what() const noexcept override { return message_.c_str(); }
+  ConnectFailure failure() const { return diagnosis_.failure; }
+  const std::string& explanation() const { return diagnosis_.explanation; }
+
+ private:
+  ConnectDiagnosis diagnosis_;
+  std::string message_;
+};
+
 // A received message, as a test or a tool wants to look at it.
 struct Received {
   std::string topic;
@@ -79,7 +96,9 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Throws mqtt::exception (with the CONNACK reason) when refused or unreachable.
+  // Throws ConnectError (an mqtt::exception: Paho's code, and why in words)
+  // when refused or unreachable; looking closer costs a TCP connect and a
+  // TLS handshake, and only after a failure.
   void connect();
   void disconnect();
   bool connected() const;

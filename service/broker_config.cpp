@@ -23,7 +23,12 @@ std::string render_broker_config(const BrokerConfig& c) {
   }
   out += "\nlistener " + std::to_string(c.port) + " " + c.bind_address + "\n";
   out += "set_tcp_nodelay true\n";  // without it TLS request/response stalls on Nagle's algorithm
-  out += "cafile " + c.ca_file.string() + "\n";
+  if (!c.trust_dir.empty()) {
+    // Read by OpenSSL at each handshake for a CA it has not seen yet: a CA
+    // the plugin writes there is trusted from the next handshake, no restart.
+    out += "capath " + c.trust_dir.string() + "\n";
+  }
+  if (!c.ca_file.empty()) out += "cafile " + c.ca_file.string() + "\n";  // read once, at start
   out += "certfile " + c.certificate.string() + "\n";
   out += "keyfile " + c.key.string() + "\n";
   out += "require_certificate true\n";
@@ -32,6 +37,7 @@ std::string render_broker_config(const BrokerConfig& c) {
   out += "plugin_opt_registry " + c.registry.string() + "\n";
   out += "plugin_opt_internal_prefix " + c.internal_prefix + "\n";
   out += std::string("plugin_opt_aws_topics ") + (c.aws_topics ? "true" : "false") + "\n";
+  if (!c.trust_dir.empty()) out += "plugin_opt_trust_dir " + c.trust_dir.string() + "\n";  // the same directory as capath
   if (!c.plugin_options_file.empty()) out += "plugin_opt_options_file " + c.plugin_options_file.string() + "\n";
   return out;
 }
@@ -40,7 +46,7 @@ std::string render_plugin_options_file() {
   return R"(# Options of the provisioning plugin that may change while the broker runs:
 # edit, then send SIGHUP to mosquitto (Mosquitto 2.0 hands plugins no options
 # on reload, so the plugin reads this file again). "name value" per line.
-# registry, internal_prefix and options_file belong in mosquitto.conf.
+# registry, internal_prefix, options_file and trust_dir belong in mosquitto.conf.
 #
 # Rate limits, as RATE/BURST per second (0: no limit). Connects over a limit
 # are refused; requests over it get a 429 Throttled rejected reply.

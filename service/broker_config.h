@@ -1,7 +1,7 @@
 #pragma once
 // mosquitto.conf for a broker with the provisioning plugin, with the
-// Mosquitto 2.0.11 settings the design depends on (DESIGN.md "Broker
-// configuration facts").
+// Mosquitto 2.0.11 settings the design depends on (docs/operations.md,
+// "mosquitto.conf (generated)").
 #include <filesystem>
 #include <string>
 
@@ -10,7 +10,11 @@ namespace provision::service {
 struct BrokerConfig {
   std::string bind_address = "127.0.0.1";
   int port = 8883;
-  std::filesystem::path ca_file, certificate, key;  // TLS listener
+  std::filesystem::path certificate, key;           // TLS listener
+  // Which client CAs TLS accepts: `capath` (the plugin's trust directory,
+  // plugin_opt_trust_dir) and/or `cafile`. The generated configuration uses
+  // the trust directory alone (see setup.cpp).
+  std::filesystem::path trust_dir, ca_file;
   std::filesystem::path plugin;                     // mosquitto_provision.so
   std::filesystem::path registry;
   std::filesystem::path plugin_options_file;        // options re-read on SIGHUP (empty: none)

@@ -43,6 +43,7 @@ int init(const service::InitOptions& options) {
             << "  registry        " << r.registry.string() << "\n"
             << "  provisiond      " << r.service_config.string() << "\n"
             << "  mosquitto       " << r.broker_config.string() << "\n"
+            << "  trusted CAs     " << r.trust_dir.string() << " (the broker's capath, kept by its plugin from the registry)\n"
             << "  claim cert      " << r.pki.claim_cert.string() << " (id " << r.claim_certificate_id << ")\n"
             << "  claim key       " << r.pki.claim_key.string() << "\n"
             << "  broker CA       " << r.pki.root_cert.string() << "\n"

@@ -91,7 +91,16 @@ InitResult initialise(const InitOptions& o) {
   BrokerConfig broker;
   broker.bind_address = o.listen_address;
   broker.port = o.mqtt_port;
-  broker.ca_file = p.broker_ca_bundle;
+  // The broker trusts client CAs through its trust directory alone, which
+  // the plugin keeps from the registry's active CAs (written at the broker's
+  // start, before its listeners open, and on every CA change). A cafile
+  // would be read once: a CA registered later would need a restart, and one
+  // deleted or disabled in the registry would stay trusted by TLS for good.
+  // With the directory alone the registry is the one list of trusted CAs
+  // (pki/ca-bundle.pem stays, for a broker configured by hand with cafile).
+  broker.trust_dir = r.trust_dir = dir / "trust";
+  std::filesystem::create_directories(broker.trust_dir);
+  std::filesystem::permissions(broker.trust_dir, std::filesystem::perms(0755), std::filesystem::perm_options::replace);
   broker.certificate = p.broker_cert;
   broker.key = p.broker_key;
   broker.plugin = std::filesystem::absolute(o.plugin);

@@ -25,6 +25,7 @@ struct InitResult {
   explicit InitResult(pki::DevelopmentPki made) : pki(std::move(made)) {}
   pki::DevelopmentPki pki;
   std::filesystem::path registry, service_config, broker_config, broker_log, service_log;
+  std::filesystem::path trust_dir;  // the broker's capath, kept by the plugin from the registry's CAs
   std::string claim_certificate_id;
   std::filesystem::path admin_token_file;  // the bootstrap admin token (0600)
   std::string admin_url;                   // empty when there is no admin API

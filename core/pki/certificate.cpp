@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <climits>
+#include <cstdio>
 #include <ctime>
 
 #include "pki/openssl_support.h"
@@ -200,6 +201,15 @@ std::string Certificate::subject_line() const {
 
 std::string Certificate::issuer_line() const {
   return name_line(X509_get_issuer_name(cert_.get()));
+}
+
+std::string Certificate::subject_name_hash() const {
+  int ok = 0;
+  unsigned long hash = X509_NAME_hash_ex(X509_get_subject_name(cert_.get()), nullptr, nullptr, &ok);
+  if (!ok) fail("cannot hash the subject name");
+  char out[9];
+  std::snprintf(out, sizeof out, "%08lx", hash & 0xffffffffUL);
+  return out;
 }
 
 bool Certificate::issued_by(const Certificate& issuer) const {

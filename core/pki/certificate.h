@@ -55,6 +55,10 @@ class Certificate {
   // Subject as a one-line RFC 2253 string, for logs.
   std::string subject_line() const;
   std::string issuer_line() const;
+  // OpenSSL's hash of the subject name (X509_NAME_hash_ex): the name a CA
+  // file takes in a hashed directory (`openssl rehash`, a broker's capath),
+  // as 8 lowercase hex digits.
+  std::string subject_name_hash() const;
 
   // True when `issuer`'s subject is this certificate's issuer name and
   // `issuer`'s public key verifies this certificate's signature.

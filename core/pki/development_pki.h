@@ -25,7 +25,7 @@ struct DevelopmentPki {
   std::filesystem::path claim_cert, claim_key;          // one claim certificate
   std::filesystem::path broker_cert, broker_key;        // TLS server cert for the broker
   std::filesystem::path service_cert, service_key;      // the worker's identity
-  std::filesystem::path broker_ca_bundle;               // root + fleet CA + claim CA, for the broker's cafile
+  std::filesystem::path broker_ca_bundle;               // root + fleet CA + claim CA, for a broker with a cafile (init uses the trust directory)
 };
 
 // Creates every key and certificate of the development PKI in `dir` (created

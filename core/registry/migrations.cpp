@@ -273,6 +273,13 @@ BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('certificate', NEW.ce
 CREATE TRIGGER certificate_policy_detached AFTER DELETE ON certificate_policies
 BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('certificate', OLD.certificate_id); END;
 )sql"},
+      {6, "a change is recorded when a CA is registered", R"sql(
+-- A CA registered while the broker runs must reach the plugin like every
+-- other change: it reloads its CAs on a 'ca' change (and rewrites the
+-- broker's trust directory, docs/operations.md "Trusting CAs").
+CREATE TRIGGER ca_registered AFTER INSERT ON cas
+BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('ca', NEW.id); END;
+)sql"},
       {7, "re-provisioning policies of templates and enrollments", R"sql(
 -- Whether a registration may take over a thing whose certificates another
 -- device registered (its old certificates are then revoked): never, unless

@@ -80,3 +80,38 @@ TEST_CASE("hostile clients: malformed MQTT, huge and non-UTF-8 topics, floods: t
   auto device = provision_device(stack, "after-hostility");
   CHECK(device.thing_name == "demo-after-hostility");
 }
+
+TEST_CASE("with no worker connected a device gets its 503 at once, not after the reply timeout") {
+  StackOptions options;
+  options.start_worker = false;
+  Stack stack(options);
+  auto ask = [&](const std::string& client_id) {
+    mqtt_client::Session claim(stack.claim(client_id));
+    claim.connect();
+    device::ProvisioningClient client(claim, protocol::Alias::Provision, 5s);
+    auto started = std::chrono::steady_clock::now();
+    auto outcome = client.create_keys_and_certificate();  // subscribe, publish, reply
+    return std::pair{std::move(outcome), std::chrono::steady_clock::now() - started};
+  };
+  auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  {
+    auto [outcome, took] = ask("no-worker-yet");
+    INFO(outcome.describe());
+    CHECK(outcome.status_code == 503);
+    CHECK(outcome.error_code == "ServiceUnavailable");
+    CHECK_THAT(outcome.error_message, Catch::Contains("no provisioning worker is connected"));
+    WARN("503 with no worker connected: " << ms(took) << " ms (subscribe, publish and reply)");
+    CHECK(took < 500ms);  // the plugin's reply_timeout_ms is 15 s
+  }
+  // A worker comes: served. It goes: answered at once again.
+  stack.start_worker();
+  CHECK(ask("with-worker").first.accepted());
+  stack.stop_worker();
+  {
+    auto [outcome, took] = ask("worker-gone");
+    INFO(outcome.describe());
+    CHECK(outcome.status_code == 503);
+    CHECK_THAT(outcome.error_message, Catch::Contains("no provisioning worker is connected"));
+    CHECK(took < 500ms);
+  }
+}

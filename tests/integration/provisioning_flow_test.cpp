@@ -110,6 +110,74 @@ TEST_CASE("provision-device: server-keygen flow end to end") {
   check_registered(stack, "demo-2002", cert.id());
 }
 
+TEST_CASE("provision-device: exit codes tell bad usage (2, nothing sent) from a rejected registration (1) from a topic-less configuration (0, saved)") {
+  Stack stack;
+  // A template whose device configuration names no telemetry topic.
+  std::string body = read_file(PROVISION_SOURCE_DIR "/service/defaults/demo-template.json");
+  auto doc = json::parse(body);
+  doc["DeviceConfiguration"].RemoveMember("telemetryTopic");
+  {
+    auto reg = stack.registry();
+    reg.add_template_version("QuietFleet", json::stringify(doc));
+    auto claim = reg.find_claim_certificate(pki::Certificate::load(stack.pki.claim_cert).id());
+    claim->allowed_templates.push_back("QuietFleet");
+    reg.put_claim_certificate(*claim);
+  }
+  auto run = [&](std::vector<std::string> args, std::string& output) {
+    std::vector<std::string> argv{provision_device_binary(), "--port", std::to_string(stack.port), "--ca-file",
+                                  stack.pki.root_cert.string(), "--claim-cert", stack.pki.claim_cert.string(),
+                                  "--claim-key", stack.pki.claim_key.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return stack.run(argv, output);
+  };
+  const auto things_before = stack.registry().count_things();
+
+  SECTION("no topic anywhere: registered, certificate saved, says so, exit 0") {
+    auto out = stack.dir / "quiet";
+    std::string output;
+    int code = run({"--template", "QuietFleet", "--param", "SerialNumber=q1", "--out", out.string()}, output);
+    INFO(output);
+    CHECK(code == 0);
+    CHECK_THAT(output, Catch::Contains("thing name:      demo-q1"));
+    CHECK_THAT(output, Catch::Contains("saved:           " + (out / "device.pem").string()));
+    CHECK_THAT(output, Catch::Contains("first publish:   skipped"));
+    CHECK(pki::Certificate::load(out / "device.pem").id() == stack.registry().certificates_of_thing("demo-q1").at(0).id);
+    // --json says the same: no topic, no reason code
+    std::string json_output;
+    REQUIRE(run({"--template", "QuietFleet", "--param", "SerialNumber=q2", "--out", (stack.dir / "quiet2").string(), "--json"},
+                json_output) == 0);
+    auto result = json::parse(json_output.substr(json_output.find('{')));
+    CHECK(json::member(result, "firstPublishTopic")->IsNull());
+    CHECK(json::member(result, "firstPublishReasonCode")->IsNull());
+  }
+  SECTION("--topic gives it one") {
+    std::string output;
+    int code = run({"--template", "QuietFleet", "--param", "SerialNumber=q3", "--out", (stack.dir / "q3").string(), "--topic",
+                    "devices/demo-q3/telemetry"},
+                   output);
+    INFO(output);
+    CHECK(code == 0);
+    CHECK_THAT(output, Catch::Contains("devices/demo-q3/telemetry -> accepted"));
+  }
+  SECTION("bad usage is 2, and nothing was sent") {
+    std::string output;
+    CHECK(run({"--template", "QuietFleet", "--param", "no-equals-sign", "--out", (stack.dir / "u1").string()}, output) == 2);
+    write_file(stack.dir / "a-file", "x", 0644);
+    CHECK(run({"--template", "QuietFleet", "--param", "SerialNumber=u2", "--out", (stack.dir / "a-file").string()}, output) == 2);
+    INFO(output);
+    CHECK_THAT(output, Catch::Contains("--out"));
+    CHECK(run({"--param", "SerialNumber=u3"}, output) == 2);  // no --template
+    CHECK(stack.registry().count_things() == things_before);
+    CHECK(count_text(stack.broker_log, "is claim claim:") == 0);  // never connected
+  }
+  SECTION("a rejected registration is 1") {
+    std::string output;
+    CHECK(run({"--template", "QuietFleet", "--param", "SerialNumber=not valid!", "--out", (stack.dir / "r1").string()}, output) == 1);
+    INFO(output);
+    CHECK_THAT(output, Catch::Contains("InvalidParameter"));
+  }
+}
+
 TEST_CASE("replies validate against their schemas, and the new certificate works only within its policy") {
   Stack stack;
   mqtt_client::Session claim(stack.claim("claim-schema"));

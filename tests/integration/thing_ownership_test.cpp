@@ -76,8 +76,8 @@ struct Admin {
   }
 };
 
-// A manufacturer CA that the broker trusts (its cafile, then a restart) and
-// the registry knows, and factory certificates from it.
+// A manufacturer CA that the registry knows, and so the broker trusts (its
+// trust directory), and factory certificates from it.
 struct Manufacturer {
   pki::CertificateAuthority ca = pki::CertificateAuthority::create_root("Initech Factory CA", 3600);
   Stack& stack;
@@ -86,12 +86,7 @@ struct Manufacturer {
     write_file(stack.dir / "initech-ca.pem", ca.certificate().to_pem(), 0644);
     stack.provisiond({"ca", "register", (stack.dir / "initech-ca.pem").string(), "--name", "initech", "--role",
                       "manufacturer", "--templates", templates, "--registration-id", "CN"});
-    write_file(stack.pki.broker_ca_bundle, read_file(stack.pki.broker_ca_bundle) + ca.certificate().to_pem(), 0644);
-    stack.stop_broker();
-    stack.start_broker();
-    auto deadline = std::chrono::steady_clock::now() + 15s;  // the worker is back when it says so again
-    while (count_text(stack.worker_log, "provisiond ready") < 2 && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(50ms);
+    REQUIRE(stack.wait_trusted(ca.certificate(), 5s));
   }
 
   // The client settings of a device whose factory certificate says CN=`registration_id`.

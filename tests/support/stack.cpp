@@ -215,6 +215,24 @@ void Stack::set_reloadable_plugin_option(const std::string& name, const std::str
   set_line(dir / "provision-plugin.conf", name, value);
 }
 
+bool Stack::wait_trusted(const pki::Certificate& ca, std::chrono::milliseconds timeout, bool trusted) const {
+  const std::string pem = ca.to_pem();
+  auto holds = [&] {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(trust_dir(), ec))
+      if (entry.path().filename().string().starts_with(ca.subject_name_hash() + ".") &&
+          read_file(entry.path()).find(pem) != std::string::npos)
+        return true;
+    return false;
+  };
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (holds() != trusted) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
 std::string Stack::provisiond(const std::vector<std::string>& args) const {
   std::vector<std::string> argv{provisiond_binary()};
   argv.insert(argv.end(), args.begin(), args.end());

@@ -3,6 +3,7 @@
 // the development PKI and registry (made by `provisiond init`, as a user
 // would), a real mosquitto with the plugin on a free loopback port, and a
 // real provisiond. Everything is stopped and removed when the Stack goes away.
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "mqtt_session/session.h"
+#include "pki/certificate.h"
 #include "pki/development_pki.h"
 #include "process.h"
 #include "registry/registry.h"
@@ -59,6 +61,12 @@ class Stack {
                              const std::vector<std::string>& allowed_templates = {});
   // A certificate from a CA the broker has never heard of.
   CertificateFiles foreign_certificate(const std::string& name);
+
+  // Whether the broker's trust directory (its capath, kept by the plugin)
+  // holds `ca`, waiting up to `timeout` for it to (or, with false, to stop).
+  // The plugin has reloaded its CAs by the time it writes the directory.
+  bool wait_trusted(const pki::Certificate& ca, std::chrono::milliseconds timeout, bool trusted = true) const;
+  std::filesystem::path trust_dir() const { return dir / "trust"; }
 
   // Runs a command-line tool of the project; returns its exit status.
   int run(const std::vector<std::string>& argv, std::string& output) const;

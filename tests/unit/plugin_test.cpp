@@ -10,7 +10,11 @@
 #include <utility>
 #include <vector>
 
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
 #include <sqlite3.h>
+
+#include <cstdlib>
 
 #include <chrono>
 
@@ -94,7 +98,7 @@ struct Fixture {
   pki::Certificate service = pki::Certificate::load(files.service_cert);
   pki::Certificate device;  // thing-1, ACTIVE, demo policy
   std::vector<LogLine> logs;
-  int slots[8] = {};
+  int slots[16] = {};  // connection keys; key(15) is the worker of link_worker()
   int64_t now = unix_now();
 
   Fixture() : device(issue_client(fleet_ca, "thing-1")) {
@@ -191,6 +195,15 @@ const std::string* property(const UserProperties& properties, const std::string&
 
 UserProperties reply_properties(const std::string& request_id, const std::string& outcome) {
   return {{"request-id", request_id}, {"outcome", outcome}};
+}
+
+// A provisioning worker linked to the plugin: signed in with the service
+// identity and subscribed to the request topic (the plugin answers requests
+// itself, 503, while none is). Returns its connection key.
+const void* link_worker(Fixture& f, Gatekeeper& gk, const std::string& filter = "$share/provisiond/_provision/requests") {
+  REQUIRE(sign_in(gk, f.key(15), "provisiond-worker", f.service, f.now).allowed);
+  REQUIRE(gk.check_acl(f.key(15), acl(Access::Subscribe, filter)));
+  return f.key(15);
 }
 
 // Sends a request from `key` and returns the request id the plugin forwarded it with.
@@ -305,6 +318,7 @@ TEST_CASE("authenticate: a certificate issued by a claim CA is a claim with the 
   CHECK_FALSE(may(*gk, f.key(0), Access::Write, kRegisterOther));
 
   // The claim certificate id the workers get is this certificate's own id.
+  link_worker(f, *gk);
   Actions out;
   gk->on_message(f.key(0), kCreate, "{}", 1, {}, 1000, out);
   REQUIRE(out.messages.size() == 1);
@@ -352,6 +366,31 @@ TEST_CASE("authenticate: an inactive claim CA issues no claims", "[plugin][auth]
     auto from_fleet = issue_client(f.fleet_ca, "nobody");
     CHECK_FALSE(sign_in(*gk, f.key(1), "factory-10", from_fleet, f.now).allowed);
   }
+}
+
+TEST_CASE("authenticate: a manufacturer CA registered while the plugin runs is used from the next registry poll",
+          "[plugin][auth]") {
+  Fixture f;
+  auto gk = f.gatekeeper();
+  // The plugin has read its CAs: a claim from the claim CA signed in.
+  REQUIRE(sign_in(*gk, f.key(0), "factory-9", issue_client(f.claim_ca, "claim-batch-2"), f.now).allowed);
+  auto factory = pki::CertificateAuthority::create_root("Late Factory CA", 3600);
+  auto device = issue_client(factory, "SN-7");
+  CHECK_FALSE(sign_in(*gk, f.key(1), "sn-7", device, f.now).allowed);  // not registered yet
+
+  registry::CaRecord row;
+  row.id = factory.certificate().id();
+  row.name = "late-factory";
+  row.role = "manufacturer";
+  row.pem = factory.certificate().to_pem();
+  row.allowed_templates = {"DemoFleet"};
+  f.reg.put_ca(row);
+  Actions out;
+  gk->on_tick(1'000'000, out);
+  auto result = sign_in(*gk, f.key(1), "sn-7", device, f.now);
+  CHECK(result.allowed);
+  CHECK(result.username == "enrollment:SN-7");
+  CHECK(out.kicks.empty());  // a new CA takes nothing away from anyone
 }
 
 TEST_CASE("authenticate: device certificates that are not ACTIVE are refused", "[plugin][auth]") {
@@ -654,7 +693,7 @@ TEST_CASE("check_acl: a device's shared subscriptions are decided by the filter 
 
 TEST_CASE("a device whose certificate is revoked while connected is cut off at the next registry poll",
           "[plugin][acl]") {
-  // DESIGN.md "Registry": "a revoked certificate is cut off within a second".
+  // docs/operations.md, "Live enforcement": a revoked certificate is cut off within a second.
   Fixture f;
   auto gk = f.gatekeeper();
   REQUIRE(sign_in(*gk, f.key(0), "thing-1", f.device, f.now).allowed);
@@ -714,6 +753,7 @@ TEST_CASE("check_acl: the internal topics follow internal_prefix", "[plugin][acl
   CHECK_FALSE(may(*gk, f.key(0), Access::Subscribe, kRequests));
 
   REQUIRE(sign_in(*gk, f.key(1), "dev-1", f.claim, f.now).allowed);
+  link_worker(f, *gk, "$share/w/fleet/internal/requests");
   Actions out;
   gk->on_message(f.key(1), kCreate, "{}", 1, {}, 1000, out);
   REQUIRE(out.messages.size() == 1);
@@ -730,6 +770,7 @@ struct RoutingFixture : Fixture {
     gk = gatekeeper(std::move(extra));
     REQUIRE(sign_in(*gk, claim_key, "dev-A", claim, now, "192.0.2.7").allowed);
     REQUIRE(sign_in(*gk, service_key, "provisiond-1", service, now).allowed);
+    REQUIRE(gk->check_acl(service_key, acl(Access::Subscribe, "$share/provisiond/_provision/requests")));
   }
   Actions reply(const std::string& request_id, const std::string& outcome, const std::string& payload = R"({"ok":true})") {
     Actions out;
@@ -938,6 +979,110 @@ TEST_CASE("routing: a request no worker answers in time gets a 503", "[plugin][r
   forward(*f.gk, f.claim_key, kCsr, 20'001);
 }
 
+TEST_CASE("routing: with no worker linked, a request is answered at once with a 503 saying so", "[plugin][routing]") {
+  Fixture f;
+  auto gk = f.gatekeeper();
+  REQUIRE(sign_in(*gk, f.key(0), "dev-A", f.claim, f.now).allowed);
+  auto no_worker = [&](const std::string& topic) {
+    Actions out;
+    gk->on_message(f.key(0), topic, "{}", 1, {}, 1000, out);
+    REQUIRE(out.messages.size() == 1);
+    CHECK(out.messages[0].client_id == "dev-A");
+    CHECK(out.messages[0].topic == topic + "/rejected");
+    auto doc = json::parse(out.messages[0].payload, "rejection");
+    CHECK(json::int_member(doc, "statusCode") == 503);
+    CHECK(json::string_member(doc, "errorCode") == "ServiceUnavailable");
+    CHECK_THAT(*json::string_member(doc, "errorMessage"), Catch::Contains("no provisioning worker is connected"));
+    CHECK(gk->pending_requests() == 0);
+  };
+  no_worker(kCreate);
+
+  // A worker that is signed in but takes no requests is no worker; nor is one on the events only.
+  REQUIRE(sign_in(*gk, f.key(1), "provisiond-1", f.service, f.now).allowed);
+  no_worker(kCsr);
+  REQUIRE(gk->check_acl(f.key(1), acl(Access::Subscribe, "$share/provisiond/_provision/events")));
+  no_worker(kRegister);
+  // Refused subscriptions count for nothing.
+  REQUIRE(sign_in(*gk, f.key(2), "thing-1", f.device, f.now).allowed);
+  REQUIRE_FALSE(gk->check_acl(f.key(2), acl(Access::Subscribe, "$share/provisiond/_provision/requests")));
+  no_worker(kCreate);
+
+  // Subscribed to the requests (shared or not): requests go to the workers.
+  REQUIRE(gk->check_acl(f.key(1), acl(Access::Subscribe, kRequests)));
+  forward(*gk, f.key(0), kCreate, 1000);
+  // Unsubscribed again: answered at once again, and the one forwarded
+  // while the worker was there is answered on the next TICK.
+  REQUIRE(gk->check_acl(f.key(1), acl(Access::Unsubscribe, kRequests)));
+  no_worker(kCsr);
+  Actions tick;
+  gk->on_tick(1001, tick);
+  REQUIRE(tick.messages.size() == 1);
+  CHECK(tick.messages[0].topic == std::string(kCreate) + "/rejected");
+}
+
+TEST_CASE("routing: when the last worker goes away, the requests pending on it are answered at once", "[plugin][routing]") {
+  Fixture f;
+  auto gk = f.gatekeeper();
+  REQUIRE(sign_in(*gk, f.key(0), "dev-A", f.claim, f.now).allowed);
+  REQUIRE(sign_in(*gk, f.key(1), "dev-B", f.claim, f.now).allowed);
+  for (int worker : {4, 5}) {
+    REQUIRE(sign_in(*gk, f.key(worker), "provisiond-" + std::to_string(worker), f.service, f.now).allowed);
+    REQUIRE(gk->check_acl(f.key(worker), acl(Access::Subscribe, "$share/provisiond/_provision/requests")));
+  }
+  auto rejected_503 = [](const Actions& out, const std::string& client_id) {
+    return std::count_if(out.messages.begin(), out.messages.end(), [&](const OutgoingMessage& m) {
+      if (m.client_id != client_id || !m.topic.ends_with("/rejected")) return false;
+      auto doc = json::parse(m.payload, "rejection");
+      return json::int_member(doc, "statusCode") == 503 &&
+             json::string_member(doc, "errorMessage")->find("no provisioning worker is connected") != std::string::npos;
+    });
+  };
+
+  SECTION("disconnected") {
+    forward(*gk, f.key(0), kCreate, 1000);
+    forward(*gk, f.key(1), kCsr, 1000);
+    Actions first;
+    gk->on_disconnect(f.key(4), first);
+    CHECK(first.messages.empty());  // another worker is still there
+    CHECK(gk->pending_requests() == 2);
+    Actions last;
+    gk->on_disconnect(f.key(5), last);
+    CHECK(last.messages.size() == 2);
+    CHECK(rejected_503(last, "dev-A") == 1);
+    CHECK(rejected_503(last, "dev-B") == 1);
+    CHECK(gk->pending_requests() == 0);
+    // Their slots are free (a client's in-flight limit) and nothing expires later.
+    Actions later;
+    gk->on_tick(1000 + gk->options().reply_timeout_ms, later);
+    CHECK(later.messages.empty());
+    gk->on_disconnect(f.key(5), later);  // DISCONNECT may come twice
+    CHECK(later.messages.empty());
+  }
+  SECTION("unsubscribed: answered on the next TICK (the ACL check carries out nothing)") {
+    forward(*gk, f.key(0), kCreate, 1000);
+    REQUIRE(gk->check_acl(f.key(4), acl(Access::Unsubscribe, "$share/provisiond/_provision/requests")));
+    REQUIRE(gk->check_acl(f.key(5), acl(Access::Unsubscribe, "$share/provisiond/_provision/requests")));
+    Actions out;
+    gk->on_tick(1001, out);
+    CHECK(rejected_503(out, "dev-A") == 1);
+    CHECK(gk->pending_requests() == 0);
+  }
+  SECTION("the service identities disabled: cut off, and the requests answered in the same TICK") {
+    forward(*gk, f.key(0), kCreate, 1000);
+    f.reg.put_service_identity({f.service.id(), "provisiond", registry::kInactive, 0, "worker"});
+    Actions out;
+    gk->on_tick(1001, out);
+    CHECK(out.kicks.size() == 2);
+    CHECK(rejected_503(out, "dev-A") == 1);
+    CHECK(gk->pending_requests() == 0);
+  }
+  SECTION("a worker's re-check on SIGHUP keeps it linked") {
+    REQUIRE(sign_in(*gk, f.key(4), "provisiond-4", f.service, f.now).allowed);
+    REQUIRE(sign_in(*gk, f.key(5), "provisiond-5", f.service, f.now).allowed);
+    forward(*gk, f.key(0), kCreate, 1000);
+  }
+}
+
 TEST_CASE("routing: what a claim may not send, and what devices send, goes nowhere", "[plugin][routing]") {
   RoutingFixture f(OptionPairs{{"aws_topics", "false"}});
   for (std::string topic : {std::string(kRegisterOther), std::string("$provision/templates/OtherFleet/provision/cbor"), std::string(kAwsCreate),
@@ -1100,6 +1245,7 @@ TEST_CASE("routing: requests over the rate limit get a 429 Throttled rejected re
   Fixture f;
   auto gk = f.gatekeeper({{"request_rate_per_claim", "0.001/1"}});
   REQUIRE(sign_in(*gk, f.key(0), "c0", f.claim, f.now).allowed);
+  link_worker(f, *gk);
   forward(*gk, f.key(0), kCreate, 1000);
   Actions out;
   gk->on_message(f.key(0), kCreate, "{}", 1, {}, 1001, out);
@@ -1165,6 +1311,7 @@ TEST_CASE("enrollment: a certificate from a manufacturer CA is a provisioning id
   CHECK(may(*gk, f.key(0), Access::Write, kRegister));
   CHECK_FALSE(may(*gk, f.key(0), Access::Write, kRegisterOther));
   // the registration id travels to the workers, set by the plugin
+  link_worker(f, *gk);
   Actions out;
   gk->on_message(f.key(0), kCsr, "{}", 1, {{"registration-id", "forged"}}, 1000, out);
   REQUIRE(out.messages.size() == 1);
@@ -1201,6 +1348,7 @@ TEST_CASE("renewal: only devices may use the renewal topic and their requests ca
   CHECK_FALSE(may(*gk, f.key(1), Access::Write, renew));
   CHECK_FALSE(may(*gk, f.key(1), Access::Subscribe, renew + "/accepted"));
 
+  link_worker(f, *gk);
   Actions out;
   gk->on_message(f.key(0), renew, "{}", 1, {}, 1000, out);
   REQUIRE(out.messages.size() == 1);
@@ -1329,6 +1477,7 @@ TEST_CASE("factory identities publish enrollments and nothing else", "[plugin][a
   CHECK_FALSE(may(*gk, f.key(0), Access::Write, kCreate));
   CHECK_FALSE(may(*gk, f.key(0), Access::Write, kRequests));
   CHECK_FALSE(may(*gk, f.key(0), Access::Subscribe, "#"));
+  link_worker(f, *gk);
   Actions out;
   gk->on_message(f.key(0), enrollments, R"({"registrationId":"SN-1"})", 1, {}, 1000, out);
   REQUIRE(out.messages.size() == 1);
@@ -1372,4 +1521,201 @@ TEST_CASE("a revocation behind a burst of more than one batch of registry change
   Actions out;
   gk->on_tick(1000, out);
   CHECK(out.kicks == std::vector<std::string>{"thing-1"});
+}
+
+// ---------------------------------------------------------------- trust directory
+
+namespace {
+
+using StorePtr = std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)>;
+using StoreContextPtr = std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)>;
+
+// Verifies `leaf` the way the broker does with `capath DIR`: a hashed
+// directory lookup, nothing else trusted, no chain sent beyond the leaf.
+bool verifies_through(const std::filesystem::path& dir, const pki::Certificate& leaf) {
+  StorePtr store(X509_STORE_new(), X509_STORE_free);
+  REQUIRE(store);
+  REQUIRE(X509_STORE_load_path(store.get(), dir.c_str()) == 1);
+  StoreContextPtr context(X509_STORE_CTX_new(), X509_STORE_CTX_free);
+  REQUIRE(context);
+  REQUIRE(X509_STORE_CTX_init(context.get(), store.get(), leaf.get(), nullptr) == 1);
+  bool ok = X509_verify_cert(context.get()) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+std::vector<std::string> files_in(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TrustedCa trusted(const pki::CertificateAuthority& ca, const std::string& role = "manufacturer") {
+  return {ca.certificate().id(), role, ca.certificate().to_pem()};
+}
+
+}  // namespace
+
+TEST_CASE("trust directory: each CA under its OpenSSL hashed name, as openssl rehash names it, and OpenSSL verifies through it",
+          "[plugin][trust]") {
+  TempDir dir;
+  auto trust = dir.path / "trust";
+  auto acme = pki::CertificateAuthority::create_root("Acme Factory CA", 3600);
+  auto globex = pki::CertificateAuthority::create_root("Globex Factory CA", 3600);
+  auto stranger = pki::CertificateAuthority::create_root("Stranger CA", 3600);
+  auto done = TrustDirectory(trust).sync({trusted(acme), trusted(globex, "claim")});  // creates the directory
+  const std::string acme_file = acme.certificate().subject_name_hash() + ".0";
+  const std::string globex_file = globex.certificate().subject_name_hash() + ".0";
+  CHECK(files_in(trust) == [&] {
+    std::vector<std::string> v{acme_file, globex_file};
+    std::sort(v.begin(), v.end());
+    return v;
+  }());
+  CHECK(done.written.size() == 2);
+  CHECK(read_file(trust / acme_file).starts_with(TrustDirectory::kMarker));
+  CHECK(pki::Certificate::load(trust / acme_file).id() == acme.certificate().id());
+
+  CHECK(verifies_through(trust, issue_client(acme, "SN-1")));
+  CHECK(verifies_through(trust, issue_client(globex, "SN-2")));
+  CHECK_FALSE(verifies_through(trust, issue_client(stranger, "SN-3")));
+
+  // The names openssl rehash gives the same certificates.
+  if (std::system("openssl version >/dev/null 2>&1") == 0) {
+    auto rehashed = dir.path / "rehashed";
+    std::filesystem::create_directories(rehashed);
+    write_file(rehashed / "acme.pem", acme.certificate().to_pem(), 0644);
+    write_file(rehashed / "globex.pem", globex.certificate().to_pem(), 0644);
+    REQUIRE(std::system(("openssl rehash " + rehashed.string() + " >/dev/null 2>&1").c_str()) == 0);
+    std::vector<std::string> links;
+    for (const auto& name : files_in(rehashed))
+      if (!name.ends_with(".pem")) links.push_back(name);
+    CHECK(links == files_in(trust));
+  } else {
+    WARN("no openssl command: the names were checked against OpenSSL's lookup only");
+  }
+
+  // Nothing changed: nothing written.
+  auto again = TrustDirectory(trust).sync({trusted(acme), trusted(globex, "claim")});
+  CHECK_FALSE(again.changed());
+}
+
+TEST_CASE("trust directory: CAs with the same subject take .0, .1 without a gap, also after one goes", "[plugin][trust]") {
+  TempDir dir;
+  auto first = pki::CertificateAuthority::create_root("Same Name CA", 3600);
+  auto second = pki::CertificateAuthority::create_root("Same Name CA", 3600);
+  REQUIRE(first.certificate().subject_name_hash() == second.certificate().subject_name_hash());
+  const std::string hash = first.certificate().subject_name_hash();
+  TrustDirectory trust(dir.path);
+  trust.sync({trusted(first), trusted(second)});
+  CHECK(files_in(dir.path) == std::vector<std::string>{hash + ".0", hash + ".1"});
+  CHECK(verifies_through(dir.path, issue_client(first, "a")));
+  CHECK(verifies_through(dir.path, issue_client(second, "b")));
+
+  // Whichever goes, the other is .0: OpenSSL stops at the first missing suffix.
+  std::string kept_id = pki::Certificate::load(dir.path / (hash + ".1")).id();
+  const auto& kept = kept_id == first.certificate().id() ? first : second;
+  const auto& gone = kept_id == first.certificate().id() ? second : first;
+  auto done = trust.sync({trusted(kept)});
+  CHECK(files_in(dir.path) == std::vector<std::string>{hash + ".0"});
+  CHECK(pki::Certificate::load(dir.path / (hash + ".0")).id() == kept.certificate().id());
+  CHECK(done.written == std::vector<std::string>{hash + ".0"});
+  CHECK(done.removed == std::vector<std::string>{hash + ".1"});
+  CHECK(verifies_through(dir.path, issue_client(kept, "c")));
+  CHECK_FALSE(verifies_through(dir.path, issue_client(gone, "d")));
+
+  trust.sync({});
+  CHECK(files_in(dir.path).empty());
+}
+
+TEST_CASE("trust directory: files that are not the plugin's are never touched, and its own are numbered around them",
+          "[plugin][trust]") {
+  TempDir dir;
+  auto mine = pki::CertificateAuthority::create_root("Shared Name CA", 3600);
+  auto theirs = pki::CertificateAuthority::create_root("Shared Name CA", 3600);
+  const std::string hash = mine.certificate().subject_name_hash();
+  // An operator's own CA under the same hash (no marker), a symlink, notes.
+  write_file(dir.path / (hash + ".0"), theirs.certificate().to_pem(), 0644);
+  write_file(dir.path / "README", "operator notes\n", 0644);
+  write_file(dir.path / "theirs.pem", theirs.certificate().to_pem(), 0644);
+  std::filesystem::create_symlink("theirs.pem", dir.path / "0badcafe.0");
+  auto before = [&](const std::string& name) { return read_file(dir.path / name); };
+  const std::string their_file = before(hash + ".0");
+
+  TrustDirectory trust(dir.path);
+  auto done = trust.sync({trusted(mine)});
+  CHECK(done.written == std::vector<std::string>{hash + ".1"});
+  CHECK(read_file(dir.path / (hash + ".0")) == their_file);
+  CHECK(verifies_through(dir.path, issue_client(mine, "a")));
+  CHECK(verifies_through(dir.path, issue_client(theirs, "b")));
+
+  done = trust.sync({});
+  CHECK(done.removed == std::vector<std::string>{hash + ".1"});
+  CHECK(files_in(dir.path) == std::vector<std::string>{"0badcafe.0", hash + ".0", "README", "theirs.pem"});
+  CHECK(read_file(dir.path / (hash + ".0")) == their_file);
+  CHECK(std::filesystem::is_symlink(dir.path / "0badcafe.0"));
+}
+
+TEST_CASE("trust directory: the gatekeeper writes the registry's active CAs at start and follows every CA change",
+          "[plugin][trust]") {
+  Fixture f;
+  auto trust = f.dir.path / "trust";
+  auto gk = f.gatekeeper({{"trust_dir", trust.string()}});
+  // At start, before any client: the fixture's claim and fleet CAs.
+  auto claim_file = trust / (f.claim_ca.certificate().subject_name_hash() + ".0");
+  auto fleet_file = trust / (f.fleet_ca.certificate().subject_name_hash() + ".0");
+  CHECK(files_in(trust).size() == 2);
+  CHECK(std::filesystem::exists(claim_file));
+  CHECK(std::filesystem::exists(fleet_file));
+  CHECK(f.logged("trust directory " + trust.string()));
+
+  auto factory = pki::CertificateAuthority::create_root("Runtime Factory CA", 3600);
+  auto factory_file = trust / (factory.certificate().subject_name_hash() + ".0");
+  registry::CaRecord row;
+  row.id = factory.certificate().id();
+  row.name = "runtime-factory";
+  row.role = "manufacturer";
+  row.pem = factory.certificate().to_pem();
+  f.reg.put_ca(row);
+  int64_t now_ms = 1'000'000;
+  Actions out;
+  gk->on_tick(now_ms, out);
+  CHECK(std::filesystem::exists(factory_file));
+  CHECK(verifies_through(trust, issue_client(factory, "SN-9")));
+
+  row.status = registry::kInactive;  // disabled: no longer offered to TLS
+  f.reg.put_ca(row);
+  gk->on_tick(now_ms += gk->options().registry_poll_ms, out);
+  CHECK_FALSE(std::filesystem::exists(factory_file));
+  row.status = registry::kActive;
+  f.reg.put_ca(row);
+  gk->on_tick(now_ms += gk->options().registry_poll_ms, out);
+  CHECK(std::filesystem::exists(factory_file));
+  f.reg.delete_ca(row.id);
+  gk->on_tick(now_ms += gk->options().registry_poll_ms, out);
+  CHECK_FALSE(std::filesystem::exists(factory_file));
+  CHECK(std::filesystem::exists(claim_file));
+
+  // trust_dir belongs in mosquitto.conf (it must match the broker's capath).
+  auto file = f.dir.path / "plugin.conf";
+  write_file(file, "trust_dir /elsewhere\n", 0644);
+  CHECK_THROWS_WITH(parse_options({{"registry", "r.db"}, {"options_file", file.string()}}), Catch::Contains("belongs in mosquitto.conf"));
+}
+
+TEST_CASE("trust directory: a directory the plugin cannot write is logged once and retried at every poll", "[plugin][trust]") {
+  Fixture f;
+  auto blocker = f.dir.path / "not-a-directory";
+  write_file(blocker, "x", 0644);
+  auto gk = f.gatekeeper({{"trust_dir", (blocker / "trust").string()}});
+  CHECK(f.logged_at(LogLevel::Error, "cannot update the trust directory"));
+  Actions out;
+  gk->on_tick(1'000'000, out);
+  gk->on_tick(1'000'000 + gk->options().registry_poll_ms, out);
+  CHECK(std::count_if(f.logs.begin(), f.logs.end(),
+                      [](const LogLine& l) { return l.text.find("cannot update the trust directory") != std::string::npos; }) == 1);
+  std::filesystem::remove(blocker);
+  std::filesystem::create_directories(blocker);
+  gk->on_tick(1'000'000 + 2 * gk->options().registry_poll_ms, out);
+  CHECK(files_in(blocker / "trust").size() == 2);
+  CHECK(sign_in(*gk, f.key(0), "dev-1", f.claim, f.now).allowed);  // clients were never affected
 }

@@ -353,6 +353,24 @@ TEST_CASE("every change that can take a permission away is in the change log, wh
   CHECK(reg.delete_changes_before(unix_now() + 10) == 9);
 }
 
+TEST_CASE("registering, changing and deleting a CA are each in the change log (schema 6)") {
+  TempDir dir;
+  auto reg = Registry::open(dir.path / "r.db");
+  int64_t start = reg.latest_change_id();
+  CaRecord ca;
+  ca.id = "ca1";
+  ca.name = "acme";
+  ca.role = "manufacturer";
+  ca.pem = "PEM";
+  reg.put_ca(ca);  // a new CA: the broker must learn it (its devices, its TLS trust)
+  ca.status = kInactive;
+  reg.put_ca(ca);
+  reg.delete_ca("ca1");
+  std::vector<std::string> kinds;
+  for (const auto& c : reg.changes_after(start)) kinds.push_back(c.kind + ":" + c.subject);
+  CHECK(kinds == std::vector<std::string>{"ca:ca1", "ca:ca1", "ca:ca1"});
+}
+
 TEST_CASE("renewed certificates become due for retirement at retire_at") {
   TempDir dir;
   auto reg = Registry::open(dir.path / "r.db");
