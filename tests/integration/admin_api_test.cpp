@@ -1734,3 +1734,26 @@ TEST_CASE("provisiond whose admin port is taken exits 1 with one line naming it,
   CHECK(output.find("provisiond: admin API: cannot listen on 127.0.0.1:" + std::to_string(stack.admin_port)) !=
         std::string::npos);
 }
+
+// ======================================================================= hostile bodies (docs/admin.md, "Requests")
+
+TEST_CASE("admin API: 300,000 nested arrays are refused, and provisiond stays up") {
+  Stack stack;
+  World world(stack);
+  const std::string nested = std::string(300000, '[') + std::string(300000, ']');  // 600 KB, under the body limit
+  Api installer(stack.admin_port, world.new_token("installer"));  // the least-privileged token
+  // The outside tester's request, on a route the token may not call: 403
+  // (the audit entry of the refusal parsed the body, and crashed provisiond).
+  CHECK_ERROR(installer.post("/v1/tokens", nested), 403, "Forbidden");
+  // On a route it may call the body is parsed, and refused for its depth.
+  auto parsed = installer.post("/v1/claims", nested);
+  CHECK_ERROR(parsed, 400, "InvalidJson");
+  CHECK(parsed.str("/error/message") == "request body: nesting deeper than 64 at offset 64");
+  CHECK_ERROR(world.admin.post("/v1/tokens", nested), 400, "InvalidJson");
+  std::string objects;
+  for (int i = 0; i < 150000; ++i) objects += "{\"a\":";
+  CHECK_ERROR(world.admin.post("/v1/templates", objects), 400, "InvalidJson");
+  CHECK(stack.worker_running());
+  CHECK_STATUS(world.admin.get("/v1/templates"), 200);
+  CHECK_STATUS(installer.post("/v1/claims", R"({"templates":["DemoFleet"],"validitySeconds":300})"), 201);
+}

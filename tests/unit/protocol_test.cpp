@@ -131,3 +131,55 @@ TEST_CASE("an unexpected field is named under its parent, whatever its value") {
   auto nested = json::parse(R"({"statements":[{"effect":"allow","actions":["publish"],"topics":["a"],"bogus":true}]})");
   CHECK(schema_violation("policy.schema.json", nested) == std::string("/statements/0: unexpected field bogus"));
 }
+
+// ---------------------------------------------------------------- hostile payloads (docs/protocol.md, "Payloads")
+
+namespace {
+
+// Runs `call`, which must throw RequestError(400, "InvalidPayload", ...); returns the message.
+template <typename Call>
+std::string invalid_payload(Call&& call) {
+  try {
+    call();
+  } catch (const RequestError& e) {
+    CHECK(e.status_code == 400);
+    CHECK(e.code == "InvalidPayload");
+    return e.what();
+  }
+  FAIL("no RequestError");
+  return {};
+}
+
+const std::string kPem = "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n";
+
+}  // namespace
+
+TEST_CASE("request payloads that are not UTF-8, hold bytes after the document or nest too deep are InvalidPayload") {
+  using namespace std::string_literals;
+  // the outside tester's CSR: a certificate was issued for it
+  const std::string csr = "{\"certificateSigningRequest\":\"\xff\xfe" + kPem + "\"}";
+  CHECK(invalid_payload([&] { decode_csr_request(Format::Json, csr); }) ==
+        "request is not JSON: invalid UTF-8 at offset " + std::to_string(csr.find('\xff')));
+  // a parameter named \xff\xfe
+  const std::string parameter = "{\"certificateOwnershipToken\":\"t\",\"parameters\":{\"\xff\xfe\":\"x\"}}";
+  CHECK(invalid_payload([&] { decode_register_thing_request(Format::Json, parameter); }) ==
+        "request is not JSON: invalid UTF-8 at offset " + std::to_string(parameter.find('\xff')));
+  const std::string value = "{\"certificateOwnershipToken\":\"t\",\"parameters\":{\"SerialNumber\":\"\xed\xa0\x80\"}}";
+  CHECK(invalid_payload([&] { decode_register_thing_request(Format::Json, value); }) ==
+        "request is not JSON: invalid UTF-8 at offset " + std::to_string(value.find('\xed')));
+  // everything after a NUL byte used to be ignored
+  CHECK(invalid_payload([] { decode_create_keys_request(Format::Json, "{}\0 this is not JSON {{{"s); }) ==
+        "request is not JSON: trailing bytes at offset 2");
+  const std::string valid_then_junk = "{\"certificateSigningRequest\":\"x\"}\0junk"s;
+  CHECK(invalid_payload([&] { decode_csr_request(Format::Json, valid_then_junk); }) ==
+        "request is not JSON: trailing bytes at offset " + std::to_string(valid_then_junk.find('\0')));
+  CHECK(invalid_payload([] { decode_create_keys_request(Format::Json, "{}{}"); }) ==
+        "request is not JSON: trailing bytes at offset 2");
+  // nesting: a 1 MiB payload (the plugin's largest max_payload) of '['
+  CHECK(invalid_payload([] { decode_create_keys_request(Format::Json, std::string(1 << 20, '[')); }) ==
+        "request is not JSON: nesting deeper than 64 at offset 64");
+  // two objects and 62 arrays are 64 levels: the 63rd '[' is one too many
+  const std::string prefix = R"({"certificateOwnershipToken":"t","parameters":{"a":)";
+  CHECK(invalid_payload([&] { decode_register_thing_request(Format::Json, prefix + std::string(300000, '[') + "}}"); }) ==
+        "request is not JSON: nesting deeper than 64 at offset " + std::to_string(prefix.size() + 62));
+}
