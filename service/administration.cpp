@@ -3,6 +3,7 @@
 #include "pki/certificate.h"
 #include "util/error.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service {
 namespace {
@@ -24,10 +25,10 @@ std::string status_detail(const std::string& from, const std::string& to) {
 void set_certificate_status(registry::Registry& registry, const Actor& actor, const std::string& certificate_id,
                             const std::string& status) {
   if (status != registry::kActive && status != registry::kInactive && status != registry::kRevoked)
-    throw RequestError(400, "InvalidStatus", "certificate status must be ACTIVE, INACTIVE or REVOKED, not " + status);
+    throw RequestError(400, "InvalidStatus", "certificate status must be ACTIVE, INACTIVE or REVOKED, not " + text::quote(status));
   auto tx = registry.begin();
   auto certificate = registry.find_certificate(certificate_id);
-  if (!certificate) throw RequestError(404, "NotFound", "no certificate " + certificate_id);
+  if (!certificate) throw RequestError(404, "NotFound", "no certificate " + text::quote(certificate_id));
   if (certificate->status == registry::kRevoked && status != registry::kRevoked)
     throw RequestError(409, "Conflict", "certificate " + certificate_id + " is revoked; revocation is final");
   if (certificate->status == registry::kPendingActivation && status == registry::kActive)
@@ -42,10 +43,10 @@ void set_certificate_status(registry::Registry& registry, const Actor& actor, co
 
 void set_claim_status(registry::Registry& registry, const Actor& actor, const std::string& claim_id, const std::string& status) {
   if (status != registry::kActive && status != registry::kInactive)
-    throw RequestError(400, "InvalidStatus", "claim status must be ACTIVE or INACTIVE, not " + status);
+    throw RequestError(400, "InvalidStatus", "claim status must be ACTIVE or INACTIVE, not " + text::quote(status));
   auto tx = registry.begin();
   auto claim = registry.find_claim_certificate(claim_id);
-  if (!claim) throw RequestError(404, "NotFound", "no claim certificate " + claim_id);
+  if (!claim) throw RequestError(404, "NotFound", "no claim certificate " + text::quote(claim_id));
   registry.set_claim_status(claim_id, status);
   audit(registry, actor, status == registry::kActive ? "EnableClaim" : "DisableClaim", claim_id,
         status_detail(claim->status, status));
@@ -54,7 +55,7 @@ void set_claim_status(registry::Registry& registry, const Actor& actor, const st
 
 void delete_thing(registry::Registry& registry, const Actor& actor, const std::string& thing_name) {
   auto tx = registry.begin();
-  if (!registry.delete_thing(thing_name)) throw RequestError(404, "NotFound", "no thing " + thing_name);
+  if (!registry.delete_thing(thing_name)) throw RequestError(404, "NotFound", "no thing " + text::quote(thing_name));
   audit(registry, actor, "DeleteThing", thing_name);
   tx.commit();
 }
@@ -104,7 +105,7 @@ std::string describe(const Housekeeping& done) {
 
 std::string register_ca(registry::Registry& registry, const Actor& actor, const CaRegistration& ca) {
   if (ca.role != "claim" && ca.role != "manufacturer" && ca.role != "fleet")
-    throw RequestError(400, "InvalidRole", "CA role must be claim, manufacturer or fleet, not " + ca.role);
+    throw RequestError(400, "InvalidRole", "CA role must be claim, manufacturer or fleet, not " + text::quote(ca.role));
   if (ca.registration_id_field != "CN" && ca.registration_id_field != "serialNumber" &&
       ca.registration_id_field != "certificateSerial")
     throw RequestError(400, "InvalidRegistrationIdField", "registration id field must be CN, serialNumber or certificateSerial");

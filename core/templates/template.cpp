@@ -20,6 +20,7 @@
 #include "templates/language.h"
 #include "templates/template.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::templates {
 
@@ -86,7 +87,7 @@ class Validator {
       std::string key = key_of(m.name);
       std::string path = "$." + key;
       if (!kTopLevelKeys.contains(key)) {
-        issue(path, "unknown top-level key \"" + key + "\"");
+        issue(path, "unknown top-level key " + text::quote(key));
       } else if (key == "AWSTemplateFormatVersion" || key == "Description") {
         if (!m.value.IsString()) issue(path, "must be a string");
       } else if (key == "Parameters") {
@@ -190,7 +191,7 @@ class Validator {
       std::string name = key_of(m.name);
       std::string p = path + "." + name;
       if (name.starts_with("AWS::") && !is_pseudo(name))
-        issue(p, "unknown pseudo parameter \"" + name + "\"");
+        issue(p, "unknown pseudo parameter " + text::quote(name));
       if (!m.value.IsObject()) {
         issue(p, "a parameter declaration must be an object");
         continue;
@@ -237,7 +238,7 @@ class Validator {
       } else if (key == "Description") {
         if (!v.IsString()) issue(kp, "Description must be a string");
       } else {
-        issue(kp, "unknown key \"" + key + "\" in a parameter declaration");
+        issue(kp, "unknown key " + text::quote(key) + " in a parameter declaration");
       }
     }
   }
@@ -291,7 +292,7 @@ class Validator {
       if (!arg.IsString())
         issue(p, "Condition must name a condition");
       else if (!conditions_.contains(json::view(arg)))
-        issue(p, "undeclared condition \"" + std::string(json::view(arg)) + "\"");
+        issue(p, "undeclared condition " + text::quote(json::view(arg)));
     } else if (key == "Fn::Equals") {
       if (!arg.IsArray() || arg.Size() != 2) return issue(p, "Fn::Equals takes [value, value]");
       check_value(arg[0], p + "[0]");
@@ -304,9 +305,9 @@ class Validator {
       if (!arg.IsArray() || arg.Size() != 1) return issue(p, "Fn::Not takes a list of exactly one condition");
       check_condition(arg[0], p + "[0]");
     } else if (key.starts_with("Fn::") && !known_value_function(key)) {
-      issue(p, "unknown function \"" + key + "\"");
+      issue(p, "unknown function " + text::quote(key));
     } else {
-      issue(path, "a condition must be one of Fn::Equals, Fn::And, Fn::Or, Fn::Not, Condition (found \"" + key + "\")");
+      issue(path, "a condition must be one of Fn::Equals, Fn::And, Fn::Or, Fn::Not, Condition (found " + text::quote(key) + ")");
     }
   }
 
@@ -352,7 +353,7 @@ class Validator {
       if (!arg.IsString()) {
         issue(p, "Ref takes a parameter name");
       } else if (!is_known_name(json::view(arg))) {
-        issue(p, "Ref to undeclared parameter \"" + std::string(json::view(arg)) + "\"");
+        issue(p, "Ref to undeclared parameter " + text::quote(json::view(arg)));
       }
       return Kind::String;
     }
@@ -391,7 +392,7 @@ class Validator {
       } else {
         for (const auto& n : names)
           if (!is_known_name(n) && !(vars && json::member(*vars, n)))
-            issue(text_path, "Fn::Sub references undeclared name \"" + n + "\"");
+            issue(text_path, "Fn::Sub references undeclared name " + text::quote(n));
       }
       if (vars)
         for (auto& m : vars->GetObject()) expect(Kind::String, m.value, at(1) + "." + key_of(m.name), "a substitution");
@@ -431,7 +432,7 @@ class Validator {
         return Kind::Any;
       }
       if (arg[0].IsString() && !mappings_.contains(json::view(arg[0])))
-        issue(at(0), "undeclared mapping \"" + std::string(json::view(arg[0])) + "\"");
+        issue(at(0), "undeclared mapping " + text::quote(json::view(arg[0])));
       for (rapidjson::SizeType i = 0; i < 3; ++i) expect(Kind::String, arg[i], at(i), "a map key");
       return Kind::Any;
     }
@@ -443,7 +444,7 @@ class Validator {
       if (!arg[0].IsString())
         issue(at(0), "the condition must be a condition name");
       else if (!conditions_.contains(json::view(arg[0])))
-        issue(at(0), "undeclared condition \"" + std::string(json::view(arg[0])) + "\"");
+        issue(at(0), "undeclared condition " + text::quote(json::view(arg[0])));
       Kind a = check_value(arg[1], at(1));
       Kind b = check_value(arg[2], at(2));
       return a == b ? a : Kind::Any;
@@ -452,7 +453,7 @@ class Validator {
       issue(p, key + " may only appear in Conditions");
       return Kind::Any;
     }
-    issue(p, "unknown function \"" + key + "\"");
+    issue(p, "unknown function " + text::quote(key));
     return Kind::Any;
   }
 
@@ -477,12 +478,12 @@ class Validator {
         std::string kp = p + "." + key;
         if (key == "Type") {
           if (t != "AWS::IoT::Thing" && t != "AWS::IoT::Certificate" && t != "AWS::IoT::Policy")
-            issue(kp, "unknown resource type" + (type->IsString() ? " \"" + std::string(t) + "\"" : std::string()));
+            issue(kp, "unknown resource type" + (type->IsString() ? " " + text::quote(t) : std::string()));
         } else if (key == "Condition") {
           if (!k.value.IsString())
             issue(kp, "Condition must name a condition");
           else if (!conditions_.contains(json::view(k.value)))
-            issue(kp, "undeclared condition \"" + std::string(json::view(k.value)) + "\"");
+            issue(kp, "undeclared condition " + text::quote(json::view(k.value)));
         } else if (key == "Properties") {
           if (!k.value.IsObject() || is_function_node(k.value))
             issue(kp, "Properties must be an object");
@@ -500,7 +501,7 @@ class Validator {
           else
             check_overrides(k.value, kp);
         } else {
-          issue(kp, "unknown resource key \"" + key + "\"");
+          issue(kp, "unknown resource key " + text::quote(key));
         }
       }
       if (!type) issue(p, "missing Type");
@@ -519,7 +520,7 @@ class Validator {
       if (key == "ThingName") {
         expect(Kind::String, m.value, p, "ThingName");
         if (m.value.IsString() && !valid_thing_name(json::view(m.value)))
-          issue(p, "invalid thing name \"" + std::string(json::view(m.value)) + "\"");
+          issue(p, "invalid thing name " + text::quote(json::view(m.value)));
         else if (!m.value.IsString() && !m.value.IsObject() && !m.value.IsArray())
           issue(p, "ThingName must be a string");
       } else if (key == "AttributePayload") {
@@ -544,7 +545,7 @@ class Validator {
           issue(p, "ThingGroups must be a list of group names");
         }
       } else {
-        issue(p, "unsupported AWS::IoT::Thing property \"" + key + "\"");
+        issue(p, "unsupported AWS::IoT::Thing property " + text::quote(key));
       }
     }
   }
@@ -562,7 +563,7 @@ class Validator {
           if (s != "ACTIVE" && s != "INACTIVE") issue(p, "Status must be ACTIVE or INACTIVE");
         }
       } else {
-        issue(p, "unsupported AWS::IoT::Certificate property \"" + key + "\"");
+        issue(p, "unsupported AWS::IoT::Certificate property " + text::quote(key));
       }
     }
   }
@@ -591,7 +592,7 @@ class Validator {
           issue(p, "PolicyDocument must be a JSON object or a string holding one");
         }
       } else {
-        issue(p, "unsupported AWS::IoT::Policy property \"" + key + "\"");
+        issue(p, "unsupported AWS::IoT::Policy property " + text::quote(key));
       }
     }
   }
@@ -602,7 +603,7 @@ class Validator {
       std::string key = key_of(m.name);
       std::string p = path + "." + key;
       if (key != "AttributePayload" && key != "ThingTypeName" && key != "ThingGroups") {
-        issue(p, "unknown override \"" + key + "\" (AttributePayload, ThingTypeName, ThingGroups)");
+        issue(p, "unknown override " + text::quote(key) + " (AttributePayload, ThingTypeName, ThingGroups)");
         continue;
       }
       std::string_view v = m.value.IsString() ? json::view(m.value) : std::string_view();

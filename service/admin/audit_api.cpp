@@ -5,6 +5,7 @@
 #include "util/encoding.h"
 #include "util/json.h"
 #include "util/random.h"
+#include "util/text.h"
 
 namespace provision::service::admin {
 namespace {
@@ -67,7 +68,7 @@ Response create_token(Call& call) {
   registry::ApiTokenRecord record{*json::string_member(body, "name"), sha256_hex(secret), *json::string_member(body, "role"),
                                   unix_now(), std::nullopt};
   auto tx = call.registry.begin();
-  if (call.registry.find_api_token(record.name)) conflict("a token named " + record.name + " exists");
+  if (call.registry.find_api_token(record.name)) conflict("a token named " + text::quote(record.name) + " exists");
   call.registry.insert_api_token(record);
   call.audit("CreateToken", record.name, detail({{"role", record.role}}));
   tx.commit();
@@ -79,11 +80,11 @@ Response create_token(Call& call) {
 Response delete_token(Call& call) {
   auto tx = call.registry.begin();
   auto token = call.registry.find_api_token(call.path["name"]);
-  if (!token) not_found("token " + call.path["name"]);
+  if (!token) not_found("token " + text::quote(call.path["name"]));
   if (token->role == "admin") {
     int admins = 0;
     for (const auto& t : call.registry.list_api_tokens({500, ""})) admins += t.role == "admin";
-    if (admins <= 1) conflict("token " + token->name + " is the last admin token; create another admin token first");
+    if (admins <= 1) conflict("token " + text::quote(token->name) + " is the last admin token; create another admin token first");
   }
   call.registry.delete_api_token(token->name);
   call.audit("DeleteToken", call.path["name"]);

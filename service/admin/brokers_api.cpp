@@ -1,6 +1,7 @@
 // /v1/brokers: the brokers devices are assigned to (deviceConfiguration.brokerEndpoint).
 #include "admin/api.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service::admin {
 namespace {
@@ -19,7 +20,7 @@ rapidjson::Document broker_json(const registry::BrokerRecord& b) {
 
 registry::BrokerRecord existing(registry::Registry& registry, const std::string& name) {
   auto b = registry.find_broker(name);
-  if (!b) not_found("broker " + name);
+  if (!b) not_found("broker " + text::quote(name));
   return *b;
 }
 
@@ -36,7 +37,7 @@ Response create(Call& call) {
   b.weight = json::int_member(body, "weight").value_or(1);
   b.enabled = json::bool_member(body, "enabled").value_or(true);
   auto tx = call.registry.begin();
-  if (call.registry.find_broker(b.name)) conflict("broker " + b.name + " exists");
+  if (call.registry.find_broker(b.name)) conflict("broker " + text::quote(b.name) + " exists");
   call.registry.put_broker(b);
   call.audit("CreateBroker", b.name, detail({{"endpoint", b.endpoint}}));
   tx.commit();
@@ -61,9 +62,9 @@ Response update(Call& call) {
 Response remove(Call& call) {
   auto tx = call.registry.begin();
   const std::string& name = call.path["name"];
-  if (!call.registry.find_broker(name)) not_found("broker " + name);
+  if (!call.registry.find_broker(name)) not_found("broker " + text::quote(name));
   if (int64_t users = call.registry.count_broker_users(name))
-    conflict("broker " + name + " is pinned by " + std::to_string(users) +
+    conflict("broker " + text::quote(name) + " is pinned by " + std::to_string(users) +
              " enrollment(s) or static template assignment(s); disable it or change those first");
   call.registry.delete_broker(name);
   call.audit("DeleteBroker", call.path["name"]);

@@ -10,6 +10,7 @@
 #include "util/files.h"
 #include "util/json.h"
 #include "util/random.h"
+#include "util/text.h"
 
 namespace provision::service::admin {
 namespace {
@@ -30,7 +31,7 @@ std::vector<std::string> checked_templates(registry::Registry& registry, const r
   for (size_t i = 0; i < names.size(); ++i)
     if (!registry.find_template(names[i])) {
       std::string f = std::string(field) + "[" + std::to_string(i) + "]";
-      throw ApiError(400, "InvalidField", f + ": no template " + names[i], f);
+      throw ApiError(400, "InvalidField", f + ": no template " + text::quote(names[i]), f);
     }
   return names;
 }
@@ -50,7 +51,7 @@ rapidjson::Document claim_json(const registry::ClaimCertificateRecord& c, bool w
 
 registry::ClaimCertificateRecord existing_claim(registry::Registry& registry, const std::string& id) {
   auto c = registry.find_claim_certificate(id);
-  if (!c) not_found("claim certificate " + id);
+  if (!c) not_found("claim certificate " + text::quote(id));
   return *c;
 }
 
@@ -139,7 +140,7 @@ Response update_claim(Call& call) {
 
 Response delete_claim(Call& call) {
   auto tx = call.registry.begin();
-  if (!call.registry.delete_claim_certificate(call.path["id"])) not_found("claim certificate " + call.path["id"]);
+  if (!call.registry.delete_claim_certificate(call.path["id"])) not_found("claim certificate " + text::quote(call.path["id"]));
   call.audit("DeleteClaim", call.path["id"]);
   tx.commit();
   return no_content();
@@ -224,7 +225,7 @@ Response create_ca(Call& call) {
   auto tx = call.registry.begin();
   if (call.registry.find_ca(record.id)) conflict("CA " + record.id + " is already registered");
   for (const auto& other : call.registry.list_cas())
-    if (other.name == record.name) throw ApiError(409, "Conflict", "a CA named " + record.name + " exists", "name");
+    if (other.name == record.name) throw ApiError(409, "Conflict", "a CA named " + text::quote(record.name) + " exists", "name");
   call.registry.put_ca(record);
   call.audit("RegisterCa", record.id, detail({{"role", record.role}, {"name", record.name}}));
   if (key) adopt_fleet_ca(call, certificate, *key);
@@ -234,7 +235,7 @@ Response create_ca(Call& call) {
 
 registry::CaRecord existing_ca(registry::Registry& registry, const std::string& id) {
   auto c = registry.find_ca(id);
-  if (!c) not_found("CA " + id);
+  if (!c) not_found("CA " + text::quote(id));
   return *c;
 }
 

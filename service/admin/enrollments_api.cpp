@@ -3,6 +3,7 @@
 #include "admin/api.h"
 #include "util/clock.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service::admin {
 namespace {
@@ -30,7 +31,7 @@ rapidjson::Document enrollment_json(const registry::EnrollmentRecord& e) {
 
 registry::EnrollmentRecord existing(registry::Registry& registry, const std::string& id) {
   auto e = registry.find_enrollment(id);
-  if (!e) not_found("enrollment " + id);
+  if (!e) not_found("enrollment " + text::quote(id));
   return *e;
 }
 
@@ -53,7 +54,7 @@ Response create(Call& call) {
   record.created_by = call.actor;
   auto tx = call.registry.begin();
   if (record.template_name && !call.registry.find_template(*record.template_name))
-    throw ApiError(400, "InvalidField", "templateName: no template " + *record.template_name, "templateName");
+    throw ApiError(400, "InvalidField", "templateName: no template " + text::quote(*record.template_name), "templateName");
   bool created = call.registry.upsert_enrollment(record);
   if (created) call.audit("CreateEnrollment", record.registration_id, detail({{"kind", record.kind}}));
   tx.commit();
@@ -64,7 +65,7 @@ Response get(Call& call) { return json_response(200, enrollment_json(existing(ca
 
 Response remove(Call& call) {
   auto tx = call.registry.begin();
-  if (!call.registry.delete_enrollment(call.path["id"])) not_found("enrollment " + call.path["id"]);
+  if (!call.registry.delete_enrollment(call.path["id"])) not_found("enrollment " + text::quote(call.path["id"]));
   call.audit("DeleteEnrollment", call.path["id"]);
   tx.commit();
   return no_content();
@@ -77,7 +78,7 @@ Response activate(Call& call) {
   if (const auto* attributes = json::member(body, "attributes")) e.attributes = to_string_map(*attributes);
   if (const auto* configuration = json::member(body, "configuration")) e.configuration = json::stringify(*configuration);
   if (auto broker = json::string_member(body, "broker")) {
-    if (!call.registry.find_broker(*broker)) throw ApiError(400, "InvalidField", "broker: no broker " + *broker, "broker");
+    if (!call.registry.find_broker(*broker)) throw ApiError(400, "InvalidField", "broker: no broker " + text::quote(*broker), "broker");
     e.broker = *broker;
   }
   e.status = "ENABLED";

@@ -4,6 +4,7 @@
 #include "administration.h"
 #include "provisioning/provisioning_service.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service::admin {
 namespace {
@@ -57,7 +58,7 @@ Response list_things(Call& call) {
 
 Response get_thing(Call& call) {
   auto t = call.registry.find_thing(call.path["name"]);
-  if (!t) not_found("thing " + call.path["name"]);
+  if (!t) not_found("thing " + text::quote(call.path["name"]));
   return json_response(200, thing_json(call.registry, *t, true));
 }
 
@@ -88,7 +89,7 @@ Response list_certificates(Call& call) {
 
 Response get_certificate(Call& call) {
   auto c = call.registry.find_certificate(call.path["id"]);
-  if (!c) not_found("certificate " + call.path["id"]);
+  if (!c) not_found("certificate " + text::quote(call.path["id"]));
   return json_response(200, certificate_json(call.registry, *c, true));
 }
 
@@ -100,7 +101,7 @@ Response update_certificate(Call& call) {
   try {
     set_certificate_status(call.registry, actor_of(call), call.path["id"], status);
   } catch (const RequestError& e) {
-    if (e.code == "NotFound") not_found("certificate " + call.path["id"]);
+    if (e.code == "NotFound") not_found("certificate " + text::quote(call.path["id"]));
     throw;
   }
   return get_certificate(call);

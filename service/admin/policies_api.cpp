@@ -3,6 +3,7 @@
 #include "policy/policy.h"
 #include "protocol/schema_validator.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service::admin {
 namespace {
@@ -51,7 +52,7 @@ Response create(Call& call) {
   std::string name = *json::string_member(body, "name");
   std::string text = checked_document(*json::member(body, "document"));
   auto tx = call.registry.begin();
-  if (call.registry.find_policy(name)) conflict("policy " + name + " already exists; PUT to replace its document");
+  if (call.registry.find_policy(name)) conflict("policy " + text::quote(name) + " already exists; PUT to replace its document");
   call.registry.put_policy(name, text);
   call.audit("CreatePolicy", name);
   tx.commit();
@@ -60,7 +61,7 @@ Response create(Call& call) {
 
 Response get(Call& call) {
   auto p = call.registry.find_policy(call.path["name"]);
-  if (!p) not_found("policy " + call.path["name"]);
+  if (!p) not_found("policy " + text::quote(call.path["name"]));
   return json_response(200, policy_json(call.registry, *p));
 }
 
@@ -68,7 +69,7 @@ Response replace(Call& call) {
   const auto& body = call.body_as("PolicyUpdate");
   std::string text = checked_document(*json::member(body, "document"));
   auto tx = call.registry.begin();
-  if (!call.registry.find_policy(call.path["name"])) not_found("policy " + call.path["name"]);
+  if (!call.registry.find_policy(call.path["name"])) not_found("policy " + text::quote(call.path["name"]));
   call.registry.put_policy(call.path["name"], text);
   call.audit("UpdatePolicy", call.path["name"]);
   tx.commit();
@@ -78,9 +79,9 @@ Response replace(Call& call) {
 Response remove(Call& call) {
   auto tx = call.registry.begin();
   const std::string& name = call.path["name"];
-  if (!call.registry.find_policy(name)) not_found("policy " + name);
+  if (!call.registry.find_policy(name)) not_found("policy " + text::quote(name));
   if (int64_t n = call.registry.count_policy_attachments(name))
-    conflict("policy " + name + " is attached to " + std::to_string(n) + " certificate(s)");
+    conflict("policy " + text::quote(name) + " is attached to " + std::to_string(n) + " certificate(s)");
   call.registry.delete_policy(name);
   call.audit("DeletePolicy", name);
   tx.commit();

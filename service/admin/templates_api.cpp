@@ -8,6 +8,7 @@
 #include "provisioning/registration.h"
 #include "templates/template.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service::admin {
 namespace {
@@ -90,7 +91,7 @@ void apply_hook_and_assignment(registry::Registry& registry, const rapidjson::Va
         throw ApiError(400, "InvalidField", "brokerAssignment: " + what.substr(what.find(": ") + 2), "brokerAssignment");
       }
       if (policy.kind == AssignmentPolicy::Kind::Static && !registry.find_broker(policy.broker))
-        throw ApiError(400, "InvalidField", "brokerAssignment.broker: no broker " + policy.broker, "brokerAssignment.broker");
+        throw ApiError(400, "InvalidField", "brokerAssignment.broker: no broker " + text::quote(policy.broker), "brokerAssignment.broker");
       t.assignment = json::stringify(*assignment);
     }
   }
@@ -98,7 +99,7 @@ void apply_hook_and_assignment(registry::Registry& registry, const rapidjson::Va
 
 registry::TemplateRecord existing(registry::Registry& registry, const std::string& name) {
   auto t = registry.find_template(name);
-  if (!t) not_found("template " + name);
+  if (!t) not_found("template " + text::quote(name));
   return *t;
 }
 
@@ -119,7 +120,7 @@ Response create(Call& call) {
   std::string name = *json::string_member(body, "name");
   std::string text = checked_template(*json::member(body, "body"));
   auto tx = call.registry.begin();
-  if (call.registry.find_template(name)) conflict("template " + name + " already exists; add a version instead");
+  if (call.registry.find_template(name)) conflict("template " + text::quote(name) + " already exists; add a version instead");
   call.registry.add_template_version(name, text, json::string_member(body, "description").value_or(""));
   auto record = existing(call.registry, name);
   if (json::bool_member(body, "enabled") == false) record.enabled = false;
@@ -140,7 +141,7 @@ Response update(Call& call) {
   if (auto e = json::bool_member(body, "enabled")) t.enabled = *e;
   if (auto v = json::int_member(body, "defaultVersion")) {
     if (!call.registry.find_template_version(t.name, *v))
-      throw ApiError(400, "InvalidField", "defaultVersion: template " + t.name + " has no version " + std::to_string(*v),
+      throw ApiError(400, "InvalidField", "defaultVersion: template " + text::quote(t.name) + " has no version " + std::to_string(*v),
                      "defaultVersion");
     t.default_version = *v;
   }
@@ -158,7 +159,7 @@ Response remove(Call& call) {
   auto tx = call.registry.begin();
   auto t = existing(call.registry, call.path["name"]);
   if (int64_t users = call.registry.count_template_users(t.name))
-    conflict("template " + t.name + " is allowed by " + std::to_string(users) + " claim certificate(s) or CA(s); remove it there first");
+    conflict("template " + text::quote(t.name) + " is allowed by " + std::to_string(users) + " claim certificate(s) or CA(s); remove it there first");
   call.registry.delete_template(t.name);
   call.audit("DeleteTemplate", t.name);
   tx.commit();
@@ -203,7 +204,7 @@ Response add_version(Call& call) {
 
 Response get_version(Call& call) {
   auto v = call.registry.find_template_version(call.path["name"], version_number(call));
-  if (!v) not_found("version " + call.path["version"] + " of template " + call.path["name"]);
+  if (!v) not_found("version " + text::quote(call.path["version"]) + " of template " + text::quote(call.path["name"]));
   return json_response(200, version_json(*v));
 }
 
@@ -211,9 +212,9 @@ Response remove_version(Call& call) {
   int64_t version = version_number(call);
   auto tx = call.registry.begin();
   auto t = existing(call.registry, call.path["name"]);
-  if (!call.registry.find_template_version(t.name, version)) not_found("version " + std::to_string(version) + " of template " + t.name);
+  if (!call.registry.find_template_version(t.name, version)) not_found("version " + std::to_string(version) + " of template " + text::quote(t.name));
   if (t.default_version == version)
-    conflict("version " + std::to_string(version) + " is the default version of " + t.name + " (in use); make another the default first");
+    conflict("version " + std::to_string(version) + " is the default version of " + text::quote(t.name) + " (in use); make another the default first");
   call.registry.delete_template_version(t.name, version);
   call.audit("DeleteTemplateVersion", t.name, R"({"version":)" + std::to_string(version) + "}");
   tx.commit();

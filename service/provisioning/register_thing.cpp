@@ -16,6 +16,7 @@
 #include "util/clock.h"
 #include "util/encoding.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service {
 namespace {
@@ -113,7 +114,7 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
   auto token = check_token(decoded.ownership_token, request, access.registry(), now);
   const registry::CertificateRecord& certificate = token.certificate;  // stays token's when re-checked
   auto template_record = access.registry().find_template(template_name);
-  if (!template_record) throw RequestError(404, "TemplateNotFound", "template " + template_name + " does not exist");
+  if (!template_record) throw RequestError(404, "TemplateNotFound", "template " + text::quote(template_name) + " does not exist");
   auto parameters = decoded.parameters;
 
   // 2. The pre-provisioning hook, outside any transaction (it may take seconds).
@@ -164,7 +165,7 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
   facts.subject = pki::Certificate::subject_from_pem(certificate.pem);
   auto evaluation = evaluate_template(registry, template_name, std::nullopt, parameters, facts);
   auto& plan = evaluation.plan;
-  if (!plan.thing) throw RequestError(400, "InvalidTemplate", "template " + template_name + " has no AWS::IoT::Thing resource");
+  if (!plan.thing) throw RequestError(400, "InvalidTemplate", "template " + text::quote(template_name) + " has no AWS::IoT::Thing resource");
   if (enrollment) {
     for (const auto& [k, v] : enrollment->attributes) plan.thing->attributes[k] = v;
     if (!enrollment->attributes.empty()) plan.thing->has_attributes = true;
@@ -209,7 +210,7 @@ std::optional<registry::BrokerRecord> ProvisioningService::assign_broker(registr
   auto named = [&](const std::string& name, const char* why) {
     auto broker = registry.find_broker(name);
     if (!broker || !broker->enabled)
-      throw RequestError(503, "NoBrokerAvailable", std::string(why) + " broker " + name + " is missing or disabled");
+      throw RequestError(503, "NoBrokerAvailable", std::string(why) + " broker " + text::quote(name) + " is missing or disabled");
     return broker;
   };
   if (pinned) return named(*pinned, "the enrollment's pinned");

@@ -4,6 +4,7 @@
 
 #include "policy/policy.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace provision::service {
 
@@ -74,7 +75,7 @@ ThingChange decide_thing(const templates::ThingPlan& plan, const std::optional<r
 
 void apply_plan(registry::Registry& registry, const templates::Plan& plan, const std::string& template_name,
                 const std::string& certificate_id) {
-  if (!plan.thing) throw RequestError(400, "InvalidTemplate", "template " + template_name + " has no AWS::IoT::Thing resource");
+  if (!plan.thing) throw RequestError(400, "InvalidTemplate", "template " + text::quote(template_name) + " has no AWS::IoT::Thing resource");
   auto change = decide_thing(*plan.thing, registry.find_thing(plan.thing->name), registry.groups_of_thing(plan.thing->name));
   if (change.action == ThingChange::Action::Create) registry.insert_thing(change.record);
   if (change.action == ThingChange::Action::Update) registry.update_thing(change.record);
@@ -86,13 +87,13 @@ void apply_plan(registry::Registry& registry, const templates::Plan& plan, const
       try {
         policy::PolicyDocument::parse(p.document);
       } catch (const policy::PolicyError& e) {
-        throw RequestError(400, "InvalidPolicy", "inline policy " + p.name + " of template " + template_name + ": " + e.what());
+        throw RequestError(400, "InvalidPolicy", "inline policy " + text::quote(p.name) + " of template " + text::quote(template_name) + ": " + e.what());
       }
       name = template_name + "-" + p.name;
       auto existing = registry.find_policy(name);
       if (!existing || existing->document != p.document) registry.put_policy(name, p.document);
     } else if (!registry.find_policy(name)) {
-      throw RequestError(400, "PolicyNotFound", "policy " + name + " named by template " + template_name + " does not exist");
+      throw RequestError(400, "PolicyNotFound", "policy " + text::quote(name) + " named by template " + text::quote(template_name) + " does not exist");
     }
     registry.attach_policy(certificate_id, name);
   }

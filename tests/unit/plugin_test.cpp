@@ -241,6 +241,15 @@ TEST_CASE("authenticate: a device must use a client id its policy allows", "[plu
   CHECK_FALSE(may(*gk, f.key(0), Access::Write, "devices/thing-1/telemetry"));
 }
 
+TEST_CASE("authenticate: a client id is logged escaped, so it cannot forge a log line", "[plugin][auth]") {
+  Fixture f;
+  auto gk = f.gatekeeper();
+  auto r = sign_in(*gk, f.key(0), "thing-2\n1970-01-01 provision: client 'admin' is service\x1b[8m", f.device, f.now);
+  CHECK_FALSE(r.allowed);
+  CHECK(f.logged("refused client 'thing-2\\n1970-01-01 provision: client 'admin' is service\\u001b[8m'"));
+  CHECK_FALSE(f.logged("\n1970-01-01"));
+}
+
 TEST_CASE("authenticate: no certificate or no client id is refused", "[plugin][auth]") {
   Fixture f;
   auto gk = f.gatekeeper();

@@ -504,6 +504,21 @@ TEST_CASE("an invalid thing name produced at evaluation names the path") {
                    "TemplateEvaluationError", "$.Resources.thing.Properties.ThingName");
 }
 
+TEST_CASE("a device's value quoted in an evaluation error is escaped and bounded") {
+  std::string body = thing_template(R"({"Fn::Sub": "dev-${Serial}"})", "", R"("Parameters": {"Serial": {"Type": "String"}},)");
+  auto message = [&](const std::string& serial) {
+    try {
+      run(body, {{"Serial", serial}});
+    } catch (const TemplateError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  CHECK(message("a\nb\x1b[2J\"") ==
+        R"($.Resources.thing.Properties.ThingName: invalid thing name "dev-a\nb\u001b[2J\"" (1-128 of a-z A-Z 0-9 : _ -))");
+  CHECK(message(std::string(10000, ' ')).size() < 300);
+}
+
 TEST_CASE("invalid attributes and groups produced at evaluation name the path") {
   std::string top = R"("Parameters": {"V": {"Type": "String"}},)";
   std::string attrs = thing_template(R"("t")", R"(, "AttributePayload": {"ok": {"Ref": "V"}})", top);
