@@ -2,7 +2,7 @@
 // Gatekeeper decisions out. Nothing is decided here; every callback catches
 // everything, because an exception must never reach the broker.
 //
-// Mosquitto 2.0.11 facts this relies on (DESIGN.md): mosquitto_broker.h must
+// Mosquitto 2.0.11 facts this relies on: mosquitto_broker.h must
 // come before mosquitto_plugin.h; the broker exports the API we call;
 // none of it is thread-safe, and everything here runs on the broker thread.
 #include <mosquitto_broker.h>

@@ -2,7 +2,7 @@
 // Mutual-TLS MQTT connections with Paho MQTT C++, as every client of the
 // system makes them (the worker, the device tool, the benchmark, the tests).
 //
-// Paho MQTT C++ 1.2.0 facts (DESIGN.md): the client must be created with
+// Paho MQTT C++ 1.2.0 facts: the client must be created with
 // MQTTVERSION_5 *and* connect with mqtt_version(5), or it silently speaks
 // 3.1.1; the connect and SSL options must outlive the client; never block in
 // a callback.

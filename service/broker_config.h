@@ -1,7 +1,7 @@
 #pragma once
 // mosquitto.conf for a broker with the provisioning plugin, with the
-// Mosquitto 2.0.11 settings the design depends on (DESIGN.md "Broker
-// configuration facts").
+// Mosquitto 2.0.11 settings the design depends on (docs/operations.md,
+// "mosquitto.conf (generated)").
 #include <filesystem>
 #include <string>
 

@@ -1,5 +1,5 @@
 #pragma once
-// The device-facing provisioning topics (DESIGN.md "Device-facing topics"),
+// The device-facing provisioning topics (docs/protocol.md, "Topics"),
 // their AWS IoT aliases, and the internal topics and user properties that the
 // plugin and the workers exchange. Both sides use these functions so that
 // they agree by construction.

@@ -1,5 +1,5 @@
 #pragma once
-// Certificate ownership tokens (DESIGN.md "Certificates and tokens"): what a
+// Certificate ownership tokens (docs/protocol.md, "Payloads"): what a
 // device gets with its new certificate and gives back to RegisterThing.
 //
 // A token is "<certificateId>.<secret>" (32 random bytes, base64url): it

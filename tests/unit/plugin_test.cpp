@@ -662,7 +662,7 @@ TEST_CASE("check_acl: a device's shared subscriptions are decided by the filter 
 
 TEST_CASE("a device whose certificate is revoked while connected is cut off at the next registry poll",
           "[plugin][acl]") {
-  // DESIGN.md "Registry": "a revoked certificate is cut off within a second".
+  // docs/operations.md, "Live enforcement": a revoked client is cut off after the next registry poll.
   Fixture f;
   auto gk = f.gatekeeper();
   REQUIRE(sign_in(*gk, f.key(0), "thing-1", f.device, f.now).allowed);
