@@ -519,6 +519,19 @@ TEST_CASE("a device's value quoted in an evaluation error is escaped and bounded
   CHECK(message(std::string(10000, ' ')).size() < 300);
 }
 
+TEST_CASE("templates get the same JSON limits as every other input: UTF-8, one document, 64 levels") {
+  using namespace std::string_literals;
+  auto first = [](const std::string& body) {
+    auto issues = ProvisioningTemplate::validate(body);
+    return issues.empty() ? std::string() : issues.front().path + ": " + issues.front().message;
+  };
+  CHECK(first(R"({"Resources": {}})" "\0junk"s) == "$: trailing bytes at offset 17");
+  CHECK(first("{\"Description\": \"\xc0\xaf\"}") == "$: invalid UTF-8 at offset 17");
+  const std::string deep = R"({"DeviceConfiguration": )" + std::string(300000, '[') + std::string(300000, ']') + "}";
+  CHECK(first(deep) == "$: nesting deeper than 64 at offset " + std::to_string(24 + 63));
+  CHECK_THROWS_AS(ProvisioningTemplate::parse(deep), TemplateError);
+}
+
 TEST_CASE("invalid attributes and groups produced at evaluation name the path") {
   std::string top = R"("Parameters": {"V": {"Type": "String"}},)";
   std::string attrs = thing_template(R"("t")", R"(, "AttributePayload": {"ok": {"Ref": "V"}})", top);
