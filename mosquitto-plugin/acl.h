@@ -1,5 +1,5 @@
 #pragma once
-// Topic access decisions per identity (docs/protocol.md; docs/architecture.md, "A request's path"):
+// Topic access decisions per identity (docs/architecture.md, "The plugin"):
 //  - claims: only the provisioning request topics they may use, and the
 //    matching reply topics; QoS <= 1, not retained, bounded payload;
 //  - devices: what their policies allow, never the provisioning or internal topics;

@@ -8,6 +8,7 @@
 #include "pki/certificate.h"
 #include "protocol/payloads.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace provision::plugin {
 
@@ -150,7 +151,7 @@ void Gatekeeper::unindex(const void* key, const Connection& c) {
 
 AuthResult Gatekeeper::authenticate(const ClientInfo& client, X509* certificate, int64_t now_s, int64_t now_ms) {
   auto refuse = [&](const std::string& reason) {
-    log(LogLevel::Notice, "provision: refused client '" + client.client_id + "' from " + client.address + ": " + reason);
+    log(LogLevel::Notice, "provision: refused client '" + text::escape(client.client_id) + "' from " + client.address + ": " + reason);
     return AuthResult{};
   };
   if (!certificate) return refuse("no client certificate (identity comes from the certificate alone)");
@@ -199,7 +200,7 @@ AuthResult Gatekeeper::authenticate(const ClientInfo& client, X509* certificate,
     }
     return AuthResult{true, std::move(username)};
   }
-  log(LogLevel::Info, "provision: client '" + client.client_id + "' from " + client.address + " is " +
+  log(LogLevel::Info, "provision: client '" + text::escape(client.client_id) + "' from " + client.address + " is " +
                           std::string(role_name(identity.role)) + " " + username);
   if (identity.renewal_successor) {
     // Tell the workers, who retire the certificate this one renews.
@@ -332,7 +333,7 @@ void Gatekeeper::refresh(const void* key, Connection& c, int64_t now_s, Actions&
   if (c.cut_off) return;
   Resolution result = resolver_->refresh(c.identity, c.client_id, now_s);
   if (auto* refusal = std::get_if<Refusal>(&result)) {
-    log(LogLevel::Notice, "provision: cutting off client '" + c.client_id + "' from " + c.address + ": " + refusal->reason);
+    log(LogLevel::Notice, "provision: cutting off client '" + text::escape(c.client_id) + "' from " + c.address + ": " + refusal->reason);
     c.cut_off = true;
     out.kicks.push_back(c.client_id);
     unlink_worker(c, out);  // its replies are no longer taken
@@ -398,7 +399,7 @@ void Gatekeeper::on_tick(int64_t now_ms, Actions& out, int64_t now_s) {
   // Temporary claims stop working at their expiry, connected or not.
   for (auto& [key, c] : connections_)
     if (!c.cut_off && c.identity.expires_at && *c.identity.expires_at < now_s) {
-      log(LogLevel::Notice, "provision: cutting off client '" + c.client_id + "' from " + c.address + ": claim certificate expired");
+      log(LogLevel::Notice, "provision: cutting off client '" + text::escape(c.client_id) + "' from " + c.address + ": claim certificate expired");
       c.cut_off = true;
       out.kicks.push_back(c.client_id);
     }

@@ -1,6 +1,7 @@
 #include "identity.h"
 
 #include "util/error.h"
+#include "util/text.h"
 
 namespace provision::plugin {
 
@@ -57,7 +58,7 @@ Resolution IdentityResolver::device(const registry::CertificateRecord& record, c
   auto thing = registry_.find_thing(*record.thing_name);
   if (!thing) return Refusal{"thing " + *record.thing_name + " of certificate " + id_short + " does not exist"};
   if (options_.client_id_must_be_thing_name && client_id != thing->name)
-    return Refusal{"thing " + thing->name + ": the client id must be the thing name, not '" + client_id + "'"};
+    return Refusal{"thing " + thing->name + ": the client id must be the thing name, not '" + text::escape(client_id) + "'"};
 
   std::vector<policy::PolicyDocument> documents;
   for (const auto& name : registry_.policies_of_certificate(record.id)) {
@@ -72,7 +73,7 @@ Resolution IdentityResolver::device(const registry::CertificateRecord& record, c
   policy::Variables variables{thing->name, client_id, record.id, thing->attributes};
   auto principal = std::make_shared<const policy::Principal>(documents, variables);
   if (!principal->allows(policy::Action::Connect, client_id))
-    return Refusal{"thing " + thing->name + ": policy does not allow connect with client id '" + client_id + "'"};
+    return Refusal{"thing " + thing->name + ": policy does not allow connect with client id '" + text::escape(client_id) + "'"};
 
   Identity identity;
   identity.role = Role::Device;

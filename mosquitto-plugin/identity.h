@@ -1,6 +1,6 @@
 #pragma once
 // Who a TLS client is, decided at connect from its certificate alone
-// (certs/README.md), and re-checked whenever the registry changes
+// (docs/architecture.md, "The plugin"), and re-checked whenever the registry changes
 // something it depends on. A username the client sent is never trusted.
 #include <memory>
 #include <optional>

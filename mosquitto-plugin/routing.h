@@ -1,5 +1,6 @@
 #pragma once
-// Request/response routing between devices and workers (docs/architecture.md, "A request's path").
+// Request/response routing between devices and workers (docs/architecture.md,
+// "A request's path").
 //
 // A device's request is forwarded to the workers' internal request topic with
 // a fresh request id and what only the plugin knows (client id, claim

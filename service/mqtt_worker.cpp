@@ -13,6 +13,7 @@
 #include "registry_pool.h"
 #include "worker_link.h"
 #include "worker_pool.h"
+#include "util/text.h"
 
 namespace provision::service {
 
@@ -158,7 +159,7 @@ struct MqttWorker::Impl {
     metrics().increment("provision_requests_total", {{"operation", operation}, {"outcome", reply.accepted ? "accepted" : reply.error_code}});
     metrics().observe("provision_request_duration_seconds", {{"operation", operation}}, static_cast<double>(micros) / 1e6);
     if (!reply.accepted) metrics().increment("provision_rejections_total", {{"error_code", reply.error_code}});
-    spdlog::info("{} {} for client '{}' from {}: {} ({} us)", operation, request.topic.template_name, request.client_id,
+    spdlog::info("{} {} for client '{}' from {}: {} ({} us)", operation, request.topic.template_name, text::escape(request.client_id),
                  request.source_address, reply.accepted ? "accepted" : reply.error_code, micros);
     // QoS 0 for the reason requests arrive at QoS 0 (see link_settings()).
     const std::vector<std::pair<const char*, std::string_view>> properties{

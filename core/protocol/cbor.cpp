@@ -1,8 +1,6 @@
 #include "protocol/cbor.h"
 
 #include <cbor.h>
-#include <rapidjson/encodings.h>
-#include <rapidjson/memorystream.h>
 
 #include <cmath>
 #include <cstdint>
@@ -12,8 +10,13 @@
 #include <vector>
 
 #include "util/error.h"
+#include "util/json.h"
+#include "util/text.h"
 
 namespace provision::protocol {
+
+static_assert(kCborMaxDepth <= json::kMaxDepth, "a CBOR document must be as safe to walk as a parsed JSON one");
+
 namespace {
 
 // ---------------------------------------------------------------- encoding
@@ -50,6 +53,8 @@ class Encoder {
   }
 
   void text(const rapidjson::Value& v) {
+    // RFC 8949 3.1: a text string is UTF-8; a reply never carries one that is not.
+    if (!text::is_utf8({v.GetString(), v.GetStringLength()})) throw Error("CBOR: text string is not valid UTF-8");
     put(cbor_encode_string_start(v.GetStringLength(), buffer_, sizeof buffer_));
     out_.append(v.GetString(), v.GetStringLength());
   }
@@ -71,19 +76,6 @@ class Encoder {
 };
 
 // ---------------------------------------------------------------- checking
-
-struct Discard {
-  using Ch = char;
-  void Put(char) {}
-};
-
-bool valid_utf8(const char* data, std::size_t size) {
-  rapidjson::MemoryStream in(data, size);
-  Discard out;
-  while (in.Tell() < size)
-    if (!rapidjson::UTF8<>::Validate(in, out)) return false;
-  return true;
-}
 
 // libcbor's cbor_load allocates a definite array or map for its declared size
 // before reading a single element (9 bytes of input can ask for gigabytes) and
@@ -206,7 +198,7 @@ class Scanner {
     c.string = [](void* x, cbor_data data, std::size_t size) {  // a definite string or a chunk
       self(x).token(Token::Text);
       // RFC 8949 5.3.1; a code point cannot span chunks.
-      if (!valid_utf8(reinterpret_cast<const char*>(data), size))
+      if (!text::is_utf8({reinterpret_cast<const char*>(data), size}))
         self(x).fail("CBOR: text string is not valid UTF-8 (at offset " + std::to_string(self(x).offset_) + ")");
     };
     c.string_start = [](void* x) { self(x).token(Token::TextStart); };

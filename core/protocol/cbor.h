@@ -10,14 +10,18 @@
 
 namespace provision::protocol {
 
-// Limits on what from_cbor accepts (a provisioning payload is small).
+// Limits on what from_cbor accepts (a provisioning payload is small). CBOR
+// comes only from devices, whose requests nest 3 levels deep; JSON text is
+// held to json::kMaxDepth (64) because it also carries the operator's
+// templates. Whatever from_cbor returns is within that limit too, so it can
+// be handled as any parsed JSON document.
 inline constexpr std::size_t kCborMaxDepth = 32;     // nested arrays/maps
 inline constexpr std::size_t kCborMaxItems = 16384;  // data items in total (keys, values, string chunks)
 
 // JSON -> CBOR: objects become definite maps with text keys, arrays definite
 // arrays, strings text strings, integers (negative) integers in their
 // shortest form, doubles float64, true/false/null the simple values.
-// Throws Error for a NaN or infinite double.
+// Throws Error for a NaN or infinite double, or a string that is not UTF-8.
 std::string to_cbor(const rapidjson::Value& value);
 
 // CBOR -> JSON: exactly one data item, definite or indefinite lengths, any

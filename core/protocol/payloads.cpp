@@ -6,6 +6,7 @@
 #include "protocol/schema_validator.h"
 #include "util/error.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::protocol {
 namespace {
@@ -97,13 +98,17 @@ std::string encode_register_thing_reply(const RegisterThingReply& reply, Format 
 }
 
 std::string encode_rejection(const Rejection& rejection, Format format) {
+  // A rejection must be deliverable and valid whatever its message holds:
+  // what quotes input is escaped where it is written (util/text.h), and
+  // anything else that is not UTF-8 is shown escaped here.
+  auto valid = [](const std::string& s) { return text::is_utf8(s) ? s : text::escape(s, s.size()); };
   rapidjson::Document doc(rapidjson::kObjectType);
   auto& a = doc.GetAllocator();
   doc.AddMember("statusCode", rejection.status_code, a);
-  doc.AddMember("errorCode", json::string_value(rejection.error_code, a), a);
-  doc.AddMember("errorMessage", json::string_value(rejection.error_message.empty() ? rejection.error_code : rejection.error_message, a), a);
-  // A rejection must be deliverable: should CBOR encoding ever fail, send
-  // JSON rather than throw on the error path.
+  doc.AddMember("errorCode", json::string_value(valid(rejection.error_code), a), a);
+  doc.AddMember("errorMessage",
+                json::string_value(valid(rejection.error_message.empty() ? rejection.error_code : rejection.error_message), a), a);
+  // Should CBOR encoding ever fail, send JSON rather than throw on the error path.
   if (format == Format::Cbor) {
     try {
       return to_cbor(doc);

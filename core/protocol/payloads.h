@@ -58,7 +58,9 @@ CsrRequest decode_csr_request(Format format, std::string_view payload);
 RegisterThingRequest decode_register_thing_request(Format format, std::string_view payload);
 
 // Encoders build the JSON document and, for Format::Cbor, encode it as CBOR.
-// encode_rejection never throws: it falls back to JSON if CBOR encoding fails.
+// They throw Error rather than emit a string that is not UTF-8.
+// encode_rejection never throws: it shows such bytes escaped (\xff), and falls
+// back to JSON if CBOR encoding fails.
 // Any request: the payload (JSON, or CBOR; empty means {}) checked against
 // schema file `schema`; throws RequestError(400, "InvalidPayload").
 rapidjson::Document decode_request(Format format, std::string_view payload, const char* schema);

@@ -10,6 +10,7 @@
 
 #include "util/error.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::protocol {
 namespace {
@@ -60,10 +61,16 @@ std::string pointer_string(const rapidjson::Pointer& pointer) {
   return s.empty() ? "/" : s;
 }
 
-// Turns RapidJSON's (schema pointer, keyword, document pointer) into a sentence.
+// How much of a document pointer a message shows (its member names are input).
+constexpr size_t kPointerMaxBytes = 200;
+
+// Turns RapidJSON's (schema pointer, keyword, document pointer) into a
+// sentence. The document pointer is made of the document's member names:
+// it is quoted escaped (util/text.h).
 std::string describe(const rapidjson::Value& schema_root, const rapidjson::SchemaValidator& validator,
                      const rapidjson::Value& document) {
-  std::string where = pointer_string(validator.GetInvalidDocumentPointer());
+  const std::string pointer = pointer_string(validator.GetInvalidDocumentPointer());
+  const std::string where = text::escape(pointer, kPointerMaxBytes);
   std::string keyword = validator.GetInvalidSchemaKeyword();
   const rapidjson::Value* rule = validator.GetInvalidSchemaPointer().Get(schema_root);
   const rapidjson::Value* node = validator.GetInvalidDocumentPointer().Get(document);
@@ -81,10 +88,10 @@ std::string describe(const rapidjson::Value& schema_root, const rapidjson::Schem
   }
   if (keyword == "additionalProperties") {
     // RapidJSON points at the extra property itself: report it under its parent.
-    auto slash = where.rfind('/');
-    std::string parent = slash == 0 ? "/" : where.substr(0, slash);
-    std::string name = where.substr(slash + 1);
-    return parent + ": unexpected field " + name;
+    auto slash = pointer.rfind('/');
+    std::string parent = slash == 0 ? "/" : pointer.substr(0, slash);
+    std::string name = pointer.substr(slash + 1);
+    return text::escape(parent, kPointerMaxBytes) + ": unexpected field " + text::escape(name);
   }
   if ((keyword == "maxLength" || keyword == "minLength" || keyword == "maxProperties" || keyword == "minProperties" ||
        keyword == "minimum" || keyword == "maximum") &&

@@ -17,6 +17,7 @@
 #include "templates/language.h"
 #include "templates/template.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::templates {
 
@@ -56,7 +57,7 @@ class Evaluation {
       else if (auto d = json::string_member(m.value, "Default"))
         value = *d;
       else
-        throw TemplateError("MissingParameter", path, "parameter \"" + name + "\" is required");
+        throw TemplateError("MissingParameter", path, "parameter " + text::quote(name) + " is required");
       check_parameter(name, value, m.value, path);
       values_[name] = std::move(value);
     }
@@ -100,8 +101,8 @@ class Evaluation {
     if (auto it = conditions_.find(name); it != conditions_.end()) return it->second;
     const Value* c = json::member(doc_, "Conditions");
     const Value* def = c ? json::member(*c, name) : nullptr;
-    if (!def) fail(path, "undeclared condition \"" + name + "\"");
-    if (!in_progress_.insert(name).second) fail(path, "condition \"" + name + "\" depends on itself");
+    if (!def) fail(path, "undeclared condition " + text::quote(name));
+    if (!in_progress_.insert(name).second) fail(path, "condition " + text::quote(name) + " depends on itself");
     bool result = eval_condition(*def, "$.Conditions." + name);
     in_progress_.erase(name);
     conditions_[name] = result;
@@ -111,7 +112,7 @@ class Evaluation {
  private:
   void check_parameter(const std::string& name, const std::string& value, const Value& decl, const std::string& path) {
     auto invalid = [&](const std::string& why) {
-      throw TemplateError("InvalidParameter", path, "parameter \"" + name + "\" " + why);
+      throw TemplateError("InvalidParameter", path, "parameter " + text::quote(name) + " " + why);
     };
     bool number = json::string_member(decl, "Type") == "Number";
     if (number && !number_of(value)) invalid("must be a number");
@@ -139,7 +140,7 @@ class Evaluation {
       fail(path, "the certificate subject has no " + it->second + " (" + name + ")");
     if (name == kRegistrationId)
       fail(path, std::string(kRegistrationId) + " is set only for devices that register through an enrollment");
-    fail(path, "undeclared parameter \"" + name + "\"");
+    fail(path, "undeclared parameter " + text::quote(name));
   }
 
   Value string_value(std::string_view s) { return json::string_value(s, allocator_); }
@@ -197,7 +198,7 @@ class Evaluation {
         std::string_view s = json::view(index);
         auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
         if (s.empty() || ec != std::errc() || end != s.data() + s.size())
-          fail(at(0), "the index \"" + std::string(s) + "\" is not a non-negative integer");
+          fail(at(0), "the index " + text::quote(s) + " is not a non-negative integer");
       } else {
         fail(at(0), "the index must be a non-negative integer");
       }
@@ -214,11 +215,11 @@ class Evaluation {
       std::string second = eval_string(arg[2], at(2), "the second-level key");
       const Value* mappings = json::member(doc_, "Mappings");
       const Value* map = mappings ? json::member(*mappings, map_name) : nullptr;
-      if (!map) fail(at(0), "no mapping \"" + map_name + "\"");
+      if (!map) fail(at(0), "no mapping " + text::quote(map_name));
       const Value* level1 = json::member(*map, top);
-      if (!level1) fail(at(1), "mapping \"" + map_name + "\" has no key \"" + top + "\"");
+      if (!level1) fail(at(1), "mapping " + text::quote(map_name) + " has no key " + text::quote(top));
       const Value* level2 = json::member(*level1, second);
-      if (!level2) fail(at(2), "mapping \"" + map_name + "\"." + top + " has no key \"" + second + "\"");
+      if (!level2) fail(at(2), "mapping " + text::quote(map_name) + "." + text::escape(top) + " has no key " + text::quote(second));
       return Value(*level2, allocator_);
     }
     if (f == Function::If) {
@@ -226,7 +227,7 @@ class Evaluation {
       if (!arg[0].IsString()) fail(at(0), "the condition must be a condition name");
       return condition(key_of(arg[0]), at(0)) ? eval(arg[1], at(1)) : eval(arg[2], at(2));
     }
-    fail(p, "unknown function \"" + key + "\"");  // (none left: every value function is handled above)
+    fail(p, "unknown function " + text::quote(key));  // (none left: every value function is handled above)
   }
 
   std::string sub(const Value& arg, const std::string& p) {
@@ -303,7 +304,7 @@ class Evaluation {
       if (arg.Size() != 1) fail(p, takes(*f));
       return !eval_condition(arg[0], at(0));
     }
-    fail(path, "invalid condition \"" + key + "\"");
+    fail(path, "invalid condition " + text::quote(key));
   }
 
   const rapidjson::Document& doc_;
@@ -337,7 +338,7 @@ ThingPlan evaluate_thing(Evaluation& ev, const Value& resource, const std::strin
     if (!v.IsString()) fail(pp + ".ThingName", "ThingName must be a string");
     thing.name = std::string(json::view(v));
     if (!valid_thing_name(thing.name))
-      fail(pp + ".ThingName", "invalid thing name \"" + thing.name + "\" (1-128 of a-z A-Z 0-9 : _ -)");
+      fail(pp + ".ThingName", "invalid thing name " + text::quote(thing.name) + " (1-128 of a-z A-Z 0-9 : _ -)");
   }
   if (const Value* attrs = json::member(*props, "AttributePayload")) {
     std::string ap = pp + ".AttributePayload";
@@ -347,9 +348,9 @@ ThingPlan evaluate_thing(Evaluation& ev, const Value& resource, const std::strin
     for (auto& m : v.GetObject()) {
       std::string key = key_of(m.name);
       std::string kp = ap + "." + key;
-      if (!valid_attribute_name(key)) fail(kp, "invalid attribute name \"" + key + "\"");
+      if (!valid_attribute_name(key)) fail(kp, "invalid attribute name " + text::quote(key));
       std::string value = Evaluation::as_string(m.value, kp, "an attribute value");
-      if (!valid_attribute_value(value)) fail(kp, "invalid attribute value \"" + value + "\"");
+      if (!valid_attribute_value(value)) fail(kp, "invalid attribute value " + text::quote(value));
       thing.attributes[key] = value;
     }
   }
@@ -358,7 +359,7 @@ ThingPlan evaluate_thing(Evaluation& ev, const Value& resource, const std::strin
     Value v = ev.eval(*type, tp);
     if (!v.IsString()) fail(tp, "ThingTypeName must be a string");
     std::string s(json::view(v));
-    if (!valid_thing_name(s)) fail(tp, "invalid thing type name \"" + s + "\"");
+    if (!valid_thing_name(s)) fail(tp, "invalid thing type name " + text::quote(s));
     thing.thing_type = s;
   }
   if (const Value* groups = json::member(*props, "ThingGroups")) {
@@ -370,7 +371,7 @@ ThingPlan evaluate_thing(Evaluation& ev, const Value& resource, const std::strin
       std::string ip = gp + "[" + std::to_string(i) + "]";
       if (!v[i].IsString()) fail(ip, "a thing group must be a string");
       std::string g(json::view(v[i]));
-      if (!valid_thing_name(g)) fail(ip, "invalid thing group name \"" + g + "\"");
+      if (!valid_thing_name(g)) fail(ip, "invalid thing group name " + text::quote(g));
       if (std::find(thing.groups.begin(), thing.groups.end(), g) == thing.groups.end()) thing.groups.push_back(g);
     }
   }
@@ -412,12 +413,12 @@ Plan ProvisioningTemplate::evaluate(const std::map<std::string, std::string>& pa
         if (const Value* id_node = json::member(*props, "CertificateId")) {
           std::string value = ev.eval_string(*id_node, pp + ".CertificateId", "CertificateId");
           if (value != certificate.certificate_id)
-            fail(pp + ".CertificateId", "CertificateId \"" + value + "\" is not the certificate being registered");
+            fail(pp + ".CertificateId", "CertificateId " + text::quote(value) + " is not the certificate being registered");
         }
         if (const Value* status = json::member(*props, "Status")) {
           std::string value = upper(ev.eval_string(*status, pp + ".Status", "Status"));
           if (value != "ACTIVE" && value != "INACTIVE")
-            fail(pp + ".Status", "Status must be ACTIVE or INACTIVE, not \"" + value + "\"");
+            fail(pp + ".Status", "Status must be ACTIVE or INACTIVE, not " + text::quote(value));
           plan.certificate_status = value;
         }
       } else if (type == "AWS::IoT::Policy") {
@@ -447,7 +448,7 @@ Plan ProvisioningTemplate::evaluate(const std::map<std::string, std::string>& pa
           plan.policies.push_back({id, text});
         }
       } else {
-        throw TemplateError("InvalidTemplate", path + ".Type", "unknown resource type \"" + type + "\"");
+        throw TemplateError("InvalidTemplate", path + ".Type", "unknown resource type " + text::quote(type));
       }
     }
   }

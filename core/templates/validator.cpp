@@ -21,6 +21,7 @@
 #include "templates/template.h"
 #include "templates/validator.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::templates {
 
@@ -87,7 +88,7 @@ class Validator {
       std::string key = key_of(m.name);
       std::string path = "$." + key;
       if (!kTopLevelKeys.contains(key)) {
-        issue(path, "unknown top-level key \"" + key + "\"");
+        issue(path, "unknown top-level key " + text::quote(key));
       } else if (key == "AWSTemplateFormatVersion" || key == "Description") {
         if (!m.value.IsString()) issue(path, "must be a string");
       } else if (key == "Parameters") {
@@ -192,7 +193,7 @@ class Validator {
       std::string name = key_of(m.name);
       std::string p = path + "." + name;
       if ((name.starts_with("AWS::") || name.starts_with("Provision::")) && !is_pseudo(name))
-        issue(p, "unknown pseudo parameter \"" + name + "\"");
+        issue(p, "unknown pseudo parameter " + text::quote(name));
       if (!m.value.IsObject()) {
         issue(p, "a parameter declaration must be an object");
         continue;
@@ -239,7 +240,7 @@ class Validator {
       } else if (key == "Description") {
         if (!v.IsString()) issue(kp, "Description must be a string");
       } else {
-        issue(kp, "unknown key \"" + key + "\" in a parameter declaration");
+        issue(kp, "unknown key " + text::quote(key) + " in a parameter declaration");
       }
     }
   }
@@ -294,7 +295,7 @@ class Validator {
       if (!arg.IsString())
         issue(p, "Condition must name a condition");
       else if (!conditions_.contains(json::view(arg)))
-        issue(p, "undeclared condition \"" + std::string(json::view(arg)) + "\"");
+        issue(p, "undeclared condition " + text::quote(json::view(arg)));
     } else if (f == Function::Equals) {
       if (!arg.IsArray() || arg.Size() != 2) return issue(p, takes(*f));
       check_value(arg[0], p + "[0]");
@@ -306,9 +307,9 @@ class Validator {
       if (!arg.IsArray() || arg.Size() != 1) return issue(p, takes(*f));
       check_condition(arg[0], p + "[0]");
     } else if (key.starts_with("Fn::") && !f) {
-      issue(p, "unknown function \"" + key + "\"");
+      issue(p, "unknown function " + text::quote(key));
     } else {
-      issue(path, "a condition must be one of Fn::Equals, Fn::And, Fn::Or, Fn::Not, Condition (found \"" + key + "\")");
+      issue(path, "a condition must be one of Fn::Equals, Fn::And, Fn::Or, Fn::Not, Condition (found " + text::quote(key) + ")");
     }
   }
 
@@ -345,7 +346,7 @@ class Validator {
     auto at = [&p](rapidjson::SizeType i) { return p + "[" + std::to_string(i) + "]"; };
     const auto f = function_named(key);
     if (!f) {
-      issue(p, "unknown function \"" + key + "\"");
+      issue(p, "unknown function " + text::quote(key));
       return Kind::Any;
     }
 
@@ -353,7 +354,7 @@ class Validator {
       if (!arg.IsString()) {
         issue(p, takes(*f));
       } else if (!is_known_name(json::view(arg))) {
-        issue(p, "Ref to undeclared parameter \"" + std::string(json::view(arg)) + "\"");
+        issue(p, "Ref to undeclared parameter " + text::quote(json::view(arg)));
       }
       return Kind::String;
     }
@@ -392,7 +393,7 @@ class Validator {
       } else {
         for (const auto& n : names)
           if (!is_known_name(n) && !(vars && json::member(*vars, n)))
-            issue(text_path, "Fn::Sub references undeclared name \"" + n + "\"");
+            issue(text_path, "Fn::Sub references undeclared name " + text::quote(n));
       }
       if (vars)
         for (auto& m : vars->GetObject()) expect(Kind::String, m.value, at(1) + "." + key_of(m.name), "a substitution");
@@ -432,7 +433,7 @@ class Validator {
         return Kind::Any;
       }
       if (arg[0].IsString() && !mappings_.contains(json::view(arg[0])))
-        issue(at(0), "undeclared mapping \"" + std::string(json::view(arg[0])) + "\"");
+        issue(at(0), "undeclared mapping " + text::quote(json::view(arg[0])));
       for (rapidjson::SizeType i = 0; i < 3; ++i) expect(Kind::String, arg[i], at(i), "a map key");
       return Kind::Any;
     }
@@ -444,7 +445,7 @@ class Validator {
       if (!arg[0].IsString())
         issue(at(0), "the condition must be a condition name");
       else if (!conditions_.contains(json::view(arg[0])))
-        issue(at(0), "undeclared condition \"" + std::string(json::view(arg[0])) + "\"");
+        issue(at(0), "undeclared condition " + text::quote(json::view(arg[0])));
       Kind a = check_value(arg[1], at(1));
       Kind b = check_value(arg[2], at(2));
       return a == b ? a : Kind::Any;
@@ -475,12 +476,12 @@ class Validator {
         std::string kp = p + "." + key;
         if (key == "Type") {
           if (t != "AWS::IoT::Thing" && t != "AWS::IoT::Certificate" && t != "AWS::IoT::Policy")
-            issue(kp, "unknown resource type" + (type->IsString() ? " \"" + std::string(t) + "\"" : std::string()));
+            issue(kp, "unknown resource type" + (type->IsString() ? " " + text::quote(t) : std::string()));
         } else if (key == "Condition") {
           if (!k.value.IsString())
             issue(kp, "Condition must name a condition");
           else if (!conditions_.contains(json::view(k.value)))
-            issue(kp, "undeclared condition \"" + std::string(json::view(k.value)) + "\"");
+            issue(kp, "undeclared condition " + text::quote(json::view(k.value)));
         } else if (key == "Properties") {
           if (!k.value.IsObject() || is_function_node(k.value))
             issue(kp, "Properties must be an object");
@@ -498,7 +499,7 @@ class Validator {
           else
             check_overrides(k.value, kp);
         } else {
-          issue(kp, "unknown resource key \"" + key + "\"");
+          issue(kp, "unknown resource key " + text::quote(key));
         }
       }
       if (!type) issue(p, "missing Type");
@@ -517,7 +518,7 @@ class Validator {
       if (key == "ThingName") {
         expect(Kind::String, m.value, p, "ThingName");
         if (m.value.IsString() && !valid_thing_name(json::view(m.value)))
-          issue(p, "invalid thing name \"" + std::string(json::view(m.value)) + "\"");
+          issue(p, "invalid thing name " + text::quote(json::view(m.value)));
         else if (!m.value.IsString() && !m.value.IsObject() && !m.value.IsArray())
           issue(p, "ThingName must be a string");
       } else if (key == "AttributePayload") {
@@ -542,7 +543,7 @@ class Validator {
           issue(p, "ThingGroups must be a list of group names");
         }
       } else {
-        issue(p, "unsupported AWS::IoT::Thing property \"" + key + "\"");
+        issue(p, "unsupported AWS::IoT::Thing property " + text::quote(key));
       }
     }
   }
@@ -560,7 +561,7 @@ class Validator {
           if (s != "ACTIVE" && s != "INACTIVE") issue(p, "Status must be ACTIVE or INACTIVE");
         }
       } else {
-        issue(p, "unsupported AWS::IoT::Certificate property \"" + key + "\"");
+        issue(p, "unsupported AWS::IoT::Certificate property " + text::quote(key));
       }
     }
   }
@@ -589,7 +590,7 @@ class Validator {
           issue(p, "PolicyDocument must be a JSON object or a string holding one");
         }
       } else {
-        issue(p, "unsupported AWS::IoT::Policy property \"" + key + "\"");
+        issue(p, "unsupported AWS::IoT::Policy property " + text::quote(key));
       }
     }
   }
@@ -600,7 +601,7 @@ class Validator {
       std::string key = key_of(m.name);
       std::string p = path + "." + key;
       if (key != "AttributePayload" && key != "ThingTypeName" && key != "ThingGroups") {
-        issue(p, "unknown override \"" + key + "\" (AttributePayload, ThingTypeName, ThingGroups)");
+        issue(p, "unknown override " + text::quote(key) + " (AttributePayload, ThingTypeName, ThingGroups)");
         continue;
       }
       std::string_view v = m.value.IsString() ? json::view(m.value) : std::string_view();

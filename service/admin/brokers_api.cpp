@@ -2,6 +2,7 @@
 #include "admin/api.h"
 #include "fleet/brokers.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service::admin {
 namespace {
@@ -20,7 +21,7 @@ rapidjson::Document broker_json(const registry::BrokerRecord& b) {
 
 registry::BrokerRecord existing(registry::Registry& registry, const std::string& name) {
   auto b = registry.find_broker(name);
-  if (!b) not_found("broker " + name);
+  if (!b) not_found("broker " + text::quote(name));
   return *b;
 }
 

@@ -6,6 +6,7 @@
 #include "fleet/claims.h"
 #include "provisioning/provisioning_service.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service::admin {
 namespace {
@@ -25,7 +26,7 @@ rapidjson::Document claim_json(const registry::ClaimCertificateRecord& c, bool w
 
 registry::ClaimCertificateRecord existing_claim(registry::Registry& registry, const std::string& id) {
   auto c = registry.find_claim_certificate(id);
-  if (!c) not_found("claim certificate " + id);
+  if (!c) not_found("claim certificate " + text::quote(id));
   return *c;
 }
 
@@ -134,7 +135,7 @@ Response create_ca(Call& call) {
 
 registry::CaRecord existing_ca(registry::Registry& registry, const std::string& id) {
   auto c = registry.find_ca(id);
-  if (!c) not_found("CA " + id);
+  if (!c) not_found("CA " + text::quote(id));
   return *c;
 }
 

@@ -3,6 +3,7 @@
 #include "admin/api.h"
 #include "fleet/enrollments.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service::admin {
 namespace {
@@ -31,7 +32,7 @@ rapidjson::Document enrollment_json(const registry::EnrollmentRecord& e) {
 
 registry::EnrollmentRecord existing(registry::Registry& registry, const std::string& id) {
   auto e = registry.find_enrollment(id);
-  if (!e) not_found("enrollment " + id);
+  if (!e) not_found("enrollment " + text::quote(id));
   return *e;
 }
 

@@ -2,6 +2,7 @@
 #include "admin/api.h"
 #include "fleet/policies.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service::admin {
 namespace {
@@ -35,7 +36,7 @@ Response create(Call& call) {
 
 Response get(Call& call) {
   auto p = call.registry.find_policy(call.path["name"]);
-  if (!p) not_found("policy " + call.path["name"]);
+  if (!p) not_found("policy " + text::quote(call.path["name"]));
   return json_response(200, policy_json(call.registry, *p));
 }
 

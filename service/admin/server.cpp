@@ -1,13 +1,22 @@
 #include "admin/server.h"
 
+// GCC 12 with -fsanitize=address reports false "may be used uninitialized"
+// warnings inside libstdc++'s <regex> (std::function in the NFA states),
+// which httplib.h includes first; silence them for that header only
+// (as templates/language.h does).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <httplib.h>
+#pragma GCC diagnostic pop
 #include <spdlog/spdlog.h>
 
 #include <regex>
 #include <thread>
+#include <variant>
 
 #include "admin/api.h"
 #include "config.h"
+#include "http/gate.h"
 #include "metrics.h"
 #include "pki/authority.h"
 #include "provisioning/provisioning_service.h"
@@ -16,6 +25,7 @@
 #include "util/clock.h"
 #include "util/encoding.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service {
 
@@ -145,20 +155,6 @@ std::string error_body(int status, const std::string& code, const std::string& m
   return json::stringify(doc);
 }
 
-std::string default_code(int status) {
-  switch (status) {
-    case 400: return "BadRequest";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "NotFound";
-    case 405: return "MethodNotAllowed";
-    case 409: return "Conflict";
-    case 413: return "PayloadTooLarge";
-    case 503: return "ServiceUnavailable";
-  }
-  return status >= 500 ? "InternalError" : "BadRequest";
-}
-
 // "/v1/templates/{name}" -> regex and the names of its parameters.
 std::pair<std::string, std::vector<std::string>> compile_pattern(const std::string& pattern) {
   std::string regex;
@@ -192,59 +188,101 @@ registry::Registry& thread_registry(const std::filesystem::path& path) {
 
 // The action a refused change is audited under: the route's, or what its
 // body says it was (when the body is JSON).
-const char* refused_action(const Change& change, const httplib::Request& req) {
+const char* refused_action(const Change& change, const std::string& body) {
   if (change.of_body)
-    if (auto body = json::try_parse(req.body, nullptr); body && body->IsObject()) return change.of_body(*body);
+    if (auto parsed = json::try_parse(body, nullptr); parsed && parsed->IsObject()) return change.of_body(*parsed);
   return change.action;
 }
 
-// What a change is about: its path parameter, else the name in its body.
-std::string change_subject(const Change& change, const std::vector<std::string>& names, const httplib::Request& req) {
+// What a change is about: the path parameter its route names (default: the
+// first one), else the name in its body (none when the body was not read).
+std::string change_subject(const Change& change, const std::vector<std::string>& names, const std::smatch& path,
+                           const std::string& body) {
   if (change.subject)
-    for (size_t i = 0; i < names.size() && i + 1 < req.matches.size(); ++i)
-      if (names[i] == change.subject) return req.matches[i + 1];
-  if (req.matches.size() > 1) return req.matches[1];
-  if (auto body = json::try_parse(req.body, nullptr); body && body->IsObject())
+    for (size_t i = 0; i < names.size() && i + 1 < path.size(); ++i)
+      if (names[i] == change.subject) return path[i + 1];
+  if (path.size() > 1) return path[1];
+  if (auto parsed = json::try_parse(body, nullptr); parsed && parsed->IsObject())
     for (const char* field : {"name", "registrationId", "templateName"})
-      if (auto value = json::string_member(*body, field)) return *value;
+      if (auto value = json::string_member(*parsed, field)) return *value;
   return "";
 }
+
+// A route with its path as a regular expression and the names of its parameters.
+struct CompiledRoute {
+  Route route;
+  std::string regex_text;
+  std::regex regex;
+  std::vector<std::string> names;
+};
 
 }  // namespace
 
 struct AdminServer::Impl {
   AdminSettings settings;
   ApiContext context;
+  std::vector<CompiledRoute> routes;
+  std::unique_ptr<http::Gate> gate;
   std::unique_ptr<httplib::Server> server;
   std::thread thread;
   int bound_port = 0;
   std::mutex touch_mutex;
   std::map<std::string, int64_t> last_touch;  // token name -> when last_used_at was written
 
-  void serve(const Route& route, const std::vector<std::string>& names, const httplib::Request& req, httplib::Response& res) {
-    Labels labels{{"method", route.method}};
-    std::string action = route.method + " " + route.pattern;
-    std::string actor = "anonymous";
+  const CompiledRoute* find_route(const httplib::Request& req, std::smatch& path) const {
+    const std::string method = req.method == "HEAD" ? "GET" : req.method;
+    for (const auto& r : routes)
+      if (r.route.method == method && std::regex_match(req.path, path, r.regex)) return &r;
+    return nullptr;
+  }
+
+  // The gate's check, from the request line and headers: which route, who
+  // is asking, and whether their role may call it. Nothing of the body has
+  // been read (docs/admin.md, "Requests").
+  std::variant<http::Admitted, http::Refusal> admit(const httplib::Request& req) {
+    if ((req.method == "GET" || req.method == "HEAD") && (req.path == "/health" || req.path == "/metrics"))
+      return http::Admitted{};
+    std::smatch path;
+    const CompiledRoute* route = find_route(req, path);
+    if (!route) return http::Refusal{404, "NotFound", "no such resource: " + req.method + " " + text::quote(req.path, 200)};
+    const std::string action = route->route.method + " " + route->route.pattern;
+    std::string header = req.get_header_value("Authorization");
+    if (!header.starts_with("Bearer ") || header.size() <= 7)
+      return http::Refusal{401, "Unauthorized", "missing bearer token (Authorization: Bearer <token>)"};
     try {
       auto& registry = thread_registry(context.config->registry);
-      // Who is asking.
-      std::string header = req.get_header_value("Authorization");
-      if (!header.starts_with("Bearer ") || header.size() <= 7)
-        throw ApiError(401, "Unauthorized", "missing bearer token (Authorization: Bearer <token>)");
       auto token = registry.find_api_token_by_hash(sha256_hex(header.substr(7)));
-      if (!token) throw ApiError(401, "Unauthorized", "unknown token");
-      actor = "api:" + token->name;
+      if (!token) return http::Refusal{401, "Unauthorized", "unknown token"};
       Role role = parse_role(token->role).value_or(Role::Installer);
-      if (std::find(route.roles.begin(), route.roles.end(), role) == route.roles.end())
-        throw ApiError(403, "Forbidden", "a token with role " + token->role + " may not " + action);
+      const auto& roles = route->route.roles;
+      if (std::find(roles.begin(), roles.end(), role) == roles.end()) {
+        audit_refusal(*route, req, path, "", "api:" + token->name, 403);
+        return http::Refusal{403, "Forbidden", "a token with role " + token->role + " may not " + action};
+      }
       touch(registry, token->name);
+      return http::Admitted{token->name, token->role};
+    } catch (const registry::RegistryError& e) {
+      if (e.busy()) return http::Refusal{503, "ServiceUnavailable", "the registry is busy; retry"};
+      spdlog::error("admin API {}: {}", action, e.what());
+      return http::Refusal{500, "InternalError", "registry failure"};
+    }
+  }
 
+  void serve(const CompiledRoute& compiled, const httplib::Request& req, httplib::Response& res, const http::Admitted& admitted,
+             const std::string& body) {
+    const Route& route = compiled.route;
+    std::string action = route.method + " " + route.pattern;
+    std::string actor = "api:" + admitted.principal;
+    try {
+      auto& registry = thread_registry(context.config->registry);
+      Role role = parse_role(admitted.role).value_or(Role::Installer);
       Call call{context, registry, role, actor, req.remote_addr, {}, {}, rapidjson::Document(rapidjson::kObjectType)};
-      for (size_t i = 0; i < names.size() && i + 1 < req.matches.size(); ++i) call.path[names[i]] = req.matches[i + 1];
+      for (size_t i = 0; i < compiled.names.size() && i + 1 < req.matches.size(); ++i)
+        call.path[compiled.names[i]] = req.matches[i + 1];
       for (const auto& [k, v] : req.params) call.query.emplace(k, v);
-      if (!req.body.empty()) {
+      if (!body.empty()) {
         std::string error;
-        auto parsed = json::try_parse(req.body, &error);
+        auto parsed = json::try_parse(body, &error);
         if (!parsed) throw ApiError(400, "InvalidJson", "request body: " + error);
         call.body = std::move(*parsed);
       }
@@ -262,17 +300,21 @@ struct AdminServer::Impl {
       spdlog::error("admin API {}: {}", action, e.what());
       fail(res, 500, "InternalError", "internal failure; nothing was changed");
     }
-    labels.emplace_back("status", std::to_string(res.status));
-    metrics().increment("provision_admin_requests_total", labels);
-    // Refused changes are audited too, under the action and subject a success
-    // would have had (successes are audited by the fleet's change, in its transaction).
-    if (route.change.action && res.status >= 400 && res.status != 401) {
-      try {
-        auto& registry = thread_registry(context.config->registry);
-        registry.audit({0, 0, actor, refused_action(route.change, req), change_subject(route.change, names, req),
-                        std::to_string(res.status), req.remote_addr, detail({{"request", req.method + " " + req.path}})});
-      } catch (const std::exception&) {
-      }
+    if (res.status >= 400 && res.status != 401) audit_refusal(compiled, req, req.matches, body, actor, res.status);
+  }
+
+  // Refused changes are audited too, under the action and subject a success
+  // would have had (successes are audited by the fleet's change, in its
+  // transaction). Requests without a valid token are not.
+  void audit_refusal(const CompiledRoute& compiled, const httplib::Request& req, const std::smatch& path, const std::string& body,
+                     const std::string& actor, int status) {
+    const Change& change = compiled.route.change;
+    if (!change.action) return;
+    try {
+      auto& registry = thread_registry(context.config->registry);
+      registry.audit({0, 0, actor, refused_action(change, body), change_subject(change, compiled.names, path, body),
+                      std::to_string(status), req.remote_addr, detail({{"request", req.method + " " + req.path}})});
+    } catch (const std::exception&) {
     }
   }
 
@@ -313,16 +355,28 @@ struct AdminServer::Impl {
     res.set_content(json::stringify(doc), "application/json");
   }
 
-  void add(const Route& route) {
+  void add(Route route) {
     auto [regex, names] = compile_pattern(route.pattern);
-    auto handler = [this, route, names = names](const httplib::Request& req, httplib::Response& res) {
-      serve(route, names, req, res);
-    };
-    if (route.method == "GET") server->Get(regex, handler);
-    else if (route.method == "POST") server->Post(regex, handler);
-    else if (route.method == "PUT") server->Put(regex, handler);
-    else if (route.method == "PATCH") server->Patch(regex, handler);
-    else if (route.method == "DELETE") server->Delete(regex, handler);
+    routes.push_back({std::move(route), regex, std::regex(regex), std::move(names)});
+  }
+
+  // Every route through the gate: the ones that take a body read it with with_body.
+  void register_routes() {
+    for (const auto& compiled : routes) {
+      const CompiledRoute* r = &compiled;  // `routes` no longer changes
+      const std::string& method = r->route.method;
+      if (method == "GET") {
+        server->Get(r->regex_text, gate->without_body([this, r](const httplib::Request& req, httplib::Response& res,
+                                                                   const http::Admitted& admitted) { serve(*r, req, res, admitted, ""); }));
+        continue;
+      }
+      auto handler = gate->with_body([this, r](const httplib::Request& req, httplib::Response& res, const http::Admitted& admitted,
+                                               const std::string& body) { serve(*r, req, res, admitted, body); });
+      if (method == "POST") server->Post(r->regex_text, handler);
+      else if (method == "PUT") server->Put(r->regex_text, handler);
+      else if (method == "PATCH") server->Patch(r->regex_text, handler);
+      else if (method == "DELETE") server->Delete(r->regex_text, handler);
+    }
   }
 };
 
@@ -343,27 +397,32 @@ void AdminServer::start() {
     impl_->server = std::make_unique<httplib::Server>();
   auto& server = *impl_->server;
   if (!server.is_valid()) throw Error("admin API: cannot set up the server (TLS certificate or key unusable?)");
-  server.set_payload_max_length(s.max_body_bytes);
-  // cpp-httplib 0.11 reads a POST without Content-Length until the client
-  // closes or this timeout: clients send Content-Length (docs/admin.md).
+  // Requests are admitted, and their bodies read within the limit, by the gate (http/gate.h).
+  http::GateSettings gate_settings;
+  gate_settings.max_body_bytes = s.max_body_bytes;
+  impl_->gate = std::make_unique<http::Gate>(
+      gate_settings, [this](const httplib::Request& req) { return impl_->admit(req); },
+      [](const http::Refusal& r) { return error_body(r.status, r.code, r.message); });
+  impl_->gate->install(server);
+  // A body is read while it keeps coming; a request with neither
+  // Content-Length nor Transfer-Encoding has none (RFC 9112, 6.3).
   server.set_read_timeout(5, 0);
   server.set_write_timeout(10, 0);
-  server.Get("/health", [this](const httplib::Request&, httplib::Response& res) { impl_->health(res); });
-  server.Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics().render(), "text/plain; version=0.0.4");
+  // Every answer of the API (refusals by the gate included) is counted.
+  server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    if (req.path.starts_with("/v1/"))
+      metrics().increment("provision_admin_requests_total", {{"method", req.method}, {"status", std::to_string(res.status)}});
   });
+  server.Get("/health", impl_->gate->without_body([this](const httplib::Request&, httplib::Response& res, const http::Admitted&) {
+    impl_->health(res);
+  }));
+  server.Get("/metrics", impl_->gate->without_body([](const httplib::Request&, httplib::Response& res, const http::Admitted&) {
+    res.set_content(metrics().render(), "text/plain; version=0.0.4");
+  }));
   for (auto routes : {template_routes(), policy_routes(), claim_and_ca_routes(), thing_routes(), audit_and_token_routes(),
                       enrollment_routes(), broker_routes()})
-    for (const auto& route : routes) impl_->add(route);
-  // Whatever the library answers by itself (no route, body too large, bad
-  // request line) still gets a JSON error body.
-  server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    std::string message = res.status == 404   ? "no such resource: " + req.method + " " + req.path
-                          : res.status == 413 ? "request body larger than the limit"
-                                              : "request refused";
-    Impl::fail(res, res.status, default_code(res.status), message);
-  });
+    for (auto& route : routes) impl_->add(std::move(route));
+  impl_->register_routes();
 
   if (s.port == 0) {
     impl_->bound_port = server.bind_to_any_port(s.listen.c_str());

@@ -8,6 +8,7 @@
 #include "provisioning/registration.h"
 #include "templates/template.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service::admin {
 namespace {
@@ -67,7 +68,7 @@ fleet::TemplateSettings settings_of(const rapidjson::Value& body) {
 
 registry::TemplateRecord existing(registry::Registry& registry, const std::string& name) {
   auto t = registry.find_template(name);
-  if (!t) not_found("template " + name);
+  if (!t) not_found("template " + text::quote(name));
   return *t;
 }
 
@@ -132,7 +133,7 @@ Response add_version(Call& call) {
 
 Response get_version(Call& call) {
   auto v = call.registry.find_template_version(call.path["name"], version_number(call));
-  if (!v) not_found("version " + call.path["version"] + " of template " + call.path["name"]);
+  if (!v) not_found("version " + call.path["version"] + " of template " + text::quote(call.path["name"]));
   return json_response(200, version_json(*v));
 }
 

@@ -5,6 +5,7 @@
 #include "fleet/things.h"
 #include "provisioning/provisioning_service.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service::admin {
 namespace {
@@ -56,7 +57,7 @@ Response list_things(Call& call) {
 
 Response get_thing(Call& call) {
   auto t = call.registry.find_thing(call.path["name"]);
-  if (!t) not_found("thing " + call.path["name"]);
+  if (!t) not_found("thing " + text::quote(call.path["name"]));
   return json_response(200, thing_json(call.registry, *t, true));
 }
 
@@ -67,7 +68,7 @@ Response delete_thing(Call& call) {
 
 // A thing's certificates, for a programmatic client undoing a registration step by step.
 Response thing_certificates(Call& call) {
-  if (!call.registry.find_thing(call.path["name"])) not_found("thing " + call.path["name"]);
+  if (!call.registry.find_thing(call.path["name"])) not_found("thing " + text::quote(call.path["name"]));
   rapidjson::Document items(rapidjson::kArrayType);
   for (const auto& c : call.registry.certificates_of_thing(call.path["name"])) {
     rapidjson::Value item;
@@ -111,7 +112,7 @@ Response list_certificates(Call& call) {
 
 Response get_certificate(Call& call) {
   auto c = call.registry.find_certificate(call.path["id"]);
-  if (!c) not_found("certificate " + call.path["id"]);
+  if (!c) not_found("certificate " + text::quote(call.path["id"]));
   return json_response(200, certificate_json(call.registry, *c, true));
 }
 

@@ -4,6 +4,7 @@
 #include "util/clock.h"
 #include "util/encoding.h"
 #include "util/random.h"
+#include "util/text.h"
 
 namespace provision::service::fleet {
 
@@ -18,7 +19,7 @@ CreatedToken create_token(registry::Registry& registry, const Context& context, 
   created.secret = random_token(32);
   created.record = {name, sha256_hex(created.secret), role, unix_now(), std::nullopt};
   auto tx = registry.begin();
-  if (registry.find_api_token(name)) conflict("a token named " + name + " exists", "name");
+  if (registry.find_api_token(name)) conflict("a token named " + text::quote(name) + " exists", "name");
   registry.insert_api_token(created.record);
   audit(registry, context.actor, action::kCreateToken, name, detail({{"role", role}}));
   tx.commit();
@@ -28,11 +29,11 @@ CreatedToken create_token(registry::Registry& registry, const Context& context, 
 void delete_token(registry::Registry& registry, const Context& context, const std::string& name) {
   auto tx = registry.begin();
   auto token = registry.find_api_token(name);
-  if (!token) not_found("token " + name);
+  if (!token) not_found("token " + text::quote(name));
   if (token->role == "admin") {
     int admins = 0;
     for (const auto& t : registry.list_api_tokens({500, ""})) admins += t.role == "admin";
-    if (admins <= 1) conflict("token " + token->name + " is the last admin token; create another admin token first");
+    if (admins <= 1) conflict("token " + text::quote(token->name) + " is the last admin token; create another admin token first");
   }
   registry.delete_api_token(token->name);
   audit(registry, context.actor, action::kDeleteToken, name);

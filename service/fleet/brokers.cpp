@@ -1,11 +1,12 @@
 #include "fleet/brokers.h"
+#include "util/text.h"
 
 namespace provision::service::fleet {
 namespace {
 
 registry::BrokerRecord existing(registry::Registry& registry, const std::string& name) {
   auto b = registry.find_broker(name);
-  if (!b) not_found("broker " + name);
+  if (!b) not_found("broker " + text::quote(name));
   return *b;
 }
 
@@ -25,7 +26,7 @@ registry::BrokerRecord create_broker(registry::Registry& registry, const Context
   b.weight = request.weight;
   b.enabled = request.enabled;
   auto tx = registry.begin();
-  if (registry.find_broker(b.name)) conflict("broker " + b.name + " exists", "name");
+  if (registry.find_broker(b.name)) conflict("broker " + text::quote(b.name) + " exists", "name");
   registry.put_broker(b);
   audit(registry, context.actor, action::kCreateBroker, b.name, detail({{"endpoint", b.endpoint}}));
   tx.commit();
@@ -51,7 +52,7 @@ void delete_broker(registry::Registry& registry, const Context& context, const s
   auto tx = registry.begin();
   existing(registry, name);
   if (int64_t users = registry.count_broker_users(name))
-    conflict("broker " + name + " is pinned by " + std::to_string(users) +
+    conflict("broker " + text::quote(name) + " is pinned by " + std::to_string(users) +
              " enrollment(s) or static template assignment(s); disable it or change those first");
   registry.delete_broker(name);
   audit(registry, context.actor, action::kDeleteBroker, name);

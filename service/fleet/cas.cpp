@@ -6,13 +6,14 @@
 #include "pki/certificate.h"
 #include "util/clock.h"
 #include "util/files.h"
+#include "util/text.h"
 
 namespace provision::service::fleet {
 namespace {
 
 registry::CaRecord existing(registry::Registry& registry, const std::string& id) {
   auto c = registry.find_ca(id);
-  if (!c) not_found("CA " + id);
+  if (!c) not_found("CA " + text::quote(id));
   return *c;
 }
 
@@ -91,9 +92,9 @@ registry::CaRecord register_ca(registry::Registry& registry, const Context& cont
   record.registration_id_field = request.registration_id_field;
 
   auto tx = registry.begin();
-  if (registry.find_ca(record.id)) conflict("CA " + record.id + " is already registered");
+  if (registry.find_ca(record.id)) conflict("CA " + text::quote(record.id) + " is already registered");
   for (const auto& other : registry.list_cas())
-    if (other.name == record.name) conflict("a CA named " + record.name + " exists", "name");
+    if (other.name == record.name) conflict("a CA named " + text::quote(record.name) + " exists", "name");
   registry.put_ca(record);
   audit(registry, context.actor, action::kRegisterCa, record.id, detail({{"role", record.role}, {"name", record.name}}));
   if (request.private_key_pem) adopt_fleet_ca(context, certificate, *request.private_key_pem);
@@ -108,7 +109,7 @@ registry::CaRecord update_ca(registry::Registry& registry, const Context& contex
   auto c = existing(registry, id);
   if (change.status) {
     if (*change.status != registry::kActive && issuing_fleet_ca(context) == c.id)
-      conflict("CA " + c.id + " issues the device certificates now; bring another fleet CA first");
+      conflict("CA " + text::quote(c.id) + " issues the device certificates now; bring another fleet CA first");
     c.status = *change.status;
   }
   if (change.templates) c.allowed_templates = existing_templates(registry, *change.templates);
@@ -124,7 +125,7 @@ registry::CaRecord update_ca(registry::Registry& registry, const Context& contex
 void delete_ca(registry::Registry& registry, const Context& context, const std::string& id) {
   auto tx = registry.begin();
   auto c = existing(registry, id);
-  if (issuing_fleet_ca(context) == c.id) conflict("CA " + c.id + " issues the device certificates now; bring another fleet CA first");
+  if (issuing_fleet_ca(context) == c.id) conflict("CA " + text::quote(c.id) + " issues the device certificates now; bring another fleet CA first");
   registry.delete_ca(c.id);
   audit(registry, context.actor, action::kDeleteCa, c.id);
   tx.commit();

@@ -5,6 +5,7 @@
 #include "pki/certificate.h"
 #include "util/clock.h"
 #include "util/random.h"
+#include "util/text.h"
 
 namespace provision::service::fleet {
 namespace {
@@ -13,7 +14,7 @@ constexpr int64_t kDay = 24 * 3600;
 
 registry::ClaimCertificateRecord existing(registry::Registry& registry, const std::string& id) {
   auto c = registry.find_claim_certificate(id);
-  if (!c) not_found("claim certificate " + id);
+  if (!c) not_found("claim certificate " + text::quote(id));
   return *c;
 }
 
@@ -62,7 +63,7 @@ CreatedClaim create_claim(registry::Registry& registry, const Context& context, 
     created.private_key = key.to_pem();
   }
   auto tx = registry.begin();
-  if (registry.find_claim_certificate(record.id)) conflict("claim certificate " + record.id + " is already registered");
+  if (registry.find_claim_certificate(record.id)) conflict("claim certificate " + text::quote(record.id) + " is already registered");
   registry.put_claim_certificate(record);
   audit(registry, context.actor, created.private_key ? action::kCreateClaim : action::kRegisterClaim, record.id,
         detail({{"description", record.description}}));
@@ -94,7 +95,7 @@ registry::ClaimCertificateRecord update_claim(registry::Registry& registry, cons
 
 void delete_claim(registry::Registry& registry, const Context& context, const std::string& id) {
   auto tx = registry.begin();
-  if (!registry.delete_claim_certificate(id)) not_found("claim certificate " + id);
+  if (!registry.delete_claim_certificate(id)) not_found("claim certificate " + text::quote(id));
   audit(registry, context.actor, action::kDeleteClaim, id);
   tx.commit();
 }

@@ -2,13 +2,14 @@
 
 #include "util/clock.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service::fleet {
 namespace {
 
 registry::EnrollmentRecord existing(registry::Registry& registry, const std::string& id) {
   auto e = registry.find_enrollment(id);
-  if (!e) not_found("enrollment " + id);
+  if (!e) not_found("enrollment " + text::quote(id));
   return *e;
 }
 
@@ -41,7 +42,7 @@ PublishedEnrollment create_enrollment(registry::Registry& registry, const Contex
   record.created_by = context.actor.name;
   auto tx = registry.begin();
   if (record.template_name && !registry.find_template(*record.template_name))
-    invalid_field("templateName", "no template " + *record.template_name);
+    invalid_field("templateName", "no template " + text::quote(*record.template_name));
   PublishedEnrollment published;
   published.created = registry.upsert_enrollment(record);
   if (published.created) audit(registry, context.actor, action::kCreateEnrollment, record.registration_id, detail({{"kind", record.kind}}));
@@ -64,7 +65,7 @@ registry::EnrollmentRecord activate_enrollment(registry::Registry& registry, con
   if (activation.attributes) e.attributes = *activation.attributes;
   if (configuration) e.configuration = *configuration;
   if (activation.broker) {
-    if (!registry.find_broker(*activation.broker)) invalid_field("broker", "no broker " + *activation.broker);
+    if (!registry.find_broker(*activation.broker)) invalid_field("broker", "no broker " + text::quote(*activation.broker));
     e.broker = *activation.broker;
   }
   if (activation.reprovisioning) e.reprovisioning = *activation.reprovisioning;
@@ -89,7 +90,7 @@ registry::EnrollmentRecord disable_enrollment(registry::Registry& registry, cons
 registry::EnrollmentRecord reset_enrollment(registry::Registry& registry, const Context& context, const std::string& id) {
   auto tx = registry.begin();
   auto e = existing(registry, id);
-  if (e.kind != "individual") conflict("enrollment " + e.registration_id + " is a group enrollment; it is never used up");
+  if (e.kind != "individual") conflict("enrollment " + text::quote(e.registration_id) + " is a group enrollment; it is never used up");
   bool was_used = e.used_at.has_value();
   e.used_at.reset();
   registry.update_enrollment(e);
@@ -100,7 +101,7 @@ registry::EnrollmentRecord reset_enrollment(registry::Registry& registry, const 
 
 void delete_enrollment(registry::Registry& registry, const Context& context, const std::string& id) {
   auto tx = registry.begin();
-  if (!registry.delete_enrollment(id)) not_found("enrollment " + id);
+  if (!registry.delete_enrollment(id)) not_found("enrollment " + text::quote(id));
   audit(registry, context.actor, action::kDeleteEnrollment, id);
   tx.commit();
 }

@@ -3,6 +3,7 @@
 #include "policy/policy.h"
 #include "protocol/schema_validator.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service::fleet {
 
@@ -31,7 +32,7 @@ registry::PolicyRecord create_policy(registry::Registry& registry, const Context
                                      const std::string& document) {
   std::string text = checked_policy(document);
   auto tx = registry.begin();
-  if (registry.find_policy(name)) conflict("policy " + name + " already exists; PUT to replace its document", "name");
+  if (registry.find_policy(name)) conflict("policy " + text::quote(name) + " already exists; PUT to replace its document", "name");
   registry.put_policy(name, text);
   audit(registry, context.actor, action::kCreatePolicy, name);
   tx.commit();
@@ -42,7 +43,7 @@ registry::PolicyRecord replace_policy(registry::Registry& registry, const Contex
                                       const std::string& document) {
   std::string text = checked_policy(document);
   auto tx = registry.begin();
-  if (!registry.find_policy(name)) not_found("policy " + name);
+  if (!registry.find_policy(name)) not_found("policy " + text::quote(name));
   registry.put_policy(name, text);
   audit(registry, context.actor, action::kUpdatePolicy, name);
   tx.commit();
@@ -57,9 +58,9 @@ registry::PolicyRecord put_policy(registry::Registry& registry, const Context& c
 
 void delete_policy(registry::Registry& registry, const Context& context, const std::string& name) {
   auto tx = registry.begin();
-  if (!registry.find_policy(name)) not_found("policy " + name);
+  if (!registry.find_policy(name)) not_found("policy " + text::quote(name));
   if (int64_t n = registry.count_policy_attachments(name))
-    conflict("policy " + name + " is attached to " + std::to_string(n) + " certificate(s)");
+    conflict("policy " + text::quote(name) + " is attached to " + std::to_string(n) + " certificate(s)");
   registry.delete_policy(name);
   audit(registry, context.actor, action::kDeletePolicy, name);
   tx.commit();

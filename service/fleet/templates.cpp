@@ -4,6 +4,7 @@
 #include "provisioning/assignment.h"
 #include "templates/template.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service::fleet {
 namespace {
@@ -25,7 +26,7 @@ void apply(registry::Registry& registry, const TemplateSettings& s, registry::Te
   }
   if (s.default_version) {
     if (!registry.find_template_version(t.name, *s.default_version))
-      invalid_field("defaultVersion", "template " + t.name + " has no version " + std::to_string(*s.default_version));
+      invalid_field("defaultVersion", "template " + text::quote(t.name) + " has no version " + std::to_string(*s.default_version));
     t.default_version = *s.default_version;
   }
   if (s.hook) {
@@ -47,7 +48,7 @@ void apply(registry::Registry& registry, const TemplateSettings& s, registry::Te
         invalid_field("brokerAssignment", reason(e));
       }
       if (policy.kind == AssignmentPolicy::Kind::Static && !registry.find_broker(policy.broker))
-        invalid_field("brokerAssignment.broker", "no broker " + policy.broker);
+        invalid_field("brokerAssignment.broker", "no broker " + text::quote(policy.broker));
     }
     t.assignment = *s.assignment;
   }
@@ -55,7 +56,7 @@ void apply(registry::Registry& registry, const TemplateSettings& s, registry::Te
 
 registry::TemplateRecord existing(registry::Registry& registry, const std::string& name) {
   auto t = registry.find_template(name);
-  if (!t) not_found("template " + name);
+  if (!t) not_found("template " + text::quote(name));
   return *t;
 }
 
@@ -77,7 +78,7 @@ registry::TemplateRecord create_template(registry::Registry& registry, const Con
                                          const std::string& body, const TemplateSettings& settings) {
   check_template_body(body);
   auto tx = registry.begin();
-  if (registry.find_template(name)) conflict("template " + name + " already exists; add a version instead", "name");
+  if (registry.find_template(name)) conflict("template " + text::quote(name) + " already exists; add a version instead", "name");
   registry.add_template_version(name, body, settings.description.value_or(""));
   auto record = existing(registry, name);
   apply(registry, settings, record);
@@ -138,7 +139,7 @@ void delete_template(registry::Registry& registry, const Context& context, const
   auto tx = registry.begin();
   auto t = existing(registry, name);
   if (int64_t users = registry.count_template_users(t.name))
-    conflict("template " + t.name + " is allowed by " + std::to_string(users) + " claim certificate(s) or CA(s); remove it there first");
+    conflict("template " + text::quote(t.name) + " is allowed by " + std::to_string(users) + " claim certificate(s) or CA(s); remove it there first");
   registry.delete_template(t.name);
   audit(registry, context.actor, action::kDeleteTemplate, t.name);
   tx.commit();
@@ -147,9 +148,9 @@ void delete_template(registry::Registry& registry, const Context& context, const
 void delete_template_version(registry::Registry& registry, const Context& context, const std::string& name, int64_t version) {
   auto tx = registry.begin();
   auto t = existing(registry, name);
-  if (!registry.find_template_version(t.name, version)) not_found("version " + std::to_string(version) + " of template " + t.name);
+  if (!registry.find_template_version(t.name, version)) not_found("version " + std::to_string(version) + " of template " + text::quote(t.name));
   if (t.default_version == version)
-    conflict("version " + std::to_string(version) + " is the default version of " + t.name + " (in use); make another the default first");
+    conflict("version " + std::to_string(version) + " is the default version of " + text::quote(t.name) + " (in use); make another the default first");
   registry.delete_template_version(t.name, version);
   audit(registry, context.actor, action::kDeleteTemplateVersion, t.name, version_detail(version));
   tx.commit();

@@ -1,6 +1,7 @@
 #include "fleet/things.h"
 
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service::fleet {
 
@@ -10,11 +11,11 @@ registry::CertificateRecord set_certificate_status(registry::Registry& registry,
     throw RequestError(400, "InvalidStatus", "certificate status must be ACTIVE, INACTIVE or REVOKED, not " + status, "status");
   auto tx = registry.begin();
   auto certificate = registry.find_certificate(certificate_id);
-  if (!certificate) not_found("certificate " + certificate_id);
+  if (!certificate) not_found("certificate " + text::quote(certificate_id));
   if (certificate->status == registry::kRevoked && status != registry::kRevoked)
-    conflict("certificate " + certificate_id + " is revoked; revocation is final");
+    conflict("certificate " + text::quote(certificate_id) + " is revoked; revocation is final");
   if (certificate->status == registry::kPendingActivation && status == registry::kActive)
-    conflict("certificate " + certificate_id + " was never registered (RegisterThing activates it)");
+    conflict("certificate " + text::quote(certificate_id) + " was never registered (RegisterThing activates it)");
   registry.set_certificate_status(certificate_id, status);
   audit(registry, context.actor, action::for_certificate_status(status), certificate_id,
         detail({{"from", certificate->status}, {"to", status}}));
@@ -48,9 +49,9 @@ bool delete_certificate(registry::Registry& registry, const Context& context, co
   auto certificate = registry.find_certificate(certificate_id);
   if (certificate) {
     if (certificate->status == registry::kActive)
-      conflict("certificate " + certificate_id + " is ACTIVE; set it INACTIVE first");
+      conflict("certificate " + text::quote(certificate_id) + " is ACTIVE; set it INACTIVE first");
     if (certificate->thing_name)
-      conflict("certificate " + certificate_id + " is attached to thing " + *certificate->thing_name + "; detach it first");
+      conflict("certificate " + text::quote(certificate_id) + " is attached to thing " + text::quote(*certificate->thing_name) + "; detach it first");
     registry.detach_policies(certificate_id);
     registry.delete_certificate(certificate_id);
   }

@@ -1,6 +1,7 @@
 #include "provisioning/enrollments.h"
 
 #include "util/error.h"
+#include "util/text.h"
 
 namespace provision::service {
 namespace {
@@ -30,7 +31,7 @@ registry::EnrollmentRecord check_enrollment(registry::Registry& registry, const 
   bool group_ok = (group.has_value() && group->kind == "group") & usable(b, template_name);
   if (individual_ok) return a;
   if (group_ok) return b;
-  throw RequestError(403, "EnrollmentNotAllowed", "this device has no active enrollment for template " + template_name);
+  throw RequestError(403, "EnrollmentNotAllowed", "this device has no active enrollment for template " + text::quote(template_name));
 }
 
 void mark_enrollment_used(registry::Registry& registry, registry::EnrollmentRecord enrollment, const std::string& thing_name,

@@ -6,6 +6,7 @@
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service {
 
@@ -48,12 +49,12 @@ Evaluation ProvisioningService::evaluate_template(registry::Registry& registry, 
                                                   const std::map<std::string, std::string>& parameters,
                                                   const templates::CertificateFacts& certificate) {
   auto record = registry.find_template(name);
-  if (!record) throw RequestError(404, "TemplateNotFound", "template " + name + " does not exist");
-  if (!record->enabled) throw RequestError(403, "TemplateDisabled", "template " + name + " is disabled");
+  if (!record) throw RequestError(404, "TemplateNotFound", "template " + text::quote(name) + " does not exist");
+  if (!record->enabled) throw RequestError(403, "TemplateDisabled", "template " + text::quote(name) + " is disabled");
   auto body = version ? registry.find_template_version(name, *version) : registry.default_template_version(name);
   if (!body)
     throw RequestError(404, "TemplateNotFound",
-                       "template " + name + " has no version " + (version ? std::to_string(*version) : std::string("(default)")));
+                       "template " + text::quote(name) + " has no version " + (version ? std::to_string(*version) : std::string("(default)")));
   return Evaluation{body->version, load_template(*body)->evaluate(parameters, certificate)};
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // The provisioning operations: CreateKeysAndCertificate,
-// CreateCertificateFromCsr and RegisterThing (docs/protocol.md).
-// Thread-safe: each call uses the registry connection of the
+// CreateCertificateFromCsr and RegisterThing (docs/protocol.md, "Topics"
+// and "Payloads"). Thread-safe: each call uses the registry connection of the
 // calling thread.
 #include <map>
 #include <optional>

@@ -16,6 +16,7 @@
 #include "util/clock.h"
 #include "util/encoding.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service {
 namespace {
@@ -89,9 +90,6 @@ void merge_object(rapidjson::Document& target, const rapidjson::Value& extra) {
   }
 }
 
-// TODO(issue 14 merge): the util quoting helper that escapes what it quotes.
-std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
-
 // Whether a registration through `enrollment` registers its own device's
 // thing again: for an individual enrollment, the thing it registered before
 // (check_enrollment let it be used again: its policy is replace, or an admin
@@ -135,11 +133,11 @@ void ProvisioningService::check_thing_name_bound(registry::Registry& registry, c
   if (bound != plan.thing->name)
     throw RequestError(403, "ThingNameNotBound",
                        "a device registering through an enrollment gets the thing name its registration id " +
-                           in_quotes(*facts.registration_id) + " gives; template " + template_name +
+                           text::quote(*facts.registration_id) + " gives; template " + template_name +
                            " makes its ThingName from parameters the device sent (use Provision::RegistrationId)");
   if (enrollment && enrollment->kind == "individual" && enrollment->thing_name && *enrollment->thing_name != plan.thing->name)
     throw RequestError(403, "ThingNameNotBound",
-                       "enrollment " + in_quotes(enrollment->registration_id) + " registered thing " + *enrollment->thing_name +
+                       "enrollment " + text::quote(enrollment->registration_id) + " registered thing " + *enrollment->thing_name +
                            ", not " + plan.thing->name);
 }
 
@@ -158,7 +156,7 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
   auto token = check_token(decoded.ownership_token, request, access.registry(), now);
   const registry::CertificateRecord& certificate = token.certificate;  // stays token's when re-checked
   auto template_record = access.registry().find_template(template_name);
-  if (!template_record) throw RequestError(404, "TemplateNotFound", "template " + template_name + " does not exist");
+  if (!template_record) throw RequestError(404, "TemplateNotFound", "template " + text::quote(template_name) + " does not exist");
   auto parameters = decoded.parameters;
 
   // A device that registers through an enrollment (a factory certificate
@@ -219,7 +217,7 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
     if (sent != parameters.end() && sent->second != *registration_id)
       throw RequestError(403, "RegistrationIdMismatch",
                          "parameter " + registration_parameter + " must be this device's registration id " +
-                             in_quotes(*registration_id) + ", not " + in_quotes(sent->second));
+                             text::quote(*registration_id) + ", not " + text::quote(sent->second));
     parameters[registration_parameter] = trusted_parameters[registration_parameter] = *registration_id;
   }
 
@@ -231,7 +229,7 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
   facts.registration_id = registration_id;
   auto evaluation = evaluate_template(registry, template_name, std::nullopt, parameters, facts);
   auto& plan = evaluation.plan;
-  if (!plan.thing) throw RequestError(400, "InvalidTemplate", "template " + template_name + " has no AWS::IoT::Thing resource");
+  if (!plan.thing) throw RequestError(400, "InvalidTemplate", "template " + text::quote(template_name) + " has no AWS::IoT::Thing resource");
   if (registration_id) check_thing_name_bound(registry, template_name, trusted_parameters, facts, plan, enrollment);
   if (enrollment) {
     for (const auto& [k, v] : enrollment->attributes) plan.thing->attributes[k] = v;
@@ -283,7 +281,7 @@ std::optional<registry::BrokerRecord> ProvisioningService::assign_broker(registr
   auto named = [&](const std::string& name, const char* why) {
     auto broker = registry.find_broker(name);
     if (!broker || !broker->enabled)
-      throw RequestError(503, "NoBrokerAvailable", std::string(why) + " broker " + name + " is missing or disabled");
+      throw RequestError(503, "NoBrokerAvailable", std::string(why) + " broker " + text::quote(name) + " is missing or disabled");
     return broker;
   };
   if (pinned) return named(*pinned, "the enrollment's pinned");

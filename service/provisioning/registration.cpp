@@ -4,6 +4,7 @@
 
 #include "policy/policy.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace provision::service {
 
@@ -82,14 +83,14 @@ std::vector<std::string> registered_certificates(registry::Registry& registry, c
 
 RequestError reprovisioning_refused(const std::string& thing_name, const std::string& template_name) {
   return RequestError(409, "ReprovisioningNotAllowed",
-                      "thing " + thing_name + " is registered to another device's certificate, and template " +
-                          template_name + " does not allow re-provisioning it");
+                      "thing " + text::quote(thing_name) + " is registered to another device's certificate, and template " +
+                          text::quote(template_name) + " does not allow re-provisioning it");
 }
 
 std::vector<std::string> apply_plan(registry::Registry& registry, const templates::Plan& plan,
                                     const std::string& template_name, const std::string& certificate_id,
                                     bool may_reprovision) {
-  if (!plan.thing) throw RequestError(400, "InvalidTemplate", "template " + template_name + " has no AWS::IoT::Thing resource");
+  if (!plan.thing) throw RequestError(400, "InvalidTemplate", "template " + text::quote(template_name) + " has no AWS::IoT::Thing resource");
   auto earlier = registered_certificates(registry, plan.thing->name, certificate_id);
   if (!earlier.empty() && !may_reprovision) throw reprovisioning_refused(plan.thing->name, template_name);
   auto change = decide_thing(*plan.thing, registry.find_thing(plan.thing->name), registry.groups_of_thing(plan.thing->name));
@@ -103,13 +104,13 @@ std::vector<std::string> apply_plan(registry::Registry& registry, const template
       try {
         policy::PolicyDocument::parse(p.document);
       } catch (const policy::PolicyError& e) {
-        throw RequestError(400, "InvalidPolicy", "inline policy " + p.name + " of template " + template_name + ": " + e.what());
+        throw RequestError(400, "InvalidPolicy", "inline policy " + text::quote(p.name) + " of template " + text::quote(template_name) + ": " + e.what());
       }
       name = template_name + "-" + p.name;
       auto existing = registry.find_policy(name);
       if (!existing || existing->document != p.document) registry.put_policy(name, p.document);
     } else if (!registry.find_policy(name)) {
-      throw RequestError(400, "PolicyNotFound", "policy " + name + " named by template " + template_name + " does not exist");
+      throw RequestError(400, "PolicyNotFound", "policy " + text::quote(name) + " named by template " + text::quote(template_name) + " does not exist");
     }
     registry.attach_policy(certificate_id, name);
   }

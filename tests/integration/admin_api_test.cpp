@@ -12,11 +12,17 @@
 #include <rapidjson/schema.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <rapidjson/encodings.h>
+#include <rapidjson/memorystream.h>
 #include <sqlite3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
@@ -40,6 +46,14 @@ using namespace provision::test;
 using namespace std::chrono_literals;
 
 namespace {
+
+// A server that refuses a request before reading its body closes the
+// connection: a client still writing then gets EPIPE, not a signal that
+// would end the whole test run.
+[[maybe_unused]] const bool kSigpipeIgnored = [] {
+  std::signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
 
 // ---------------------------------------------------------------- HTTP
 
@@ -140,14 +154,14 @@ class Api {
     return api;
   }
 
-  Reply call(const std::string& method, const std::string& path, const std::optional<std::string>& body = std::nullopt) const {
+  Reply call(const std::string& method, const std::string& path, const std::optional<std::string>& body = std::nullopt,
+             const std::string& type = "application/json") const {
     httplib::Client client("127.0.0.1", port_);
     client.set_read_timeout(15, 0);
     client.set_write_timeout(15, 0);
     httplib::Headers headers;
     if (!authorization_.empty()) headers.emplace("Authorization", authorization_);
     const std::string content = body.value_or("");
-    const std::string type = "application/json";
     httplib::Result result = method == "GET"    ? client.Get(path, headers)
                              : method == "POST"  ? client.Post(path, headers, content, type)
                              : method == "PUT"   ? client.Put(path, headers, content, type)
@@ -224,6 +238,146 @@ int raw_http_status(int port, const std::string& request, std::string* answer = 
   // "HTTP/1.1 200 OK"
   if (!text.starts_with("HTTP/1.")) return 0;
   return std::stoi(text.substr(9, 3));
+}
+
+// An HTTP answer as raw bytes, read into a Reply (status, content type, body, JSON).
+Reply parse_answer(const std::string& text) {
+  Reply reply;
+  reply.method = "RAW";
+  reply.text = text.substr(0, 300);
+  auto end = text.find("\r\n\r\n");
+  if (!text.starts_with("HTTP/1.") || end == std::string::npos) return reply;
+  reply.status = std::stoi(text.substr(9, 3));
+  std::istringstream headers(text.substr(0, end));
+  for (std::string line; std::getline(headers, line);) {
+    if (line.ends_with('\r')) line.pop_back();
+    std::string lower = line;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower.starts_with("content-type:")) reply.content_type = line.substr(line.find(':') + 2);
+  }
+  reply.text = text.substr(end + 4);
+  if (auto parsed = json::try_parse(reply.text, nullptr)) reply.json = std::move(*parsed);
+  return reply;
+}
+
+// The length an answer's headers declare, once they are complete.
+std::optional<size_t> declared_length(const std::string& answer) {
+  auto end = answer.find("\r\n\r\n");
+  if (end == std::string::npos) return std::nullopt;
+  std::string headers = answer.substr(0, end);
+  for (auto& c : headers) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto at = headers.find("\r\ncontent-length:");
+  if (at == std::string::npos) return std::nullopt;
+  return end + 4 + std::stoul(headers.substr(at + 17));
+}
+
+struct Streamed {
+  std::string answer;            // all the server sent, until it closed or answered in full
+  size_t sent_after_head = 0;    // body bytes on the wire (chunk framing included) when the answer began
+  bool finished = false;         // the whole body went out before the answer
+  std::chrono::milliseconds answered_after{-1};  // from the end of the head to the answer's first byte
+};
+
+// Writes `head` (request line and headers, blank line included, and any
+// body of its own), then up to `body_bytes` of body ('x's): as 64 KiB chunks
+// when `chunked`, with the last, empty chunk after them when `finish`. Stops
+// writing once the server answers or closes, and reads the answer until the
+// server closes or it is complete, or `timeout`. `sent_after_head` counts
+// the bytes written after `head`.
+Streamed stream_request(int port, const std::string& head, size_t body_bytes, bool chunked, bool finish,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  REQUIRE(inet_pton(AF_INET, "127.0.0.1", &address.sin_addr) == 1);
+  REQUIRE(connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
+
+  Streamed out;
+  const auto head_sent = std::chrono::steady_clock::now();
+  const std::string piece(64 << 10, 'x');
+  std::string pending = head;
+  size_t body_left = body_bytes, sent = 0;
+  bool in_head = true;
+  bool writing = true, last_chunk_queued = false;
+  while (std::chrono::steady_clock::now() - head_sent < timeout) {
+    if (writing && pending.empty()) {
+      if (body_left > 0) {
+        size_t n = std::min(piece.size(), body_left);
+        std::ostringstream size;
+        size << std::hex << n;
+        pending = chunked ? size.str() + "\r\n" + piece.substr(0, n) + "\r\n" : piece.substr(0, n);
+        body_left -= n;
+      } else if (chunked && finish && !last_chunk_queued) {
+        pending = "0\r\n\r\n";
+        last_chunk_queued = true;
+      } else {
+        out.finished = true;
+        writing = false;
+      }
+    }
+    pollfd p{fd, static_cast<short>(POLLIN | (writing ? POLLOUT : 0)), 0};
+    if (poll(&p, 1, 50) < 0) break;
+    if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+      char buffer[65536];
+      ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+      if (n > 0) {
+        if (out.answer.empty()) {
+          out.answered_after =
+              std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - head_sent);
+          out.sent_after_head = sent;
+          writing = false;
+        }
+        out.answer.append(buffer, static_cast<size_t>(n));
+        if (auto length = declared_length(out.answer); length && out.answer.size() >= *length) break;
+        continue;
+      }
+      if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        if (out.answer.empty()) out.sent_after_head = sent;
+        break;
+      }
+    }
+    if (writing && (p.revents & POLLOUT)) {
+      ssize_t n = send(fd, pending.data(), pending.size(), MSG_NOSIGNAL);
+      if (n > 0) {
+        if (!in_head) sent += static_cast<size_t>(n);
+        pending.erase(0, static_cast<size_t>(n));
+        if (pending.empty()) in_head = false;
+      } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        writing = false;  // the server closed its side: read what it said
+      }
+    }
+  }
+  close(fd);
+  return out;
+}
+
+// provisiond's resident set size in KiB (VmRSS in /proc/<pid>/status).
+long resident_kib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
+  throw std::runtime_error("no VmRSS for process " + std::to_string(pid));
+}
+
+struct Discard {
+  using Ch = char;
+  void Put(char) {}
+};
+
+// An answer a strict JSON reader accepts: UTF-8 throughout (RapidJSON's own
+// validator, not the code under test), no NUL, one document.
+bool strict_json(std::string_view text) {
+  rapidjson::MemoryStream in(text.data(), text.size());
+  Discard out;
+  while (in.Tell() < text.size())
+    if (!rapidjson::UTF8<>::Validate(in, out)) return false;
+  if (text.find('\0') != std::string_view::npos) return false;
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
+  return !doc.HasParseError();
 }
 
 // ---------------------------------------------------------------- registry
@@ -1167,7 +1321,9 @@ TEST_CASE("admin API audit log: who did what to what from where with which resul
   CHECK(json::string_member(detail, "from") == std::optional<std::string>("ACTIVE"));
   CHECK(json::string_member(detail, "to") == std::optional<std::string>("REVOKED"));
   // refused changes: the action and subject a success would have had, the request in the detail
-  expect(4, "api:line-7", "CreateTemplate", "Sneaky", "403");
+  // a role that may not is refused before the body is read (docs/admin.md): the
+  // name in the body is not known, the request line is
+  expect(4, "api:line-7", "CreateTemplate", "", "403");
   CHECK(json::string_member(json::parse(rows[4].detail), "request") == std::optional<std::string>("POST /v1/templates"));
   expect(5, "api:bootstrap-admin", "CreateTemplate", "Audited", "409");
   expect(6, "api:bootstrap-admin", "DeletePolicy", "NoSuchPolicy", "404");
@@ -1896,4 +2052,257 @@ TEST_CASE("provisiond whose admin port is taken exits 1 with one line naming it,
   CHECK(code == 1);  // not an abort from a thread left running
   CHECK(output.find("provisiond: admin API: cannot listen on 127.0.0.1:" + std::to_string(stack.admin_port)) !=
         std::string::npos);
+}
+
+// ======================================================================= hostile bodies (docs/admin.md, "Requests")
+
+TEST_CASE("admin API: 300,000 nested arrays are refused, and provisiond stays up") {
+  Stack stack;
+  World world(stack);
+  const std::string nested = std::string(300000, '[') + std::string(300000, ']');  // 600 KB, under the body limit
+  Api installer(stack.admin_port, world.new_token("installer"));  // the least-privileged token
+  // The outside tester's request, on a route the token may not call: 403
+  // (the audit entry of the refusal parsed the body, and crashed provisiond).
+  // Refused before its body is read, on a connection then closed: a client
+  // that writes on past the socket's buffers cannot read the answer, this
+  // one reads while it writes.
+  const std::string head = "POST /v1/tokens HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                           "Authorization: Bearer " + world.new_token("installer") + "\r\nContent-Length: " +
+                           std::to_string(nested.size()) + "\r\n\r\n";
+  CHECK_ERROR(parse_answer(stream_request(stack.admin_port, head + nested, 0, false, false).answer), 403, "Forbidden");
+  // On a route it may call the body is parsed, and refused for its depth.
+  auto parsed = installer.post("/v1/claims", nested);
+  CHECK_ERROR(parsed, 400, "InvalidJson");
+  CHECK(parsed.str("/error/message") == "request body: nesting deeper than 64 at offset 64");
+  CHECK_ERROR(world.admin.post("/v1/tokens", nested), 400, "InvalidJson");
+  std::string objects;
+  for (int i = 0; i < 150000; ++i) objects += "{\"a\":";
+  CHECK_ERROR(world.admin.post("/v1/templates", objects), 400, "InvalidJson");
+  CHECK(stack.worker_running());
+  CHECK_STATUS(world.admin.get("/v1/templates"), 200);
+  CHECK_STATUS(installer.post("/v1/claims", R"({"templates":["DemoFleet"],"validitySeconds":300})"), 201);
+}
+
+TEST_CASE("admin API: a large chunked POST without a token gets 401 before its body is read") {
+  Stack stack;
+  const pid_t pid = stack.worker_pid();
+  // every server thread has served a request (their stacks and buffers are in the baseline)
+  for (int i = 0; i < 10; ++i) CHECK_STATUS(Api(stack.admin_port, "").post("/v1/templates", "{}"), 401);
+  const long before = resident_kib(pid);
+  const std::string head =
+      "POST /v1/templates HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+  SECTION("the client would send 64 MiB: it is answered long before") {
+    auto streamed = stream_request(stack.admin_port, head, 64 << 20, true, true);
+    CHECK_ERROR(parse_answer(streamed.answer), 401, "Unauthorized");
+    CHECK_FALSE(streamed.finished);
+    CHECK(streamed.sent_after_head < (16u << 20));
+    CHECK(streamed.answered_after < std::chrono::milliseconds(2000));  // not after a read timeout (5 s)
+  }
+  SECTION("the client stops sending after 1 MiB, before the end of the body: still 401") {
+    auto streamed = stream_request(stack.admin_port, head, 1 << 20, true, false);
+    CHECK_ERROR(parse_answer(streamed.answer), 401, "Unauthorized");
+    CHECK(streamed.answered_after < std::chrono::milliseconds(2000));
+  }
+  SECTION("a token whose role may not call the route: 403, also before the body") {
+    World world(stack);
+    const std::string token = world.new_token("operator");
+    std::string with_token = head;
+    with_token.insert(with_token.size() - 2, "Authorization: Bearer " + token + "\r\n");
+    auto streamed = stream_request(stack.admin_port, with_token, 64 << 20, true, true);
+    CHECK_ERROR(parse_answer(streamed.answer), 403, "Forbidden");
+    CHECK_FALSE(streamed.finished);
+    CHECK(streamed.answered_after < std::chrono::milliseconds(2000));
+  }
+  SECTION("a declared Content-Length of 64 MiB, without a token: 401 at once") {
+    const std::string declared =
+        "POST /v1/templates HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 67108864\r\n\r\n";
+    auto streamed = stream_request(stack.admin_port, declared, 1 << 20, false, false);
+    CHECK_ERROR(parse_answer(streamed.answer), 401, "Unauthorized");
+    CHECK(streamed.answered_after < std::chrono::milliseconds(2000));
+  }
+  SECTION("Expect: 100-continue without a token: 401 instead of 100 Continue") {
+    const std::string expecting = "POST /v1/templates HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                  "Content-Length: 67108864\r\nExpect: 100-continue\r\n\r\n";
+    auto streamed = stream_request(stack.admin_port, expecting, 0, false, false);
+    INFO(streamed.answer.substr(0, 200));
+    CHECK(streamed.answer.starts_with("HTTP/1.1 401 "));
+    CHECK_ERROR(parse_answer(streamed.answer), 401, "Unauthorized");
+  }
+  const long after = resident_kib(pid);
+  INFO("provisiond's RSS: " << before << " KiB before, " << after << " KiB after");
+  CHECK(after - before < 4096);
+  CHECK(stack.worker_running());
+  CHECK_STATUS(Api(stack.admin_port, stack.admin_token).get("/v1/templates"), 200);
+}
+
+TEST_CASE("admin API: a chunked body over the limit gets 413, whoever sends it") {
+  Stack stack;
+  const pid_t pid = stack.worker_pid();
+  const std::string head = "POST /v1/templates HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                           "Authorization: Bearer " + stack.admin_token + "\r\nTransfer-Encoding: chunked\r\n\r\n";
+  auto before_snapshot = snapshot(stack);
+  SECTION("2 MiB, sent whole") {
+    auto streamed = stream_request(stack.admin_port, head, 2 << 20, true, true);
+    CHECK_ERROR(parse_answer(streamed.answer), 413, "PayloadTooLarge");
+  }
+  SECTION("one that would go on for 64 MiB: answered before its end") {
+    for (int i = 0; i < 10; ++i) CHECK_STATUS(Api(stack.admin_port, stack.admin_token).get("/v1/templates"), 200);
+    const long before = resident_kib(pid);
+    auto streamed = stream_request(stack.admin_port, head, 64 << 20, true, true);
+    CHECK_ERROR(parse_answer(streamed.answer), 413, "PayloadTooLarge");
+    CHECK_FALSE(streamed.finished);
+    const long after = resident_kib(pid);
+    INFO("provisiond's RSS: " << before << " KiB before, " << after << " KiB after");
+    CHECK(after - before < 4096);
+  }
+  SECTION("exactly the limit is read, one byte more is not") {
+    // 1 MiB is within the limit: read, parsed and refused for its name
+    std::string prefix = R"({"name":"not a name!","description":")", suffix = R"(","body":{}})";
+    std::string body = prefix + std::string((1 << 20) - prefix.size() - suffix.size(), 'd') + suffix;
+    REQUIRE(body.size() == (1u << 20));
+    std::ostringstream chunked;
+    chunked << std::hex << body.size() << "\r\n" << body << "\r\n0\r\n\r\n";
+    auto answer = stream_request(stack.admin_port, head + chunked.str(), 0, false, false);
+    auto reply = parse_answer(answer.answer);
+    INFO(reply.describe());
+    CHECK(reply.status != 413);
+    CHECK(reply.status == 400);
+    CHECK(reply.str("/error/field") == "name");
+    body.insert(prefix.size(), "d");
+    std::ostringstream over;
+    over << std::hex << body.size() << "\r\n" << body << "\r\n0\r\n\r\n";
+    CHECK_ERROR(parse_answer(stream_request(stack.admin_port, head + over.str(), 0, false, false).answer), 413,
+                "PayloadTooLarge");
+  }
+  CHECK(snapshot(stack) == before_snapshot);
+  CHECK_STATUS(Api(stack.admin_port, stack.admin_token).get("/v1/templates"), 200);
+}
+
+TEST_CASE("admin API: a body that is not application/json gets 415, a request without a body is unaffected") {
+  Stack stack;
+  Api admin(stack.admin_port, stack.admin_token);
+  const std::string body = R"({"name":"Typed","document":)" + kPolicyDocument + "}";
+  auto before = snapshot(stack);
+  for (const char* type : {"text/plain", "application/xml", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                           "text/json", "application/jsonp", "application/json-patch+json", "application/json; charset=latin1",
+                           "application/json; charset=utf-16", "json", ""}) {
+    INFO("Content-Type: " << type);
+    auto reply = admin.call("POST", "/v1/policies", body, type);
+    CHECK_ERROR(reply, 415, "UnsupportedMediaType");
+    check_documented("POST", "/v1/policies", reply);
+  }
+  CHECK_ERROR(admin.call("PUT", "/v1/policies/DemoDevicePolicy", R"({"document":)" + kPolicyDocument + "}", "text/plain"), 415,
+              "UnsupportedMediaType");
+  CHECK_ERROR(admin.call("PATCH", "/v1/templates/DemoFleet", R"({"enabled":false})", "application/xml"), 415,
+              "UnsupportedMediaType");
+  CHECK(snapshot(stack) == before);
+  // JSON, with or without parameters
+  int n = 0;
+  for (const char* type : {"application/json", "application/json; charset=utf-8", "Application/JSON;charset=\"UTF-8\"",
+                           "application/json ; charset=UTF-8"}) {
+    INFO("Content-Type: " << type);
+    auto name = "Typed-" + std::to_string(++n);
+    CHECK_STATUS(admin.call("POST", "/v1/policies", R"({"name":")" + name + R"(","document":)" + kPolicyDocument + "}", type), 201);
+  }
+  // no body, whatever the type says
+  CHECK_STATUS(admin.call("POST", "/v1/things/no-such-thing/deprovision", std::nullopt, "text/plain"), 200);
+  CHECK_STATUS(admin.call("GET", "/v1/templates", std::nullopt, "text/plain"), 200);
+  CHECK_STATUS(admin.call("DELETE", "/v1/policies/Typed-1", std::nullopt, "application/xml"), 204);
+}
+
+TEST_CASE("admin API: a body that is not UTF-8 or holds a NUL byte gets 400, and every error is valid JSON") {
+  using namespace std::string_literals;
+  Stack stack;
+  Api admin(stack.admin_port, stack.admin_token);
+  auto before = snapshot(stack);
+  auto refused = [&](const std::string& method, const std::string& path, const std::string& body, const std::string& message) {
+    auto reply = admin.call(method, path, body);
+    CHECK_ERROR(reply, 400, "InvalidJson");
+    CHECK(reply.str("/error/message") == message);
+    CHECK(strict_json(reply.text));
+  };
+  const std::string bad_name = "{\"name\":\"\xff\xfe\",\"document\":{\"statements\":[]}}";
+  refused("POST", "/v1/policies", bad_name, "request body: invalid UTF-8 at offset 9");
+  refused("POST", "/v1/tokens", "{\"name\":\"t\xed\xa0\x80\",\"role\":\"admin\"}", "request body: invalid UTF-8 at offset 10");
+  refused("POST", "/v1/tokens", "{}\0 this is not JSON {{{"s, "request body: trailing bytes at offset 2");
+  const std::string then_more = "{\"name\":\"t\",\"role\":\"admin\"}\0{\"role\":\"x\"}"s;
+  refused("POST", "/v1/tokens", then_more, "request body: trailing bytes at offset " + std::to_string(then_more.find('\0')));
+  refused("PUT", "/v1/policies/DemoDevicePolicy", "{\"document\":\0{}}"s, "request body: NUL byte at offset 12");
+  refused("POST", "/v1/tokens", "{\"name\":\"a\0b\",\"role\":\"admin\"}"s, "request body: NUL byte at offset 10");
+  CHECK(snapshot(stack) == before);
+  // a path that is not UTF-8 once decoded is refused too, with an error that is JSON
+  for (const char* path : {"/v1/templates/%FF%FE", "/v1/things/%ED%A0%80", "/v1/templates?after=%C0%80"}) {
+    INFO(path);
+    auto reply = admin.get(path);
+    CHECK_ERROR(reply, 400, "InvalidRequest");
+    CHECK(strict_json(reply.text));
+  }
+  auto deleted = admin.del("/v1/templates/%FF%FE");
+  CHECK_ERROR(deleted, 400, "InvalidRequest");
+  CHECK(strict_json(deleted.text));
+  // control characters in a name are quoted escaped
+  auto missing = admin.get("/v1/templates/a%0Ab%1B");
+  CHECK_ERROR(missing, 404, "NotFound");
+  CHECK(missing.str("/error/message") == R"(template "a\nb\u001b" does not exist)");
+  CHECK(snapshot(stack) == before);
+}
+
+TEST_CASE("admin API: a refused request's body is never read as the next request, and framings it cannot read are refused") {
+  Stack stack;
+  auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  // A body that is itself a request, with a valid token: answered 401 once,
+  // and the connection closed before the server could read the rest.
+  const std::string inner = "GET /v1/tokens HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + stack.admin_token + "\r\n\r\n";
+  std::string answer;
+  int status = raw_http_status(stack.admin_port,
+                               "POST /v1/tokens HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                               "Content-Length: " + std::to_string(inner.size()) + "\r\n\r\n" + inner,
+                               &answer);
+  INFO(answer);
+  CHECK(status == 401);
+  CHECK(count(answer, "HTTP/1.1 ") == 1);
+  CHECK(answer.find("Connection: close") != std::string::npos);
+  CHECK(answer.find("bootstrap-admin") == std::string::npos);
+
+  // Framings the server does not read safely, refused before the body whoever sends them.
+  const std::string auth = "Authorization: Bearer " + stack.admin_token + "\r\n";
+  struct Case {
+    std::string request;
+    int status;
+    std::string code;
+  };
+  const std::vector<Case> cases = {
+      {"POST /v1/tokens HTTP/1.1\r\n" + auth + "Content-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501,
+       "NotImplemented"},
+      {"POST /v1/tokens HTTP/1.1\r\n" + auth + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+       "Content-Length: 2\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 400, "InvalidRequest"},
+      {"POST /v1/tokens HTTP/1.1\r\n" + auth + "Content-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+       400, "InvalidRequest"},
+      {"POST /v1/tokens HTTP/1.1\r\n" + auth + "Content-Type: application/json\r\nContent-Length: -1\r\n\r\n{}", 400, "InvalidRequest"},
+      {"POST /v1/tokens HTTP/1.1\r\n" + auth + "Content-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: 2\r\n\r\n{}",
+       415, "UnsupportedMediaType"},
+      {"GET /v1/tokens HTTP/1.1\r\n" + auth + "Content-Length: 2\r\n\r\n{}", 400, "InvalidRequest"},
+      {"DELETE /v1/tokens/x HTTP/1.1\r\n" + auth + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+       411, "LengthRequired"},
+      {"POST /v1/tokens HTTP/1.1\r\n" + auth + "Content-Type: application/json\r\nContent-Length: 67108864\r\n\r\n{}", 413,
+       "PayloadTooLarge"},
+      {"POST /v1/nowhere HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 67108864\r\n\r\n{}", 404, "NotFound"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.request.substr(0, 200));
+    std::string text;
+    CHECK(raw_http_status(stack.admin_port, c.request, &text) == c.status);
+    auto reply = parse_answer(text);
+    CHECK_ERROR(reply, c.status, c.code);
+    CHECK(strict_json(reply.text));
+    CHECK(text.find("Connection: close") != std::string::npos);
+    CHECK(count(text, "HTTP/1.1 ") == 1);
+  }
+  CHECK_FALSE(stack.registry().find_api_token("x"));
+  CHECK(stack.worker_running());
 }

@@ -2,11 +2,17 @@
 // asserting the broker's own answer (CONNACK, SUBACK, PUBACK reason codes) or
 // the absence of delivery, with a real mosquitto, plugin and provisiond.
 #include <catch2/catch.hpp>
+#include <rapidjson/encodings.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <signal.h>
 
 #include "flows.h"
 #include "pki/certificate.h"
+#include "pki/csr.h"
+#include "pki/key.h"
 #include "protocol/payloads.h"
 #include "stack.h"
 #include "util/clock.h"
@@ -21,6 +27,50 @@ constexpr int kNotAuthorized = 0x87;
 
 // Subscribes one filter at a time so each refusal is known for itself.
 int subscribe_one(mqtt_client::Session& session, const std::string& filter) { return session.subscribe({filter}).at(0); }
+
+struct Discard {
+  using Ch = char;
+  void Put(char) {}
+};
+
+// A reply payload a strict JSON reader accepts: UTF-8 throughout (by
+// RapidJSON's own validator, not the code under test), no NUL, one document.
+bool strict_json(std::string_view payload) {
+  rapidjson::MemoryStream in(payload.data(), payload.size());
+  Discard out;
+  while (in.Tell() < payload.size())
+    if (!rapidjson::UTF8<>::Validate(in, out)) return false;
+  if (payload.find('\0') != std::string_view::npos) return false;
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(payload.data(), payload.size());
+  return !doc.HasParseError();
+}
+
+std::string json_string(std::string_view text) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+struct RawReply {
+  bool accepted = false;
+  std::string payload;  // as the broker delivered it
+};
+
+// Publishes `payload` on the request topic and waits for the reply, as bytes.
+std::optional<RawReply> raw_request(mqtt_client::Session& session, const protocol::RequestTopic& topic,
+                                    const std::string& payload) {
+  const std::string accepted = protocol::reply_topic(topic, true), rejected = protocol::reply_topic(topic, false);
+  REQUIRE(session.subscribe({accepted, rejected}) == std::vector<int>{1, 1});
+  int reason = session.publish(protocol::request_topic(topic), payload);
+  REQUIRE((reason == 0 || reason == 0x10));
+  auto message = session.next_message_on({accepted, rejected}, 10s);
+  if (!message) return std::nullopt;
+  return RawReply{message->topic == accepted, message->payload};
+}
+
+size_t certificate_count(Stack& stack) { return stack.registry().list_certificates({500, ""}, std::nullopt, std::nullopt).size(); }
 }  // namespace
 
 TEST_CASE("a claim client may subscribe only to the reply topics of what it may request") {
@@ -279,4 +329,64 @@ TEST_CASE("a reply-topic subscription by a second client sharing the claim recei
   mqtt_client::Session keeper(persistent);
   keeper.connect();
   CHECK_FALSE(keeper.next_message(500ms));  // nothing was queued for it
+}
+
+TEST_CASE("hostile JSON requests get a precise InvalidPayload rejection that is valid JSON, and the worker goes on") {
+  StackOptions options;
+  options.plugin_options = {{"max_payload", "1048576"}};  // the largest the plugin allows
+  Stack stack(options);
+  mqtt_client::Session claim(stack.claim("claim-hostile"));
+  claim.connect();
+  device::ProvisioningClient client(claim);
+  using protocol::Alias;
+  using protocol::Format;
+  using protocol::Operation;
+  const protocol::RequestTopic create{Operation::CreateKeysAndCertificate, Format::Json, Alias::Provision, ""};
+  const protocol::RequestTopic from_csr{Operation::CreateCertificateFromCsr, Format::Json, Alias::Provision, ""};
+  const protocol::RequestTopic register_thing{Operation::RegisterThing, Format::Json, Alias::Provision, "DemoFleet"};
+
+  // Each gets a rejected reply {400, InvalidPayload, `message`} that is valid JSON, and nothing is issued.
+  auto refused = [&](const protocol::RequestTopic& topic, const std::string& payload, const std::string& message) {
+    const size_t certificates = certificate_count(stack);
+    auto reply = raw_request(claim, topic, payload);
+    REQUIRE(reply);  // the worker answered
+    INFO(reply->payload);
+    CHECK_FALSE(reply->accepted);
+    CHECK(strict_json(reply->payload));
+    auto doc = json::parse(reply->payload);
+    CHECK(json::int_member(doc, "statusCode") == 400);
+    CHECK(json::string_member(doc, "errorCode") == "InvalidPayload");
+    CHECK(json::string_member(doc, "errorMessage") == message);
+    CHECK(certificate_count(stack) == certificates);
+    CHECK(stack.registry().count_things() == 0);
+  };
+
+  // a CSR field that starts with \xff\xfe (a certificate used to be issued for it)
+  auto key = pki::PrivateKey::generate_ec();
+  const std::string pem = json_string(pki::create_csr(key, {{"CN", "hostile"}}));
+  const std::string csr = "{\"certificateSigningRequest\":\"\xff\xfe" + pem.substr(1) + "}";
+  refused(from_csr, csr, "request is not JSON: invalid UTF-8 at offset 30");
+
+  // a parameter named \xff\xfe, with a token that stays usable
+  auto issued = create_certificate(client);
+  const std::string named = "{\"certificateOwnershipToken\":" + json_string(issued.ownership_token) +
+                            ",\"parameters\":{\"SerialNumber\":\"77\",\"\xff\xfe\":\"x\"}}";
+  refused(register_thing, named, "request is not JSON: invalid UTF-8 at offset " + std::to_string(named.find('\xff')));
+
+  // a document, a NUL byte and junk
+  using namespace std::string_literals;
+  refused(create, "{}\0 this is not JSON {{{"s, "request is not JSON: trailing bytes at offset 2");
+  const std::string then_junk = "{\"certificateSigningRequest\":" + pem + "}\0junk"s;
+  refused(from_csr, then_junk, "request is not JSON: trailing bytes at offset " + std::to_string(then_junk.find('\0')));
+
+  // 1 MiB of nesting (this used to crash provisiond)
+  refused(create, std::string(1 << 19, '[') + std::string(1 << 19, ']'), "request is not JSON: nesting deeper than 64 at offset 64");
+  refused(register_thing, std::string(1 << 20, '['), "request is not JSON: nesting deeper than 64 at offset 64");
+
+  // the worker still answers, and the token still registers
+  CHECK(stack.worker_running());
+  auto registered = client.register_thing("DemoFleet", issued.ownership_token, {{"SerialNumber", "77"}});
+  INFO(registered.describe());
+  CHECK(registered.accepted());
+  CHECK(client.create_keys_and_certificate().accepted());
 }

@@ -120,6 +120,10 @@ void Stack::signal_broker(int signal) {
 
 bool Stack::broker_running() { return broker_ && broker_->running(); }
 
+pid_t Stack::worker_pid() const { return worker_ ? worker_->pid() : -1; }
+
+bool Stack::worker_running() { return worker_ && worker_->running(); }
+
 void Stack::start_worker() {
   // The admin port can be taken between free_port() and provisiond's bind
   // (tests run in parallel): then provisiond says so and exits; retry on another.

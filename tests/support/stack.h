@@ -53,6 +53,9 @@ class Stack {
   // Sends a signal to the broker (e.g. SIGHUP to reload its configuration).
   void signal_broker(int signal);
   bool broker_running();
+  // provisiond's process id (-1 when it is not started), and whether it still runs.
+  pid_t worker_pid() const;
+  bool worker_running();
 
   // A new claim certificate signed by the development claim CA (so it is a
   // claim through the CA), written under the stack directory. When

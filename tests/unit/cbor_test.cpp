@@ -452,3 +452,45 @@ TEST_CASE("from_cbor survives mutated input: a document or an Error, nothing els
   CHECK(documents > 0);
   CHECK(errors > 0);
 }
+
+TEST_CASE("from_cbor refuses text strings in every malformed UTF-8 form, and NUL bytes after the item", "[cbor]") {
+  expect_refused(hex("62 e2 82"), "CBOR: text string is not valid UTF-8 (at offset 0)");           // truncated
+  expect_refused(hex("63 61 f0 9f"), "CBOR: text string is not valid UTF-8 (at offset 0)");        // truncated, 4 bytes
+  expect_refused(hex("63 e0 80 af"), "CBOR: text string is not valid UTF-8 (at offset 0)");        // overlong
+  expect_refused(hex("64 f0 80 80 af"), "CBOR: text string is not valid UTF-8 (at offset 0)");     // overlong, 4 bytes
+  expect_refused(hex("63 ed bf bf"), "CBOR: text string is not valid UTF-8 (at offset 0)");        // low surrogate
+  expect_refused(hex("66 ed a0 bd ed b8 80"), "CBOR: text string is not valid UTF-8 (at offset 0)");  // CESU-8
+  expect_refused(hex("64 f4 90 80 80"), "CBOR: text string is not valid UTF-8 (at offset 0)");     // above U+10FFFF
+  expect_refused(hex("61 80"), "CBOR: text string is not valid UTF-8 (at offset 0)");              // a lone continuation
+  expect_refused(hex("82 61 61 62 ff fe"), "CBOR: text string is not valid UTF-8 (at offset 3)");
+  // a NUL inside a text string is a character (U+0000); after the item it is a trailing byte
+  CHECK(decoded(hex("63 61 00 62")) == R"("a\u0000b")");
+  expect_refused(hex("a0 00"), "CBOR: trailing bytes after the first item (at offset 1)");
+  expect_refused(hex("a1 61 61 01 00 00 00"), "CBOR: trailing bytes after the first item (at offset 4)");
+}
+
+TEST_CASE("to_cbor never writes a text string that is not UTF-8", "[cbor]") {
+  rapidjson::Document value(rapidjson::kObjectType);
+  value.AddMember("a", json::string_value("\xff\xfe", value.GetAllocator()), value.GetAllocator());
+  CHECK_THROWS_WITH(to_cbor(value), Catch::Contains("CBOR: text string is not valid UTF-8"));
+  rapidjson::Document key(rapidjson::kObjectType);
+  key.AddMember(json::string_value("\xed\xa0\x80", key.GetAllocator()), rapidjson::Value(1), key.GetAllocator());
+  CHECK_THROWS_WITH(to_cbor(key), Catch::Contains("CBOR: text string is not valid UTF-8"));
+  rapidjson::Document list(rapidjson::kArrayType);
+  list.PushBack(json::string_value("ok", list.GetAllocator()), list.GetAllocator());
+  list.PushBack(json::string_value("\xc3", list.GetAllocator()), list.GetAllocator());
+  CHECK_THROWS_WITH(to_cbor(list), Catch::Contains("CBOR: text string is not valid UTF-8"));
+}
+
+TEST_CASE("a CBOR document is always within the JSON nesting limit", "[cbor]") {
+  // JSON documents may nest 64 deep (util/json.h); CBOR payloads 32, so whatever
+  // from_cbor returns can be handled as any parsed JSON document.
+  STATIC_REQUIRE(kCborMaxDepth <= 64);
+  auto deepest = from_cbor(std::string(kCborMaxDepth, '\x81') + hex("01"));
+  CHECK(json::parse(json::stringify(deepest)) == deepest);
+  CHECK(from_cbor(to_cbor(deepest)) == deepest);
+  expect_refused(std::string(300000, '\x81') + hex("01"), "CBOR: nesting deeper than 32");
+  std::string maps;
+  for (int i = 0; i < 300000; ++i) maps += hex("a1 61 61");
+  expect_refused(maps + hex("01"), "CBOR: nesting deeper than 32");
+}

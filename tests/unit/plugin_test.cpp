@@ -255,6 +255,15 @@ TEST_CASE("authenticate: a device must use a client id its policy allows", "[plu
   CHECK_FALSE(may(*gk, f.key(0), Access::Write, "devices/thing-1/telemetry"));
 }
 
+TEST_CASE("authenticate: a client id is logged escaped, so it cannot forge a log line", "[plugin][auth]") {
+  Fixture f;
+  auto gk = f.gatekeeper();
+  auto r = sign_in(*gk, f.key(0), "thing-2\n1970-01-01 provision: client 'admin' is service\x1b[8m", f.device, f.now);
+  CHECK_FALSE(r.allowed);
+  CHECK(f.logged("refused client 'thing-2\\n1970-01-01 provision: client 'admin' is service\\u001b[8m'"));
+  CHECK_FALSE(f.logged("\n1970-01-01"));
+}
+
 TEST_CASE("authenticate: no certificate or no client id is refused", "[plugin][auth]") {
   Fixture f;
   auto gk = f.gatekeeper();
@@ -693,7 +702,7 @@ TEST_CASE("check_acl: a device's shared subscriptions are decided by the filter 
 
 TEST_CASE("a device whose certificate is revoked while connected is cut off at the next registry poll",
           "[plugin][acl]") {
-  // docs/operations.md, "Live enforcement": a revoked certificate is cut off within a second.
+  // docs/operations.md, "Live enforcement": a revoked client is cut off after the next registry poll.
   Fixture f;
   auto gk = f.gatekeeper();
   REQUIRE(sign_in(*gk, f.key(0), "thing-1", f.device, f.now).allowed);

@@ -145,3 +145,11 @@ TEST_CASE("the example policy validates against schemas/policy.schema.json") {
   auto bad = provision::json::parse(R"({"statements": [{"effect": "allow", "actions": ["fly"]}]})");
   CHECK(provision::protocol::schema_violation("policy.schema.json", bad));
 }
+
+TEST_CASE("policy documents get the same JSON limits as every other input: UTF-8, one document, 64 levels") {
+  using namespace std::string_literals;
+  CHECK_THROWS_WITH(PolicyDocument::parse("{\"statements\": []}\0{}"s), Catch::Contains("trailing bytes at offset 18"));
+  CHECK_THROWS_WITH(PolicyDocument::parse("{\"statements\": [], \"\xff\": 1}"), Catch::Contains("invalid UTF-8 at offset 20"));
+  CHECK_THROWS_WITH(PolicyDocument::parse("{\"statements\": " + std::string(100000, '[')),
+                    Catch::Contains("nesting deeper than 64 at offset 78"));
+}

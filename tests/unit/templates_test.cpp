@@ -504,6 +504,34 @@ TEST_CASE("an invalid thing name produced at evaluation names the path") {
                    "TemplateEvaluationError", "$.Resources.thing.Properties.ThingName");
 }
 
+TEST_CASE("a device's value quoted in an evaluation error is escaped and bounded") {
+  std::string body = thing_template(R"({"Fn::Sub": "dev-${Serial}"})", "", R"("Parameters": {"Serial": {"Type": "String"}},)");
+  auto message = [&](const std::string& serial) {
+    try {
+      run(body, {{"Serial", serial}});
+    } catch (const TemplateError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  CHECK(message("a\nb\x1b[2J\"") ==
+        R"($.Resources.thing.Properties.ThingName: invalid thing name "dev-a\nb\u001b[2J\"" (1-128 of a-z A-Z 0-9 : _ -))");
+  CHECK(message(std::string(10000, ' ')).size() < 300);
+}
+
+TEST_CASE("templates get the same JSON limits as every other input: UTF-8, one document, 64 levels") {
+  using namespace std::string_literals;
+  auto first = [](const std::string& body) {
+    auto issues = ProvisioningTemplate::validate(body);
+    return issues.empty() ? std::string() : issues.front().path + ": " + issues.front().message;
+  };
+  CHECK(first(R"({"Resources": {}})" "\0junk"s) == "$: trailing bytes at offset 17");
+  CHECK(first("{\"Description\": \"\xc0\xaf\"}") == "$: invalid UTF-8 at offset 17");
+  const std::string deep = R"({"DeviceConfiguration": )" + std::string(300000, '[') + std::string(300000, ']') + "}";
+  CHECK(first(deep) == "$: nesting deeper than 64 at offset " + std::to_string(24 + 63));
+  CHECK_THROWS_AS(ProvisioningTemplate::parse(deep), TemplateError);
+}
+
 TEST_CASE("invalid attributes and groups produced at evaluation name the path") {
   std::string top = R"("Parameters": {"V": {"Type": "String"}},)";
   std::string attrs = thing_template(R"("t")", R"(, "AttributePayload": {"ok": {"Ref": "V"}})", top);

@@ -3,6 +3,7 @@
 // failed or could not be reached, 2 bad usage.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <iostream>
 
 #include "commands.h"
@@ -88,4 +89,10 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace provisionctl
 
-int main(int argc, char** argv) { return provisionctl::run(argc, argv); }
+int main(int argc, char** argv) {
+  // The admin API refuses a request it will not serve before reading its
+  // body, and closes the connection: writing on is then an error to report
+  // ("sending the request failed"), not a signal that ends provisionctl.
+  std::signal(SIGPIPE, SIG_IGN);
+  return provisionctl::run(argc, argv);
+}
