@@ -25,9 +25,9 @@ std::vector<AuditEntry> Registry::audit_entries(const AuditFilter& f) {
       "(?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2) AND (?4 IS NULL OR at >= ?4) AND (?5 IS NULL OR at <= ?5) "
       "AND (?7 IS NULL OR id < ?7) ORDER BY id DESC LIMIT ?6";
   auto s = f.subject ? db_->prepare(std::string(kColumns) + "WHERE subject = ?3 AND " + kFilters)
-                     : db_->prepare(std::string(kColumns) + "WHERE " + kFilters);
+                     : db_->prepare(std::string(kColumns) + "WHERE (?3 IS NULL OR subject = ?3) AND " + kFilters);
   s.bind(1, f.actor).bind(2, f.action).bind(4, f.since).bind(5, f.until).bind(6, f.limit).bind(7, f.before_id);
-  if (f.subject) s.bind(3, *f.subject);
+  s.bind(3, f.subject);
   std::vector<AuditEntry> out;
   while (s.step())
     out.push_back({s.int64(0), s.int64(1), s.text(2), s.text(3), s.text(4), s.text(5), s.text(6), s.text(7)});

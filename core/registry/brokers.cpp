@@ -2,6 +2,7 @@
 #include "registry/database.h"
 #include "registry/registry.h"
 #include "util/clock.h"
+#include "util/json.h"
 
 namespace provision::registry {
 
@@ -32,13 +33,22 @@ bool Registry::delete_broker(const std::string& name) {
   return db_->changes() > 0;
 }
 
+// (A template's assignment is a JSON column: read here rather than in
+// either database's JSON dialect.)
 int64_t Registry::count_broker_users(const std::string& name) {
-  auto s = db_->prepare(
-      "SELECT (SELECT count(*) FROM enrollments WHERE broker = ?1) + "
-      "(SELECT count(*) FROM templates WHERE json_extract(assignment, '$.policy') = 'static' "
-      "AND json_extract(assignment, '$.broker') = ?1)");
-  s.bind(1, name);
-  return s.step() ? s.int64(0) : 0;
+  int64_t users = 0;
+  {
+    auto s = db_->prepare("SELECT count(*) FROM enrollments WHERE broker = ?");
+    s.bind(1, name);
+    if (s.step()) users = s.int64(0);
+  }
+  auto s = db_->prepare("SELECT assignment FROM templates WHERE assignment IS NOT NULL");
+  while (s.step()) {
+    auto assignment = json::try_parse(s.text(0), nullptr);
+    if (assignment && json::string_member(*assignment, "policy") == "static" && json::string_member(*assignment, "broker") == name)
+      ++users;
+  }
+  return users;
 }
 
 std::vector<BrokerRecord> Registry::list_brokers() {

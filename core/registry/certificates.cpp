@@ -108,7 +108,7 @@ std::vector<CertificateRecord> Registry::certificates_of_thing(const std::string
 }
 
 void Registry::attach_policy(const std::string& certificate_id, const std::string& policy_name) {
-  db_->prepare("INSERT OR IGNORE INTO certificate_policies (certificate_id, policy_name) VALUES (?, ?)")
+  db_->prepare("INSERT INTO certificate_policies (certificate_id, policy_name) VALUES (?, ?) ON CONFLICT DO NOTHING")
       .bind(1, certificate_id)
       .bind(2, policy_name)
       .run();

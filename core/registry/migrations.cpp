@@ -296,15 +296,23 @@ ALTER TABLE enrollments ADD COLUMN reprovisioning TEXT NOT NULL DEFAULT 'never' 
 int latest_schema_version() { return migrations().back().version; }
 
 void migrate(Database& db) {
+  const auto too_new = [&](int version) {
+    return Error("registry " + db.display_location() + " has schema version " + std::to_string(version) +
+                 ", newer than this build knows (" + std::to_string(latest_schema_version()) + ")");
+  };
   int current = db.user_version();
-  if (current > latest_schema_version())
-    throw Error("registry " + db.path().string() + " has schema version " + std::to_string(current) +
-                ", newer than this build knows (" + std::to_string(latest_schema_version()) + ")");
+  if (current > latest_schema_version()) throw too_new(current);
   for (const auto& m : migrations()) {
     if (m.version <= current) continue;
+    std::string_view sql = db.backend() == Database::Backend::Postgres ? postgres_migration_sql(m.version) : m.sql;
+    if (sql.empty()) throw Error("registry migration " + std::to_string(m.version) + " has no text for this database");
     Transaction tx(db);
-    db.exec(m.sql);
-    db.exec("PRAGMA user_version = " + std::to_string(m.version));
+    db.lock_for_migration();  // another process may have migrated meanwhile
+    current = db.user_version();
+    if (current > latest_schema_version()) throw too_new(current);
+    if (current >= m.version) continue;
+    db.exec(sql);
+    db.set_user_version(m.version);
     tx.commit();
   }
 }

@@ -12,8 +12,8 @@ Registry::Registry(Registry&&) noexcept = default;
 Registry& Registry::operator=(Registry&&) noexcept = default;
 Registry::~Registry() = default;
 
-Registry Registry::open(const std::filesystem::path& path, const OpenOptions& options) {
-  auto db = Database::open(path, Database::Mode::ReadWrite, options.busy_timeout_ms);
+Registry Registry::open(const std::string& location, const OpenOptions& options) {
+  auto db = Database::open(location, Database::Mode::ReadWrite, options.busy_timeout_ms);
   migrate(*db);
   if (options.wal_frames) db->disable_auto_checkpoint(*options.wal_frames);
   if (options.bulk_load) {
@@ -26,6 +26,8 @@ Registry Registry::open(const std::filesystem::path& path, const OpenOptions& op
 }
 
 Database& database_of(Registry& registry) { return registry.database(); }
+
+bool Registry::shared() const { return db_->backend() == Database::Backend::Postgres; }
 
 int64_t Registry::data_version() { return db_->data_version(); }
 int Registry::schema_version() { return db_->user_version(); }
@@ -49,13 +51,13 @@ void Registry::import_registered_devices(const std::vector<RegisteredDevice>& de
   tx.commit();
 }
 
-Registry Registry::open_read_only(const std::filesystem::path& path, int busy_timeout_ms) {
-  if (!std::filesystem::exists(path))
-    throw RegistryError("registry " + path.string() + " does not exist", RegistryError::Kind::Unavailable);
-  auto db = Database::open(path, Database::Mode::ReadOnly, busy_timeout_ms);
+Registry Registry::open_read_only(const std::string& location, int busy_timeout_ms) {
+  if (!is_postgres_location(location) && !std::filesystem::exists(location))
+    throw RegistryError("registry " + location + " does not exist", RegistryError::Kind::Unavailable);
+  auto db = Database::open(location, Database::Mode::ReadOnly, busy_timeout_ms);
   int version = db->user_version();
   if (version != latest_schema_version())
-    throw RegistryError("registry " + path.string() + " has schema version " + std::to_string(version) + ", expected " +
+    throw RegistryError("registry " + db->display_location() + " has schema version " + std::to_string(version) + ", expected " +
                             std::to_string(latest_schema_version()) + " (run provisiond to migrate it)",
                         RegistryError::Kind::Schema);
   return Registry(std::move(db));

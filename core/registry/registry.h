@@ -50,11 +50,20 @@ struct RegisteredDevice {
 
 class Registry {
  public:
-  // Opens the registry file read-write, creating and migrating it as needed.
-  static Registry open(const std::filesystem::path& path, const OpenOptions& options = {});
+  // Opens the registry read-write, creating and migrating it as needed. Its
+  // location is a SQLite file or a PostgreSQL URI (postgresql://...).
+  static Registry open(const std::string& location, const OpenOptions& options = {});
+  static Registry open(const std::filesystem::path& path, const OpenOptions& options = {}) {
+    return open(path.string(), options);
+  }
   // Opens an existing registry read-only (the plugin). busy_timeout_ms bounds
   // how long a read may wait on a lock.
-  static Registry open_read_only(const std::filesystem::path& path, int busy_timeout_ms = 100);
+  static Registry open_read_only(const std::string& location, int busy_timeout_ms = 100);
+  static Registry open_read_only(const std::filesystem::path& path, int busy_timeout_ms = 100) {
+    return open_read_only(path.string(), busy_timeout_ms);
+  }
+  // Whether it is on PostgreSQL (several brokers and workers may share it).
+  bool shared() const;
   Registry(Registry&&) noexcept;
   Registry& operator=(Registry&&) noexcept;
   ~Registry();

@@ -1,3 +1,6 @@
+#include <algorithm>
+
+#include "registry/json_columns.h"
 #include "registry/database.h"
 #include "registry/registry.h"
 #include "util/clock.h"
@@ -125,14 +128,22 @@ std::vector<TemplateRecord> Registry::list_templates() {
   return out;
 }
 
-// Claims, CAs and enrollments that name a template.
+// Claims, CAs and enrollments that name a template (the lists are JSON
+// columns: counted here rather than in either database's JSON dialect).
 int64_t Registry::count_template_users(const std::string& template_name) {
-  auto s = db_->prepare(
-      "SELECT (SELECT count(*) FROM claim_certificates c, json_each(c.allowed_templates) t WHERE t.value = ?1) + "
-      "(SELECT count(*) FROM cas a, json_each(a.allowed_templates) t WHERE t.value = ?1) + "
-      "(SELECT count(*) FROM enrollments WHERE template_name = ?1)");
+  auto names = [&](const std::vector<std::string>& list) { return std::count(list.begin(), list.end(), template_name) > 0; };
+  int64_t users = 0;
+  {
+    auto s = db_->prepare("SELECT allowed_templates FROM claim_certificates");
+    while (s.step()) users += names(string_list_from_json(s.text(0)));
+  }
+  {
+    auto s = db_->prepare("SELECT allowed_templates FROM cas");
+    while (s.step()) users += names(string_list_from_json(s.text(0)));
+  }
+  auto s = db_->prepare("SELECT count(*) FROM enrollments WHERE template_name = ?");
   s.bind(1, template_name);
-  return s.step() ? s.int64(0) : 0;
+  return users + (s.step() ? s.int64(0) : 0);
 }
 
 }  // namespace provision::registry

@@ -29,8 +29,10 @@ std::vector<ThingRecord> Registry::list_things(const Page& page, const std::stri
   // A prefix range on the primary key: names >= prefix and < prefix + U+FFFF.
   auto s = db_->prepare(
       "SELECT name, thing_type, attributes, version, created_at, updated_at FROM things "
-      "WHERE name > ?1 AND name >= ?2 AND name < ?2 || char(1114111) ORDER BY name LIMIT ?3");
-  s.bind(1, page.after).bind(2, prefix).bind(3, page.limit);
+      "WHERE name > ?1 AND name >= ?2 AND name < ?4 ORDER BY name LIMIT ?3");
+  // Names compare byte by byte (PostgreSQL registries use the C collation):
+  // every name starting with `prefix` is below prefix + U+10FFFF.
+  s.bind(1, page.after).bind(2, prefix).bind(3, page.limit).bind(4, prefix + "\xF4\x8F\xBF\xBF");
   std::vector<ThingRecord> out;
   while (s.step()) out.push_back(read_thing(s));
   return out;
@@ -77,7 +79,7 @@ std::vector<std::string> Registry::groups_of_thing(const std::string& name) {
 void Registry::set_thing_groups(const std::string& name, const std::vector<std::string>& groups) {
   db_->prepare("DELETE FROM thing_group_members WHERE thing_name = ?").bind(1, name).run();
   for (const auto& group : groups)
-    db_->prepare("INSERT OR IGNORE INTO thing_group_members (thing_name, group_name) VALUES (?, ?)").bind(1, name).bind(2, group).run();
+    db_->prepare("INSERT INTO thing_group_members (thing_name, group_name) VALUES (?, ?) ON CONFLICT DO NOTHING").bind(1, name).bind(2, group).run();
 }
 
 }  // namespace provision::registry
