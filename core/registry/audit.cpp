@@ -22,10 +22,10 @@ std::vector<AuditEntry> Registry::audit_entries(const AuditFilter& f) {
   // its index (whose entries are in id order); the rest is read newest first.
   static constexpr const char* kColumns = "SELECT id, at, actor, action, subject, result, source, detail FROM audit_log ";
   static constexpr const char* kFilters =
-      "(?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2) AND (?4 IS NULL OR at >= ?4) AND (?5 IS NULL OR at <= ?5) "
-      "AND (?7 IS NULL OR id < ?7) ORDER BY id DESC LIMIT ?6";
+      "(CAST(?1 AS TEXT) IS NULL OR actor = ?1) AND (CAST(?2 AS TEXT) IS NULL OR action = ?2) AND (CAST(?4 AS BIGINT) IS NULL OR at >= ?4) AND (CAST(?5 AS BIGINT) IS NULL OR at <= ?5) "
+      "AND (CAST(?7 AS BIGINT) IS NULL OR id < ?7) ORDER BY id DESC LIMIT ?6";
   auto s = f.subject ? db_->prepare(std::string(kColumns) + "WHERE subject = ?3 AND " + kFilters)
-                     : db_->prepare(std::string(kColumns) + "WHERE (?3 IS NULL OR subject = ?3) AND " + kFilters);
+                     : db_->prepare(std::string(kColumns) + "WHERE (CAST(?3 AS TEXT) IS NULL OR subject = ?3) AND " + kFilters);
   s.bind(1, f.actor).bind(2, f.action).bind(4, f.since).bind(5, f.until).bind(6, f.limit).bind(7, f.before_id);
   s.bind(3, f.subject);
   std::vector<AuditEntry> out;

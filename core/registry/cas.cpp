@@ -32,7 +32,7 @@ bool Registry::delete_ca(const std::string& id) {
 
 std::vector<CaRecord> Registry::list_cas(const Page& page, const std::optional<std::string>& role) {
   auto s = db_->prepare(std::string("SELECT ") + kCaColumns +
-                        " FROM cas WHERE id > ?1 AND (?2 IS NULL OR role = ?2) ORDER BY id LIMIT ?3");
+                        " FROM cas WHERE id > ?1 AND (CAST(?2 AS TEXT) IS NULL OR role = ?2) ORDER BY id LIMIT ?3");
   s.bind(1, page.after).bind(2, role).bind(3, page.limit);
   std::vector<CaRecord> out;
   while (s.step()) out.push_back(read_ca(s));

@@ -136,7 +136,7 @@ std::vector<std::string> Registry::delete_pending_certificates_before(int64_t cu
 std::vector<CertificateRecord> Registry::list_certificates(const Page& page, const std::optional<std::string>& thing,
                                                            const std::optional<std::string>& status) {
   auto s = db_->prepare(std::string("SELECT ") + kCertificateColumns +
-                        " FROM certificates WHERE id > ?1 AND (?2 IS NULL OR thing_name = ?2) AND (?3 IS NULL OR status = ?3) "
+                        " FROM certificates WHERE id > ?1 AND (CAST(?2 AS TEXT) IS NULL OR thing_name = ?2) AND (CAST(?3 AS TEXT) IS NULL OR status = ?3) "
                         "ORDER BY id LIMIT ?4");
   s.bind(1, page.after).bind(2, thing).bind(3, status).bind(4, page.limit);
   std::vector<CertificateRecord> out;

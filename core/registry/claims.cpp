@@ -50,7 +50,7 @@ bool Registry::delete_claim_certificate(const std::string& id) {
 std::vector<ClaimCertificateRecord> Registry::list_claim_certificates(const Page& page,
                                                                       const std::optional<std::string>& status) {
   auto s = db_->prepare(
-      "SELECT id FROM claim_certificates WHERE id > ?1 AND (?2 IS NULL OR status = ?2) ORDER BY id LIMIT ?3");
+      "SELECT id FROM claim_certificates WHERE id > ?1 AND (CAST(?2 AS TEXT) IS NULL OR status = ?2) ORDER BY id LIMIT ?3");
   s.bind(1, page.after).bind(2, status).bind(3, page.limit);
   std::vector<std::string> ids;
   while (s.step()) ids.push_back(s.text(0));

@@ -5,6 +5,9 @@
 // machines). The registry's table-family files write one SQL for both, in
 // their common dialect: `?` or `?N` parameters, ON CONFLICT, coalesce, LIMIT;
 // where the two differ (schema, triggers), migrations.cpp has a text for each.
+// A parameter whose type nothing else in the statement gives (an optional
+// filter: `?2 IS NULL OR status = ?2`) is cast where it is first used
+// (`CAST(?2 AS TEXT) IS NULL`), which PostgreSQL needs and SQLite accepts.
 // Every database error becomes a RegistryError that names the operation.
 // Only core/registry includes this header (tests may, to set up what no
 // product code writes).

@@ -81,7 +81,7 @@ bool Registry::delete_enrollment(const std::string& registration_id) {
 
 std::vector<EnrollmentRecord> Registry::list_enrollments(const Page& page, const std::optional<std::string>& status) {
   auto s = db_->prepare(std::string("SELECT ") + kEnrollmentColumns +
-                        " FROM enrollments WHERE registration_id > ?1 AND (?2 IS NULL OR status = ?2) "
+                        " FROM enrollments WHERE registration_id > ?1 AND (CAST(?2 AS TEXT) IS NULL OR status = ?2) "
                         "ORDER BY registration_id LIMIT ?3");
   s.bind(1, page.after).bind(2, status).bind(3, page.limit);
   std::vector<EnrollmentRecord> out;

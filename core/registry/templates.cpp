@@ -35,7 +35,7 @@ int64_t Registry::add_template_version(const std::string& name, const std::strin
   db_->prepare(
          "INSERT INTO templates (name, description, enabled, default_version, created_at, updated_at) "
          "VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET default_version = excluded.default_version, "
-         "description = CASE WHEN excluded.description = '' THEN description ELSE excluded.description END, "
+         "description = CASE WHEN excluded.description = '' THEN templates.description ELSE excluded.description END, "
          "updated_at = excluded.updated_at")
       .bind(1, name)
       .bind(2, description)
@@ -96,7 +96,7 @@ bool Registry::update_template(const TemplateRecord& r) {
 
 std::vector<TemplateRecord> Registry::list_templates(const Page& page, std::optional<bool> enabled) {
   auto s = db_->prepare(std::string("SELECT ") + kTemplateColumns +
-                        " FROM templates WHERE name > ?1 AND (?2 IS NULL OR enabled = ?2) ORDER BY name LIMIT ?3");
+                        " FROM templates WHERE name > ?1 AND (CAST(?2 AS BIGINT) IS NULL OR enabled = ?2) ORDER BY name LIMIT ?3");
   s.bind(1, page.after).bind(2, enabled).bind(3, page.limit);
   std::vector<TemplateRecord> out;
   while (s.step()) out.push_back(read_template(s));

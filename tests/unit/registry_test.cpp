@@ -11,6 +11,7 @@
 #include "registry/database.h"
 #include "registry/registry.h"
 #include "registry/wal_batching_vfs.h"
+#include "postgres.h"
 #include "temp_dir.h"
 #include "util/clock.h"
 #include "util/random.h"
@@ -32,7 +33,23 @@ CertificateRecord certificate(const std::string& id, const std::string& status =
   r.claim_certificate_id = "claim";
   return r;
 }
+// A fresh registry location on a backend: a SQLite file, or a new database
+// on the test program's PostgreSQL server.
+struct Where {
+  TempDir dir;
+  std::string location;
+  explicit Where(const std::string& backend) {
+    if (backend == "postgres") location = test::PostgresServer::shared().create_database("registry_" + random_token(8));
+    else location = (dir.path / "r.db").string();
+  }
+};
 }  // namespace
+
+// The same test on each backend (a section each).
+#define ON_EACH_BACKEND(where)                                                                \
+  const std::string backend_name = GENERATE(as<std::string>{}, "sqlite", "postgres");       \
+  INFO("backend: " << backend_name);                                                         \
+  Where where(backend_name)
 
 TEST_CASE("a new registry is migrated to the latest version, in WAL mode") {
   TempDir dir;
@@ -108,8 +125,8 @@ TEST_CASE("read-only open of a missing registry fails clearly") {
 }
 
 TEST_CASE("certificates, things and policies") {
-  TempDir dir;
-  auto reg = Registry::open(dir.path / "r.db");
+  ON_EACH_BACKEND(where);
+  auto reg = Registry::open(where.location);
   reg.insert_certificate(certificate("c1"));
   CHECK_THROWS_AS(reg.insert_certificate(certificate("c1")), RegistryError);
   auto c = reg.find_certificate("c1");
@@ -147,8 +164,8 @@ TEST_CASE("certificates, things and policies") {
 }
 
 TEST_CASE("a transaction that is not committed leaves nothing behind") {
-  TempDir dir;
-  auto reg = Registry::open(dir.path / "r.db");
+  ON_EACH_BACKEND(where);
+  auto reg = Registry::open(where.location);
   try {
     auto tx = reg.begin();
     reg.insert_certificate(certificate("c1"));
@@ -193,8 +210,8 @@ TEST_CASE("a read transaction sees one state of the registry and, once ended, ho
 }
 
 TEST_CASE("templates are versioned and the newest version becomes the default") {
-  TempDir dir;
-  auto reg = Registry::open(dir.path / "r.db");
+  ON_EACH_BACKEND(where);
+  auto reg = Registry::open(where.location);
   CHECK(reg.add_template_version("T", "{\"v\":1}", "first") == 1);
   CHECK(reg.add_template_version("T", "{\"v\":2}") == 2);
   auto t = reg.find_template("T");
@@ -209,8 +226,8 @@ TEST_CASE("templates are versioned and the newest version becomes the default") 
 }
 
 TEST_CASE("claims, CAs, service identities and tokens") {
-  TempDir dir;
-  auto reg = Registry::open(dir.path / "r.db");
+  ON_EACH_BACKEND(where);
+  auto reg = Registry::open(where.location);
   ClaimCertificateRecord claim;
   claim.id = "claim1";
   claim.pem = "PEM";
@@ -231,8 +248,8 @@ TEST_CASE("claims, CAs, service identities and tokens") {
 }
 
 TEST_CASE("ownership tokens are kept in the certificate row, and those issued before schema 5 until they expire") {
-  TempDir dir;
-  auto reg = Registry::open(dir.path / "r.db");
+  ON_EACH_BACKEND(where);
+  auto reg = Registry::open(where.location);
   auto c = certificate("c1");
   c.token_hash = "hash-of-token";
   c.token_expires_at = unix_now() + 3600;
@@ -257,8 +274,8 @@ TEST_CASE("ownership tokens are kept in the certificate row, and those issued be
 }
 
 TEST_CASE("pending certificates older than the cutoff are removed") {
-  TempDir dir;
-  auto reg = Registry::open(dir.path / "r.db");
+  ON_EACH_BACKEND(where);
+  auto reg = Registry::open(where.location);
   auto old = certificate("old");
   old.created_at = unix_now() - 7200;
   reg.insert_certificate(old);
@@ -272,8 +289,8 @@ TEST_CASE("pending certificates older than the cutoff are removed") {
 }
 
 TEST_CASE("the audit log filters by subject, actor and action") {
-  TempDir dir;
-  auto reg = Registry::open(dir.path / "r.db");
+  ON_EACH_BACKEND(where);
+  auto reg = Registry::open(where.location);
   reg.audit({0, 0, "claim:1", "RegisterThing", "thing-1", "ok", "127.0.0.1", "{}"});
   reg.audit({0, 0, "claim:1", "RegisterThing", "thing-2", "InvalidParameter", "127.0.0.1", "{}"});
   reg.audit({0, 0, "admin:root", "RevokeCertificate", "thing-1", "ok", "", "{}"});
@@ -301,12 +318,12 @@ TEST_CASE("a read-only connection sees commits from the writer and notices them 
 }
 
 TEST_CASE("concurrent writers from several connections all commit") {
-  TempDir dir;
-  { auto init = Registry::open(dir.path / "r.db"); }
+  ON_EACH_BACKEND(where);
+  { auto init = Registry::open(where.location); }
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
-      auto reg = Registry::open(dir.path / "r.db");
+      auto reg = Registry::open(where.location);
       for (int i = 0; i < 50; ++i) {
         auto tx = reg.begin();
         reg.insert_thing({"t" + std::to_string(t) + "-" + std::to_string(i), std::nullopt, {}});
@@ -314,12 +331,12 @@ TEST_CASE("concurrent writers from several connections all commit") {
       }
     });
   for (auto& th : threads) th.join();
-  CHECK(Registry::open(dir.path / "r.db").count_things() == 200);
+  CHECK(Registry::open(where.location).count_things() == 200);
 }
 
 TEST_CASE("every change that can take a permission away is in the change log, whoever wrote it") {
-  TempDir dir;
-  auto reg = Registry::open(dir.path / "r.db");
+  ON_EACH_BACKEND(where);
+  auto reg = Registry::open(where.location);
   int64_t start = reg.latest_change_id();
   auto kinds_after = [&](int64_t id) {
     std::vector<std::string> out;
@@ -354,8 +371,8 @@ TEST_CASE("every change that can take a permission away is in the change log, wh
 }
 
 TEST_CASE("registering, changing and deleting a CA are each in the change log (schema 6)") {
-  TempDir dir;
-  auto reg = Registry::open(dir.path / "r.db");
+  ON_EACH_BACKEND(where);
+  auto reg = Registry::open(where.location);
   int64_t start = reg.latest_change_id();
   CaRecord ca;
   ca.id = "ca1";
@@ -372,8 +389,8 @@ TEST_CASE("registering, changing and deleting a CA are each in the change log (s
 }
 
 TEST_CASE("renewed certificates become due for retirement at retire_at") {
-  TempDir dir;
-  auto reg = Registry::open(dir.path / "r.db");
+  ON_EACH_BACKEND(where);
+  auto reg = Registry::open(where.location);
   reg.insert_certificate(certificate("old", kActive));
   reg.insert_certificate(certificate("new", kActive));
   CHECK(reg.set_certificate_retire_at("old", unix_now() - 1));
