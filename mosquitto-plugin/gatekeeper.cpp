@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
+
 #include <algorithm>
 #include <unordered_set>
 
@@ -62,14 +64,21 @@ void Gatekeeper::reconfigure(Options options) {
 
 registry::Registry* Gatekeeper::registry() {
   if (registry_) return &*registry_;
+  // A database server that is away may take its connect timeout to say so:
+  // the broker thread tries again at most once a second meanwhile, and
+  // refuses new clients at once in between (fail closed, fast).
+  const bool remote = registry::is_database_uri(options_.registry);
+  const auto now = std::chrono::steady_clock::now();
+  if (remote && registry_failing_ && now < next_open_attempt_) return nullptr;
+  next_open_attempt_ = now + std::chrono::seconds(1);
   try {
     registry_.emplace(registry::Registry::open_read_only(options_.registry));
     resolver_ = std::make_unique<IdentityResolver>(*registry_, options_);
     registry_version_ = registry_->data_version();
     last_change_id_ = registry_->latest_change_id();
     struct stat st {};
-    registry_inode_ = ::stat(options_.registry.c_str(), &st) == 0 ? st.st_ino : 0;
-    log(LogLevel::Notice, "provision: registry " + options_.registry + " opened");
+    registry_inode_ = !remote && ::stat(options_.registry.c_str(), &st) == 0 ? st.st_ino : 0;
+    log(LogLevel::Notice, "provision: registry " + registry::display_location(options_.registry) + " opened");
     registry_failing_ = false;
     trust_stale_ = trust_.has_value();  // it may be another file, or have changed while closed
     return &*registry_;
@@ -406,7 +415,7 @@ void Gatekeeper::on_tick(int64_t now_ms, Actions& out, int64_t now_s) {
 
   // The file the registry option names must still be the file we have open.
   struct stat st {};
-  if (registry_) {
+  if (registry_ && !registry::is_database_uri(options_.registry)) {
     if (::stat(options_.registry.c_str(), &st) != 0) close_registry("the file " + options_.registry + " is missing");
     else if (st.st_ino != registry_inode_) close_registry("the file " + options_.registry + " was replaced");
   }

@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -127,6 +128,7 @@ class Gatekeeper {
   int64_t registry_version_ = -1;
   int64_t last_change_id_ = 0;
   bool registry_failing_ = false;
+  std::chrono::steady_clock::time_point next_open_attempt_{};  // a database server: at most one attempt a second
   int64_t next_registry_poll_ms_ = 0;
   std::unordered_map<const void*, Connection> connections_;
   // Indexes; their keys view the connection's own strings (no copies: the

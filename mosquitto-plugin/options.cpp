@@ -84,7 +84,7 @@ Options parse_options(const OptionPairs& given) {
     else if (key == "request_rate_per_address") o.request_rate_per_address = parse_rate(key, value);
     else throw Error("unknown option plugin_opt_" + key);
   }
-  if (o.registry.empty()) throw Error("plugin_opt_registry is required (path of the registry file)");
+  if (o.registry.empty()) throw Error("plugin_opt_registry is required (the registry file, or a postgresql:// URI)");
   return o;
 }
 

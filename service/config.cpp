@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "registry/registry.h"
+
 #include "protocol/schema_validator.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -27,7 +29,9 @@ ServiceConfig load_config(const std::filesystem::path& file) {
   auto doc = protocol::parse_valid(read_file(file), kSchema, file.string());
   auto base = std::filesystem::absolute(file).parent_path();
   ServiceConfig c;
-  c.registry = resolve(base, *json::string_member(doc, "registry"));
+  // A file (relative to this one) or a postgresql:// URI, as it is.
+  const std::string registry = *json::string_member(doc, "registry");
+  c.registry = registry::is_database_uri(registry) ? std::filesystem::path(registry) : resolve(base, registry);
   const auto& ca = *json::member(doc, "fleetCa");
   c.fleet_ca_certificate = resolve(base, *json::string_member(ca, "certificate"));
   c.fleet_ca_key = resolve(base, *json::string_member(ca, "key"));
@@ -64,7 +68,7 @@ void save_config(const ServiceConfig& c, const std::filesystem::path& file) {
   rapidjson::Document doc(rapidjson::kObjectType);
   auto& a = doc.GetAllocator();
   auto str = [&](const std::string& s) { return json::string_value(s, a); };
-  doc.AddMember("registry", str(relative_to(base, c.registry)), a);
+  doc.AddMember("registry", str(registry::is_database_uri(c.registry.string()) ? c.registry.string() : relative_to(base, c.registry)), a);
   rapidjson::Value ca(rapidjson::kObjectType);
   ca.AddMember("certificate", str(relative_to(base, c.fleet_ca_certificate)), a);
   ca.AddMember("key", str(relative_to(base, c.fleet_ca_key)), a);

@@ -8,7 +8,7 @@
 namespace provision::service {
 
 struct ServiceConfig {
-  std::filesystem::path registry;
+  std::filesystem::path registry;  // a SQLite file, or a postgresql:// URI (then kept as it is)
   std::filesystem::path fleet_ca_certificate, fleet_ca_key;
   // MQTT connection of the worker, with its service identity.
   std::string mqtt_host = "127.0.0.1";

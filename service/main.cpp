@@ -40,7 +40,7 @@ using namespace provision;
 int init(const service::InitOptions& options) {
   auto r = service::initialise(options);
   std::cout << "initialised " << std::filesystem::absolute(options.dir).string() << "\n"
-            << "  registry        " << r.registry.string() << "\n"
+            << "  registry        " << registry::display_location(r.registry.string()) << "\n"
             << "  provisiond      " << r.service_config.string() << "\n"
             << "  mosquitto       " << r.broker_config.string() << "\n"
             << "  trusted CAs     " << r.trust_dir.string() << " (the broker's capath, kept by its plugin from the registry)\n"
@@ -106,6 +106,8 @@ int main(int argc, char** argv) {
   init_cmd->add_option("--admin-port", init_options.admin_port, "port of the admin API on 127.0.0.1 (0: none)")
       ->check(CLI::Range(0, 65535));
   init_cmd->add_flag("!--no-aws-topics", init_options.aws_topics, "do not serve the $aws/... topic aliases");
+  init_cmd->add_option("--registry", init_options.registry,
+                       "a postgresql:// URI of an empty database to use as the registry (default: DIR/registry.db)");
 
   std::string config_file;
   auto* serve_cmd = app.add_subcommand("serve", "run the worker");

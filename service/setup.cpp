@@ -22,12 +22,14 @@ InitResult initialise(const InitOptions& o) {
   const auto dir = std::filesystem::absolute(o.dir);
   if (std::filesystem::exists(dir / "registry.db") || std::filesystem::exists(dir / "provisiond.json"))
     throw Error(dir.string() + " already holds a deployment (registry.db or provisiond.json exists)");
+  if (!o.registry.empty() && !registry::is_database_uri(o.registry))
+    throw Error("--registry must be a postgresql:// URI (the default is DIR/registry.db), not " + o.registry);
   std::filesystem::create_directories(dir);
 
   pki::DevelopmentPkiOptions pki_options;
   if (o.broker_host != "127.0.0.1" && o.broker_host != "localhost") pki_options.broker_dns_names.push_back(o.broker_host);
   InitResult r{pki::create_development_pki(dir / "pki", pki_options)};
-  r.registry = dir / "registry.db";
+  r.registry = o.registry.empty() ? dir / "registry.db" : std::filesystem::path(o.registry);
   r.service_config = dir / "provisiond.json";
   r.broker_config = dir / "mosquitto.conf";
   r.broker_log = dir / "mosquitto.log";
@@ -37,6 +39,8 @@ InitResult initialise(const InitOptions& o) {
 
   auto registry = registry::Registry::open(r.registry);
   auto tx = registry.begin();
+  if (!registry.list_templates().empty())
+    throw Error("registry " + registry::display_location(r.registry.string()) + " already holds a deployment");
   auto add_ca = [&](const std::filesystem::path& file, const char* name, const char* role, std::vector<std::string> templates) {
     auto cert = pki::Certificate::load(file);
     registry.put_ca({cert.id(), name, role, cert.to_pem(), registry::kActive, std::move(templates), 0, "CN"});

@@ -19,6 +19,9 @@ struct InitOptions {
   bool aws_topics = true;
   int worker_threads = 1;
   int admin_port = 8080;  // 0: no admin API
+  // The registry: empty for DIR/registry.db, or a postgresql:// URI of an
+  // empty database (several brokers and workers may then share it).
+  std::string registry;
 };
 
 struct InitResult {

@@ -94,7 +94,7 @@ bool Registry::detach_certificate(const std::string& id, const std::string& thin
 }
 
 bool Registry::mark_certificate_token_used(const std::string& id, int64_t at) {
-  db_->prepare("UPDATE certificates SET token_used_at = ? WHERE id = ?").bind(1, at).bind(2, id).run();
+  db_->prepare("UPDATE certificates SET token_used_at = ? WHERE id = ? AND token_used_at IS NULL").bind(1, at).bind(2, id).run();
   return db_->changes() > 0;
 }
 

@@ -4,8 +4,18 @@
 
 namespace provision::registry {
 
-bool is_postgres_location(std::string_view location) {
+bool is_database_uri(std::string_view location) {
   return location.starts_with("postgresql://") || location.starts_with("postgres://");
+}
+
+std::string display_location(const std::string& location) {
+  if (!is_database_uri(location)) return location;
+  // postgresql://user:secret@host/db -> postgresql://user@host/db
+  auto scheme = location.find("://") + 3;
+  auto at = location.find('@', scheme);
+  auto colon = location.find(':', scheme);
+  if (at == std::string::npos || colon == std::string::npos || colon > at) return location;
+  return location.substr(0, colon) + location.substr(at);
 }
 
 std::unique_ptr<Database> Database::open(const std::string& location, Mode mode, int busy_timeout_ms) {
@@ -13,14 +23,20 @@ std::unique_ptr<Database> Database::open(const std::string& location, Mode mode,
   return open_sqlite_database(location, mode, busy_timeout_ms);
 }
 
-std::string Database::display_location() const {
-  if (!is_postgres_location(location_)) return location_;
-  // postgresql://user:secret@host/db -> postgresql://user@host/db
-  auto scheme = location_.find("://") + 3;
-  auto at = location_.find('@', scheme);
-  auto colon = location_.find(':', scheme);
-  if (at == std::string::npos || colon == std::string::npos || colon > at) return location_;
-  return location_.substr(0, colon) + location_.substr(at);
+std::string Database::display_location() const { return registry::display_location(location_); }
+
+RequestError as_request_error(const RegistryError& e) {
+  switch (e.kind) {
+    case RegistryError::Kind::Busy: return RequestError(503, "ServiceUnavailable", "the registry is busy; retry later");
+    case RegistryError::Kind::Unavailable:
+      return RequestError(503, "RegistryUnavailable", "the registry cannot be reached; nothing was applied; retry later");
+    case RegistryError::Kind::Full:
+      return RequestError(503, "RegistryFull", "the registry has no room left; nothing was applied; retry later");
+    case RegistryError::Kind::Constraint:
+      return RequestError(409, "Conflict", "conflicts with what exists (perhaps just written by another request); nothing was applied");
+    default: break;
+  }
+  return RequestError(500, "InternalError", "registry failure; nothing was applied");
 }
 
 Transaction::Transaction(Registry& registry) : Transaction(database_of(registry)) {}

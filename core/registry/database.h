@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "registry/error.h"
+#include "registry/registry.h"
 #include "registry/transaction.h"
 
 namespace provision::registry {
@@ -30,9 +31,7 @@ class Registry;
 // up what no product code writes.
 Database& database_of(Registry& registry);
 
-// Whether a registry location is a PostgreSQL URI (postgresql:// or
-// postgres://) rather than a SQLite file.
-bool is_postgres_location(std::string_view location);
+inline bool is_postgres_location(std::string_view location) { return is_database_uri(location); }
 
 // What a backend's prepared statement does; Statement is its handle.
 class StatementImpl {

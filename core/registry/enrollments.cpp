@@ -74,6 +74,17 @@ void Registry::update_enrollment(const EnrollmentRecord& r) {
       .run();
 }
 
+bool Registry::use_enrollment(const std::string& registration_id, const std::string& thing_name, int64_t at) {
+  db_->prepare(
+         "UPDATE enrollments SET used_at = ?1, thing_name = ?2 WHERE registration_id = ?3 "
+         "AND (used_at IS NULL OR reprovisioning = 'replace')")
+      .bind(1, at)
+      .bind(2, thing_name)
+      .bind(3, registration_id)
+      .run();
+  return db_->changes() > 0;
+}
+
 bool Registry::delete_enrollment(const std::string& registration_id) {
   db_->prepare("DELETE FROM enrollments WHERE registration_id = ?").bind(1, registration_id).run();
   return db_->changes() > 0;

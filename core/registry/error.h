@@ -25,4 +25,11 @@ struct RegistryError : Error {
   bool constraint() const { return kind == Kind::Constraint; }
 };
 
+// What a device or an API client is told when the registry fails (each door
+// answers it in its own format): 503 ServiceUnavailable (busy: retry),
+// 503 RegistryUnavailable (cannot be reached), 503 RegistryFull (no room
+// left), 409 Conflict (what another request just wrote), 500 InternalError.
+// Nothing was applied in any case.
+RequestError as_request_error(const RegistryError& e);
+
 }  // namespace provision::registry

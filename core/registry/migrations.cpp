@@ -289,6 +289,15 @@ BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('ca', NEW.id); END;
 ALTER TABLE templates ADD COLUMN reprovisioning TEXT NOT NULL DEFAULT 'never' CHECK (reprovisioning IN ('never', 'replace'));
 ALTER TABLE enrollments ADD COLUMN reprovisioning TEXT NOT NULL DEFAULT 'never' CHECK (reprovisioning IN ('never', 'replace'));
 )sql"},
+      {8, "tasks that run once for every worker sharing the registry", R"sql(
+-- Housekeeping runs once a minute across all the workers of a shared
+-- registry, not once per worker: a worker runs it only if it is the one
+-- that moved its last run forward (docs/scaling.md).
+CREATE TABLE cluster_tasks (
+  name        TEXT PRIMARY KEY,
+  last_run_at INTEGER NOT NULL
+);
+)sql"},
   };
   return all;
 }

@@ -207,6 +207,12 @@ CREATE TRIGGER ca_registered AFTER INSERT ON cas FOR EACH ROW EXECUTE FUNCTION r
 ALTER TABLE templates ADD COLUMN reprovisioning TEXT NOT NULL DEFAULT 'never' CHECK (reprovisioning IN ('never', 'replace'));
 ALTER TABLE enrollments ADD COLUMN reprovisioning TEXT NOT NULL DEFAULT 'never' CHECK (reprovisioning IN ('never', 'replace'));
 )sql";
+    case 8: return R"sql(
+CREATE TABLE cluster_tasks (
+  name        TEXT PRIMARY KEY,
+  last_run_at BIGINT NOT NULL
+);
+)sql";
   }
   return {};
 }

@@ -1,5 +1,6 @@
 #include "registry/postgres_database.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <vector>
@@ -150,7 +151,9 @@ void PostgresDatabase::connect() {
   ++session_;
   std::string settings = "SET client_encoding = 'UTF8'; SET client_min_messages = warning; SET lock_timeout = " +
                          std::to_string(busy_timeout_ms_) + "; SET idle_in_transaction_session_timeout = 60000";
-  if (mode_ == Mode::ReadOnly) settings += "; SET default_transaction_read_only = on";
+  // A reader is the broker's thread: it must not wait long on a slow server.
+  if (mode_ == Mode::ReadOnly)
+    settings += "; SET default_transaction_read_only = on; SET statement_timeout = " + std::to_string(std::max(busy_timeout_ms_ * 5, 500));
   run_simple(settings, "session settings");
 }
 

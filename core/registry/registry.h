@@ -24,6 +24,12 @@ namespace provision::registry {
 
 class Database;
 
+// Whether a registry location is a PostgreSQL URI (postgresql:// or
+// postgres://) rather than a SQLite file.
+bool is_database_uri(std::string_view location);
+// A location as it may be shown in logs and messages (a URI without its password).
+std::string display_location(const std::string& location);
+
 // How a read-write connection is used.
 struct OpenOptions {
   int busy_timeout_ms = 5000;  // how long a call waits for another writer before RegistryError (busy)
@@ -95,7 +101,9 @@ class Registry {
   bool activate_certificate(const std::string& id, const std::string& thing_name, const std::string& status);
   // Detaches a certificate from its thing; false when it was not attached to it.
   bool detach_certificate(const std::string& id, const std::string& thing_name);
-  // Its ownership token was used (CertificateRecord::token_*).
+  // Its ownership token was used (CertificateRecord::token_*). False when it
+  // was used already: of two writers racing on one token, one gets false
+  // (the database serialises the two updates).
   bool mark_certificate_token_used(const std::string& id, int64_t at);
   std::vector<CertificateRecord> certificates_of_thing(const std::string& thing_name);
   // By id; optionally only those of a thing and/or with a status.
@@ -173,6 +181,10 @@ class Registry {
   // or resets it). Returns true when it was new.
   bool upsert_enrollment(const EnrollmentRecord& record);
   void update_enrollment(const EnrollmentRecord& record);  // everything
+  // Registration through an individual enrollment: used by `thing_name` at
+  // `at`, if it is still unused (or its policy is replace). False otherwise:
+  // of two writers racing on one enrollment, one gets false.
+  bool use_enrollment(const std::string& registration_id, const std::string& thing_name, int64_t at);
   bool delete_enrollment(const std::string& registration_id);
   std::vector<EnrollmentRecord> list_enrollments(const Page& page, const std::optional<std::string>& status);
 
@@ -195,9 +207,16 @@ class Registry {
   // --- ownership tokens issued before registry schema 5 (tokens.cpp); newer
   // tokens are kept in their certificate's row (CertificateRecord::token_*).
   std::optional<OwnershipTokenRecord> find_token(const std::string& token_hash);
-  void mark_token_used(const std::string& token_hash, int64_t at);
+  // False when it was already used (or there is none).
+  bool mark_token_used(const std::string& token_hash, int64_t at);
   // Deletes tokens that expired before `now`; returns how many.
   int64_t delete_expired_tokens(int64_t now);
+
+  // --- tasks that run once across the workers of a shared registry (changes.cpp)
+  // True for the one caller that moves `task`'s last run to `now`, when it
+  // was at least `interval_seconds` ago (inside the caller's transaction:
+  // two workers never both get true for the same interval).
+  bool claim_task(const std::string& task, int64_t now, int64_t interval_seconds);
 
   // --- change log (changes.cpp)
   std::vector<Change> changes_after(int64_t id, int limit = 10000);

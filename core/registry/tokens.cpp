@@ -11,8 +11,9 @@ std::optional<OwnershipTokenRecord> Registry::find_token(const std::string& toke
   return OwnershipTokenRecord{s.text(0), s.text(1), s.text(2), s.int64(3), s.optional_int64(4)};
 }
 
-void Registry::mark_token_used(const std::string& token_hash, int64_t at) {
-  db_->prepare("UPDATE ownership_tokens SET used_at = ? WHERE token_hash = ?").bind(1, at).bind(2, token_hash).run();
+bool Registry::mark_token_used(const std::string& token_hash, int64_t at) {
+  db_->prepare("UPDATE ownership_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL").bind(1, at).bind(2, token_hash).run();
+  return db_->changes() > 0;
 }
 
 int64_t Registry::delete_expired_tokens(int64_t now) {

@@ -292,9 +292,8 @@ struct AdminServer::Impl {
     } catch (const RequestError& e) {
       fail(res, e.status_code, e.code, e.what(), e.field, e.details);
     } catch (const registry::RegistryError& e) {
-      if (e.constraint()) fail(res, 409, "Conflict", "conflicts with an existing resource");
-      else if (e.busy()) fail(res, 503, "ServiceUnavailable", "the registry is busy; retry");
-      else fail(res, 500, "InternalError", "registry failure; nothing was changed");
+      auto answer = registry::as_request_error(e);
+      fail(res, answer.status_code, answer.code, answer.what());
       if (!e.constraint() && !e.busy()) spdlog::error("admin API {}: {}", action, e.what());
     } catch (const std::exception& e) {
       spdlog::error("admin API {}: {}", action, e.what());
@@ -400,6 +399,11 @@ void AdminServer::start() {
   // Requests are admitted, and their bodies read within the limit, by the gate (http/gate.h).
   http::GateSettings gate_settings;
   gate_settings.max_body_bytes = s.max_body_bytes;
+  // Every answer of the API (refusals by the gate included) is counted.
+  gate_settings.on_answer = [](const httplib::Request& req, const httplib::Response& res) {
+    if (req.path.starts_with("/v1/"))
+      metrics().increment("provision_admin_requests_total", {{"method", req.method}, {"status", std::to_string(res.status)}});
+  };
   impl_->gate = std::make_unique<http::Gate>(
       gate_settings, [this](const httplib::Request& req) { return impl_->admit(req); },
       [](const http::Refusal& r) { return error_body(r.status, r.code, r.message); });
@@ -408,11 +412,6 @@ void AdminServer::start() {
   // Content-Length nor Transfer-Encoding has none (RFC 9112, 6.3).
   server.set_read_timeout(5, 0);
   server.set_write_timeout(10, 0);
-  // Every answer of the API (refusals by the gate included) is counted.
-  server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-    if (req.path.starts_with("/v1/"))
-      metrics().increment("provision_admin_requests_total", {{"method", req.method}, {"status", std::to_string(res.status)}});
-  });
   server.Get("/health", impl_->gate->without_body([this](const httplib::Request&, httplib::Response& res, const http::Admitted&) {
     impl_->health(res);
   }));

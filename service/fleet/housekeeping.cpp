@@ -2,9 +2,13 @@
 
 namespace provision::service::fleet {
 
-Housekeeping housekeep(registry::Registry& registry, int64_t now, int64_t token_ttl_seconds) {
+Housekeeping housekeep(registry::Registry& registry, int64_t now, int64_t token_ttl_seconds, int64_t every_seconds) {
   Housekeeping done;
   auto tx = registry.begin();
+  if (every_seconds > 0 && !registry.claim_task("housekeeping", now, every_seconds)) {
+    done.ran = false;
+    return done;  // rolled back: nothing written
+  }
   done.tokens = registry.delete_expired_tokens(now);
   done.certificates = registry.delete_pending_certificates_before(now - token_ttl_seconds);
   for (const auto& id : done.certificates) registry.audit({0, now, "system", "RemoveUnregisteredCertificate", id, "ok", "", "{}"});

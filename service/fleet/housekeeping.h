@@ -13,11 +13,14 @@ struct Housekeeping {
   int64_t tokens = 0;                     // expired ownership tokens deleted
   std::vector<std::string> certificates;  // certificates never registered, deleted
   std::vector<std::string> retired;       // renewed certificates past their grace period, set INACTIVE
+  bool ran = true;                        // false: another worker had run it
 };
 // Expired ownership tokens, certificates never registered within the token
 // lifetime, renewed certificates whose grace period is over, the change log
 // older than a day. One transaction, audited (actor "system").
-Housekeeping housekeep(registry::Registry& registry, int64_t now, int64_t token_ttl_seconds);
+// With `every_seconds`, it runs only if no worker sharing the registry ran
+// it within that time (nothing is done otherwise: Housekeeping::ran false).
+Housekeeping housekeep(registry::Registry& registry, int64_t now, int64_t token_ttl_seconds, int64_t every_seconds = 0);
 std::string describe(const Housekeeping& done);
 
 }  // namespace provision::service::fleet

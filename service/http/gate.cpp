@@ -193,7 +193,8 @@ void Gate::install(httplib::Server& server) const {
     return httplib::Server::HandlerResponse::Handled;
   }));
   // The library adds Keep-Alive to an answer it does not close itself.
-  server.set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
+  server.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (settings_.on_answer) settings_.on_answer(req, res);
     if (res.get_header_value("Connection") != "close") return;
     res.headers.erase("Connection");
     res.headers.erase("Keep-Alive");

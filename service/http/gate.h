@@ -53,6 +53,9 @@ struct GateSettings {
   std::size_t max_discard_bytes = 4 << 20;
   // The media type a body must have (parameters allowed; a charset must be UTF-8).
   std::string media_type = "application/json";
+  // Called with every answer (the gate's refusals included) before it is
+  // written: metrics counted here are there by the time the client reads it.
+  std::function<void(const httplib::Request&, const httplib::Response&)> on_answer;
 };
 
 class Gate {

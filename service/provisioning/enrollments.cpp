@@ -34,12 +34,12 @@ registry::EnrollmentRecord check_enrollment(registry::Registry& registry, const 
   throw RequestError(403, "EnrollmentNotAllowed", "this device has no active enrollment for template " + text::quote(template_name));
 }
 
-void mark_enrollment_used(registry::Registry& registry, registry::EnrollmentRecord enrollment, const std::string& thing_name,
-                          int64_t now) {
+void mark_enrollment_used(registry::Registry& registry, const registry::EnrollmentRecord& enrollment,
+                          const std::string& thing_name, int64_t now, const std::string& template_name) {
   if (enrollment.kind != "individual") return;
-  enrollment.used_at = now;
-  enrollment.thing_name = thing_name;
-  registry.update_enrollment(enrollment);
+  // Another worker used it between our check and now (a shared registry): refused alike.
+  if (!registry.use_enrollment(enrollment.registration_id, thing_name, now))
+    throw RequestError(403, "EnrollmentNotAllowed", "this device has no active enrollment for template " + text::quote(template_name));
 }
 
 }  // namespace provision::service

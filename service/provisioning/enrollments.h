@@ -19,7 +19,9 @@ registry::EnrollmentRecord check_enrollment(registry::Registry& registry, const 
 
 // Records that an individual enrollment was used by `thing_name` (inside the
 // registration's transaction).
-void mark_enrollment_used(registry::Registry& registry, registry::EnrollmentRecord enrollment, const std::string& thing_name,
-                          int64_t now);
+// Throws EnrollmentNotAllowed (as check_enrollment does) when another
+// registration used it meanwhile.
+void mark_enrollment_used(registry::Registry& registry, const registry::EnrollmentRecord& enrollment,
+                          const std::string& thing_name, int64_t now, const std::string& template_name);
 
 }  // namespace provision::service

@@ -72,8 +72,8 @@ Reply ProvisioningService::handle(const IncomingRequest& request, RegistryAccess
   } catch (const RequestError& e) {
     rejection = {e.status_code, e.code, e.what()};
   } catch (const registry::RegistryError& e) {
-    rejection = e.busy() ? protocol::Rejection{503, "ServiceUnavailable", "the registry is busy; retry later"}
-                         : protocol::Rejection{500, "InternalError", "registry failure; the request was not applied"};
+    auto answer = registry::as_request_error(e);
+    rejection = {answer.status_code, answer.code, answer.what()};
   } catch (const std::exception& e) {
     rejection = {500, "InternalError", "internal failure; the request was not applied"};
   }

@@ -72,8 +72,10 @@ CheckedToken check_token(const std::string& token, const IncomingRequest& reques
 }
 
 void redeem_token(const CheckedToken& token, registry::Registry& registry, int64_t now) {
-  if (token.older_token_hash) registry.mark_token_used(*token.older_token_hash, now);
-  else registry.mark_certificate_token_used(token.certificate.id, now);
+  const bool redeemed = token.older_token_hash ? registry.mark_token_used(*token.older_token_hash, now)
+                                               : registry.mark_certificate_token_used(token.certificate.id, now);
+  // Another worker redeemed it between our check and now (a shared registry).
+  if (!redeemed) throw RequestError(400, "CertificateOwnershipTokenUsed", "certificateOwnershipToken was already used");
 }
 
 // Merges `extra`'s top-level keys into `target` (an object); extra wins.
@@ -248,7 +250,7 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
   const bool may_reprovision = template_record->reprovisioning == registry::kReprovisionReplace || hook_approved ||
                                (enrollment && enrollment_owns_thing(registry, *enrollment, plan.thing->name, request));
   redeem_token(token, registry, now);
-  if (enrollment) mark_enrollment_used(registry, *enrollment, plan.thing->name, now);
+  if (enrollment) mark_enrollment_used(registry, *enrollment, plan.thing->name, now, template_name);
   auto revoked = apply_plan(registry, plan, template_name, certificate.id, may_reprovision);
 
   registry::AuditEntry audit;

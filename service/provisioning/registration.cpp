@@ -94,7 +94,15 @@ std::vector<std::string> apply_plan(registry::Registry& registry, const template
   auto earlier = registered_certificates(registry, plan.thing->name, certificate_id);
   if (!earlier.empty() && !may_reprovision) throw reprovisioning_refused(plan.thing->name, template_name);
   auto change = decide_thing(*plan.thing, registry.find_thing(plan.thing->name), registry.groups_of_thing(plan.thing->name));
-  if (change.action == ThingChange::Action::Create) registry.insert_thing(change.record);
+  if (change.action == ThingChange::Action::Create) {
+    try {
+      registry.insert_thing(change.record);
+    } catch (const registry::RegistryError& e) {
+      // Another worker registered the thing between our look and now (a shared registry).
+      if (e.constraint() && !may_reprovision) throw reprovisioning_refused(plan.thing->name, template_name);
+      throw;
+    }
+  }
   if (change.action == ThingChange::Action::Update) registry.update_thing(change.record);
   if (change.action != ThingChange::Action::Keep) registry.set_thing_groups(change.record.name, change.groups);
   registry.activate_certificate(certificate_id, plan.thing->name, plan.certificate_status);

@@ -93,6 +93,8 @@ void Stack::initialise(const StackOptions& options) {
                                 "--admin-port", std::to_string(admin_port),
                                 "--plugin", PROVISION_PLUGIN, "--workers", std::to_string(options.worker_threads)};
   if (!options.aws_topics) argv.push_back("--no-aws-topics");
+  if (!options.registry.empty()) argv.insert(argv.end(), {"--registry", options.registry});
+  registry_location = options.registry.empty() ? (dir / "registry.db").string() : options.registry;
   std::string output;
   if (run_command(argv, output) != 0) throw std::runtime_error("provisiond init failed: " + output);
   pki = pki::DevelopmentPki(dir / "pki");
@@ -164,7 +166,7 @@ mqtt_client::ConnectSettings Stack::client(const CertificateFiles& files, const 
   return s;
 }
 
-registry::Registry Stack::registry() const { return registry::Registry::open(dir / "registry.db"); }
+registry::Registry Stack::registry() const { return registry::Registry::open(registry_location); }
 
 CertificateFiles Stack::new_claim(const std::string& name, bool register_it, const std::vector<std::string>& allowed) {
   auto ca = pki::CertificateAuthority::load(pki.claim_ca_cert, pki.claim_ca_key);

@@ -24,6 +24,9 @@ struct StackOptions {
   int worker_threads = 2;  // two MQTT links: the tests see requests spread over both (the default is one)
   // More `plugin_opt_<name> <value>` lines for mosquitto.conf.
   std::vector<std::pair<std::string, std::string>> plugin_options;
+  // The registry: empty for the stack's own SQLite file, or a postgresql://
+  // URI of an empty database (see postgres.h).
+  std::string registry;
 };
 
 struct CertificateFiles {
@@ -87,6 +90,7 @@ class Stack {
   std::string admin_token;  // the bootstrap admin token
   pki::DevelopmentPki pki{"."};
   std::filesystem::path broker_log, worker_log, config_file;
+  std::string registry_location;  // the SQLite file or the PostgreSQL URI
 
  private:
   void initialise(const StackOptions& options);
