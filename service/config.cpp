@@ -38,6 +38,9 @@ ServiceConfig load_config(const std::filesystem::path& file) {
   const auto& mqtt = *json::member(doc, "mqtt");
   c.mqtt_host = json::string_member(mqtt, "host").value_or(c.mqtt_host);
   c.mqtt_port = static_cast<int>(json::int_member(mqtt, "port").value_or(c.mqtt_port));
+  if (const auto* brokers = json::member(mqtt, "brokers"))
+    for (const auto& b : brokers->GetArray())
+      c.mqtt_brokers.emplace_back(*json::string_member(b, "host"), static_cast<int>(*json::int_member(b, "port")));
   c.mqtt_ca_file = resolve(base, *json::string_member(mqtt, "caFile"));
   c.mqtt_certificate = resolve(base, *json::string_member(mqtt, "certificate"));
   c.mqtt_key = resolve(base, *json::string_member(mqtt, "key"));
@@ -76,6 +79,16 @@ void save_config(const ServiceConfig& c, const std::filesystem::path& file) {
   rapidjson::Value mqtt(rapidjson::kObjectType);
   mqtt.AddMember("host", str(c.mqtt_host), a);
   mqtt.AddMember("port", c.mqtt_port, a);
+  if (!c.mqtt_brokers.empty()) {
+    rapidjson::Value brokers(rapidjson::kArrayType);
+    for (const auto& [host, port] : c.mqtt_brokers) {
+      rapidjson::Value b(rapidjson::kObjectType);
+      b.AddMember("host", str(host), a);
+      b.AddMember("port", port, a);
+      brokers.PushBack(b, a);
+    }
+    mqtt.AddMember("brokers", brokers, a);
+  }
   mqtt.AddMember("caFile", str(relative_to(base, c.mqtt_ca_file)), a);
   mqtt.AddMember("certificate", str(relative_to(base, c.mqtt_certificate)), a);
   mqtt.AddMember("key", str(relative_to(base, c.mqtt_key)), a);

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace provision::service {
 
@@ -13,6 +15,8 @@ struct ServiceConfig {
   // MQTT connection of the worker, with its service identity.
   std::string mqtt_host = "127.0.0.1";
   int mqtt_port = 8883;
+  // Several brokers (mqtt.brokers): links to each; empty: mqtt_host:mqtt_port.
+  std::vector<std::pair<std::string, int>> mqtt_brokers;
   std::filesystem::path mqtt_ca_file, mqtt_certificate, mqtt_key;
   std::string mqtt_client_id = "provisiond";
   std::string shared_group = "provisiond";

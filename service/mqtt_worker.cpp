@@ -13,6 +13,7 @@
 #include "registry_pool.h"
 #include "worker_link.h"
 #include "worker_pool.h"
+#include "util/random.h"
 #include "util/text.h"
 
 namespace provision::service {
@@ -58,15 +59,23 @@ std::optional<WorkItem> work_item_of(const LinkMessage& message, const protocol:
   return item;
 }
 
-LinkSettings link_settings(const ServiceConfig& c, int index) {
+// This process's part of its links' client ids: several provisiond processes
+// share a broker (each in its shared subscription), and a client id taken
+// by a second session would end the first.
+const std::string& process_tag() {
+  static const std::string tag = random_token(6);
+  return tag;
+}
+
+LinkSettings link_settings(const ServiceConfig& c, const std::pair<std::string, int>& broker, int index) {
   LinkSettings s;
-  s.host = c.mqtt_host;
-  s.port = c.mqtt_port;
+  s.host = broker.first;
+  s.port = broker.second;
   s.ca_file = c.mqtt_ca_file.string();
   s.certificate = c.mqtt_certificate.string();
   s.private_key = c.mqtt_key.string();
   // Each link is its own MQTT session: distinct client ids.
-  s.client_id = index == 0 ? c.mqtt_client_id : c.mqtt_client_id + "-" + std::to_string(index);
+  s.client_id = c.mqtt_client_id + "-" + process_tag() + "-" + std::to_string(index);
   const protocol::InternalTopics internal(c.internal_prefix);
   // Requests at QoS 0: the worker's session is clean, so a request in flight
   // when the connection drops is lost at QoS 1 too, and TCP already delivers
@@ -90,12 +99,18 @@ struct MqttWorker::Impl {
         internal(c.internal_prefix),
         registries([this] { return open_request_registry(); }, kRequestRegistryConnections),
         registrations(c.registration_threads, [this](WorkItem& item) { answer(item, true); }) {
+    // workerThreads links to each broker; a link answers what it reads, so
+    // each reply goes back through the broker its request came from.
     const int count = std::max(1, c.worker_threads);
-    for (int i = 0; i < count; ++i) {
-      const size_t index = links.size();
-      links.push_back(std::make_unique<WorkerLink>(
-          link_settings(c, i), [this, index](const LinkMessage& m) { on_message(index, m); }, [this] { on_link_ready(); }));
-    }
+    auto brokers = c.mqtt_brokers;
+    if (brokers.empty()) brokers.emplace_back(c.mqtt_host, c.mqtt_port);
+    for (const auto& broker : brokers)
+      for (int i = 0; i < count; ++i) {
+        const size_t index = links.size();
+        links.push_back(std::make_unique<WorkerLink>(
+            link_settings(c, broker, static_cast<int>(index)), [this, index](const LinkMessage& m) { on_message(index, m); },
+            [this] { on_link_ready(); }));
+      }
   }
 
   // Requests never run a WAL checkpoint (and its fsync): serve() does, from
