@@ -19,6 +19,7 @@
 #include "pki/certificate.h"
 #include "policy/policy.h"
 #include "provisioning/provisioning_service.h"
+#include "registry/copy.h"
 #include "registry/registry.h"
 #include "serve.h"
 #include "setup.h"
@@ -72,6 +73,26 @@ int refused_template(const std::string& file, const RequestError& e) {
   if (e.details.empty()) throw e;
   for (const auto& [path, message] : e.details) std::cerr << file << ": " << path << ": " << message << "\n";
   return 1;
+}
+
+// provisiond registry copy: one line per table, then the verdict.
+int copy_registry(const std::string& from, const std::string& to) {
+  if (!registry::is_database_uri(from) && !std::filesystem::exists(from)) throw Error("registry " + from + " does not exist");
+  if (!registry::is_database_uri(to) && std::filesystem::exists(to))
+    throw Error("registry " + to + " exists already: copy only into a new file");
+  auto source = registry::Registry::open(from);
+  auto target = registry::Registry::open(to);
+  auto tables = registry::copy_registry(source, target);
+  bool same = true;
+  for (const auto& t : tables) {
+    std::cout << "  " << t.table << ": " << t.rows_from << " rows"
+              << (t.same() ? "" : " -> " + std::to_string(t.rows_to) + " rows, DIFFERENT CONTENT") << "  sha256 "
+              << t.digest_to.substr(0, 16) << "\n";
+    same = same && t.same();
+  }
+  std::cout << (same ? "copied " : "COPY DIFFERS: ") << registry::display_location(from) << " -> "
+            << registry::display_location(to) << (same ? ": every table has the same rows and the same content\n" : "\n");
+  return same ? 0 : 1;
 }
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -188,6 +209,14 @@ int main(int argc, char** argv) {
   ca_register->add_option("--key", key_file, "fleet: the CA's private key (PEM); the service issues device certificates with it")
       ->check(CLI::ExistingFile);
 
+  std::string copy_from, copy_to;
+  auto* registry_cmd = app.add_subcommand("registry", "the registry itself");
+  registry_cmd->require_subcommand(1);
+  auto* registry_copy = registry_cmd->add_subcommand(
+      "copy", "copy every row of a registry into a new, empty one (SQLite file <-> postgresql:// URI), then prove the copy");
+  registry_copy->add_option("--from", copy_from, "the registry to copy (a file or a postgresql:// URI)")->required();
+  registry_copy->add_option("--to", copy_to, "an empty registry (a new file, or an empty database)")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -241,6 +270,7 @@ int main(int argc, char** argv) {
       return change(config_file, [&](auto& r, const auto& context) {
         std::cout << fleet::register_service_identity(r, context, read_file(file), name, kind) << "\n";
       });
+    if (*registry_copy) return copy_registry(copy_from, copy_to);
     if (*janitor_cmd) {
       auto config = service::load_config(config_file);
       auto registry = registry::Registry::open(config.registry);

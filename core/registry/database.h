@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "registry/error.h"
 #include "registry/registry.h"
@@ -46,6 +47,9 @@ class StatementImpl {
   virtual bool is_null(int column) const = 0;
   virtual std::string text(int column) const = 0;
   virtual int64_t int64(int column) const = 0;
+  // After the first step: the columns of the result.
+  virtual int column_count() const = 0;
+  virtual std::string column_name(int column) const = 0;
 };
 
 // A prepared statement borrowed from its connection's cache. Bind parameters
@@ -98,6 +102,8 @@ class Statement {
     return text(column);
   }
   int64_t int64(int column) const { return impl_->int64(column); }
+  int column_count() const { return impl_->column_count(); }
+  std::string column_name(int column) const { return impl_->column_name(column); }
   std::optional<int64_t> optional_int64(int column) const {
     if (is_null(column)) return std::nullopt;
     return int64(column);
@@ -152,6 +158,11 @@ class Database {
   // Taken inside the migration's transaction, so that two processes
   // starting at once do not both migrate.
   virtual void lock_for_migration() {}
+  // The registry's tables (not the database's own, nor schema_version).
+  virtual std::vector<std::string> table_names() = 0;
+  // After rows were inserted with their own ids into a table whose ids the
+  // database counts (audit_log, registry_changes): the next id follows them.
+  virtual void ids_inserted(const std::string& table) { (void)table; }
 
   // WAL checkpoints (SQLite; no-ops elsewhere): SQLite runs one (with an
   // fsync) inside whichever commit pushes the WAL past 1000 pages. A service

@@ -79,6 +79,8 @@ class PostgresDatabase::PostgresStatement final : public StatementImpl {
     return std::string(PQgetvalue(result_.get(), row_, column), static_cast<size_t>(PQgetlength(result_.get(), row_, column)));
   }
   int64_t int64(int column) const override { return std::strtoll(PQgetvalue(result_.get(), row_, column), nullptr, 10); }
+  int column_count() const override { return PQnfields(result_.get()); }
+  std::string column_name(int column) const override { return PQfname(result_.get(), column); }
 
  private:
   std::optional<std::string>& slot(int index) {
@@ -241,6 +243,17 @@ void PostgresDatabase::set_user_version(int version) {
   exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL); DELETE FROM schema_version; "
        "INSERT INTO schema_version (version) VALUES (" +
        std::to_string(version) + ")");
+}
+
+std::vector<std::string> PostgresDatabase::table_names() {
+  auto s = prepare("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'schema_version' ORDER BY tablename");
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
+  return out;
+}
+
+void PostgresDatabase::ids_inserted(const std::string& table) {
+  exec("SELECT setval(pg_get_serial_sequence('" + table + "', 'id'), coalesce((SELECT max(id) FROM " + table + "), 0) + 1, false)");
 }
 
 void PostgresDatabase::lock_for_migration() { exec("SELECT pg_advisory_xact_lock(7264031)"); }

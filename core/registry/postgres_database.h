@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "registry/database.h"
 
@@ -36,6 +37,8 @@ class PostgresDatabase final : public Database {
   int user_version() override;
   void set_user_version(int version) override;
   void lock_for_migration() override;
+  std::vector<std::string> table_names() override;
+  void ids_inserted(const std::string& table) override;
   void set_busy_timeout(int milliseconds) override;
 
   // Fails with RegistryError naming `what`, from a result (or the session's error).

@@ -57,6 +57,8 @@ class SqliteDatabase::SqliteStatement final : public StatementImpl {
     return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
   }
   int64_t int64(int column) const override { return sqlite3_column_int64(stmt_, column); }
+  int column_count() const override { return sqlite3_column_count(stmt_); }
+  std::string column_name(int column) const override { return sqlite3_column_name(stmt_, column); }
 
  private:
   const SqliteDatabase& db_;
@@ -158,6 +160,13 @@ int64_t SqliteDatabase::changes() const { return sqlite3_changes64(db_); }
 int64_t SqliteDatabase::data_version() {
   auto stmt = prepare("PRAGMA data_version");
   return stmt.step() ? stmt.int64(0) : 0;
+}
+
+std::vector<std::string> SqliteDatabase::table_names() {
+  auto s = prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
+  return out;
 }
 
 int SqliteDatabase::user_version() {

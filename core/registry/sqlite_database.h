@@ -27,6 +27,7 @@ class SqliteDatabase final : public Database {
   void rollback() noexcept override;
   bool in_transaction() const override;
   int64_t data_version() override;
+  std::vector<std::string> table_names() override;
   int user_version() override;
   void set_user_version(int version) override;
   void disable_auto_checkpoint(std::atomic<int>& frames) override;

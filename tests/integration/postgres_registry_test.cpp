@@ -12,6 +12,8 @@
 #include "pki/key.h"
 #include "process.h"
 #include "postgres.h"
+#include "registry/copy.h"
+#include "registry/database.h"
 #include "stack.h"
 #include "util/json.h"
 #include "util/random.h"
@@ -124,4 +126,69 @@ TEST_CASE("PostgreSQL restarted: requests get 503 RegistryUnavailable meanwhile,
   CHECK(after.accepted());
   auto recovered = provision_device(stack, "pg-3");
   CHECK(stack.registry().find_thing(recovered.thing_name));
+}
+
+TEST_CASE("provisiond registry copy moves a registry with every kind of row to PostgreSQL and back, and proves it") {
+  auto& server = PostgresServer::shared();
+  Stack stack;  // SQLite
+  // A registry with rows in every table.
+  {
+    auto reg = stack.registry();
+    reg.put_broker({"eu-1", "mqtts://eu-1.example.com:8883", 1, true, 0, 0});
+    registry::EnrollmentRecord e;
+    e.registration_id = "SN-COPY";
+    reg.upsert_enrollment(e);
+    reg.insert_thing({"grouped", std::nullopt, {{"a", "b"}}});
+    reg.set_thing_groups("grouped", {"fleet-a"});
+  }
+  provision_device(stack, "copy-1");
+  provision_device(stack, "copy-2");
+  stack.provisiond({"janitor"});
+  {
+    auto reg = stack.registry();
+    auto c = reg.list_certificates({1, ""}, std::nullopt, std::nullopt).front();
+    database_of(reg).exec("INSERT INTO ownership_tokens (token_hash, certificate_id, claim_certificate_id, expires_at) VALUES ('legacy', '" +
+                          c.id + "', 'claim', 99999999999)");
+    reg.claim_task("housekeeping", 1000, 0);
+  }
+  stack.stop_worker();
+  const std::string file = stack.registry_location;
+  const std::string database = server.create_database("copied_" + random_token(8));
+  const std::string back = (stack.dir / "back.db").string();
+
+  std::string output;
+  int rc = stack.run({provisiond_binary(), "registry", "copy", "--from", file, "--to", database}, output);
+  INFO(output);
+  REQUIRE(rc == 0);
+  CHECK(output.find("every table has the same rows and the same content") != std::string::npos);
+  {
+    auto a = registry::Registry::open(file);
+    auto b = registry::Registry::open(database);
+    for (const auto& t : registry::compare_registries(a, b)) {
+      INFO(t.table);
+      CHECK(t.rows_from > 0);  // every kind of row was there to copy
+      CHECK(t.same());
+    }
+    CHECK(b.find_thing("demo-copy-1"));
+    CHECK(b.groups_of_thing("grouped") == std::vector<std::string>{"fleet-a"});
+    // the copy goes on counting its own ids
+    b.audit({0, 0, "test", "AfterCopy", "x", "ok", "", "{}"});
+    CHECK(b.audit_entries({}).front().action == "AfterCopy");
+  }
+  // and back, into a new file
+  rc = stack.run({provisiond_binary(), "registry", "copy", "--from", database, "--to", back}, output);
+  INFO(output);
+  REQUIRE(rc == 0);
+  {
+    auto a = registry::Registry::open(database);
+    auto b = registry::Registry::open(back);
+    for (const auto& t : registry::compare_registries(a, b)) CHECK(t.same());
+  }
+  // never into a registry that holds something
+  rc = stack.run({provisiond_binary(), "registry", "copy", "--from", file, "--to", database}, output);
+  CHECK(rc == 1);
+  CHECK(output.find("is not empty") != std::string::npos);
+  rc = stack.run({provisiond_binary(), "registry", "copy", "--from", file, "--to", back}, output);
+  CHECK(rc == 1);
+  CHECK(output.find("exists already") != std::string::npos);
 }
