@@ -16,3 +16,14 @@ if(PROVISION_SANITIZE)
 else()
   set(PROVISION_ASAN_RUNTIME "")
 endif()
+
+# The fuzz build: every object with libFuzzer's coverage and ASan+UBSan, so
+# that the harnesses see the product's own code paths.
+if(PROVISION_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "PROVISION_FUZZ needs clang (CXX=clang++ CC=clang; scripts/fuzz does it)")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+                      -fsanitize-ignorelist=${PROJECT_SOURCE_DIR}/fuzz/sanitizer-ignorelist.txt)
+  add_link_options(-fsanitize=address,undefined)
+endif()

@@ -1,5 +1,7 @@
 #include "util/json.h"
 
+#include <cmath>
+
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/prettywriter.h>
@@ -16,8 +18,10 @@ namespace {
 // Iterative: the parser keeps its own stack and never recurses. Validating:
 // strings must be UTF-8. Stop when done: what follows the document is looked
 // at here, by length (RapidJSON takes a NUL byte for the end of its input).
-constexpr unsigned kParseFlags =
-    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag | rapidjson::kParseStopWhenDoneFlag;
+// Numbers read exactly (kParseFullPrecisionFlag): a document written back
+// out reads in again as the same document (found by fuzz/json_fuzzer).
+constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
+                                 rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseFullPrecisionFlag;
 
 // The document's own SAX handler, refusing to open a container kMaxDepth
 // levels down, and a string that is not UTF-8 once its escapes are decoded
@@ -33,7 +37,13 @@ class Limits {
   bool Uint(unsigned i) { return document_.Uint(i); }
   bool Int64(int64_t i) { return document_.Int64(i); }
   bool Uint64(uint64_t i) { return document_.Uint64(i); }
-  bool Double(double d) { return document_.Double(d); }
+  // Full precision reads a number beyond a double's range as infinity
+  // (RapidJSON 1.1): refused, as without it, since nothing could write it back.
+  bool Double(double d) {
+    if (std::isfinite(d)) return document_.Double(d);
+    too_big_ = true;
+    return false;
+  }
   bool RawNumber(const Ch* s, rapidjson::SizeType n, bool copy) { return document_.RawNumber(s, n, copy); }
   bool String(const Ch* s, rapidjson::SizeType n, bool copy) { return text_ok(s, n) && document_.String(s, n, copy); }
   bool Key(const Ch* s, rapidjson::SizeType n, bool copy) { return text_ok(s, n) && document_.Key(s, n, copy); }
@@ -44,6 +54,7 @@ class Limits {
 
   bool too_deep() const { return too_deep_; }
   bool bad_escape() const { return bad_escape_; }
+  bool too_big() const { return too_big_; }
 
  private:
   bool open() {
@@ -62,7 +73,7 @@ class Limits {
 
   rapidjson::Document& document_;
   std::size_t depth_ = 0;
-  bool too_deep_ = false, bad_escape_ = false;
+  bool too_deep_ = false, bad_escape_ = false, too_big_ = false;
 };
 
 bool whitespace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -83,12 +94,13 @@ std::optional<rapidjson::Document> try_parse(std::string_view text, std::string*
   rapidjson::MemoryStream in(text.data() + start, text.size() - start);
   rapidjson::Reader reader;
   rapidjson::ParseResult result;
-  bool too_deep = false, bad_escape = false;
+  bool too_deep = false, bad_escape = false, too_big = false;
   auto generate = [&](rapidjson::Document& document) {
     Limits limits(document);
     result = reader.Parse<kParseFlags>(in, limits);
     too_deep = limits.too_deep();
     bad_escape = limits.bad_escape();
+    too_big = limits.too_big();
     return !result.IsError();
   };
   rapidjson::Document doc;
@@ -96,6 +108,7 @@ std::optional<rapidjson::Document> try_parse(std::string_view text, std::string*
   if (result.IsError()) {
     const std::size_t offset = start + result.Offset();
     if (too_deep) return fail("nesting deeper than " + std::to_string(kMaxDepth) + at(offset));
+    if (too_big) return fail("invalid JSON" + at(offset) + ": " + rapidjson::GetParseError_En(rapidjson::kParseErrorNumberTooBig));
     if (bad_escape) return fail("invalid JSON" + at(offset) + ": a \\u escape names a lone surrogate");
     if (offset < text.size() && text[offset] == '\0') return fail("NUL byte" + at(offset));
     return fail("invalid JSON" + at(offset) + ": " + rapidjson::GetParseError_En(result.Code()));
