@@ -5,9 +5,11 @@
 #include <utility>
 #include <vector>
 
+#include "protocol/internal_messages.h"
+
 namespace provision::plugin {
 
-using UserProperties = std::vector<std::pair<std::string, std::string>>;
+using UserProperties = protocol::UserProperties;
 
 struct OutgoingMessage {
   std::string client_id;  // deliver to this one client; empty = to matching subscribers

@@ -14,7 +14,22 @@
 
 namespace provision::plugin {
 
-namespace property = protocol::property;
+namespace {
+
+// Who a request comes from, as the workers are told. Services never send
+// requests (their messages are replies).
+protocol::Identity requester(Role role) {
+  switch (role) {
+    case Role::Enrollment: return protocol::Identity::Enrollment;
+    case Role::Device: return protocol::Identity::Device;
+    case Role::Factory: return protocol::Identity::Factory;
+    case Role::Claim:
+    case Role::Service: break;
+  }
+  return protocol::Identity::Claim;
+}
+
+}  // namespace
 
 Gatekeeper::Gatekeeper(Options options, Logger logger)
     : options_(std::move(options)),
@@ -216,8 +231,7 @@ AuthResult Gatekeeper::authenticate(const ClientInfo& client, X509* certificate,
     OutgoingMessage event;
     event.topic = internal_.events;
     event.qos = 1;
-    event.user_properties = {{property::kEvent, protocol::kEventCertificateUsed},
-                             {property::kCertificateId, identity.certificate_id}};
+    event.user_properties = protocol::encode(protocol::InternalEvent{protocol::kEventCertificateUsed, identity.certificate_id});
     queued_.push_back(std::move(event));
   }
   // A reconnect on the same connection object replaces the old state.
@@ -294,11 +308,16 @@ void Gatekeeper::worker_left(const Connection& c, Actions& out) {
 
 void Gatekeeper::forward_request(const void* key, Connection& c, const protocol::RequestTopic& request,
                                  std::string_view payload, int qos, int64_t now_ms, Actions& out) {
-  RequestOrigin origin{key, c.client_id, c.identity.certificate_id, c.address, std::string(role_name(c.identity.role)), {}};
-  if (c.identity.role == Role::Device)
-    origin.extra = {{property::kThingName, c.identity.name}, {property::kCertificateId, c.identity.certificate_id}};
-  if (c.identity.role == Role::Enrollment)
-    origin.extra = {{property::kRegistrationId, c.identity.name}, {property::kIssuerId, c.identity.issuer_ca_id}};
+  RequestOrigin origin{key, {}};
+  origin.who.client_id = c.client_id;
+  origin.who.source_address = c.address;
+  origin.who.identity = requester(c.identity.role);
+  origin.who.certificate_id = c.identity.certificate_id;
+  if (c.identity.role == Role::Device) origin.who.thing_name = c.identity.name;
+  if (c.identity.role == Role::Enrollment) {
+    origin.who.registration_id = c.identity.name;
+    origin.who.issuer_id = c.identity.issuer_ca_id;
+  }
   bool within_limits = c.identity.role == Role::Factory ||
                        (requests_per_address_.take(c.address, now_ms) &&
                         (c.identity.role == Role::Device || requests_per_claim_.take(c.identity.certificate_id, now_ms)));

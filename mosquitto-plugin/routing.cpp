@@ -6,17 +6,15 @@
 
 namespace provision::plugin {
 
-namespace property = protocol::property;
-
 Router::Router(const Options& options, protocol::InternalTopics internal)
     : options_(options), internal_(std::move(internal)), nonce_(to_hex(random_bytes(6))) {}
 
 std::string Router::next_request_id() { return nonce_ + "-" + std::to_string(++counter_); }
 
 void Router::deliver(const Pending& p, bool accepted, std::string payload, Actions& out) {
-  if (current_connection && current_connection(p.origin.client_id) != p.origin.connection) return;
+  if (current_connection && current_connection(p.origin.who.client_id) != p.origin.connection) return;
   OutgoingMessage m;
-  m.client_id = p.origin.client_id;
+  m.client_id = p.origin.who.client_id;
   m.topic = protocol::reply_topic(p.request, accepted);
   m.payload = std::move(payload);
   m.qos = p.qos;
@@ -42,17 +40,14 @@ void Router::on_request(const RequestOrigin& origin, const protocol::RequestTopi
     return;
   }
   std::string id = next_request_id();
+  protocol::InternalRequest forwarded = origin.who;
+  forwarded.request_id = id;
+  forwarded.topic = request;
   OutgoingMessage m;
   m.topic = internal_.requests;
   m.payload = std::string(payload);
   m.qos = 1;
-  m.user_properties = {{property::kRequestId, id},
-                       {property::kRequestTopic, protocol::request_topic(request)},
-                       {property::kClientId, origin.client_id},
-                       {property::kClaimId, origin.claim_certificate_id},
-                       {property::kSourceAddress, origin.source_address},
-                       {property::kIdentity, origin.role}};
-  m.user_properties.insert(m.user_properties.end(), origin.extra.begin(), origin.extra.end());
+  m.user_properties = protocol::encode(forwarded);
   out.messages.push_back(std::move(m));
   deadlines_.emplace_back(p.deadline_ms, id);
   pending_.emplace(std::move(id), std::move(p));
@@ -65,19 +60,14 @@ void Router::reject_now(const RequestOrigin& origin, const protocol::RequestTopi
 }
 
 bool Router::on_reply(const UserProperties& properties, std::string_view payload, Actions& out) {
-  const std::string* request_id = nullptr;
-  const std::string* outcome = nullptr;
-  for (const auto& [name, value] : properties) {
-    if (name == property::kRequestId) request_id = &value;
-    else if (name == property::kOutcome) outcome = &value;
-  }
-  if (!request_id || !outcome || (*outcome != "accepted" && *outcome != "rejected")) return false;
-  auto it = pending_.find(*request_id);
+  auto reply = protocol::decode_reply(protocol::lookup_in(properties));
+  if (!reply) return false;
+  auto it = pending_.find(reply->request_id);
   if (it == pending_.end()) return false;
   Pending p = std::move(it->second);
   pending_.erase(it);
   if (on_settled) on_settled(p.origin.connection);
-  deliver(p, *outcome == "accepted", std::string(payload), out);
+  deliver(p, reply->accepted, std::string(payload), out);
   return true;
 }
 

@@ -18,17 +18,16 @@
 
 #include "actions.h"
 #include "options.h"
+#include "protocol/internal_messages.h"
 #include "protocol/topics.h"
 
 namespace provision::plugin {
 
+// Who asks: the connection, and what the plugin tells the workers about it
+// (everything of protocol::InternalRequest but the request id and topic).
 struct RequestOrigin {
   const void* connection = nullptr;
-  std::string client_id;
-  std::string claim_certificate_id;
-  std::string source_address;
-  std::string role;
-  UserProperties extra;  // more properties only the plugin knows (thing name, registration id)
+  protocol::InternalRequest who;
 };
 
 class Router {

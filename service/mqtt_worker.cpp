@@ -18,8 +18,6 @@
 
 namespace provision::service {
 
-namespace property = protocol::property;
-
 namespace {
 
 // A request to answer, or an event the plugin reported.
@@ -35,27 +33,23 @@ struct WorkItem {
 std::optional<WorkItem> work_item_of(const LinkMessage& message, const protocol::InternalTopics& internal) {
   WorkItem item;
   if (message.topic == internal.events) {
-    item.event = message.user_property(property::kEvent);
-    item.certificate_id = message.user_property(property::kCertificateId);
+    auto event = protocol::decode_event([&message](std::string_view name) { return message.user_property(name); });
+    if (!event) {
+      spdlog::warn("ignored an event without its name");
+      return std::nullopt;
+    }
+    item.event = std::move(event->event);
+    item.certificate_id = std::move(event->certificate_id);
     return item;
   }
-  IncomingRequest& request = item.request;
-  request.request_id = message.user_property(property::kRequestId);
-  auto topic = protocol::parse_request_topic(message.user_property(property::kRequestTopic));
-  if (request.request_id.empty() || !topic) {
-    spdlog::warn("ignored a message on {} without a request id or request topic", message.topic);
+  std::string why;
+  auto request = protocol::decode_request([&message](std::string_view name) { return message.user_property(name); }, &why);
+  if (!request) {
+    spdlog::warn("ignored a message on {}: {}", message.topic, why);
     return std::nullopt;
   }
-  request.topic = *topic;
-  request.payload = std::string(message.payload);
-  request.client_id = message.user_property(property::kClientId);
-  request.claim_certificate_id = message.user_property(property::kClaimId);
-  request.source_address = message.user_property(property::kSourceAddress);
-  request.identity = message.user_property(property::kIdentity);
-  request.thing_name = message.user_property(property::kThingName);
-  request.registration_id = message.user_property(property::kRegistrationId);
-  request.issuer_id = message.user_property(property::kIssuerId);
-  if (request.identity == "device") request.claim_certificate_id = message.user_property(property::kCertificateId);
+  static_cast<protocol::InternalRequest&>(item.request) = std::move(*request);
+  item.request.payload = std::string(message.payload);
   return item;
 }
 
@@ -177,8 +171,7 @@ struct MqttWorker::Impl {
     spdlog::info("{} {} for client '{}' from {}: {} ({} us)", operation, request.topic.template_name, text::escape(request.client_id),
                  request.source_address, reply.accepted ? "accepted" : reply.error_code, micros);
     // QoS 0 for the reason requests arrive at QoS 0 (see link_settings()).
-    const std::vector<std::pair<const char*, std::string_view>> properties{
-        {property::kRequestId, request.request_id}, {property::kOutcome, reply.accepted ? "accepted" : "rejected"}};
+    const protocol::UserProperties properties = protocol::encode(protocol::InternalReply{request.request_id, reply.accepted});
     if (!publish_reply(item.link, reply.payload, properties))
       // The plugin answers the device with 503 when no reply comes.
       spdlog::error("could not publish the reply to request {}: not connected to the broker", request.request_id);
@@ -186,8 +179,7 @@ struct MqttWorker::Impl {
   }
 
   // On the link the request came on, else on any connected one.
-  bool publish_reply(size_t link, std::string_view payload,
-                     const std::vector<std::pair<const char*, std::string_view>>& properties) {
+  bool publish_reply(size_t link, std::string_view payload, const protocol::UserProperties& properties) {
     if (links[link]->publish(internal.replies, payload, 0, properties)) return true;
     for (const auto& l : links)
       if (l->publish(internal.replies, payload, 0, properties)) return true;

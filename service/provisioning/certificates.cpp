@@ -25,7 +25,7 @@ protocol::CertificateReply ProvisioningService::store_pending_certificate(const 
   record.serial = certificate.serial_hex();
   record.not_before = certificate.not_before();
   record.not_after = certificate.not_after();
-  record.claim_certificate_id = request.claim_certificate_id;
+  record.claim_certificate_id = request.certificate_id;
   record.created_at = now;
   NewOwnershipToken token = new_ownership_token(record.id);
   record.token_hash = std::move(token.hash);
@@ -33,7 +33,7 @@ protocol::CertificateReply ProvisioningService::store_pending_certificate(const 
 
   registry::AuditEntry audit;
   audit.at = now;
-  audit.actor = "claim:" + request.claim_certificate_id;
+  audit.actor = "claim:" + request.certificate_id;
   audit.action = std::string(protocol::operation_name(request.topic.operation));
   audit.subject = record.id;
   audit.source = request.source_address;

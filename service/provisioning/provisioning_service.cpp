@@ -79,7 +79,7 @@ Reply ProvisioningService::handle(const IncomingRequest& request, RegistryAccess
   }
   try {
     registry::AuditEntry entry;
-    entry.actor = (request.identity.empty() ? "claim" : request.identity) + ":" + request.claim_certificate_id;
+    entry.actor = std::string(protocol::identity_name(request.identity)) + ":" + request.certificate_id;
     entry.action = std::string(protocol::operation_name(request.topic.operation));
     entry.subject = request.topic.template_name;
     entry.result = rejection.error_code;

@@ -10,11 +10,11 @@
 namespace provision::service {
 
 Reply ProvisioningService::publish_enrollment(const IncomingRequest& request, registry::Registry& registry) {
-  if (request.identity != "factory")
+  if (request.identity != protocol::Identity::Factory)
     throw RequestError(403, "NotAuthorized", "only a factory identity may publish enrollments");
   auto doc = protocol::decode_request(request.topic.format, request.payload, protocol::kEnrollmentRequestSchema);
   fleet::Context context;
-  context.actor = {"factory:" + request.claim_certificate_id, request.source_address};
+  context.actor = {"factory:" + request.certificate_id, request.source_address};
   fleet::EnrollmentRequest enrollment;
   enrollment.registration_id = *json::string_member(doc, "registrationId");
   enrollment.kind = json::string_member(doc, "kind").value_or("individual");

@@ -58,7 +58,7 @@ CheckedToken check_token(const std::string& token, const IncomingRequest& reques
   }
   if (used_at) throw RequestError(400, "CertificateOwnershipTokenUsed", "certificateOwnershipToken was already used");
   if (expires_at < now) throw RequestError(400, "CertificateOwnershipTokenExpired", "certificateOwnershipToken expired");
-  if (claim != request.claim_certificate_id)
+  if (claim != request.certificate_id)
     throw RequestError(403, "CertificateOwnershipTokenNotOwned",
                        "certificateOwnershipToken was issued to another claim certificate");
   if (older) {
@@ -100,10 +100,10 @@ void merge_object(rapidjson::Document& target, const rapidjson::Value& extra) {
 bool enrollment_owns_thing(registry::Registry& registry, const registry::EnrollmentRecord& enrollment,
                            const std::string& thing_name, const IncomingRequest& request) {
   if (enrollment.kind == "individual") return enrollment.thing_name == thing_name;
-  if (enrollment.reprovisioning != registry::kReprovisionReplace || request.identity != "enrollment") return false;
+  if (enrollment.reprovisioning != registry::kReprovisionReplace || request.identity != protocol::Identity::Enrollment) return false;
   for (const auto& c : registry.certificates_of_thing(thing_name))
     if ((c.status == registry::kActive || c.status == registry::kInactive) &&
-        c.claim_certificate_id != request.claim_certificate_id)
+        c.claim_certificate_id != request.certificate_id)
       return false;
   return true;
 }
@@ -167,7 +167,7 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
   // it, templates see it as Provision::RegistrationId, and the thing name
   // must follow from it (below).
   std::optional<std::string> registration_id;
-  if (request.identity == "enrollment") registration_id = request.registration_id;
+  if (request.identity == protocol::Identity::Enrollment) registration_id = request.registration_id;
   std::string registration_parameter;  // the enrollment hook's
   std::map<std::string, std::string> trusted_parameters;  // not the device's: the registration id, a hook's overrides
 
@@ -194,7 +194,7 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
       // Other requests use the registry while this one waits on its hook.
       tx.reset();
       access.give_back();
-      hooks::HookInput input{request.claim_certificate_id, certificate.id, certificate.pem, template_name, request.client_id,
+      hooks::HookInput input{request.certificate_id, certificate.id, certificate.pem, template_name, request.client_id,
                              parameters};
       auto started = std::chrono::steady_clock::now();
       const char* type = hook->type == hooks::HookConfig::Type::Http ? "http" : "exec";
@@ -255,7 +255,7 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
 
   registry::AuditEntry audit;
   audit.at = now;
-  audit.actor = (request.identity.empty() ? "claim" : request.identity) + ":" + request.claim_certificate_id;
+  audit.actor = std::string(protocol::identity_name(request.identity)) + ":" + request.certificate_id;
   audit.action = "RegisterThing";
   audit.subject = plan.thing->name;
   audit.source = request.source_address;

@@ -13,7 +13,7 @@
 namespace provision::service {
 
 Reply ProvisioningService::renew_certificate(const IncomingRequest& request, RegistryAccess& access) {
-  if (request.identity != "device")
+  if (request.identity != protocol::Identity::Device)
     throw RequestError(403, "NotAuthorized", "only a provisioned device may renew its certificate");
   auto decoded = protocol::decode_csr_request(request.topic.format, request.payload);
   auto [certificate, ca_id] = issue_for_csr(decoded.certificate_signing_request, "renewal");
@@ -21,7 +21,7 @@ Reply ProvisioningService::renew_certificate(const IncomingRequest& request, Reg
 
   registry::Registry& registry = access.registry();
   auto tx = registry.begin();
-  auto current = registry.find_certificate(request.claim_certificate_id);
+  auto current = registry.find_certificate(request.certificate_id);
   if (!current || current->status != registry::kActive || current->thing_name != request.thing_name)
     throw RequestError(409, "CertificateNotActive", "the certificate this device connected with is no longer active for its thing");
   registry::CertificateRecord record;

@@ -3,22 +3,15 @@
 // reply it sends back.
 #include <string>
 
-#include "protocol/topics.h"
+#include "protocol/internal_messages.h"
 
 namespace provision::service {
 
-struct IncomingRequest {
-  std::string request_id;
-  protocol::RequestTopic topic;
+// Who asked and on which topic (set by the plugin only: a device's own user
+// properties are never forwarded; core/protocol/internal_messages.h), and
+// what it sent.
+struct IncomingRequest : protocol::InternalRequest {
   std::string payload;
-  // Set by the plugin only (a device's own user properties are never forwarded).
-  std::string client_id;
-  std::string claim_certificate_id;  // the requester's certificate (claim, enrollment or device)
-  std::string source_address;
-  std::string identity;              // "claim" | "enrollment" | "device"
-  std::string thing_name;            // devices
-  std::string registration_id;       // enrollments: from their certificate
-  std::string issuer_id;             // enrollments: their manufacturer CA
 };
 
 struct Reply {
