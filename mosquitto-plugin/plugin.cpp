@@ -17,6 +17,7 @@
 #include <string>
 
 #include "gatekeeper.h"
+#include "util/handle.h"
 
 namespace {
 
@@ -70,15 +71,15 @@ void perform(Actions& actions, bool may_kick) {
 
 provision::plugin::UserProperties user_properties(const mosquitto_property* properties) {
   provision::plugin::UserProperties out;
-  char* name = nullptr;
-  char* value = nullptr;
-  const mosquitto_property* p = mosquitto_property_read_string_pair(properties, MQTT_PROP_USER_PROPERTY, &name, &value, false);
-  while (p) {
+  bool skip_first = false;
+  for (const mosquitto_property* p = properties;; skip_first = true) {
+    char* name = nullptr;
+    char* value = nullptr;
+    p = mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &name, &value, skip_first);
+    // The library allocated both: freed here, also when emplace_back throws.
+    provision::Owned<char, mosquitto_free> owned_name(name), owned_value(value);
+    if (!p) break;
     out.emplace_back(str(name), str(value));
-    mosquitto_free(name);
-    mosquitto_free(value);
-    name = value = nullptr;
-    p = mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &name, &value, true);
   }
   return out;
 }
@@ -86,12 +87,13 @@ provision::plugin::UserProperties user_properties(const mosquitto_property* prop
 int on_basic_auth(int, void* event_data, void*) {
   auto* ed = static_cast<mosquitto_evt_basic_auth*>(event_data);
   try {
-    X509* certificate = static_cast<X509*>(mosquitto_client_certificate(ed->client));
+    // Ours to free (the broker gives a new reference), also when authenticate throws.
+    provision::Owned<X509, X509_free> certificate(static_cast<X509*>(mosquitto_client_certificate(ed->client)));
     provision::plugin::ClientInfo client{ed->client, str(mosquitto_client_id(ed->client)),
                                          str(mosquitto_client_address(ed->client))};
     auto result =
-        g_state.gatekeeper->authenticate(client, certificate, static_cast<int64_t>(std::time(nullptr)), steady_ms());
-    X509_free(certificate);
+        g_state.gatekeeper->authenticate(client, certificate.get(), static_cast<int64_t>(std::time(nullptr)), steady_ms());
+    certificate.reset();
     if (!result.allowed) return MOSQ_ERR_AUTH;
     // Identity comes from the certificate; whatever username the client sent
     // (e.g. an AWS SDK metrics string) is replaced, and SIGHUP keeps the client.

@@ -22,19 +22,11 @@
 #include <vector>
 
 #include "mqtt_session/session.h"
+#include "util/handle.h"
 
-namespace provision::mqtt_client {
+namespace provision::mqtt_session {
 namespace {
 
-template <auto Free>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-template <typename T, auto Free>
-using Owned = std::unique_ptr<T, Deleter<Free>>;
 using SslContextPtr = Owned<SSL_CTX, SSL_CTX_free>;
 using SslPtr = Owned<SSL, SSL_free>;
 using CertificatePtr = Owned<X509, X509_free>;
@@ -287,4 +279,4 @@ ConnectDiagnosis diagnose_connect_failure(const ConnectSettings& settings, int r
   }
 }
 
-}  // namespace provision::mqtt_client
+}  // namespace provision::mqtt_session

@@ -8,7 +8,7 @@
 // read locally, and a TLS handshake of its own with OpenSSL.
 #include <string>
 
-namespace provision::mqtt_client {
+namespace provision::mqtt_session {
 
 struct ConnectSettings;
 
@@ -35,4 +35,4 @@ struct ConnectDiagnosis {
 // came, else the CONNACK's reason (MQTT 5) or return code (3.1.1).
 ConnectDiagnosis diagnose_connect_failure(const ConnectSettings& settings, int return_code);
 
-}  // namespace provision::mqtt_client
+}  // namespace provision::mqtt_session

@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
-namespace provision::mqtt_client {
+namespace provision::mqtt_session {
 
 std::string Endpoint::uri() const { return "ssl://" + host + ":" + std::to_string(port); }
 
@@ -218,4 +218,4 @@ bool Session::wait_disconnected(std::chrono::milliseconds timeout) {
   return cv_.wait_for(lock, timeout, [&] { return lost_; });
 }
 
-}  // namespace provision::mqtt_client
+}  // namespace provision::mqtt_session

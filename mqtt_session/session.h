@@ -1,6 +1,8 @@
 #pragma once
-// Mutual-TLS MQTT connections with Paho MQTT C++, as every client of the
-// system makes them (the worker, the device tool, the benchmark, the tests).
+// Mutual-TLS MQTT connections with Paho MQTT C++, as the device side makes
+// them: provision-device and the integration tests. (The worker's links and
+// the benchmark's clients use libmosquitto: service/worker_link.h,
+// tools/bench/mqtt_client.h.)
 //
 // Paho MQTT C++ 1.2.0 facts: the client must be created with
 // MQTTVERSION_5 *and* connect with mqtt_version(5), or it silently speaks
@@ -19,7 +21,7 @@
 
 #include "mqtt_session/connect_diagnosis.h"
 
-namespace provision::mqtt_client {
+namespace provision::mqtt_session {
 
 struct TlsFiles {
   std::string ca_file;      // verifies the broker
@@ -133,4 +135,4 @@ class Session {
   bool lost_ = false;
 };
 
-}  // namespace provision::mqtt_client
+}  // namespace provision::mqtt_session

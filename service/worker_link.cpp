@@ -111,31 +111,27 @@ struct WorkerLink::Callbacks {
 WorkerLink::WorkerLink(LinkSettings settings, MessageHandler on_message, ReadyHandler on_ready)
     : settings_(std::move(settings)), on_message_(std::move(on_message)), on_ready_(std::move(on_ready)) {
   init_library();
-  mosq_ = mosquitto_new(settings_.client_id.c_str(), true, this);
+  mosq_.reset(mosquitto_new(settings_.client_id.c_str(), true, this));
   if (!mosq_) throw Error("cannot create the MQTT client " + settings_.client_id);
-  mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+  mosquitto_int_option(mosq_.get(), MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
   // Without it each reply waits on Nagle's algorithm behind the broker's delayed ACK (~40 ms).
-  mosquitto_int_option(mosq_, MOSQ_OPT_TCP_NODELAY, 1);
+  mosquitto_int_option(mosq_.get(), MOSQ_OPT_TCP_NODELAY, 1);
   // Publishes from other threads (replies of hook-bound registrations) only
   // queue and wake this link's thread: one thread uses the TLS connection.
-  mosquitto_threaded_set(mosq_, true);
-  int rc = mosquitto_tls_set(mosq_, settings_.ca_file.c_str(), nullptr, settings_.certificate.c_str(),
+  mosquitto_threaded_set(mosq_.get(), true);
+  int rc = mosquitto_tls_set(mosq_.get(), settings_.ca_file.c_str(), nullptr, settings_.certificate.c_str(),
                              settings_.private_key.c_str(), nullptr);
   if (rc != MOSQ_ERR_SUCCESS) {
-    mosquitto_destroy(mosq_);
     throw Error("TLS files of the worker (" + settings_.ca_file + ", " + settings_.certificate + ", " +
                 settings_.private_key + "): " + mosquitto_strerror(rc));
   }
-  mosquitto_connect_v5_callback_set(mosq_, &Callbacks::on_connect);
-  mosquitto_subscribe_v5_callback_set(mosq_, &Callbacks::on_subscribe);
-  mosquitto_disconnect_v5_callback_set(mosq_, &Callbacks::on_disconnect);
-  mosquitto_message_v5_callback_set(mosq_, &Callbacks::on_message);
+  mosquitto_connect_v5_callback_set(mosq_.get(), &Callbacks::on_connect);
+  mosquitto_subscribe_v5_callback_set(mosq_.get(), &Callbacks::on_subscribe);
+  mosquitto_disconnect_v5_callback_set(mosq_.get(), &Callbacks::on_disconnect);
+  mosquitto_message_v5_callback_set(mosq_.get(), &Callbacks::on_message);
 }
 
-WorkerLink::~WorkerLink() {
-  stop();
-  mosquitto_destroy(mosq_);
-}
+WorkerLink::~WorkerLink() { stop(); }
 
 void WorkerLink::start() {
   if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
@@ -147,18 +143,17 @@ void WorkerLink::stop() {
 }
 
 bool WorkerLink::publish(const std::string& topic, std::string_view payload, int qos,
-                         const std::vector<std::pair<const char*, std::string_view>>& user_properties) {
+                         const protocol::UserProperties& user_properties) {
   if (!subscribed_) return false;
   mosquitto_property* properties = nullptr;
   for (const auto& [name, value] : user_properties) {
-    // The library wants NUL-terminated strings.
-    if (mosquitto_property_add_string_pair(&properties, MQTT_PROP_USER_PROPERTY, name, std::string(value).c_str()) !=
+    if (mosquitto_property_add_string_pair(&properties, MQTT_PROP_USER_PROPERTY, name.c_str(), value.c_str()) !=
         MOSQ_ERR_SUCCESS) {
       mosquitto_property_free_all(&properties);
       return false;
     }
   }
-  int rc = mosquitto_publish_v5(mosq_, nullptr, topic.c_str(), static_cast<int>(payload.size()), payload.data(), qos, false,
+  int rc = mosquitto_publish_v5(mosq_.get(), nullptr, topic.c_str(), static_cast<int>(payload.size()), payload.data(), qos, false,
                                 properties);
   mosquitto_property_free_all(&properties);
   return rc == MOSQ_ERR_SUCCESS;
@@ -176,8 +171,8 @@ void WorkerLink::run() {
     // mosquitto_connect() once; then mosquitto_reconnect(), which reuses the
     // settings and leaves alone the wake-up socket pair that publishes from
     // other threads write to (mosquitto_connect replaces it).
-    int rc = first ? mosquitto_connect(mosq_, settings_.host.c_str(), settings_.port, settings_.keep_alive_seconds)
-                   : mosquitto_reconnect(mosq_);
+    int rc = first ? mosquitto_connect(mosq_.get(), settings_.host.c_str(), settings_.port, settings_.keep_alive_seconds)
+                   : mosquitto_reconnect(mosq_.get());
     first = false;
     if (rc != MOSQ_ERR_SUCCESS) {
       spdlog::warn("cannot connect to {}:{}: {}; retrying", settings_.host, settings_.port, describe(rc));
@@ -185,7 +180,7 @@ void WorkerLink::run() {
       continue;
     }
     // Bounded by stop(): each turn waits at most kLoopWaitMs.
-    while (!stopping_ && (rc = mosquitto_loop(mosq_, kLoopWaitMs, 1)) == MOSQ_ERR_SUCCESS) {
+    while (!stopping_ && (rc = mosquitto_loop(mosq_.get(), kLoopWaitMs, 1)) == MOSQ_ERR_SUCCESS) {
       if (subscribed_) delay = kFirstRetryDelay;
     }
     subscribed_ = false;
@@ -194,9 +189,9 @@ void WorkerLink::run() {
     pause();
   }
   subscribed_ = false;
-  if (mosquitto_disconnect_v5(mosq_, 0, nullptr) == MOSQ_ERR_SUCCESS) {
+  if (mosquitto_disconnect_v5(mosq_.get(), 0, nullptr) == MOSQ_ERR_SUCCESS) {
     // The DISCONNECT is queued (threaded mode): let the loop write it (bounded).
-    for (int i = 0; i < 10 && mosquitto_want_write(mosq_); ++i) mosquitto_loop_write(mosq_, 1);
+    for (int i = 0; i < 10 && mosquitto_want_write(mosq_.get()); ++i) mosquitto_loop_write(mosq_.get(), 1);
   }
 }
 

@@ -13,6 +13,8 @@
 // Thread safety: publish() may be called from any thread (libmosquitto
 // queues the packet and wakes the link's thread, which alone touches the TLS
 // connection). The handlers run on the link's thread.
+#include <mosquitto.h>
+
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -22,7 +24,9 @@
 #include <utility>
 #include <vector>
 
-struct mosquitto;  // libmosquitto's client
+#include "protocol/internal_messages.h"
+#include "util/handle.h"
+
 
 namespace provision::service {
 
@@ -67,8 +71,7 @@ class WorkerLink {
 
   // Queues a message for the broker (any thread). False when the link is not
   // connected: the message is dropped.
-  bool publish(const std::string& topic, std::string_view payload, int qos,
-               const std::vector<std::pair<const char*, std::string_view>>& user_properties);
+  bool publish(const std::string& topic, std::string_view payload, int qos, const protocol::UserProperties& user_properties);
 
  private:
   struct Callbacks;
@@ -77,7 +80,7 @@ class WorkerLink {
   LinkSettings settings_;
   MessageHandler on_message_;
   ReadyHandler on_ready_;
-  ::mosquitto* mosq_ = nullptr;
+  Owned<::mosquitto, mosquitto_destroy> mosq_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> subscribed_{false};

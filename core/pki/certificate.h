@@ -11,12 +11,11 @@
 #include <string_view>
 #include <vector>
 
+#include "util/handle.h"
+
 namespace provision::pki {
 
-struct X509Free {
-  void operator()(X509* cert) const { X509_free(cert); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
+using X509Ptr = Owned<X509, X509_free>;
 
 class Certificate {
  public:

@@ -7,12 +7,11 @@
 #include <string>
 #include <string_view>
 
+#include "util/handle.h"
+
 namespace provision::pki {
 
-struct EvpPkeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
+using EvpPkeyPtr = Owned<EVP_PKEY, EVP_PKEY_free>;
 
 class PrivateKey {
  public:

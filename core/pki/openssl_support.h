@@ -11,18 +11,11 @@
 #include <utility>
 #include <vector>
 
+#include "util/handle.h"
+
 namespace provision::pki::detail {
 
-template <auto Free>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-// std::unique_ptr that releases with the OpenSSL function `Free`.
-template <typename T, auto Free>
-using Owned = std::unique_ptr<T, Deleter<Free>>;
+using provision::Owned;  // core/util/handle.h
 
 using BioPtr = Owned<BIO, BIO_free>;
 using NamePtr = Owned<X509_NAME, X509_NAME_free>;

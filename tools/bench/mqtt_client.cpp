@@ -34,25 +34,24 @@ void init_mosquitto_library() {
 
 MqttClient::MqttClient(const std::string& client_id, const TlsContext& tls) {
   init_mosquitto_library();
-  mosq_ = mosquitto_new(client_id.c_str(), true, this);
+  mosq_.reset(mosquitto_new(client_id.c_str(), true, this));
   if (!mosq_) throw Error("mosquitto_new failed for client " + client_id);
-  mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
-  mosquitto_int_option(mosq_, MOSQ_OPT_TCP_NODELAY, 1);  // Nagle stalls TLS request/response
+  mosquitto_int_option(mosq_.get(), MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+  mosquitto_int_option(mosq_.get(), MOSQ_OPT_TCP_NODELAY, 1);  // Nagle stalls TLS request/response
   // The context as it is (it verifies the broker itself); libmosquitto takes a reference.
-  int rc = mosquitto_int_option(mosq_, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
-  if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_void_option(mosq_, MOSQ_OPT_SSL_CTX, tls.get());
+  int rc = mosquitto_int_option(mosq_.get(), MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
+  if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_void_option(mosq_.get(), MOSQ_OPT_SSL_CTX, tls.get());
   if (rc != MOSQ_ERR_SUCCESS) {
-    mosquitto_destroy(mosq_);
     throw Error("TLS settings for client " + client_id + ": " + mosquitto_strerror(rc));
   }
-  mosquitto_connect_v5_callback_set(mosq_, &MqttClient::on_connect);
-  mosquitto_disconnect_v5_callback_set(mosq_, &MqttClient::on_disconnect);
-  mosquitto_subscribe_v5_callback_set(mosq_, &MqttClient::on_subscribe);
-  mosquitto_publish_v5_callback_set(mosq_, &MqttClient::on_publish);
-  mosquitto_message_v5_callback_set(mosq_, &MqttClient::on_message);
+  mosquitto_connect_v5_callback_set(mosq_.get(), &MqttClient::on_connect);
+  mosquitto_disconnect_v5_callback_set(mosq_.get(), &MqttClient::on_disconnect);
+  mosquitto_subscribe_v5_callback_set(mosq_.get(), &MqttClient::on_subscribe);
+  mosquitto_publish_v5_callback_set(mosq_.get(), &MqttClient::on_publish);
+  mosquitto_message_v5_callback_set(mosq_.get(), &MqttClient::on_message);
 }
 
-MqttClient::~MqttClient() { mosquitto_destroy(mosq_); }
+MqttClient::~MqttClient() = default;
 
 // --------------------------------------------------------------- callbacks
 
@@ -105,7 +104,7 @@ Failure MqttClient::drive_until(Done done, Clock::time_point deadline, std::stri
     auto now = Clock::now();
     if (now >= deadline) return "timeout waiting for " + std::string(waiting_for);
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
-    int rc = mosquitto_loop(mosq_, static_cast<int>(std::clamp<int64_t>(left, 1, kMaxLoopWaitMs)), 1);
+    int rc = mosquitto_loop(mosq_.get(), static_cast<int>(std::clamp<int64_t>(left, 1, kMaxLoopWaitMs)), 1);
     if (rc != MOSQ_ERR_SUCCESS && !done()) {
       note_loop_error(rc);
       return failure_;
@@ -114,7 +113,7 @@ Failure MqttClient::drive_until(Done done, Clock::time_point deadline, std::stri
 }
 
 Failure MqttClient::connect(const Endpoint& broker, Clock::time_point deadline) {
-  int rc = mosquitto_connect(mosq_, broker.host.c_str(), broker.port, kKeepAliveSeconds);
+  int rc = mosquitto_connect(mosq_.get(), broker.host.c_str(), broker.port, kKeepAliveSeconds);
   if (rc != MOSQ_ERR_SUCCESS) {
     note_loop_error(rc);
     return rc == MOSQ_ERR_ERRNO ? "TCP connect failed" : failure_;
@@ -127,7 +126,7 @@ Failure MqttClient::subscribe(const std::vector<std::string>& filters, Clock::ti
   std::vector<char*> pointers;
   for (auto& f : copies) pointers.push_back(f.data());
   int mid = 0;
-  int rc = mosquitto_subscribe_multiple(mosq_, &mid, static_cast<int>(pointers.size()), pointers.data(), 1, 0, nullptr);
+  int rc = mosquitto_subscribe_multiple(mosq_.get(), &mid, static_cast<int>(pointers.size()), pointers.data(), 1, 0, nullptr);
   if (rc != MOSQ_ERR_SUCCESS) return std::string("subscribe: ") + mosquitto_strerror(rc);
   Failure failure = drive_until([&] { return subscribe_acks_.count(mid) > 0; }, deadline, "SUBACK");
   if (!failure.empty()) return failure;
@@ -138,7 +137,7 @@ Failure MqttClient::subscribe(const std::vector<std::string>& filters, Clock::ti
 }
 
 Failure MqttClient::publish_qos1(const std::string& topic, std::string_view payload, int& mid) {
-  int rc = mosquitto_publish_v5(mosq_, &mid, topic.c_str(), static_cast<int>(payload.size()), payload.data(), 1, false,
+  int rc = mosquitto_publish_v5(mosq_.get(), &mid, topic.c_str(), static_cast<int>(payload.size()), payload.data(), 1, false,
                                 nullptr);
   if (rc != MOSQ_ERR_SUCCESS) return std::string("publish: ") + mosquitto_strerror(rc);
   return {};
@@ -193,16 +192,16 @@ Failure MqttClient::request(const std::string& topic, std::string_view payload,
 void MqttClient::disconnect() {
   if (!connected_) return;
   disconnecting_ = true;
-  mosquitto_disconnect_v5(mosq_, 0, nullptr);
+  mosquitto_disconnect_v5(mosq_.get(), 0, nullptr);
   // Normally written inside mosquitto_disconnect; flush a partial write (bounded).
-  for (int i = 0; i < 10 && mosquitto_want_write(mosq_); ++i) mosquitto_loop_write(mosq_, 1);
+  for (int i = 0; i < 10 && mosquitto_want_write(mosq_.get()); ++i) mosquitto_loop_write(mosq_.get(), 1);
   connected_ = false;
 }
 
 // ------------------------------------------------------------ non-blocking
 
 Failure MqttClient::start_connect(const Endpoint& broker, int keepalive_seconds) {
-  int rc = mosquitto_connect(mosq_, broker.host.c_str(), broker.port, keepalive_seconds);
+  int rc = mosquitto_connect(mosq_.get(), broker.host.c_str(), broker.port, keepalive_seconds);
   if (rc != MOSQ_ERR_SUCCESS) {
     note_loop_error(rc);
     if (rc == MOSQ_ERR_ERRNO) failure_ = "TCP connect failed";
@@ -211,13 +210,13 @@ Failure MqttClient::start_connect(const Endpoint& broker, int keepalive_seconds)
   return {};
 }
 
-int MqttClient::socket() const { return mosquitto_socket(mosq_); }
+int MqttClient::socket() const { return mosquitto_socket(mosq_.get()); }
 
-bool MqttClient::wants_write() const { return mosquitto_want_write(mosq_); }
+bool MqttClient::wants_write() const { return mosquitto_want_write(mosq_.get()); }
 
 void MqttClient::pump(bool readable, bool writable) {
-  if (readable) note_loop_error(mosquitto_loop_read(mosq_, 1));
-  if (writable && failure_.empty() && mosquitto_socket(mosq_) >= 0) note_loop_error(mosquitto_loop_write(mosq_, 1));
+  if (readable) note_loop_error(mosquitto_loop_read(mosq_.get(), 1));
+  if (writable && failure_.empty() && mosquitto_socket(mosq_.get()) >= 0) note_loop_error(mosquitto_loop_write(mosq_.get(), 1));
 }
 
 }  // namespace provision::bench

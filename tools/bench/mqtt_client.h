@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tls_context.h"
+#include "util/handle.h"
 
 namespace provision::bench {
 
@@ -90,7 +91,7 @@ class MqttClient {
   Failure publish_qos1(const std::string& topic, std::string_view payload, int& mid);
   void note_loop_error(int rc);
 
-  struct mosquitto* mosq_ = nullptr;
+  Owned<struct mosquitto, mosquitto_destroy> mosq_;
   bool connected_ = false;
   bool disconnecting_ = false;
   Failure failure_;
