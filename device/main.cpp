@@ -69,17 +69,17 @@ struct Failure {
   std::string message;
 };
 
-mqtt_client::ConnectSettings connection(const Settings& s, std::string cert, std::string key, std::string client_id) {
-  mqtt_client::ConnectSettings c;
+mqtt_session::ConnectSettings connection(const Settings& s, std::string cert, std::string key, std::string client_id) {
+  mqtt_session::ConnectSettings c;
   c.endpoint = {s.host, s.port};
   c.tls = {s.ca_file, std::move(cert), std::move(key)};
   c.client_id = std::move(client_id);
-  c.protocol = s.mqtt311 ? mqtt_client::Protocol::V311 : mqtt_client::Protocol::V5;
+  c.protocol = s.mqtt311 ? mqtt_session::Protocol::V311 : mqtt_session::Protocol::V5;
   c.timeout = std::chrono::seconds(s.timeout_s);
   return c;
 }
 
-void connect(mqtt_client::Session& session, const char* as) {
+void connect(mqtt_session::Session& session, const char* as) {
   try {
     session.connect();
   } catch (const mqtt::exception& e) {  // a ConnectError: says why in words
@@ -128,7 +128,7 @@ int run(const Settings& s) {
 
   // 1. Connection with the provisioning identity (claim or factory
   // certificate): a certificate, then the registration.
-  mqtt_client::Session claim(connection(s, s.claim_cert, s.claim_key, claim_client_id));
+  mqtt_session::Session claim(connection(s, s.claim_cert, s.claim_key, claim_client_id));
   connect(claim, "with the provisioning certificate");
   device::ProvisioningClient client(claim, alias, timeout, s.cbor ? protocol::Format::Cbor : protocol::Format::Json);
 
@@ -167,7 +167,7 @@ int run(const Settings& s) {
   // publish to (the connect alone shows the new certificate works).
   std::string topic = s.topic;
   if (topic.empty()) topic = json::string_member(configuration, "telemetryTopic").value_or("");
-  mqtt_client::Session device(connection(s, (out / "device.pem").string(), (out / "device.key").string(), thing_name));
+  mqtt_session::Session device(connection(s, (out / "device.pem").string(), (out / "device.key").string(), thing_name));
   connect(device, "with the new device certificate");
   std::optional<int> reason;
   if (!topic.empty()) reason = device.publish(topic, s.message, 1);

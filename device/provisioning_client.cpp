@@ -23,7 +23,7 @@ std::string Outcome::describe() const {
   return "unknown";
 }
 
-ProvisioningClient::ProvisioningClient(mqtt_client::Session& session, protocol::Alias alias,
+ProvisioningClient::ProvisioningClient(mqtt_session::Session& session, protocol::Alias alias,
                                        std::chrono::milliseconds timeout, protocol::Format format)
     : session_(session), alias_(alias), timeout_(timeout), format_(format) {}
 

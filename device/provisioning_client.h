@@ -1,7 +1,7 @@
 #pragma once
 // The device side of the provisioning protocol over an MQTT session: the
 // three operations, each as "subscribe to both replies, publish, wait".
-// Used by provision-device, provision-bench and the integration tests.
+// Used by provision-device and the integration tests.
 #include <rapidjson/document.h>
 
 #include <chrono>
@@ -30,7 +30,7 @@ struct Outcome {
 
 class ProvisioningClient {
  public:
-  ProvisioningClient(mqtt_client::Session& session, protocol::Alias alias = protocol::Alias::Provision,
+  ProvisioningClient(mqtt_session::Session& session, protocol::Alias alias = protocol::Alias::Provision,
                      std::chrono::milliseconds timeout = std::chrono::seconds(10),
                      protocol::Format format = protocol::Format::Json);
 
@@ -45,7 +45,7 @@ class ProvisioningClient {
   Outcome request(const protocol::RequestTopic& topic, const std::string& payload);
 
  private:
-  mqtt_client::Session& session_;
+  mqtt_session::Session& session_;
   // Encodes a request document in this client's format.
   std::string encode(const rapidjson::Value& document) const;
   protocol::RequestTopic topic(protocol::Operation operation, const std::string& template_name = "") const;

@@ -373,7 +373,7 @@ TEST_CASE("admin API claims: a created key is shown once, the claim connects, a 
   // the claim connects with its key; disabled, it is cut off and refused
   auto files = write_identity(stack, "installer-claim", pem, key);
   {
-    mqtt_client::Session session(stack.client(files, "installer-1"));
+    mqtt_session::Session session(stack.client(files, "installer-1"));
     REQUIRE_NOTHROW(session.connect());
     auto disabled = admin.patch("/v1/claims/" + id, R"({"status":"INACTIVE"})");
     REQUIRE_STATUS(disabled, 200);
@@ -383,7 +383,7 @@ TEST_CASE("admin API claims: a created key is shown once, the claim connects, a 
     CHECK(session.wait_disconnected(2s));
     session.disconnect();
   }
-  mqtt_client::Session again(stack.client(files, "installer-2"));
+  mqtt_session::Session again(stack.client(files, "installer-2"));
   CHECK_THROWS(again.connect());
   CHECK(wait_for_text(stack.broker_log, "is INACTIVE", 2s));
   CHECK(admin.get("/v1/claims?status=INACTIVE").strings("/items", "id") == std::vector<std::string>{id});
@@ -500,7 +500,7 @@ TEST_CASE("admin API things and certificates: a provisioned device listed, read 
   CHECK(pki::Certificate::from_pem(certificate.str("/certificatePem")).id() == device.certificate_id);
 
   // revoked: cut off, final, refused at connect
-  mqtt_client::Session session(stack.client(device.files, device.thing_name));
+  mqtt_session::Session session(stack.client(device.files, device.thing_name));
   session.connect();
   auto revoked = admin.patch("/v1/certificates/" + device.certificate_id, R"({"status":"REVOKED"})");
   REQUIRE_STATUS(revoked, 200);
@@ -513,7 +513,7 @@ TEST_CASE("admin API things and certificates: a provisioned device listed, read 
   auto before = snapshot(stack);
   CHECK_ERROR(admin.patch("/v1/certificates/" + device.certificate_id, R"({"status":"ACTIVE"})"), 409, "Conflict");
   CHECK(snapshot(stack) == before);
-  mqtt_client::Session again(stack.client(device.files, device.thing_name));
+  mqtt_session::Session again(stack.client(device.files, device.thing_name));
   CHECK_THROWS(again.connect());
 }
 
@@ -555,7 +555,7 @@ TEST_CASE("admin API programmatic registration: with a CSR and with a key made b
     CHECK(stack.registry().find_certificate(certificate.id())->thing_name == "demo-901");
 
     auto files = write_identity(stack, "demo-901", certificate.to_pem(), key.to_pem());
-    mqtt_client::Session session(stack.client(files, "demo-901"));
+    mqtt_session::Session session(stack.client(files, "demo-901"));
     session.connect();
     CHECK(session.publish("devices/demo-901/telemetry", "{}") == 0);
     session.disconnect();
@@ -1003,7 +1003,7 @@ TEST_CASE("admin API deprovision: cuts a connected device off, removes its certi
   World world(stack);
   Api operator_api(stack.admin_port, world.new_token("operator", "ops"));
   auto device = provision_device(stack, "801");
-  mqtt_client::Session session(stack.client(device.files, device.thing_name));
+  mqtt_session::Session session(stack.client(device.files, device.thing_name));
   session.connect();
   REQUIRE(session.publish("devices/demo-801/telemetry", "{}") == 0);
 
@@ -1027,7 +1027,7 @@ TEST_CASE("admin API deprovision: cuts a connected device off, removes its certi
     return r.action == "DeprovisionThing" && r.subject == "demo-801" && r.actor == "api:ops" && r.result == "ok";
   }));
 
-  mqtt_client::Session again(stack.client(device.files, device.thing_name));
+  mqtt_session::Session again(stack.client(device.files, device.thing_name));
   CHECK_THROWS(again.connect());
 
   auto second = operator_api.post("/v1/things/demo-801/deprovision");
@@ -1056,7 +1056,7 @@ TEST_CASE("admin API factory: registers and unregisters things, in one call or s
     auto registered = factory.post("/v1/register", R"({"templateName":"DemoFleet","parameters":{"SerialNumber":"902"}})");
     REQUIRE_STATUS(registered, 201);
     const std::string id = registered.str("/certificateId");
-    mqtt_client::Session session(stack.client({(stack.dir / "902.pem").string(), (stack.dir / "902.key").string()}, "demo-902"));
+    mqtt_session::Session session(stack.client({(stack.dir / "902.pem").string(), (stack.dir / "902.key").string()}, "demo-902"));
     write_file(stack.dir / "902.pem", registered.str("/certificatePem"), 0644);
     write_file(stack.dir / "902.key", registered.str("/privateKey"), 0600);
     session.connect();

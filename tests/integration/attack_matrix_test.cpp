@@ -26,7 +26,7 @@ namespace {
 constexpr int kNotAuthorized = 0x87;
 
 // Subscribes one filter at a time so each refusal is known for itself.
-int subscribe_one(mqtt_client::Session& session, const std::string& filter) { return session.subscribe({filter}).at(0); }
+int subscribe_one(mqtt_session::Session& session, const std::string& filter) { return session.subscribe({filter}).at(0); }
 
 struct Discard {
   using Ch = char;
@@ -59,7 +59,7 @@ struct RawReply {
 };
 
 // Publishes `payload` on the request topic and waits for the reply, as bytes.
-std::optional<RawReply> raw_request(mqtt_client::Session& session, const protocol::RequestTopic& topic,
+std::optional<RawReply> raw_request(mqtt_session::Session& session, const protocol::RequestTopic& topic,
                                     const std::string& payload) {
   const std::string accepted = protocol::reply_topic(topic, true), rejected = protocol::reply_topic(topic, false);
   REQUIRE(session.subscribe({accepted, rejected}) == std::vector<int>{1, 1});
@@ -77,7 +77,7 @@ TEST_CASE("a claim client may subscribe only to the reply topics of what it may 
   Stack stack;
   stack.registry().add_template_version("OtherFleet", R"({"Parameters":{"SerialNumber":{"Type":"String"}},
     "Resources":{"thing":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":{"Ref":"SerialNumber"}}}}})");
-  mqtt_client::Session claim(stack.claim("claim-subscriber"));
+  mqtt_session::Session claim(stack.claim("claim-subscriber"));
   claim.connect();
 
   for (const char* refused : {"#", "+/#", "$provision/#", "$provision/+/+/+/+", "$aws/#", "_provision/#", "_provision/requests",
@@ -100,7 +100,7 @@ TEST_CASE("a claim client may subscribe only to the reply topics of what it may 
 
 TEST_CASE("a claim client may publish only provisioning requests it is allowed") {
   Stack stack;
-  mqtt_client::Session claim(stack.claim("claim-publisher"));
+  mqtt_session::Session claim(stack.claim("claim-publisher"));
   claim.connect();
   for (const char* refused : {"devices/demo-1/telemetry", "_provision/requests", "_provision/replies",
                               "$provision/certificates/create/json/accepted", "$provision/templates/DemoFleet/provision/json/rejected",
@@ -120,7 +120,7 @@ TEST_CASE("clients without a registered identity are refused at connect") {
   Stack stack;
   SECTION("a certificate from an unknown CA") {
     auto files = stack.foreign_certificate("stranger");
-    mqtt_client::Session stranger(stack.client(files, "stranger"));
+    mqtt_session::Session stranger(stack.client(files, "stranger"));
     CHECK_THROWS(stranger.connect());
     CHECK_FALSE(stranger.connected());
   }
@@ -128,21 +128,21 @@ TEST_CASE("clients without a registered identity are refused at connect") {
     auto settings = stack.claim("anonymous");
     settings.tls.certificate.clear();
     settings.tls.private_key.clear();
-    mqtt_client::Session anonymous(settings);
+    mqtt_session::Session anonymous(settings);
     CHECK_THROWS(anonymous.connect());
   }
   SECTION("a claim certificate that was disabled") {
     auto reg = stack.registry();
     auto claim_id = pki::Certificate::load(stack.pki.claim_cert).id();
     REQUIRE(reg.set_claim_status(claim_id, "INACTIVE"));
-    mqtt_client::Session claim(stack.claim("disabled-claim"));
+    mqtt_session::Session claim(stack.claim("disabled-claim"));
     CHECK_THROWS(claim.connect());
     CHECK(wait_for_text(stack.broker_log, "is INACTIVE", 2s));
   }
   SECTION("a username sent by the device is neither trusted nor refused") {
     auto settings = stack.claim("sdk-device");
     settings.username = "?SDK=CPPv2&Version=1.0&Platform=Linux";
-    mqtt_client::Session claim(settings);
+    mqtt_session::Session claim(settings);
     claim.connect();
     CHECK(claim.connected());
     CHECK(wait_for_text(stack.broker_log, "u'claim:", 2s));
@@ -153,7 +153,7 @@ TEST_CASE("a provisioned device is refused on topics outside its policy") {
   Stack stack;
   auto device = provision_device(stack, "501");
   auto other = provision_device(stack, "502");
-  mqtt_client::Session session(stack.client(device.files, device.thing_name));
+  mqtt_session::Session session(stack.client(device.files, device.thing_name));
   session.connect();
 
   CHECK(session.publish("devices/demo-501/telemetry", "{}") == 0);
@@ -172,13 +172,13 @@ TEST_CASE("a provisioned device is refused on topics outside its policy") {
   // waits on the first one's select() timeout during its TLS handshake.)
 
   // another device cannot reach it either
-  mqtt_client::Session second(stack.client(other.files, other.thing_name));
+  mqtt_session::Session second(stack.client(other.files, other.thing_name));
   second.connect();
   CHECK(second.publish("devices/demo-501/commands", "{}") == kNotAuthorized);
   second.disconnect();
 
   // connecting with a client id other than its thing name is refused, with the reason logged
-  mqtt_client::Session spoofed(stack.client(device.files, "demo-502"));
+  mqtt_session::Session spoofed(stack.client(device.files, "demo-502"));
   CHECK_THROWS(spoofed.connect());
   CHECK(wait_for_text(stack.broker_log, "policy does not allow connect with client id 'demo-502'", 2s));
 }
@@ -186,7 +186,7 @@ TEST_CASE("a provisioned device is refused on topics outside its policy") {
 TEST_CASE("a device with a revoked certificate is cut off within a second and refused when it reconnects") {
   Stack stack;
   auto device = provision_device(stack, "revoked");
-  mqtt_client::Session session(stack.client(device.files, device.thing_name));
+  mqtt_session::Session session(stack.client(device.files, device.thing_name));
   session.connect();
   REQUIRE(session.publish("devices/demo-revoked/telemetry", "{}") == 0);
 
@@ -197,7 +197,7 @@ TEST_CASE("a device with a revoked certificate is cut off within a second and re
   WARN("cut off " << elapsed.count() << " ms after the revocation was committed");
   CHECK(wait_for_text(stack.broker_log, "cutting off client 'demo-revoked'", 1s));
 
-  mqtt_client::Session again(stack.client(device.files, device.thing_name));
+  mqtt_session::Session again(stack.client(device.files, device.thing_name));
   CHECK_THROWS(again.connect());
   CHECK(wait_for_text(stack.broker_log, "is REVOKED", 1s));
 }
@@ -205,17 +205,17 @@ TEST_CASE("a device with a revoked certificate is cut off within a second and re
 TEST_CASE("deleting a thing or disabling a claim cuts its clients off") {
   Stack stack;
   auto device = provision_device(stack, "deleted");
-  mqtt_client::Session session(stack.client(device.files, device.thing_name));
+  mqtt_session::Session session(stack.client(device.files, device.thing_name));
   session.connect();
   stack.provisiond({"thing", "delete", device.thing_name});
   CHECK(session.wait_disconnected(1000ms));
   session.disconnect();
 
-  mqtt_client::Session claim(stack.claim("claim-to-disable"));
+  mqtt_session::Session claim(stack.claim("claim-to-disable"));
   claim.connect();
   stack.provisiond({"claim", "set-status", pki::Certificate::load(stack.pki.claim_cert).id(), "INACTIVE"});
   CHECK(claim.wait_disconnected(1000ms));
-  mqtt_client::Session again(stack.claim("claim-to-disable"));
+  mqtt_session::Session again(stack.claim("claim-to-disable"));
   CHECK_THROWS(again.connect());
 }
 
@@ -224,7 +224,7 @@ TEST_CASE("an expired claim is refused at connect") {
   auto files = stack.new_claim("expired-claim");
   stack.provisiond({"claim", "register", files.certificate, "--templates", "DemoFleet", "--expires-at",
                     std::to_string(unix_now() - 60)});
-  mqtt_client::Session claim(stack.client(files, "expired"));
+  mqtt_session::Session claim(stack.client(files, "expired"));
   CHECK_THROWS(claim.connect());
   CHECK(wait_for_text(stack.broker_log, "expired", 1s));
 }
@@ -233,7 +233,7 @@ TEST_CASE("a claim for a template it is not allowed: refused by the broker") {
   Stack stack;
   stack.registry().add_template_version("OtherFleet", R"({"Parameters":{"SerialNumber":{"Type":"String"}},
     "Resources":{"thing":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":{"Ref":"SerialNumber"}}}}})");
-  mqtt_client::Session claim(stack.claim("claim-other-template"));
+  mqtt_session::Session claim(stack.claim("claim-other-template"));
   claim.connect();
   CHECK(subscribe_one(claim, "$provision/templates/OtherFleet/provision/json/accepted") >= 0x80);
   CHECK(claim.publish("$provision/templates/OtherFleet/provision/json", R"({"certificateOwnershipToken":"x"})") ==
@@ -243,7 +243,7 @@ TEST_CASE("a claim for a template it is not allowed: refused by the broker") {
 
 TEST_CASE("payload too large on a provisioning topic: refused by the broker") {
   Stack stack;
-  mqtt_client::Session claim(stack.claim("claim-large"));
+  mqtt_session::Session claim(stack.claim("claim-large"));
   claim.connect();
   CHECK(claim.publish("$provision/certificates/create-from-csr/json", std::string(16385, 'x')) == kNotAuthorized);
   CHECK(claim.publish("$provision/certificates/create-from-csr/json", std::string(16384, 'x')) != kNotAuthorized);
@@ -251,7 +251,7 @@ TEST_CASE("payload too large on a provisioning topic: refused by the broker") {
 
 TEST_CASE("a retained publish on a provisioning topic: refused by the broker") {
   Stack stack;
-  mqtt_client::Session claim(stack.claim("claim-retain"));
+  mqtt_session::Session claim(stack.claim("claim-retain"));
   claim.connect();
   CHECK(claim.publish("$provision/certificates/create/json", "{}", 1, true) == kNotAuthorized);
   // and a QoS 2 request is refused too
@@ -263,7 +263,7 @@ TEST_CASE("rate limits: requests over the limit get 429 Throttled, connects over
   // one token per 10 s: the buckets do not refill during the test
   options.plugin_options = {{"request_rate_per_claim", "0.1/3"}, {"connect_rate_per_address", "0.1/4"}};
   Stack stack(options);  // the worker's own connect is not limited
-  mqtt_client::Session claim(stack.claim("claim-flood"));
+  mqtt_session::Session claim(stack.claim("claim-flood"));
   claim.connect();
   device::ProvisioningClient client(claim);
   int accepted = 0, throttled = 0;
@@ -282,7 +282,7 @@ TEST_CASE("rate limits: requests over the limit get 429 Throttled, connects over
 
   int refused = 0;
   for (int i = 0; i < 6; ++i) {
-    mqtt_client::Session extra(stack.claim("burst-" + std::to_string(i)));
+    mqtt_session::Session extra(stack.claim("burst-" + std::to_string(i)));
     try {
       extra.connect();
       extra.disconnect();
@@ -296,7 +296,7 @@ TEST_CASE("rate limits: requests over the limit get 429 Throttled, connects over
 
 TEST_CASE("new plugin options take effect on SIGHUP while clients stay connected") {
   Stack stack;
-  mqtt_client::Session claim(stack.claim("claim-reload"));
+  mqtt_session::Session claim(stack.claim("claim-reload"));
   claim.connect();
   CHECK(claim.publish("$provision/certificates/create/json", std::string(1000, ' ')) != kNotAuthorized);
   stack.set_reloadable_plugin_option("max_payload", "512");
@@ -311,22 +311,22 @@ TEST_CASE("new plugin options take effect on SIGHUP while clients stay connected
 
 TEST_CASE("a reply-topic subscription by a second client sharing the claim receives nothing of the first's") {
   Stack stack;
-  mqtt_client::Session listener(stack.claim("shared-listener"));
+  mqtt_session::Session listener(stack.claim("shared-listener"));
   listener.connect();
   REQUIRE(listener.subscribe({"$provision/certificates/create/json/+", "$provision/templates/DemoFleet/provision/json/+"}) ==
           std::vector<int>{1, 1});
   listener.disconnect();  // one connected Paho client at a time (see above); the broker keeps no session (clean start)
-  mqtt_client::ConnectSettings persistent = stack.claim("shared-listener-persistent", mqtt_client::Protocol::V311);
+  mqtt_session::ConnectSettings persistent = stack.claim("shared-listener-persistent", mqtt_session::Protocol::V311);
   persistent.clean_start = false;
   {
-    mqtt_client::Session keeper(persistent);
+    mqtt_session::Session keeper(persistent);
     keeper.connect();
     REQUIRE(keeper.subscribe({"$provision/certificates/create/json/+"}) == std::vector<int>{1});
     keeper.disconnect();
   }
   // While the listener's persistent session is offline, another device provisions.
   provision_device(stack, "private");
-  mqtt_client::Session keeper(persistent);
+  mqtt_session::Session keeper(persistent);
   keeper.connect();
   CHECK_FALSE(keeper.next_message(500ms));  // nothing was queued for it
 }
@@ -335,7 +335,7 @@ TEST_CASE("hostile JSON requests get a precise InvalidPayload rejection that is 
   StackOptions options;
   options.plugin_options = {{"max_payload", "1048576"}};  // the largest the plugin allows
   Stack stack(options);
-  mqtt_client::Session claim(stack.claim("claim-hostile"));
+  mqtt_session::Session claim(stack.claim("claim-hostile"));
   claim.connect();
   device::ProvisioningClient client(claim);
   using protocol::Alias;

@@ -115,7 +115,7 @@ struct TelemetryWatcher {
     REQUIRE(session->subscribe({"devices/+/telemetry"}) == std::vector<int>{1});
   }
   CertificateFiles files;
-  std::optional<mqtt_client::Session> session;
+  std::optional<mqtt_session::Session> session;
 };
 
 void check_active_thing(Stack& stack, const std::string& thing, const std::string& certificate_id) {

@@ -13,7 +13,7 @@ using namespace std::chrono_literals;
 TEST_CASE("SIGHUP keeps certificate-only clients connected and working") {
   Stack stack;
   auto device = provision_device(stack, "hup");
-  mqtt_client::Session session(stack.client(device.files, device.thing_name));
+  mqtt_session::Session session(stack.client(device.files, device.thing_name));
   session.connect();
   size_t reloads = count_text(stack.broker_log, "Reloading config");
   stack.signal_broker(SIGHUP);
@@ -29,7 +29,7 @@ TEST_CASE("client ids with MQTT wildcards or slashes get their own replies") {
   Stack stack;
   for (std::string client_id : {"a/+/#", "#", "+", "x/y"}) {
     INFO(client_id);
-    mqtt_client::Session claim(stack.claim(client_id));
+    mqtt_session::Session claim(stack.claim(client_id));
     claim.connect();
     device::ProvisioningClient client(claim);
     auto outcome = client.create_keys_and_certificate();
@@ -41,7 +41,7 @@ TEST_CASE("client ids with MQTT wildcards or slashes get their own replies") {
 
 TEST_CASE("an empty client id gets an id from the broker and still provisions") {
   Stack stack;
-  mqtt_client::Session claim(stack.claim(""));
+  mqtt_session::Session claim(stack.claim(""));
   claim.connect();
   device::ProvisioningClient client(claim);
   CHECK(client.create_keys_and_certificate().accepted());
@@ -49,7 +49,7 @@ TEST_CASE("an empty client id gets an id from the broker and still provisions") 
 
 TEST_CASE("garbage on the request topics never reaches the worker as anything but a rejection") {
   Stack stack;
-  mqtt_client::Session claim(stack.claim("garbage"));
+  mqtt_session::Session claim(stack.claim("garbage"));
   claim.connect();
   device::ProvisioningClient client(claim);
   protocol::RequestTopic csr{protocol::Operation::CreateCertificateFromCsr, protocol::Format::Json, protocol::Alias::Provision, ""};
@@ -86,7 +86,7 @@ TEST_CASE("with no worker connected a device gets its 503 at once, not after the
   options.start_worker = false;
   Stack stack(options);
   auto ask = [&](const std::string& client_id) {
-    mqtt_client::Session claim(stack.claim(client_id));
+    mqtt_session::Session claim(stack.claim(client_id));
     claim.connect();
     device::ProvisioningClient client(claim, protocol::Alias::Provision, 5s);
     auto started = std::chrono::steady_clock::now();

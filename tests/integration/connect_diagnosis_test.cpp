@@ -106,12 +106,12 @@ TEST_CASE("connect diagnosis: the broker does not accept our certificate (its CA
   CHECK_THAT(run.output, Catch::Contains("the CA that issued it is not trusted by the broker"));
 
   // The library says the same to any client program, and what kind of failure it was.
-  mqtt_client::Session session(stack.client(stranger, "stranger"));
+  mqtt_session::Session session(stack.client(stranger, "stranger"));
   try {
     session.connect();
     FAIL("connected with a certificate from a CA the broker does not know");
-  } catch (const mqtt_client::ConnectError& e) {
-    CHECK(e.failure() == mqtt_client::ConnectFailure::ClientCertificateRejected);
+  } catch (const mqtt_session::ConnectError& e) {
+    CHECK(e.failure() == mqtt_session::ConnectFailure::ClientCertificateRejected);
     CHECK(e.get_return_code() == -1);  // still Paho's exception, with Paho's code
     CHECK_THAT(e.what(), Catch::Contains("did not accept our certificate") && Catch::Contains("MQTT error [-1]"));
   }

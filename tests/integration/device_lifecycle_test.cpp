@@ -27,7 +27,7 @@ TEST_CASE("a device renews its certificate and the old one is retired once the n
   auto key = pki::PrivateKey::generate_ec();
   rapidjson::Document reply;
   {
-    mqtt_client::Session session(stack.client(device.files, device.thing_name));
+    mqtt_session::Session session(stack.client(device.files, device.thing_name));
     session.connect();
     device::ProvisioningClient client(session);
     auto outcome = client.renew_certificate(pki::create_csr(key, {{"CN", "renewed"}}));
@@ -45,14 +45,14 @@ TEST_CASE("a device renews its certificate and the old one is retired once the n
 
   // the old certificate still works until the new one is used
   {
-    mqtt_client::Session old_session(stack.client(device.files, device.thing_name));
+    mqtt_session::Session old_session(stack.client(device.files, device.thing_name));
     old_session.connect();
     CHECK(old_session.publish("devices/demo-renewing/telemetry", "{}") == 0);
   }
   CertificateFiles renewed{(stack.dir / "renewed.pem").string(), (stack.dir / "renewed.key").string()};
   write_file(renewed.certificate, *json::string_member(reply, "certificatePem"), 0644);
   write_file(renewed.key, key.to_pem(), 0600);
-  mqtt_client::Session new_session(stack.client(renewed, device.thing_name));
+  mqtt_session::Session new_session(stack.client(renewed, device.thing_name));
   new_session.connect();
   CHECK(new_session.publish("devices/demo-renewing/telemetry", "{}") == 0);
   new_session.disconnect();
@@ -61,13 +61,13 @@ TEST_CASE("a device renews its certificate and the old one is retired once the n
   while (stack.registry().find_certificate(device.certificate_id)->status == "ACTIVE" && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(50ms);
   CHECK(stack.registry().find_certificate(device.certificate_id)->status == "INACTIVE");
-  mqtt_client::Session old_again(stack.client(device.files, device.thing_name));
+  mqtt_session::Session old_again(stack.client(device.files, device.thing_name));
   CHECK_THROWS(old_again.connect());
 }
 
 TEST_CASE("a claim cannot use the renewal topic") {
   Stack stack;
-  mqtt_client::Session claim(stack.claim("claim-renew"));
+  mqtt_session::Session claim(stack.claim("claim-renew"));
   claim.connect();
   CHECK(claim.publish("$provision/certificates/renew/json", "{}") == 0x87);
   CHECK(claim.subscribe({"$provision/certificates/renew/json/accepted"}).at(0) >= 0x80);
@@ -91,7 +91,7 @@ TEST_CASE("a factory certificate from a registered manufacturer CA provisions as
   write_file(files.key, factory_key.to_pem(), 0600);
 
   REQUIRE(stack.wait_trusted(manufacturer.certificate(), 2s));
-  mqtt_client::Session session(stack.client(files, "factory-device"));
+  mqtt_session::Session session(stack.client(files, "factory-device"));
   session.connect();
   CHECK(wait_for_text(stack.broker_log, "is enrollment enrollment:SN-778899", 2s));
   device::ProvisioningClient client(session);
@@ -125,7 +125,7 @@ TEST_CASE("a writer holding the registry locked does not stop the broker (WAL re
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open((stack.dir / "registry.db").c_str(), &db) == SQLITE_OK);
   REQUIRE(sqlite3_exec(db, "BEGIN EXCLUSIVE; UPDATE things SET version = version;", nullptr, nullptr, nullptr) == SQLITE_OK);
-  mqtt_client::Session claim(stack.claim("while-locked"));
+  mqtt_session::Session claim(stack.claim("while-locked"));
   claim.connect();
   CHECK(claim.connected());
   sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
@@ -139,12 +139,12 @@ TEST_CASE("a missing registry: clients are refused with a clear log line, and it
   {
     std::filesystem::rename(stack.dir / "registry.db", stack.dir / "registry.db.away");
     REQUIRE(wait_for_text(stack.broker_log, "is missing", 2s));
-    mqtt_client::Session refused(stack.claim("while-missing"));
+    mqtt_session::Session refused(stack.claim("while-missing"));
     CHECK_THROWS(refused.connect());
     CHECK(wait_for_text(stack.broker_log, "refused client 'while-missing'", 2s));
     std::filesystem::rename(stack.dir / "registry.db.away", stack.dir / "registry.db");
   }
-  mqtt_client::Session back(stack.claim("after-recovery"));
+  mqtt_session::Session back(stack.claim("after-recovery"));
   back.connect();
   device::ProvisioningClient client(back);
   CHECK(client.create_keys_and_certificate().accepted());

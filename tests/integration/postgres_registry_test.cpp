@@ -40,7 +40,7 @@ TEST_CASE("on a PostgreSQL registry a device provisions end to end, and revoking
   auto device = provision_device(stack, "pg-1");
   CHECK(stack.registry().find_thing("demo-pg-1"));
 
-  mqtt_client::Session session(stack.client(device.files, device.thing_name));
+  mqtt_session::Session session(stack.client(device.files, device.thing_name));
   session.connect();
   REQUIRE(session.publish("devices/demo-pg-1/telemetry", "{}") == 0);
   httplib::Client admin("127.0.0.1", stack.admin_port);
@@ -51,7 +51,7 @@ TEST_CASE("on a PostgreSQL registry a device provisions end to end, and revoking
   CHECK(revoked->status == 200);
   CHECK(session.wait_disconnected(1500ms));
   WARN("cut off " << ms(std::chrono::steady_clock::now() - started) << " ms after the revocation (PostgreSQL registry)");
-  mqtt_client::Session again(stack.client(device.files, device.thing_name));
+  mqtt_session::Session again(stack.client(device.files, device.thing_name));
   CHECK_THROWS(again.connect());
 
   // the same registry read back through the API
@@ -63,12 +63,12 @@ TEST_CASE("on a PostgreSQL registry a device provisions end to end, and revoking
 TEST_CASE("on a PostgreSQL registry two registrations racing for one token: exactly one wins") {
   auto& server = PostgresServer::shared();
   Stack stack(on_postgres(server));
-  mqtt_client::Session claim(stack.claim("racer"));
+  mqtt_session::Session claim(stack.claim("racer"));
   claim.connect();
   device::ProvisioningClient client(claim, protocol::Alias::Provision, 20s);
   auto issued = create_certificate(client);
   // Two connections of the same claim send RegisterThing with the same token at once.
-  mqtt_client::Session other(stack.claim("racer-2"));
+  mqtt_session::Session other(stack.claim("racer-2"));
   other.connect();
   device::ProvisioningClient client2(other, protocol::Alias::Provision, 20s);
   device::Outcome a, b;
@@ -90,9 +90,9 @@ TEST_CASE("PostgreSQL restarted: requests get 503 RegistryUnavailable meanwhile,
   PostgresServer server;  // its own, to stop
   Stack stack(on_postgres(server));
   auto device = provision_device(stack, "pg-2");
-  mqtt_client::Session connected(stack.client(device.files, device.thing_name));
+  mqtt_session::Session connected(stack.client(device.files, device.thing_name));
   connected.connect();
-  mqtt_client::Session claim(stack.claim("claim-across-the-outage"));
+  mqtt_session::Session claim(stack.claim("claim-across-the-outage"));
   claim.connect();
   device::ProvisioningClient client(claim, protocol::Alias::Provision, 20s);
 
@@ -105,7 +105,7 @@ TEST_CASE("PostgreSQL restarted: requests get 503 RegistryUnavailable meanwhile,
   CHECK(refused.error_code == "RegistryUnavailable");
   // a new client: refused at connect, fast, and the broker says why
   auto started = std::chrono::steady_clock::now();
-  mqtt_client::Session newcomer(stack.claim("newcomer"));
+  mqtt_session::Session newcomer(stack.claim("newcomer"));
   CHECK_THROWS(newcomer.connect());
   CHECK(ms(std::chrono::steady_clock::now() - started) < 3000);
   CHECK(wait_for_text(stack.broker_log, "registry unavailable", 2s));

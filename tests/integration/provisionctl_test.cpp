@@ -97,7 +97,7 @@ bool owner_only(const fs::path& file) {
 bool connect_outcome_becomes(const Stack& stack, const CertificateFiles& files, const std::string& client_id, bool expected) {
   auto deadline = std::chrono::steady_clock::now() + 5s;
   do {
-    mqtt_client::Session session(stack.client(files, client_id));
+    mqtt_session::Session session(stack.client(files, client_id));
     bool connected = true;
     try {
       session.connect();
@@ -394,7 +394,7 @@ TEST_CASE("provisionctl register writes a device certificate the device connects
     CHECK(stack.registry().find_certificate(certificate_id));
     CHECK(owner_only(out / "device.key"));
     CertificateFiles files{(out / "device.pem").string(), (out / "device.key").string()};
-    mqtt_client::Session session(stack.client(files, "demo-reg1"));
+    mqtt_session::Session session(stack.client(files, "demo-reg1"));
     session.connect();
     CHECK(session.publish("devices/demo-reg1/telemetry", "{}") == 0);
   }

@@ -51,7 +51,7 @@ void add_template(Stack& stack, const std::string& name, const std::string& body
 
 device::Outcome register_serial(Stack& stack, const std::string& template_name, const std::string& serial,
                                 const std::string& client_id = "") {
-  mqtt_client::Session claim(stack.claim(client_id.empty() ? "claim-" + random_token(6) : client_id));
+  mqtt_session::Session claim(stack.claim(client_id.empty() ? "claim-" + random_token(6) : client_id));
   claim.connect();
   device::ProvisioningClient client(claim, protocol::Alias::Provision, 20s);
   auto issued = create_certificate(client);
@@ -228,7 +228,7 @@ TEST_CASE("factory to activation to first boot: enrollments published over MQTT,
 
   // The factory publishes two enrollments; each is acknowledged, and again is harmless.
   {
-    mqtt_client::Session session(stack.client(factory, "factory-line-1"));
+    mqtt_session::Session session(stack.client(factory, "factory-line-1"));
     session.connect();
     device::ProvisioningClient client(session);
     protocol::RequestTopic topic{protocol::Operation::PublishEnrollment, protocol::Format::Json, protocol::Alias::Provision, ""};
@@ -330,7 +330,7 @@ TEST_CASE("re-provisioning: REPLACE updates the existing thing, FAIL refuses it"
   }
 
   auto register_site = [&](const std::string& t, const std::string& site) {
-    mqtt_client::Session claim(stack.claim("claim-" + random_token(6)));
+    mqtt_session::Session claim(stack.claim("claim-" + random_token(6)));
     claim.connect();
     device::ProvisioningClient client(claim);
     auto issued = create_certificate(client);
@@ -372,7 +372,7 @@ TEST_CASE("temporary claims for trusted users: an installer gets a 5-minute clai
   write_file(files.key, *json::string_member(claim, "privateKey"), 0600);
 
   // Within its 5 minutes it works.
-  mqtt_client::Session session(stack.client(files, "installer-phone"));
+  mqtt_session::Session session(stack.client(files, "installer-phone"));
   session.connect();
   device::ProvisioningClient client(session);
   auto issued = create_certificate(client);
@@ -387,13 +387,13 @@ TEST_CASE("temporary claims for trusted users: an installer gets a 5-minute clai
     reg.put_claim_certificate(*record);
   }
   CHECK(session.wait_disconnected(2s));
-  mqtt_client::Session again(stack.client(files, "installer-phone"));
+  mqtt_session::Session again(stack.client(files, "installer-phone"));
   CHECK_THROWS(again.connect());
 }
 
 TEST_CASE("hygiene: expired ownership tokens are refused, and unregistered certificates removed and audited") {
   Stack stack;
-  mqtt_client::Session claim(stack.claim("claim-hygiene"));
+  mqtt_session::Session claim(stack.claim("claim-hygiene"));
   claim.connect();
   device::ProvisioningClient client(claim);
   auto issued = create_certificate(client);
@@ -456,7 +456,7 @@ TEST_CASE("a group enrollment admits every device of its manufacturer CA, with i
     return files;
   };
   auto register_factory_device = [&](const std::string& cn) {
-    mqtt_client::Session session(stack.client(factory_device(cn), cn));
+    mqtt_session::Session session(stack.client(factory_device(cn), cn));
     session.connect();
     device::ProvisioningClient client(session);
     auto issued = create_certificate(client);
@@ -492,7 +492,7 @@ TEST_CASE("a new self-signed manufacturer CA registered through the admin API is
   write_file(factory.certificate, manufacturer.issue(key.get(), options).to_pem(), 0644);
   write_file(factory.key, key.to_pem(), 0600);
   {
-    mqtt_client::Session before(stack.client(factory, "IT-1001"));
+    mqtt_session::Session before(stack.client(factory, "IT-1001"));
     CHECK_THROWS(before.connect());  // TLS does not know its CA yet
   }
 
@@ -512,7 +512,7 @@ TEST_CASE("a new self-signed manufacturer CA registered through the admin API is
   // first handshake after that trusts it, no restart. (A loop of connect
   // attempts would measure the attempts: a failed one looks closer at why.)
   REQUIRE(stack.wait_trusted(manufacturer.certificate(), 2s));
-  mqtt_client::Session first(stack.client(factory, "IT-1001"));
+  mqtt_session::Session first(stack.client(factory, "IT-1001"));
   first.connect();
   auto connected_after = std::chrono::steady_clock::now() - registered_at;
   first.disconnect();
@@ -539,14 +539,14 @@ TEST_CASE("a new self-signed manufacturer CA registered through the admin API is
   const std::string id = manufacturer.certificate().id();
   REQUIRE(admin.Delete("/v1/cas/" + id, auth)->status == 204);
   CHECK(stack.wait_trusted(manufacturer.certificate(), 2s, false));
-  mqtt_client::Session after(stack.client(factory, "IT-1001-after-delete"));
+  mqtt_session::Session after(stack.client(factory, "IT-1001-after-delete"));
   CHECK_THROWS(after.connect());  // OpenSSL may still hold the CA in its cache: the plugin refuses it
   CHECK(wait_for_text(stack.broker_log, "refused client 'IT-1001-after-delete'", 2s));
 
   // After a restart TLS itself refuses it: the plugin never hears of the client.
   stack.stop_broker();
   stack.start_broker();
-  mqtt_client::Session restarted(stack.client(factory, "IT-1001-after-restart"));
+  mqtt_session::Session restarted(stack.client(factory, "IT-1001-after-restart"));
   CHECK_THROWS(restarted.connect());
   std::this_thread::sleep_for(300ms);
   CHECK(count_text(stack.broker_log, "client 'IT-1001-after-restart'") == 0);

@@ -180,7 +180,7 @@ TEST_CASE("provision-device: exit codes tell bad usage (2, nothing sent) from a 
 
 TEST_CASE("replies validate against their schemas, and the new certificate works only within its policy") {
   Stack stack;
-  mqtt_client::Session claim(stack.claim("claim-schema"));
+  mqtt_session::Session claim(stack.claim("claim-schema"));
   claim.connect();
   device::ProvisioningClient client(claim);
 
@@ -214,7 +214,7 @@ TEST_CASE("replies validate against their schemas, and the new certificate works
   auto pem_file = stack.dir / "d77.pem", key_file = stack.dir / "d77.key";
   write_file(pem_file, *json::string_member(csr.body, "certificatePem"), 0644);
   write_file(key_file, key.to_pem(), 0600);
-  mqtt_client::Session device(stack.client({pem_file.string(), key_file.string()}, "demo-77"));
+  mqtt_session::Session device(stack.client({pem_file.string(), key_file.string()}, "demo-77"));
   device.connect();
   CHECK(device.publish("devices/demo-77/telemetry", "{}") == 0);
   CHECK(device.publish("devices/demo-78/telemetry", "{}") == 0x87);
@@ -223,7 +223,7 @@ TEST_CASE("replies validate against their schemas, and the new certificate works
 TEST_CASE("two devices sharing one claim provision at once and each receives only its own replies") {
   Stack stack;
   // A third client with the same claim listens on every reply topic and asks nothing.
-  mqtt_client::Session eavesdropper(stack.claim("claim-listener"));
+  mqtt_session::Session eavesdropper(stack.claim("claim-listener"));
   eavesdropper.connect();
   REQUIRE(eavesdropper.subscribe({"$provision/certificates/create-from-csr/json/accepted",
                                   "$provision/certificates/create-from-csr/json/rejected",
@@ -240,7 +240,7 @@ TEST_CASE("two devices sharing one claim provision at once and each receives onl
   std::atomic<int> ready{0};
   auto run_device = [&](int index) {
     Result& r = results[index];
-    mqtt_client::Session claim(stack.claim("shared-claim-" + std::to_string(index)));
+    mqtt_session::Session claim(stack.claim("shared-claim-" + std::to_string(index)));
     claim.connect();
     device::ProvisioningClient client(claim);
     ++ready;
@@ -275,7 +275,7 @@ TEST_CASE("two devices sharing one claim provision at once and each receives onl
 
 TEST_CASE("bogus, reused and other-claim ownership tokens are rejected precisely and register nothing") {
   Stack stack;
-  mqtt_client::Session claim(stack.claim("claim-tokens"));
+  mqtt_session::Session claim(stack.claim("claim-tokens"));
   claim.connect();
   device::ProvisioningClient client(claim);
   auto count_things = [&] { return stack.registry().count_things(); };
@@ -327,7 +327,7 @@ TEST_CASE("bogus, reused and other-claim ownership tokens are rejected precisely
   }
   SECTION("a token issued to another claim certificate") {
     auto other_files = stack.new_claim("other-claim");
-    mqtt_client::Session other(stack.client(other_files, "claim-other"));
+    mqtt_session::Session other(stack.client(other_files, "claim-other"));
     other.connect();
     device::ProvisioningClient other_client(other);
     auto issued = create_certificate(other_client);  // issued to the other claim
@@ -357,7 +357,7 @@ TEST_CASE("bogus, reused and other-claim ownership tokens are rejected precisely
 
 TEST_CASE("malformed requests get a precise rejected reply") {
   Stack stack;
-  mqtt_client::Session claim(stack.claim("claim-malformed"));
+  mqtt_session::Session claim(stack.claim("claim-malformed"));
   claim.connect();
   device::ProvisioningClient client(claim);
   using protocol::Operation;
@@ -411,7 +411,7 @@ TEST_CASE("CBOR: the whole flow over the /cbor topics, with CBOR payloads both w
   CHECK_THAT(output, Catch::Contains("devices/demo-cbor1/telemetry -> accepted"));
 
   // a CBOR request that does not decode gets a CBOR rejection naming the problem
-  mqtt_client::Session claim(stack.claim("cbor-client"));
+  mqtt_session::Session claim(stack.claim("cbor-client"));
   claim.connect();
   device::ProvisioningClient client(claim, protocol::Alias::Provision, std::chrono::seconds(10), protocol::Format::Cbor);
   protocol::RequestTopic csr{protocol::Operation::CreateCertificateFromCsr, protocol::Format::Cbor, protocol::Alias::Provision, ""};

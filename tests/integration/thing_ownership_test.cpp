@@ -32,9 +32,9 @@ struct Registration {
 
 // A device's first boot over `identity` (a claim, or a factory certificate):
 // a certificate from a CSR, then RegisterThing with `parameters`.
-Registration register_with(Stack& stack, const mqtt_client::ConnectSettings& identity, const std::string& template_name,
+Registration register_with(Stack& stack, const mqtt_session::ConnectSettings& identity, const std::string& template_name,
                            const std::map<std::string, std::string>& parameters) {
-  mqtt_client::Session session(identity);
+  mqtt_session::Session session(identity);
   session.connect();
   device::ProvisioningClient client(session, protocol::Alias::Provision, 20s);
   auto issued = create_certificate(client);
@@ -90,7 +90,7 @@ struct Manufacturer {
   }
 
   // The client settings of a device whose factory certificate says CN=`registration_id`.
-  mqtt_client::ConnectSettings device(const std::string& registration_id) {
+  mqtt_session::ConnectSettings device(const std::string& registration_id) {
     auto key = pki::PrivateKey::generate_ec();
     pki::IssueOptions options;
     options.subject = {{"CN", registration_id}};
@@ -144,7 +144,7 @@ TEST_CASE("a claim device naming a thing another device registered is refused, a
   CHECK(status_of(stack, second.certificate_id) == "PENDING_ACTIVATION");  // nothing was written
   CHECK_FALSE(stack.registry().find_certificate(second.certificate_id)->thing_name);
   // the impostor's certificate opens nothing
-  mqtt_client::Session impostor(stack.client(second.files, "demo-777"));
+  mqtt_session::Session impostor(stack.client(second.files, "demo-777"));
   CHECK_THROWS(impostor.connect());
 }
 
@@ -152,7 +152,7 @@ TEST_CASE("a template that allows re-provisioning gives the thing to the new dev
   Stack stack;
   auto first = register_claim_device(stack, "DemoFleet", "778");
   REQUIRE(first.outcome.accepted());
-  mqtt_client::Session old_device(stack.client(first.files, "demo-778"));
+  mqtt_session::Session old_device(stack.client(first.files, "demo-778"));
   old_device.connect();
 
   Admin admin(stack);
@@ -163,7 +163,7 @@ TEST_CASE("a template that allows re-provisioning gives the thing to the new dev
   CHECK(active_certificates(stack, "demo-778") == std::vector<std::string>{second.certificate_id});
   CHECK(status_of(stack, first.certificate_id) == "REVOKED");
   CHECK(old_device.wait_disconnected(1500ms));  // cut off within a second (plus the poll)
-  mqtt_client::Session new_device(stack.client(second.files, "demo-778"));
+  mqtt_session::Session new_device(stack.client(second.files, "demo-778"));
   CHECK_NOTHROW(new_device.connect());
   registry::AuditFilter filter;
   filter.action = "RegisterThing";

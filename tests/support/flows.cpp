@@ -20,7 +20,7 @@ IssuedCertificate create_certificate(device::ProvisioningClient& client) {
 }
 
 ProvisionedDevice provision_device(Stack& stack, const std::string& serial_number) {
-  mqtt_client::Session claim(stack.claim("claim-" + random_token(6)));
+  mqtt_session::Session claim(stack.claim("claim-" + random_token(6)));
   claim.connect();
   device::ProvisioningClient client(claim);
   auto issued = create_certificate(client);

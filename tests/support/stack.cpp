@@ -151,13 +151,13 @@ void Stack::stop_worker() {
   worker_.reset();
 }
 
-mqtt_client::ConnectSettings Stack::claim(const std::string& client_id, mqtt_client::Protocol protocol) const {
+mqtt_session::ConnectSettings Stack::claim(const std::string& client_id, mqtt_session::Protocol protocol) const {
   return client({pki.claim_cert.string(), pki.claim_key.string()}, client_id, protocol);
 }
 
-mqtt_client::ConnectSettings Stack::client(const CertificateFiles& files, const std::string& client_id,
-                                           mqtt_client::Protocol protocol) const {
-  mqtt_client::ConnectSettings s;
+mqtt_session::ConnectSettings Stack::client(const CertificateFiles& files, const std::string& client_id,
+                                           mqtt_session::Protocol protocol) const {
+  mqtt_session::ConnectSettings s;
   s.endpoint = {"127.0.0.1", port};
   s.tls = {pki.root_cert.string(), files.certificate, files.key};
   s.client_id = client_id;

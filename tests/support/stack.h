@@ -41,10 +41,10 @@ class Stack {
   Stack& operator=(const Stack&) = delete;
 
   // Connection settings for a claim client, or any client with given files.
-  mqtt_client::ConnectSettings claim(const std::string& client_id,
-                                     mqtt_client::Protocol protocol = mqtt_client::Protocol::V5) const;
-  mqtt_client::ConnectSettings client(const CertificateFiles& files, const std::string& client_id,
-                                      mqtt_client::Protocol protocol = mqtt_client::Protocol::V5) const;
+  mqtt_session::ConnectSettings claim(const std::string& client_id,
+                                     mqtt_session::Protocol protocol = mqtt_session::Protocol::V5) const;
+  mqtt_session::ConnectSettings client(const CertificateFiles& files, const std::string& client_id,
+                                      mqtt_session::Protocol protocol = mqtt_session::Protocol::V5) const;
 
   // A read-write registry connection for set-up and assertions.
   registry::Registry registry() const;
