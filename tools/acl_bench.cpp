@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "development_fleet.h"
 #include "gatekeeper.h"
 #include "pki/authority.h"
 #include "pki/certificate.h"
@@ -40,17 +41,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 // ------------------------------------------------------------------ set-up
-
-struct TempDir {
-  std::filesystem::path path = std::filesystem::temp_directory_path() / ("acl-bench-" + random_token(9));
-  TempDir() { std::filesystem::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
 
 // Policy documents. Every bench policy allows connect with any client id, so
 // that connections can reuse certificates under their own client ids.
@@ -76,65 +66,13 @@ std::string sized_policy(int allows) {
   return doc;
 }
 
-struct Bench {
-  TempDir dir;
-  pki::DevelopmentPki files = pki::create_development_pki(dir.path / "pki");
-  std::filesystem::path registry_path = dir.path / "registry.db";
-  registry::Registry reg = registry::Registry::open(registry_path);
-  pki::CertificateAuthority fleet_ca = pki::CertificateAuthority::load(files.fleet_ca_cert, files.fleet_ca_key);
-  pki::CertificateAuthority claim_ca = pki::CertificateAuthority::load(files.claim_ca_cert, files.claim_ca_key);
-  pki::Certificate claim = pki::Certificate::load(files.claim_cert);
-  int64_t now = unix_now();
-
-  Bench() {
-    auto tx = reg.begin();
-    registry::CaRecord claim_row;
-    claim_row.id = claim_ca.certificate().id();
-    claim_row.name = "Development Claim CA";
-    claim_row.role = "claim";
-    claim_row.pem = claim_ca.certificate().to_pem();
-    claim_row.allowed_templates = {"DemoFleet"};
-    reg.put_ca(claim_row);
-
-    registry::CaRecord fleet_row;
-    fleet_row.id = fleet_ca.certificate().id();
-    fleet_row.name = "Development Fleet CA";
-    fleet_row.role = "fleet";
-    fleet_row.pem = fleet_ca.certificate().to_pem();
-    reg.put_ca(fleet_row);
-
-    registry::ClaimCertificateRecord claim_cert_row;
-    claim_cert_row.id = claim.id();
-    claim_cert_row.pem = claim.to_pem();
-    claim_cert_row.description = "claim-batch-1";
-    claim_cert_row.allowed_templates = {"DemoFleet"};
-    reg.put_claim_certificate(claim_cert_row);
-    tx.commit();
-  }
-
-  pki::Certificate issue(pki::CertificateAuthority& ca, const std::string& common_name) {
-    auto key = pki::PrivateKey::generate_ec();
-    pki::IssueOptions options;
-    options.subject = {{"CN", common_name}};
-    options.validity_seconds = 24 * 3600;
-    return ca.issue(key.get(), options);
-  }
-
+// The development fleet (claim and fleet CAs, the claim certificate), with
+// devices registered as the measurements need them (tests/support/development_fleet.h).
+struct Bench : testing::DevelopmentFleet {
   // Registers an ACTIVE device certificate for `thing` with `policy` (call
   // inside a transaction for speed).
   void register_device(const pki::Certificate& cert, const std::string& thing, const std::string& policy) {
-    if (!reg.find_thing(thing)) reg.insert_thing({thing, std::nullopt, {{"serialNumber", thing}}});
-    registry::CertificateRecord r;
-    r.id = cert.id();
-    r.pem = cert.to_pem();
-    r.status = registry::kActive;
-    r.thing_name = thing;
-    r.ca_id = fleet_ca.certificate().id();
-    r.serial = cert.serial_hex();
-    r.not_before = cert.not_before();
-    r.not_after = cert.not_after();
-    reg.insert_certificate(r);
-    reg.attach_policy(cert.id(), policy);
+    DevelopmentFleet::register_device(cert, thing, registry::kActive, policy, {{"serialNumber", thing}});
   }
 
   std::unique_ptr<Gatekeeper> gatekeeper() {
