@@ -18,12 +18,11 @@ namespace {
 
 std::map<std::string, std::string> sanitizer_environment() {
   std::map<std::string, std::string> env;
-#ifdef PROVISION_ASAN_RUNTIME
-  // mosquitto is not built with ASan: preload the runtime for our plugin.
-  if (std::string(PROVISION_ASAN_RUNTIME).size() > 0) {
-    env["LD_PRELOAD"] = PROVISION_ASAN_RUNTIME;
-    env["ASAN_OPTIONS"] = "detect_leaks=0";
-  }
+#ifdef PROVISION_SANITIZER_RUNTIME
+  // mosquitto is not built with a sanitizer: preload its runtime for our plugin.
+  const std::string runtime = PROVISION_SANITIZER_RUNTIME;
+  if (!runtime.empty()) env["LD_PRELOAD"] = runtime;
+  if (runtime.find("libasan") != std::string::npos) env["ASAN_OPTIONS"] = "detect_leaks=0";
 #endif
   return env;
 }
@@ -133,7 +132,7 @@ void Stack::start_worker() {
     auto said_before = said_so_far(dir / "provisiond.out").size();
     try {
       worker_ = start_and_wait({provisiond_binary(), "serve", "--config", config_file.string()}, dir / "provisiond.out",
-                               {}, worker_log, "provisiond ready", "provisiond");
+                               options_.worker_environment, worker_log, "provisiond ready", "provisiond");
       return;
     } catch (const std::exception&) {
       bool port_taken = said_so_far(dir / "provisiond.out").find("cannot listen", said_before) != std::string::npos;
@@ -146,9 +145,10 @@ void Stack::start_worker() {
   }
 }
 
-void Stack::stop_worker() {
-  if (worker_) worker_->stop(SIGTERM);
+int Stack::stop_worker() {
+  int status = worker_ ? worker_->stop(SIGTERM) : -1;
   worker_.reset();
+  return status;
 }
 
 mqtt_session::ConnectSettings Stack::claim(const std::string& client_id, mqtt_session::Protocol protocol) const {
