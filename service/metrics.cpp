@@ -122,6 +122,8 @@ Metrics& metrics() {
     m->declare_histogram("provision_request_duration_seconds", "Time a worker spent on a provisioning request.", latency);
     m->declare_counter("provision_certificates_issued_total", "Device certificates issued, by how (csr, keygen, renewal, api).");
     m->declare_counter("provision_rejections_total", "Rejected provisioning requests by errorCode.");
+    m->declare_counter("provision_register_thing_retries_total",
+                       "RegisterThing retries answered again (a committed registration whose reply was lost).");
     m->declare_histogram("provision_hook_duration_seconds", "Pre-provisioning hook latency, by hook type.", latency);
     m->declare_counter("provision_admin_requests_total", "Admin API requests by method and status.");
     return m;

@@ -1,5 +1,7 @@
 #include "provisioning/provisioning_service.h"
 
+#include <spdlog/spdlog.h>
+
 #include "metrics.h"
 #include "pki/csr.h"
 #include "protocol/payloads.h"
@@ -75,6 +77,9 @@ Reply ProvisioningService::handle(const IncomingRequest& request, RegistryAccess
     auto answer = registry::as_request_error(e);
     rejection = {answer.status_code, answer.code, answer.what()};
   } catch (const std::exception& e) {
+    // The device learns only that it failed; the operator, why.
+    spdlog::error("{} from client '{}': internal failure: {}", protocol::operation_name(request.topic.operation),
+                  text::escape(request.client_id), e.what());
     rejection = {500, "InternalError", "internal failure; the request was not applied"};
   }
   try {

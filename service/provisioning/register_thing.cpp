@@ -15,6 +15,7 @@
 #include "provisioning/provisioning_service.h"
 #include "util/clock.h"
 #include "util/encoding.h"
+#include "util/fault.h"
 #include "util/json.h"
 #include "util/text.h"
 
@@ -69,6 +70,44 @@ CheckedToken check_token(const std::string& token, const IncomingRequest& reques
   if (certificate->status != registry::kPendingActivation)
     throw RequestError(409, "CertificateAlreadyRegistered", "the certificate of this token is " + certificate->status);
   return CheckedToken{std::move(*certificate), older ? std::optional<std::string>(older->token_hash) : std::nullopt};
+}
+
+// What identifies a registration request for a retry: the template and the
+// parameters the device sent (in name order).
+std::string request_digest(const std::string& template_name, const std::map<std::string, std::string>& parameters) {
+  std::string text = template_name;
+  for (const auto& [name, value] : parameters) text += '\0' + name + '\0' + value;
+  return sha256_hex(text);
+}
+
+// A retry of a registration that was committed but whose reply never
+// reached the device (the worker died, the connection dropped): the same
+// token, from the same claim, with the same template and parameters, for a
+// certificate that is still ACTIVE. It gets the reply the registration made,
+// as its audit entry keeps it; nothing is written again.
+std::optional<Reply> answer_again(const std::string& token, const IncomingRequest& request, registry::Registry& registry,
+                                  const std::string& digest) {
+  auto id = certificate_named_by(token);
+  if (!id) return std::nullopt;
+  auto certificate = registry.find_certificate(*id);
+  if (!certificate || !certificate->token_hash || !certificate->token_used_at || !certificate->thing_name ||
+      certificate->status != registry::kActive || certificate->claim_certificate_id.value_or("") != request.certificate_id ||
+      !constant_time_equal(*certificate->token_hash, sha256_hex(token)))
+    return std::nullopt;
+  registry::AuditFilter filter;
+  filter.action = "RegisterThing";
+  filter.subject = *certificate->thing_name;
+  filter.limit = 20;
+  for (const auto& entry : registry.audit_entries(filter)) {
+    auto detail = json::try_parse(entry.detail, nullptr);
+    if (!detail || !detail->IsObject() || json::string_member(*detail, "certificateId") != certificate->id) continue;
+    if (json::string_member(*detail, "requestDigest") != digest) return std::nullopt;
+    auto configuration = detail->FindMember("deviceConfiguration");
+    if (configuration == detail->MemberEnd() || !configuration->value.IsObject()) return std::nullopt;
+    protocol::RegisterThingReply reply{*certificate->thing_name, &configuration->value};
+    return Reply{true, protocol::encode_register_thing_reply(reply, request.topic.format), {}};
+  }
+  return std::nullopt;
 }
 
 void redeem_token(const CheckedToken& token, registry::Registry& registry, int64_t now) {
@@ -151,10 +190,17 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
   // One write transaction from the first read to the last write, unless a
   // pre-provisioning hook must run: then it ends before the hook and starts
   // again after it, and the token is checked again.
+  fault::point("register-thing.before-transaction");
   std::optional<registry::Transaction> tx;
   tx.emplace(access.registry());
 
-  // 1. Before anything slow: the token and the template.
+  // 1. Before anything slow: the token and the template. A retry of a
+  // registration that was committed is answered as it was.
+  const std::string digest = request_digest(template_name, decoded.parameters);
+  if (auto again = answer_again(decoded.ownership_token, request, access.registry(), digest)) {
+    metrics().increment("provision_register_thing_retries_total");
+    return *again;
+  }
   auto token = check_token(decoded.ownership_token, request, access.registry(), now);
   const registry::CertificateRecord& certificate = token.certificate;  // stays token's when re-checked
   auto template_record = access.registry().find_template(template_name);
@@ -267,9 +313,16 @@ Reply ProvisioningService::register_thing(const IncomingRequest& request, Regist
   detail.AddMember("clientId", json::string_value(request.client_id, a), a);
   if (enrollment) detail.AddMember("enrollment", json::string_value(enrollment->registration_id, a), a);
   if (!revoked.empty()) detail.AddMember("revokedCertificates", json::string_list(revoked, a), a);
+  // What a retry of this request is answered with (answer_again).
+  detail.AddMember("requestDigest", json::string_value(digest, a), a);
+  rapidjson::Value configuration(rapidjson::kObjectType);
+  if (plan.device_configuration.IsObject()) configuration.CopyFrom(plan.device_configuration, a);
+  detail.AddMember("deviceConfiguration", configuration, a);
   audit.detail = json::stringify(detail);
   registry.audit(audit);
+  fault::point("register-thing.before-commit");
   tx->commit();
+  fault::point("register-thing.after-commit");
 
   protocol::RegisterThingReply reply{plan.thing->name, &plan.device_configuration};
   return Reply{true, protocol::encode_register_thing_reply(reply, request.topic.format), {}};

@@ -5,6 +5,7 @@
 // real provisiond. Everything is stopped and removed when the Stack goes away.
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,8 @@ struct StackOptions {
   // The registry: empty for the stack's own SQLite file, or a postgresql://
   // URI of an empty database (see postgres.h).
   std::string registry;
+  // More environment for provisiond (e.g. PROVISION_KILL_AT, util/fault.h).
+  std::map<std::string, std::string> worker_environment;
 };
 
 struct CertificateFiles {
@@ -52,7 +55,13 @@ class Stack {
   void start_broker();
   void stop_broker();
   void start_worker();
-  void stop_worker();
+  // Stops provisiond (SIGTERM); returns its exit status as a shell shows it
+  // (128 + signal when a signal ended it, also one before this call), -1 when none ran.
+  int stop_worker();
+  // provisiond's environment from its next start on.
+  void set_worker_environment(std::map<std::string, std::string> environment) {
+    options_.worker_environment = std::move(environment);
+  }
   // Sends a signal to the broker (e.g. SIGHUP to reload its configuration).
   void signal_broker(int signal);
   bool broker_running();
