@@ -192,3 +192,59 @@ TEST_CASE("provisiond registry copy moves a registry with every kind of row to P
   CHECK(rc == 1);
   CHECK(output.find("exists already") != std::string::npos);
 }
+
+TEST_CASE("a primary and a synchronous standby behind one multi-host URI: after the primary stops and the standby is "
+          "promoted, provisioning goes on by itself and no acknowledged registration is lost") {
+  // Synchronous replication: a commit returns (and the device gets its
+  // reply) only once the standby has it.
+  PostgresServer primary(PostgresServer::Options{{"synchronous_standby_names = '*'", "synchronous_commit = on"}, nullptr});
+  // The standby's copy of the primary's settings would make it wait, once
+  // promoted, for a standby of its own that does not exist (docs/operations.md).
+  PostgresServer standby(PostgresServer::Options{{"synchronous_standby_names = ''"}, &primary});
+  // (a commit on the primary waits for the standby from now on)
+  primary.psql("postgres", "CREATE DATABASE fleet TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'");
+  const std::string uri = "postgresql://" + std::string(PostgresServer::kUser) + "@127.0.0.1:" + std::to_string(primary.port) +
+                          ",127.0.0.1:" + std::to_string(standby.port) + "/fleet?target_session_attrs=read-write";
+  StackOptions options;
+  options.registry = uri;
+  Stack stack(options);
+  std::vector<std::string> acknowledged;
+  for (int i = 0; i < 5; ++i) acknowledged.push_back(provision_device(stack, "ha-" + std::to_string(i)).thing_name);
+
+  primary.stop();
+  auto promoted_at = std::chrono::steady_clock::now();
+  standby.promote();
+
+  // The same worker and broker, with nothing restarted: a new device provisions.
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  bool provisioned = false;
+  std::string last;
+  while (!provisioned && std::chrono::steady_clock::now() < deadline) {
+    try {
+      mqtt_session::Session claim(stack.claim("after-failover-" + random_token(4)));
+      claim.connect();
+      device::ProvisioningClient client(claim, protocol::Alias::Provision, 5s);
+      auto key = pki::PrivateKey::generate_ec();
+      auto created = client.create_certificate_from_csr(pki::create_csr(key, {{"CN", "ha"}}));
+      last = created.describe();
+      if (created.accepted()) {
+        auto registered = client.register_thing("DemoFleet", *json::string_member(created.body, "certificateOwnershipToken"),
+                                                {{"SerialNumber", "ha-after"}});
+        last = registered.describe();
+        provisioned = registered.accepted();
+      }
+    } catch (const std::exception& e) {
+      last = e.what();
+    }
+    if (!provisioned) std::this_thread::sleep_for(200ms);
+  }
+  INFO(last);
+  CHECK(provisioned);
+  WARN("provisioning again " << ms(std::chrono::steady_clock::now() - promoted_at) << " ms after the standby's promotion");
+  // Every registration a device was told about is on the new primary.
+  for (const auto& thing : acknowledged) {
+    auto count = standby.psql("fleet", "SELECT count(*) FROM things WHERE name = '" + thing + "'");
+    CHECK(count.find('1') != std::string::npos);
+  }
+  CHECK(stack.registry().find_thing("demo-ha-after"));
+}
