@@ -3,6 +3,7 @@
 #include <map>
 #include <sstream>
 
+#include "registry/registry.h"
 #include "util/error.h"
 #include "util/files.h"
 #include "util/json.h"
@@ -51,7 +52,9 @@ StackSettings load_stack(const std::filesystem::path& dir) {
     std::filesystem::path p(*value);
     return p.is_absolute() ? p : s.dir / p;
   };
-  s.registry = resolve(json::string_member(config, "registry"), "registry");
+  auto registry = json::string_member(config, "registry");
+  // A database server's URI as it is; a file relative to the stack directory.
+  s.registry = registry && registry::is_database_uri(*registry) ? std::filesystem::path(*registry) : resolve(registry, "registry");
   const rapidjson::Value* ca = json::member(config, "fleetCa");
   if (!ca || !ca->IsObject()) throw Error(config_file.string() + " lacks fleetCa");
   s.fleet_ca_certificate = resolve(json::string_member(*ca, "certificate"), "fleetCa.certificate");
