@@ -18,7 +18,7 @@ extern char** environ;
 namespace provision::service::hooks {
 namespace {
 
-constexpr size_t kMaxAnswer = 64 * 1024;
+constexpr size_t kMaxAnswer = kMaxAnswerBytes;
 
 struct Pipe {
   int fds[2] = {-1, -1};

@@ -55,6 +55,9 @@ inline RequestError timed_out(const std::string& why) { return RequestError(504,
 inline RequestError failed(const std::string& why) { return RequestError(502, "HookFailed", why); }
 inline RequestError invalid_response(const std::string& why) { return RequestError(502, "HookInvalidResponse", why); }
 
+// The most a hook may answer, over http or from a program.
+inline constexpr size_t kMaxAnswerBytes = 64 * 1024;
+
 std::string input_json(const HookInput& input);
 // Parses a hook's answer; throws invalid_response naming what is wrong.
 HookDecision parse_output(std::string_view body);

@@ -115,6 +115,18 @@ TEST_CASE("http hook: allow with overrides, deny, timeout, 500 and garbage, each
       res.set_content(R"({"allowProvisioning":true})", "application/json");
     } else if (m == "error") {
       res.status = 500;
+    } else if (m == "trickle") {
+      // a byte of whitespace every 100 ms, never the end: each read is quick, the answer never comes
+      res.set_chunked_content_provider("application/json", [](size_t, httplib::DataSink& sink) {
+        std::this_thread::sleep_for(100ms);
+        return sink.write(" ", 1);
+      });
+    } else if (m == "flood") {
+      // a gigabyte of answer
+      res.set_content_provider(size_t(1) << 30, "application/json", [](size_t, size_t length, httplib::DataSink& sink) {
+        static const std::string block(64 * 1024, ' ');
+        return sink.write(block.data(), std::min(length, block.size()));
+      });
     } else {
       res.set_content("<html>not json</html>", "text/html");
     }
@@ -154,13 +166,24 @@ TEST_CASE("http hook: allow with overrides, deny, timeout, 500 and garbage, each
   set_mode("garbage");
   auto garbage = register_serial(stack, "DemoFleet", "h5");
   CHECK(garbage.error_code == "HookInvalidResponse");
+  // a hook that never finishes its answer: the registration waits for the timeout, not for ever
+  set_mode("trickle");
+  auto trickle_started = std::chrono::steady_clock::now();
+  auto trickled = register_serial(stack, "DemoFleet", "h6");
+  CHECK(trickled.error_code == "HookTimeout");
+  CHECK(std::chrono::steady_clock::now() - trickle_started < 3s);
+  // a hook that floods its answer: refused past 64 KiB, nothing kept of the rest
+  set_mode("flood");
+  auto flooded = register_serial(stack, "DemoFleet", "h7");
+  CHECK(flooded.error_code == "HookInvalidResponse");
+  CHECK_THAT(flooded.error_message, Catch::Contains("more than 65536 bytes"));
   CHECK(stack.registry().count_things() == things);  // nothing registered for any of them
 
   // the hook's latency is measured
   httplib::Client admin("127.0.0.1", stack.admin_port);
   auto metrics = admin.Get("/metrics");
   REQUIRE(metrics);
-  CHECK_THAT(metrics->body, Catch::Contains("provision_hook_duration_seconds_count{type=\"http\"} 5"));
+  CHECK_THAT(metrics->body, Catch::Contains("provision_hook_duration_seconds_count{type=\"http\"} 7"));
 }
 
 TEST_CASE("exec hook: the program's answer decides, and a failing program rejects") {
