@@ -56,6 +56,11 @@ Registry Registry::open_read_only(const std::string& location, int busy_timeout_
     throw RegistryError("registry " + location + " does not exist", RegistryError::Kind::Unavailable);
   auto db = Database::open(location, Database::Mode::ReadOnly, busy_timeout_ms);
   int version = db->user_version();
+  if (version > latest_schema_version())
+    throw RegistryError("registry " + db->display_location() + " has schema version " + std::to_string(version) +
+                            ", newer than this build knows (" + std::to_string(latest_schema_version()) +
+                            "): upgrade this program to the release that wrote it",
+                        RegistryError::Kind::Schema);
   if (version != latest_schema_version())
     throw RegistryError("registry " + db->display_location() + " has schema version " + std::to_string(version) + ", expected " +
                             std::to_string(latest_schema_version()) + " (run provisiond to migrate it)",

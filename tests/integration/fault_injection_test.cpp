@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <csignal>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "flows.h"
 #include "process.h"
@@ -124,4 +127,61 @@ TEST_CASE("RegisterThing retried with the same token and request gets the same a
   REQUIRE(reg.set_certificate_status(issued.certificate_id, "REVOKED"));
   auto revoked = client.register_thing("DemoFleet", issued.ownership_token, {{"SerialNumber", "r-1"}});
   CHECK(revoked.error_code == "CertificateOwnershipTokenUsed");
+}
+
+namespace {
+
+// The lines of provisiond's output that are not log lines of its start.
+std::vector<std::string> lines_of(const std::string& output) {
+  std::vector<std::string> lines;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  return lines;
+}
+
+bool claim_refused(Stack& stack) {
+  mqtt_session::Session claim(stack.claim("after-damage-" + random_token(4)));
+  try {
+    claim.connect();
+    return false;
+  } catch (const std::exception&) {
+    return true;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a registry of a newer schema, or a corrupt one: provisiond refuses to start saying why in one line, and the "
+          "broker refuses clients") {
+  const bool corrupt = GENERATE(false, true);
+  INFO((corrupt ? "corrupt" : "newer schema"));
+  StackOptions options;
+  options.start_worker = false;
+  Stack stack(options);
+  const auto file = std::filesystem::path(stack.registry_location);
+  if (corrupt) {
+    // the header and first pages overwritten, as a failing disk or a stray write would
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    const std::string garbage(8192, '\x5a');
+    f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  } else {
+    std::string out;
+    REQUIRE(run_command({"/usr/bin/sqlite3", file.string(), "PRAGMA user_version = 999"}, out) == 0);
+  }
+  std::string output;
+  int status = run_command({provisiond_binary(), "serve", "--config", stack.config_file.string()}, output, 20s);
+  INFO(output);
+  CHECK(status != 0);
+  auto lines = lines_of(output);
+  REQUIRE_FALSE(lines.empty());
+  const std::string& last = lines.back();
+  if (corrupt) CHECK_THAT(last, Catch::Contains("not a database") || Catch::Contains("corrupt"));
+  else CHECK_THAT(last, Catch::Contains("newer than this build knows"));
+  // A broker (re)started on it fails closed: no client gets in on a
+  // registry it cannot read, and its log says why.
+  stack.stop_broker();
+  stack.start_broker();
+  CHECK(claim_refused(stack));
+  CHECK(wait_for_text(stack.broker_log, corrupt ? "not a database" : "newer than this build knows", 2s));
 }
