@@ -27,41 +27,6 @@ int64_t ms(std::chrono::steady_clock::duration d) { return std::chrono::duration
 // Requests a worker's log says it accepted.
 size_t answered(const std::filesystem::path& log) { return count_text(log, ": accepted ("); }
 
-// A device's first boot that does what a real one should: on a timeout or a
-// 503 it asks again (a RegisterThing with the same token and parameters,
-// which is answered as the first would have been). REQUIREs success within
-// `attempts`.
-ProvisionedDevice provision_with_retries(Stack& stack, const std::string& serial, int attempts = 6) {
-  for (int attempt = 1;; ++attempt) {
-    try {
-      mqtt_session::Session claim(stack.claim("claim-" + random_token(6)));
-      claim.connect();
-      device::ProvisioningClient client(claim, protocol::Alias::Provision, 5s);
-      auto key = pki::PrivateKey::generate_ec();
-      auto created = client.create_certificate_from_csr(pki::create_csr(key, {{"CN", serial}}));
-      if (!created.accepted()) throw std::runtime_error("create: " + created.describe());
-      const std::string token = *json::string_member(created.body, "certificateOwnershipToken");
-      device::Outcome registered;
-      for (int again = 0; again < attempts; ++again) {
-        registered = client.register_thing("DemoFleet", token, {{"SerialNumber", serial}});
-        if (registered.accepted() || (registered.kind != device::Outcome::Kind::Timeout && registered.status_code != 503))
-          break;
-      }
-      if (!registered.accepted()) throw std::runtime_error("register: " + registered.describe());
-      ProvisionedDevice device;
-      device.thing_name = *json::string_member(registered.body, "thingName");
-      device.certificate_id = *json::string_member(created.body, "certificateId");
-      device.files = {(stack.dir / (device.thing_name + ".pem")).string(), (stack.dir / (device.thing_name + ".key")).string()};
-      write_file(device.files.certificate, *json::string_member(created.body, "certificatePem"), 0644);
-      write_file(device.files.key, key.to_pem(), 0600);
-      return device;
-    } catch (const std::exception& e) {
-      if (attempt >= attempts) FAIL("device " << serial << " did not provision: " << e.what());
-      std::this_thread::sleep_for(300ms);
-    }
-  }
-}
-
 }  // namespace
 
 TEST_CASE("cluster: devices provision through haproxy onto both brokers, answered by both workers") {

@@ -3,7 +3,9 @@
 // what the device and the registry see afterwards.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <csignal>
+#include <mutex>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -292,4 +294,39 @@ TEST_CASE("the registry's disk full: registrations are refused with RegistryFull
   CHECK(reg.find_thing("demo-after-full"));
   stack.stop_worker();
   stack.stop_broker();
+}
+
+TEST_CASE("the broker killed and restarted during a flood: devices and the worker resume, and every device provisions") {
+  Stack stack;
+  std::atomic<int> done{0};
+  std::mutex failures_lock;
+  std::vector<std::string> failures;
+  std::vector<std::thread> flood;
+  for (int t = 0; t < 3; ++t)
+    flood.emplace_back([&, t] {
+      for (int i = 0; i < 6; ++i) {
+        try {
+          provision_with_retries(stack, "bk-" + std::to_string(t) + "-" + std::to_string(i), 12);
+          ++done;
+        } catch (const std::exception& e) {
+          std::lock_guard lock(failures_lock);
+          failures.push_back(e.what());
+        }
+      }
+    });
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (done < 3 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  stack.signal_broker(SIGKILL);
+  stack.stop_broker();
+  std::this_thread::sleep_for(500ms);
+  stack.start_broker();
+  for (auto& t : flood) t.join();
+  INFO(failures.size() << " failures; first: " << (failures.empty() ? "" : failures[0]));
+  CHECK(done == 18);
+  CHECK(stack.worker_running());
+  // the worker's links came back by themselves
+  CHECK(count_text(stack.worker_log, "provisiond ready") >= 2);
+  auto reg = stack.registry();
+  for (int t = 0; t < 3; ++t)
+    for (int i = 0; i < 6; ++i) CHECK(reg.find_thing("demo-bk-" + std::to_string(t) + "-" + std::to_string(i)));
 }

@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <stdexcept>
+#include <thread>
+
 #include "pki/csr.h"
 #include "pki/key.h"
 #include "util/files.h"
@@ -9,6 +12,8 @@
 #include "util/random.h"
 
 namespace provision::test {
+
+using namespace std::chrono_literals;
 
 IssuedCertificate create_certificate(device::ProvisioningClient& client) {
   auto key = pki::PrivateKey::generate_ec();
@@ -36,6 +41,37 @@ ProvisionedDevice provision_device(Stack& stack, const std::string& serial_numbe
   write_file(device.files.certificate, issued.certificate_pem, 0644);
   write_file(device.files.key, issued.private_key_pem, 0600);
   return device;
+}
+
+ProvisionedDevice provision_with_retries(Stack& stack, const std::string& serial, int attempts) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      mqtt_session::Session claim(stack.claim("claim-" + random_token(6)));
+      claim.connect();
+      device::ProvisioningClient client(claim, protocol::Alias::Provision, 5s);
+      auto key = pki::PrivateKey::generate_ec();
+      auto created = client.create_certificate_from_csr(pki::create_csr(key, {{"CN", serial}}));
+      if (!created.accepted()) throw std::runtime_error("create: " + created.describe());
+      const std::string token = *json::string_member(created.body, "certificateOwnershipToken");
+      device::Outcome registered;
+      for (int again = 0; again < attempts; ++again) {
+        registered = client.register_thing("DemoFleet", token, {{"SerialNumber", serial}});
+        if (registered.accepted() || (registered.kind != device::Outcome::Kind::Timeout && registered.status_code != 503))
+          break;
+      }
+      if (!registered.accepted()) throw std::runtime_error("register: " + registered.describe());
+      ProvisionedDevice device;
+      device.thing_name = *json::string_member(registered.body, "thingName");
+      device.certificate_id = *json::string_member(created.body, "certificateId");
+      device.files = {(stack.dir / (device.thing_name + ".pem")).string(), (stack.dir / (device.thing_name + ".key")).string()};
+      write_file(device.files.certificate, *json::string_member(created.body, "certificatePem"), 0644);
+      write_file(device.files.key, key.to_pem(), 0600);
+      return device;
+    } catch (const std::exception& e) {
+      if (attempt >= attempts) throw std::runtime_error("device " + serial + " did not provision: " + e.what());
+      std::this_thread::sleep_for(300ms);
+    }
+  }
 }
 
 }  // namespace provision::test

@@ -18,6 +18,12 @@ struct ProvisionedDevice {
 // the claim certificate; REQUIREs every step to be accepted.
 ProvisionedDevice provision_device(Stack& stack, const std::string& serial_number);
 
+// A device's first boot that does what a real one should: on a timeout or a
+// 503 it asks again (a RegisterThing with the same token and parameters,
+// which is answered as the first would have been). Throws std::runtime_error
+// when `attempts` were not enough (no Catch assertion: threads may call it).
+ProvisionedDevice provision_with_retries(Stack& stack, const std::string& serial, int attempts = 6);
+
 // Certificate and token from CreateCertificateFromCsr (key made here).
 struct IssuedCertificate {
   std::string certificate_id, certificate_pem, private_key_pem, ownership_token;
