@@ -21,7 +21,7 @@
 #include "actions.h"
 #include "decision_cache.h"
 #include "identity.h"
-#include "rate_limits.h"
+#include "util/rate_limits.h"
 #include "options.h"
 #include "routing.h"
 #include "trust_dir.h"

@@ -8,6 +8,13 @@
 #include <sstream>
 
 namespace provision::plugin {
+
+Rate parse_rate(const std::string& key, const std::string& text) {
+  auto rate = provision::parse_rate(text);
+  if (!rate) throw Error("plugin_opt_" + key + ": expected RATE or RATE/BURST (per second), got '" + text + "'");
+  return *rate;
+}
+
 namespace {
 
 int64_t to_int(const std::string& key, const std::string& value, int64_t min, int64_t max) {

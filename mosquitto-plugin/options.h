@@ -3,10 +3,10 @@
 // mosquitto.conf.
 #include <cstdint>
 #include <string>
-
-#include "rate_limits.h"
 #include <utility>
 #include <vector>
+
+#include "util/rate_limits.h"
 
 namespace provision::plugin {
 
@@ -34,6 +34,10 @@ struct Options {
 };
 
 using OptionPairs = std::vector<std::pair<std::string, std::string>>;
+
+// A rate option's value ("20/40", "20" or "0"); throws Error naming
+// plugin_opt_<key> otherwise.
+Rate parse_rate(const std::string& key, const std::string& text);
 
 // Parses key/value pairs, then the options_file if one is named (its lines
 // override); throws Error naming an unknown key, a bad value or the file.

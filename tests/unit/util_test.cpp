@@ -11,6 +11,7 @@
 #include "util/files.h"
 #include "util/json.h"
 #include "util/random.h"
+#include "util/rate_limits.h"
 #include "util/text.h"
 
 using namespace provision;
@@ -271,4 +272,26 @@ TEST_CASE("json::parse reads numbers exactly and refuses one beyond a double's r
   CHECK_FALSE(json::try_parse("{\"a\": [-1e999]}", &error));
   CHECK(error.find("Number too big") != std::string::npos);
   CHECK(json::try_parse("1.7976931348623157e308", nullptr));
+}
+
+TEST_CASE("rate limits: wait_ms says how long until the next token, and max_keys bounds memory and fails closed") {
+  RateLimiter limiter(*parse_rate("1/2"), 3);  // one a second, bursts of two, three keys at most
+  CHECK(limiter.wait_ms("a", 0) == 0);
+  CHECK(limiter.take("a", 0));
+  CHECK(limiter.take("a", 0));
+  CHECK_FALSE(limiter.take("a", 0));
+  CHECK(limiter.wait_ms("a", 0) == 1000);
+  CHECK(limiter.wait_ms("a", 600) == 400);
+  CHECK(limiter.take("b", 0));
+  CHECK(limiter.take("c", 0));
+  // a fourth key while three are busy: refused, nothing stored
+  CHECK_FALSE(limiter.take("d", 0));
+  CHECK(limiter.size() == 3);
+  CHECK(limiter.wait_ms("d", 0) > 0);
+  // once the others refilled they are forgotten and the new key gets its bucket
+  CHECK(limiter.take("d", 5000));
+  CHECK(limiter.size() == 1);
+  CHECK_FALSE(parse_rate("fast"));
+  CHECK_FALSE(parse_rate("5/0"));
+  CHECK(parse_rate("0")->unlimited());
 }

@@ -1,11 +1,11 @@
-#include "rate_limits.h"
+#include "util/rate_limits.h"
 
 #include <algorithm>
 #include <charconv>
 
-#include "util/error.h"
+#include <cmath>
 
-namespace provision::plugin {
+namespace provision {
 namespace {
 
 bool parse_number(std::string_view s, double& out) {
@@ -15,14 +15,13 @@ bool parse_number(std::string_view s, double& out) {
 
 }  // namespace
 
-Rate parse_rate(const std::string& key, const std::string& text) {
+std::optional<Rate> parse_rate(std::string_view s) {
   Rate rate;
-  std::string_view s = text;
   auto slash = s.find('/');
   bool ok = parse_number(s.substr(0, slash), rate.per_second);
   if (ok && slash != std::string_view::npos) ok = parse_number(s.substr(slash + 1), rate.burst) && rate.burst >= 1;
   else rate.burst = std::max(rate.per_second, 1.0);
-  if (!ok) throw Error("plugin_opt_" + key + ": expected RATE or RATE/BURST (per second), got '" + text + "'");
+  if (!ok) return std::nullopt;
   return rate;
 }
 
@@ -35,12 +34,25 @@ void RateLimiter::refill(Bucket& bucket, int64_t now_ms) const {
 
 bool RateLimiter::take(const std::string& key, int64_t now_ms) {
   if (rate_.unlimited()) return true;
+  if (max_keys_ && buckets_.size() >= max_keys_ && !buckets_.count(key)) {
+    prune(now_ms);
+    if (buckets_.size() >= max_keys_) return false;
+  }
   auto [it, inserted] = buckets_.try_emplace(key, Bucket{rate_.burst, now_ms});
   Bucket& bucket = it->second;
   if (!inserted) refill(bucket, now_ms);
   if (bucket.tokens < 1.0) return false;
   bucket.tokens -= 1.0;
   return true;
+}
+
+int64_t RateLimiter::wait_ms(const std::string& key, int64_t now_ms) {
+  if (rate_.unlimited()) return 0;
+  auto it = buckets_.find(key);
+  if (it == buckets_.end()) return max_keys_ && buckets_.size() >= max_keys_ ? 1000 : 0;
+  refill(it->second, now_ms);
+  if (it->second.tokens >= 1.0) return 0;
+  return static_cast<int64_t>(std::ceil((1.0 - it->second.tokens) * 1000.0 / rate_.per_second));
 }
 
 void RateLimiter::prune(int64_t now_ms) {
@@ -51,4 +63,4 @@ void RateLimiter::prune(int64_t now_ms) {
   }
 }
 
-}  // namespace provision::plugin
+}  // namespace provision

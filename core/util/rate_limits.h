@@ -1,10 +1,15 @@
 #pragma once
-// Token-bucket rate limits, keyed by claim certificate or source address.
+// Token-bucket rate limits per key (a claim certificate, a source address, a
+// MAC address...), shared by the broker plugin and provisiond's listeners.
+// Not thread-safe: a caller with several threads holds its own lock.
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
-namespace provision::plugin {
+namespace provision {
 
 // "rate/burst": `per_second` tokens are added each second up to `burst`.
 // A zero rate means no limit.
@@ -15,16 +20,21 @@ struct Rate {
 };
 
 // Parses "20/40" (20 per second, bursts of 40), "20" (burst = rate) or "0"
-// (no limit); throws Error otherwise.
-Rate parse_rate(const std::string& key, const std::string& text);
+// (no limit); nullopt for anything else.
+std::optional<Rate> parse_rate(std::string_view text);
 
 class RateLimiter {
  public:
-  explicit RateLimiter(Rate rate = {}) : rate_(rate) {}
+  // At most `max_keys` buckets (0: no bound): past it, buckets that refilled
+  // are forgotten first, and a new key is refused while none can be, so a
+  // flood of new keys costs bounded memory and fails closed.
+  explicit RateLimiter(Rate rate = {}, size_t max_keys = 0) : rate_(rate), max_keys_(max_keys) {}
   void set_rate(Rate rate) { rate_ = rate; }
 
   // Takes one token for `key` at `now_ms`; false when the bucket is empty.
   bool take(const std::string& key, int64_t now_ms);
+  // How long until `key` has a token (0: now), without taking one.
+  int64_t wait_ms(const std::string& key, int64_t now_ms);
   // Forgets buckets that have refilled completely (they hold nothing a fresh
   // bucket would not), so that memory follows the active keys only.
   void prune(int64_t now_ms);
@@ -38,7 +48,8 @@ class RateLimiter {
   void refill(Bucket& bucket, int64_t now_ms) const;
 
   Rate rate_;
+  size_t max_keys_ = 0;
   std::unordered_map<std::string, Bucket> buckets_;
 };
 
-}  // namespace provision::plugin
+}  // namespace provision
