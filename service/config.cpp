@@ -62,6 +62,14 @@ ServiceConfig load_config(const std::filesystem::path& file) {
     c.admin_port = static_cast<int>(json::int_member(*admin, "port").value_or(0));
     if (auto cert = json::string_member(*admin, "tlsCertificate")) c.admin_tls_certificate = resolve(base, *cert);
     if (auto key = json::string_member(*admin, "tlsKey")) c.admin_tls_key = resolve(base, *key);
+    if (const auto* attempts = json::member(*admin, "failedAttempts")) {
+      auto burst = json::int_member(*attempts, "burst").value_or(c.admin_failed_attempts_burst);
+      auto per_minute = json::int_member(*attempts, "perMinute").value_or(c.admin_failed_attempts_per_minute);
+      if (burst < 1 || burst > 1000000 || per_minute < 1 || per_minute > 1000000)
+        throw Error("adminApi.failedAttempts: burst and perMinute must be between 1 and 1000000");
+      c.admin_failed_attempts_burst = static_cast<int>(burst);
+      c.admin_failed_attempts_per_minute = static_cast<int>(per_minute);
+    }
   }
   return c;
 }
@@ -115,6 +123,13 @@ void save_config(const ServiceConfig& c, const std::filesystem::path& file) {
     if (!c.admin_tls_certificate.empty()) {
       admin.AddMember("tlsCertificate", str(relative_to(base, c.admin_tls_certificate)), a);
       admin.AddMember("tlsKey", str(relative_to(base, c.admin_tls_key)), a);
+    }
+    if (c.admin_failed_attempts_burst != ServiceConfig{}.admin_failed_attempts_burst ||
+        c.admin_failed_attempts_per_minute != ServiceConfig{}.admin_failed_attempts_per_minute) {
+      rapidjson::Value attempts(rapidjson::kObjectType);
+      attempts.AddMember("burst", c.admin_failed_attempts_burst, a);
+      attempts.AddMember("perMinute", c.admin_failed_attempts_per_minute, a);
+      admin.AddMember("failedAttempts", attempts, a);
     }
     doc.AddMember("adminApi", admin, a);
   }

@@ -33,6 +33,10 @@ struct ServiceConfig {
   std::string admin_listen = "127.0.0.1";
   int admin_port = 0;
   std::filesystem::path admin_tls_certificate, admin_tls_key;
+  // Requests without a valid token allowed per source address: a burst,
+  // then so many a minute (docs/admin.md, "Tokens and roles").
+  int admin_failed_attempts_burst = 20;
+  int admin_failed_attempts_per_minute = 10;
 };
 
 // Throws Error naming the file and the offending field.

@@ -126,6 +126,7 @@ Metrics& metrics() {
                        "RegisterThing retries answered again (a committed registration whose reply was lost).");
     m->declare_histogram("provision_hook_duration_seconds", "Pre-provisioning hook latency, by hook type.", latency);
     m->declare_counter("provision_admin_requests_total", "Admin API requests by method and status.");
+    m->declare_counter("provision_admin_auth_failures_total", "Admin API requests without a valid token (missing or unknown).");
     return m;
   }();
   return *instance;

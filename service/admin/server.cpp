@@ -10,6 +10,7 @@
 #pragma GCC diagnostic pop
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <regex>
 #include <thread>
 #include <variant>
@@ -25,6 +26,7 @@
 #include "util/clock.h"
 #include "util/encoding.h"
 #include "util/json.h"
+#include "util/rate_limits.h"
 #include "util/text.h"
 
 namespace provision::service {
@@ -228,6 +230,33 @@ struct AdminServer::Impl {
   int bound_port = 0;
   std::mutex touch_mutex;
   std::map<std::string, int64_t> last_touch;  // token name -> when last_used_at was written
+  // Requests with a missing or unknown token, per source address: a burst,
+  // then so many a minute (adminApi.failedAttempts); past that the address
+  // is answered 429 without its token being looked at (docs/admin.md,
+  // "Tokens and roles"). At most 100,000 addresses are followed.
+  std::mutex failures_mutex;
+  RateLimiter failures;
+
+  static int64_t steady_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+
+  // A request without a valid token: counted against its address, and audited.
+  http::Refusal failed_attempt(const httplib::Request& req, const std::string& action, const std::string& reason) {
+    {
+      std::lock_guard lock(failures_mutex);
+      failures.take(req.remote_addr, steady_ms());
+    }
+    metrics().increment("provision_admin_auth_failures_total");
+    try {
+      auto& registry = thread_registry(context.config->registry);
+      registry.audit({0, 0, "unknown", "AuthenticationFailed", action, "401", req.remote_addr,
+                      detail({{"reason", reason}, {"request", req.method + " " + text::quote(req.path, 200)}})});
+    } catch (const std::exception&) {
+      // the refusal stands when the audit log cannot be written
+    }
+    return http::Refusal{401, "Unauthorized", reason};
+  }
 
   const CompiledRoute* find_route(const httplib::Request& req, std::smatch& path) const {
     const std::string method = req.method == "HEAD" ? "GET" : req.method;
@@ -246,13 +275,26 @@ struct AdminServer::Impl {
     const CompiledRoute* route = find_route(req, path);
     if (!route) return http::Refusal{404, "NotFound", "no such resource: " + req.method + " " + text::quote(req.path, 200)};
     const std::string action = route->route.method + " " + route->route.pattern;
+    int64_t wait;
+    {
+      std::lock_guard lock(failures_mutex);
+      wait = failures.wait_ms(req.remote_addr, steady_ms());
+    }
+    if (wait > 0) {
+      int seconds = static_cast<int>((wait + 999) / 1000);
+      return http::Refusal{429, "TooManyFailedAttempts",
+                           "too many requests without a valid token from this address; retry in " + std::to_string(seconds) + " s",
+                           seconds};
+    }
     std::string header = req.get_header_value("Authorization");
     if (!header.starts_with("Bearer ") || header.size() <= 7)
-      return http::Refusal{401, "Unauthorized", "missing bearer token (Authorization: Bearer <token>)"};
+      return failed_attempt(req, action, "missing bearer token (Authorization: Bearer <token>)");
     try {
       auto& registry = thread_registry(context.config->registry);
+      // Looked up by its SHA-256: what is compared is a hash of the token,
+      // so the time an answer takes says nothing about the token's bytes.
       auto token = registry.find_api_token_by_hash(sha256_hex(header.substr(7)));
-      if (!token) return http::Refusal{401, "Unauthorized", "unknown token"};
+      if (!token) return failed_attempt(req, action, "unknown token");
       Role role = parse_role(token->role).value_or(Role::Installer);
       const auto& roles = route->route.roles;
       if (std::find(roles.begin(), roles.end(), role) == roles.end()) {
@@ -384,6 +426,8 @@ AdminServer::AdminServer(AdminSettings settings, const ServiceConfig& config, co
     : impl_(std::make_unique<Impl>()) {
   impl_->settings = std::move(settings);
   impl_->context = ApiContext{&config, config_file, &provisioning, std::move(broker_connected)};
+  impl_->failures = RateLimiter(Rate{config.admin_failed_attempts_per_minute / 60.0, static_cast<double>(config.admin_failed_attempts_burst)},
+                                100000);
 }
 
 AdminServer::~AdminServer() { stop(); }

@@ -204,6 +204,7 @@ void Gate::install(httplib::Server& server) const {
 
 void Gate::refuse(httplib::Response& res, const Refusal& refusal, bool close) const {
   res.status = refusal.status;
+  if (refusal.retry_after_seconds > 0) res.set_header("Retry-After", std::to_string(refusal.retry_after_seconds));
   auto body = std::make_shared<const std::string>(error_body_(refusal));
   if (!close) {
     res.set_content(*body, "application/json");

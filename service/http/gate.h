@@ -38,6 +38,7 @@ struct Refusal {
   int status = 400;
   std::string code;
   std::string message;
+  int retry_after_seconds = 0;  // > 0: sent as Retry-After (429, 503)
 };
 
 // Whom a listener's check let in, handed to the route's handler.

@@ -636,17 +636,28 @@ TEST_CASE("admin API audit log: who did what to what from where with which resul
   CHECK_STATUS(admin.post("/v1/templates", template_create("Audited")), 409);
   CHECK_STATUS(admin.del("/v1/policies/NoSuchPolicy"), 404);
   CHECK_STATUS(admin.post("/v1/policies", R"({"name":"P","document":{},"colour":"red"})"), 400);
-  // neither reads nor requests without a valid token are audited
+  // reads are not audited
   const int64_t before_reads = last_audit_id(stack);
   CHECK_STATUS(admin.get("/v1/templates/Audited"), 200);
   CHECK_STATUS(operator_api.get("/v1/audit"), 200);
+  CHECK(last_audit_id(stack) == before_reads);
+  // requests without a valid token are, as failed attempts (docs/admin.md, "Tokens and roles")
   CHECK_STATUS(Api(stack.admin_port, "").post("/v1/templates", template_create("Anonymous")), 401);
   CHECK_STATUS(Api(stack.admin_port, "forged").del("/v1/templates/Audited"), 401);
-  CHECK(last_audit_id(stack) == before_reads);
 
   auto rows = audit_since(stack, start);
   INFO(describe(rows));
-  REQUIRE(rows.size() == 8);  // 3 changes, 1 registration, 4 refused changes
+  REQUIRE(rows.size() == 10);  // 3 changes, 1 registration, 4 refused changes, 2 failed attempts
+  for (size_t i : {8, 9}) {
+    CHECK(rows[i].actor == "unknown");
+    CHECK(rows[i].action == "AuthenticationFailed");
+    CHECK(rows[i].result == "401");
+    CHECK(rows[i].source == "127.0.0.1");
+  }
+  CHECK(rows[8].subject == "POST /v1/templates");
+  CHECK_THAT(rows[8].detail, Catch::Contains("missing bearer token"));
+  CHECK(rows[9].subject == "DELETE /v1/templates/{name}");
+  CHECK_THAT(rows[9].detail, Catch::Contains("unknown token"));
   auto expect = [&](size_t i, const std::string& actor, const std::string& action, const std::string& subject,
                     const std::string& result) {
     INFO("audit row " << i);
@@ -674,15 +685,16 @@ TEST_CASE("admin API audit log: who did what to what from where with which resul
   for (size_t i = 4; i < 8; ++i) CHECK(rows[i].source == "127.0.0.1");
 
   SECTION("GET /v1/audit: the same entries, newest first, filtered by subject, actor and action") {
-    auto recent = operator_api.get("/v1/audit?limit=8");
+    auto recent = operator_api.get("/v1/audit?limit=10");
     REQUIRE_STATUS(recent, 200);
     check_documented("GET", "/v1/audit", recent);
-    REQUIRE(recent.size("/items") == 8);
-    CHECK(recent.num("/items/0/id") == rows[7].id);
-    CHECK(recent.num("/items/7/id") == rows[0].id);
-    CHECK(recent.str("/items/4/action") == "RevokeCertificate");
-    CHECK(recent.str("/items/4/actor") == "api:auditor");
-    CHECK(recent.str("/items/4/detail/to") == "REVOKED");
+    REQUIRE(recent.size("/items") == 10);
+    CHECK(recent.num("/items/0/id") == rows[9].id);
+    CHECK(recent.num("/items/9/id") == rows[0].id);
+    CHECK(recent.str("/items/0/action") == "AuthenticationFailed");
+    CHECK(recent.str("/items/6/action") == "RevokeCertificate");
+    CHECK(recent.str("/items/6/actor") == "api:auditor");
+    CHECK(recent.str("/items/6/detail/to") == "REVOKED");
 
     auto by_subject = operator_api.get("/v1/audit?subject=Audited");
     REQUIRE_STATUS(by_subject, 200);
@@ -1108,7 +1120,21 @@ TEST_CASE("admin API factory: registers and unregisters things, in one call or s
 }
 
 TEST_CASE("admin API conformance: every operation of openapi.json answers as documented") {
-  Stack stack;
+  // Every operation is also called without a token: more failed attempts
+  // from one address than the default allows before 429.
+  StackOptions options;
+  options.start_worker = false;
+  Stack stack(options);
+  {
+    auto config = json::parse(read_file(stack.config_file), "provisiond.json");
+    auto& a = config.GetAllocator();
+    rapidjson::Value attempts(rapidjson::kObjectType);
+    attempts.AddMember("burst", 100000, a);
+    attempts.AddMember("perMinute", 100000, a);
+    config["adminApi"].AddMember("failedAttempts", attempts, a);
+    write_file(stack.config_file, json::stringify(config), 0644);
+  }
+  stack.start_worker();
   World world(stack);
   const auto& api = openapi();
   std::map<std::string, Api> clients;
@@ -1648,4 +1674,48 @@ TEST_CASE("admin API: a refused request's body is never read as the next request
   }
   CHECK_FALSE(stack.registry().find_api_token("x"));
   CHECK(stack.worker_running());
+}
+
+TEST_CASE("admin API brute force: guesses from one address are audited, then refused 429 with Retry-After, tokens untouched") {
+  Stack stack;
+  httplib::Client client("127.0.0.1", stack.admin_port);
+  int unauthorised = 0;
+  std::optional<httplib::Result> throttled;
+  for (int i = 0; i < 40; ++i) {
+    auto r = client.Get("/v1/templates", {{"Authorization", "Bearer guess-" + std::to_string(i)}});
+    REQUIRE(r);
+    if (r->status == 401) {
+      ++unauthorised;
+      continue;
+    }
+    CHECK(r->status == 429);
+    CHECK(r->get_header_value("Retry-After") != "");
+    CHECK(std::stoi(r->get_header_value("Retry-After")) >= 1);
+    CHECK_THAT(r->body, Catch::Contains("TooManyFailedAttempts"));
+    throttled = std::move(r);
+    break;
+  }
+  CHECK(unauthorised == 20);  // the documented burst
+  REQUIRE(throttled);
+  // while it lasts, the address is refused whatever it sends (its token is not even looked at)
+  auto with_valid = client.Get("/v1/templates", {{"Authorization", "Bearer " + stack.admin_token}});
+  REQUIRE(with_valid);
+  CHECK(with_valid->status == 429);
+  // every failed attempt is in the audit log, with its address and why
+  auto reg = stack.registry();
+  registry::AuditFilter filter;
+  filter.action = "AuthenticationFailed";
+  filter.limit = 100;
+  auto entries = reg.audit_entries(filter);
+  CHECK(entries.size() == 20);
+  for (const auto& e : entries) {
+    CHECK(e.source == "127.0.0.1");
+    CHECK(e.result == "401");
+    CHECK(e.subject == "GET /v1/templates");
+    CHECK_THAT(e.detail, Catch::Contains("unknown token"));
+  }
+  // health and metrics stay open, and count the failures
+  auto metrics = client.Get("/metrics");
+  REQUIRE(metrics);
+  CHECK_THAT(metrics->body, Catch::Contains("provision_admin_auth_failures_total 20"));
 }
