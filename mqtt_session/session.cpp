@@ -116,10 +116,10 @@ class Session::Callback : public virtual mqtt::callback {
 Session::Session(ConnectSettings settings)
     : settings_(std::move(settings)),
       options_(settings_),
+      callback_(std::make_unique<Callback>(*this)),
       client_(std::make_unique<mqtt::async_client>(
           settings_.endpoint.uri(), settings_.client_id,
-          mqtt::create_options(settings_.protocol == Protocol::V5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1), nullptr)),
-      callback_(std::make_unique<Callback>(*this)) {
+          mqtt::create_options(settings_.protocol == Protocol::V5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1), nullptr)) {
   client_->set_callback(*callback_);
   // An MQTT v5 broker says goodbye with a DISCONNECT packet (e.g. 0x98,
   // administrative action) rather than just closing the connection.
@@ -137,6 +137,9 @@ Session::~Session() {
     if (client_->is_connected()) client_->disconnect()->wait_for(std::chrono::seconds(2));
   } catch (...) {
   }
+  // No callback may run once the members it uses are gone.
+  client_->disable_callbacks();
+  client_.reset();
 }
 
 ConnectError::ConnectError(const mqtt::exception& cause, ConnectDiagnosis diagnosis)

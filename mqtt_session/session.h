@@ -127,12 +127,15 @@ class Session {
   class Callback;
   ConnectSettings settings_;
   PahoOptions options_;
-  std::unique_ptr<mqtt::async_client> client_;
-  std::unique_ptr<Callback> callback_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Received> inbox_;
   bool lost_ = false;
+  // Declared last, destroyed first: Paho's threads call the callback, which
+  // uses the members above, until the client is gone (the other order freed
+  // the inbox under a late message: a double free seen by scripts/soak).
+  std::unique_ptr<Callback> callback_;
+  std::unique_ptr<mqtt::async_client> client_;
 };
 
 }  // namespace provision::mqtt_session
