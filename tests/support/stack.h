@@ -87,6 +87,8 @@ class Stack {
   int run(const std::vector<std::string>& argv, std::string& output) const;
   // Runs `provisiond <args...> --config <this stack's config>`; REQUIREs success, returns its output.
   std::string provisiond(const std::vector<std::string>& args) const;
+  // Moves the broker's listener to `port` (mosquitto.conf, read at start).
+  void set_listener(int port);
   // Sets a plugin option in mosquitto.conf (read at start), replacing any
   // line with the same name.
   void set_plugin_option(const std::string& name, const std::string& value);
