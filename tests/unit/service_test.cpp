@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "fleet/housekeeping.h"
 #include "provisioning/assignment.h"
 #include "hooks/hook.h"
 #include "provisioning/registration.h"
@@ -230,7 +231,7 @@ TEST_CASE("the registry pool lends the most recently returned connection first, 
   {
     auto c = pool.acquire();
     CHECK(&*c == first);
-    c->put_broker({"b1", "mqtts://b1.example.com:8883", 1, true, 0, 0});
+    c->put_broker({"b1", "mqtts://b1.example.com:8883", 1, true, 0, 0, std::nullopt});
   }
   for (int i = 0; i < 3; ++i) {  // requests one after another stay on the warm connection
     auto d = pool.acquire();
@@ -266,7 +267,7 @@ TEST_CASE("a request's access borrows on first use and gives the connection back
   RegistryAccess request(pool);
   CHECK_FALSE(request.holding());
   CHECK(pool.idle() == 0);
-  request.registry().put_broker({"b1", "mqtts://b1.example.com:8883", 1, true, 0, 0});
+  request.registry().put_broker({"b1", "mqtts://b1.example.com:8883", 1, true, 0, 0, std::nullopt});
   CHECK(request.holding());
   request.give_back();  // e.g. before a hook
   CHECK_FALSE(request.holding());
@@ -284,4 +285,16 @@ TEST_CASE("a registry that cannot be opened is an error of the request, and the 
   CHECK_THROWS(pool.acquire());
   CHECK_THROWS(pool.acquire());  // the failed open does not count against the capacity
   CHECK(pool.idle() == 0);
+}
+
+TEST_CASE("housekeeping prunes the bootstrap access log past its retention") {
+  testing::TempDir dir("service-test-");
+  auto reg = registry::Registry::open(dir.path / "r.db");
+  const int64_t now = 1'000'000;
+  reg.log_bootstrap_access({0, (now - 3601) * 1000, "10.0.0.1", "", "/health", "ok", 200, 1});
+  reg.log_bootstrap_access({0, (now - 60) * 1000, "10.0.0.1", "", "/health", "ok", 200, 1});
+  auto done = fleet::housekeep(reg, now, 3600, 0, 3600);
+  CHECK(done.access_log == 1);
+  CHECK(reg.bootstrap_access({}).size() == 1);
+  CHECK(fleet::describe(done).find("pruned 1 bootstrap access log entries") != std::string::npos);
 }
