@@ -331,7 +331,8 @@ void Gatekeeper::on_message(const void* key, std::string_view topic, std::string
   }
   auto request = protocol::parse_request_topic(topic);
   if (!request) return;
-  bool allowed = c.identity.role == Role::Device    ? request->operation == protocol::Operation::RenewCertificate
+  bool allowed = c.identity.role == Role::Device    ? (request->operation == protocol::Operation::RenewCertificate ||
+                                                      request->operation == protocol::Operation::CheckFirmware)
                  : c.identity.role == Role::Factory ? request->operation == protocol::Operation::PublishEnrollment
                                                     : claim_may_request(c.identity, *request, options_);
   if (!allowed) return;  // the ACL check already refused these

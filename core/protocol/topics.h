@@ -15,6 +15,7 @@ enum class Operation {
   RegisterThing,             // claim: register through a template
   RenewCertificate,          // device: a new certificate for its thing, from a CSR ($provision/certificates/renew/<fmt>)
   PublishEnrollment,         // factory: add a (disabled) enrollment ($provision/factory/enrollments/<fmt>)
+  CheckFirmware,             // device: the firmware release it should run next ($provision/firmware/check/<fmt>)
 };
 enum class Format { Json, Cbor };
 // Which topic family the device used: ours ($provision/...) or AWS's ($aws/...).

@@ -93,6 +93,7 @@ class ProvisioningService {
   Reply create_certificate_from_csr(const IncomingRequest& request, RegistryAccess& access);
   Reply register_thing(const IncomingRequest& request, RegistryAccess& access, bool may_wait_on_hook);
   Reply renew_certificate(const IncomingRequest& request, RegistryAccess& access);
+  Reply check_firmware(const IncomingRequest& request, RegistryAccess& access);
   Reply publish_enrollment(const IncomingRequest& request, registry::Registry& registry);
   // The broker a new device is told to use: pinned by its enrollment, else by
   // the template's assignment policy; nullopt when the template has none.
