@@ -127,6 +127,11 @@ int main(int argc, char** argv) {
   init_cmd->add_option("--admin-port", init_options.admin_port, "port of the admin API on 127.0.0.1 (0: none)")
       ->check(CLI::Range(0, 65535));
   init_cmd->add_flag("!--no-aws-topics", init_options.aws_topics, "do not serve the $aws/... topic aliases");
+  init_cmd->add_option("--password-port", init_options.password_port,
+                       "a broker listener for password devices (TLS, no client certificate; 0: none)")
+      ->check(CLI::Range(0, 65535));
+  init_cmd->add_flag("--password-port-plain", init_options.password_plain,
+                     "UNSAFE: make the password devices' listener plain TCP (secrets in clear)");
   init_cmd->add_option("--registry", init_options.registry,
                        "a postgresql:// URI of an empty database to use as the registry (default: DIR/registry.db)");
 

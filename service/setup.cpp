@@ -111,6 +111,8 @@ InitResult initialise(const InitOptions& o) {
   broker.registry = r.registry;
   broker.log_file = r.broker_log;
   broker.aws_topics = o.aws_topics;
+  broker.password_port = o.password_port;
+  broker.password_plain = o.password_plain;
   broker.plugin_options_file = dir / "provision-plugin.conf";
   write_file(broker.plugin_options_file, render_plugin_options_file(), 0644);
   write_file(r.broker_config, render_broker_config(broker), 0644);

@@ -19,6 +19,12 @@ struct InitOptions {
   bool aws_topics = true;
   int worker_threads = 1;
   int admin_port = 8080;  // 0: no admin API
+  // A listener for password devices (HTTP bootstrap): TLS with the broker's
+  // certificate, no client certificate; 0: none. password_plain makes it
+  // plain TCP (unsafe: secrets and traffic in clear; only behind a TLS
+  // terminating proxy or on a trusted network).
+  int password_port = 0;
+  bool password_plain = false;
   // The registry: empty for DIR/registry.db, or a postgresql:// URI of an
   // empty database (several brokers and workers may then share it).
   std::string registry;

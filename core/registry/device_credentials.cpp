@@ -1,12 +1,13 @@
 // Password devices' credentials (device_credentials).
 #include "registry/database.h"
+#include "registry/json_columns.h"
 #include "registry/registry.h"
 #include "util/clock.h"
 
 namespace provision::registry {
 namespace {
 constexpr const char* kColumns =
-    "SELECT thing_name, device_uuid, secret_hash, status, issued_at, first_connected_at, last_seen_at, created_at FROM device_credentials ";
+    "SELECT thing_name, device_uuid, secret_hash, status, issued_at, first_connected_at, last_seen_at, created_at, policies FROM device_credentials ";
 
 DeviceCredentialRecord credential_row(const Statement& s) {
   DeviceCredentialRecord r;
@@ -18,6 +19,7 @@ DeviceCredentialRecord credential_row(const Statement& s) {
   r.first_connected_at = s.optional_int64(5);
   r.last_seen_at = s.optional_int64(6);
   r.created_at = s.int64(7);
+  r.policies = string_list_from_json(s.text(8));
   return r;
 }
 }  // namespace
@@ -38,8 +40,8 @@ std::optional<DeviceCredentialRecord> Registry::find_device_credential_by_uuid(c
 
 void Registry::insert_device_credential(const DeviceCredentialRecord& r) {
   db_->prepare(
-         "INSERT INTO device_credentials (thing_name, device_uuid, secret_hash, status, issued_at, first_connected_at, last_seen_at, created_at) "
-         "VALUES (?,?,?,?,?,?,?,?)")
+         "INSERT INTO device_credentials (thing_name, device_uuid, secret_hash, status, issued_at, first_connected_at, last_seen_at, created_at, policies) "
+         "VALUES (?,?,?,?,?,?,?,?,?)")
       .bind(1, r.thing_name)
       .bind(2, r.device_uuid)
       .bind(3, r.secret_hash)
@@ -48,6 +50,7 @@ void Registry::insert_device_credential(const DeviceCredentialRecord& r) {
       .bind(6, r.first_connected_at)
       .bind(7, r.last_seen_at)
       .bind(8, r.created_at ? r.created_at : unix_now())
+      .bind(9, to_json(r.policies))
       .run();
 }
 
@@ -57,6 +60,11 @@ bool Registry::set_device_secret(const std::string& thing_name, const std::strin
       .bind(2, issued_at)
       .bind(3, thing_name)
       .run();
+  return db_->changes() > 0;
+}
+
+bool Registry::set_device_policies(const std::string& thing_name, const std::vector<std::string>& policies) {
+  db_->prepare("UPDATE device_credentials SET policies = ?1 WHERE thing_name = ?2").bind(1, to_json(policies)).bind(2, thing_name).run();
   return db_->changes() > 0;
 }
 

@@ -312,9 +312,10 @@ CREATE TABLE device_credentials (
   issued_at          INTEGER NOT NULL,          -- when this secret was issued
   first_connected_at INTEGER,                   -- NULL until a broker saw it connect with this secret
   last_seen_at       INTEGER,                   -- its last bootstrap request
-  created_at         INTEGER NOT NULL
+  created_at         INTEGER NOT NULL,
+  policies           TEXT NOT NULL DEFAULT '[]' -- JSON array: the policies its connections get
 );
-CREATE TRIGGER device_credential_changed AFTER UPDATE OF secret_hash, status ON device_credentials
+CREATE TRIGGER device_credential_changed AFTER UPDATE OF secret_hash, status, policies ON device_credentials
 BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('thing', NEW.thing_name); END;
 CREATE TRIGGER device_credential_deleted AFTER DELETE ON device_credentials
 BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('thing', OLD.thing_name); END;

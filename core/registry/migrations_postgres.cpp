@@ -222,9 +222,10 @@ CREATE TABLE device_credentials (
   issued_at          BIGINT NOT NULL,
   first_connected_at BIGINT,
   last_seen_at       BIGINT,
-  created_at         BIGINT NOT NULL
+  created_at         BIGINT NOT NULL,
+  policies           TEXT NOT NULL DEFAULT '[]'
 );
-CREATE TRIGGER device_credential_changed AFTER UPDATE OF secret_hash, status ON device_credentials
+CREATE TRIGGER device_credential_changed AFTER UPDATE OF secret_hash, status, policies ON device_credentials
   FOR EACH ROW EXECUTE FUNCTION registry_change('thing', 'thing_name');
 CREATE TRIGGER device_credential_deleted AFTER DELETE ON device_credentials
   FOR EACH ROW EXECUTE FUNCTION registry_change('thing', 'thing_name');

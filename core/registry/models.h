@@ -190,6 +190,7 @@ struct DeviceCredentialRecord {
   std::optional<int64_t> first_connected_at;  // a broker saw it connect with this secret
   std::optional<int64_t> last_seen_at;        // its last bootstrap request
   int64_t created_at = 0;
+  std::vector<std::string> policies;          // what its connections may do (as a certificate's attached policies)
 };
 
 // A release in the firmware catalog.

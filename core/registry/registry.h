@@ -203,6 +203,7 @@ class Registry {
   // A new secret (rotation): first_connected_at is cleared. False when there is none.
   bool set_device_secret(const std::string& thing_name, const std::string& secret_hash, int64_t issued_at);
   bool set_device_credential_status(const std::string& thing_name, const std::string& status);
+  bool set_device_policies(const std::string& thing_name, const std::vector<std::string>& policies);
   // The first connect with the secret whose hash is `secret_hash`: false when
   // it was recorded already (or the secret changed meanwhile).
   bool mark_device_connected(const std::string& thing_name, const std::string& secret_hash, int64_t at);

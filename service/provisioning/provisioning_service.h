@@ -94,6 +94,13 @@ class ProvisioningService {
   Reply register_thing(const IncomingRequest& request, RegistryAccess& access, bool may_wait_on_hook);
   Reply renew_certificate(const IncomingRequest& request, RegistryAccess& access);
   Reply check_firmware(const IncomingRequest& request, RegistryAccess& access);
+
+ public:
+  // The plugin saw a password device connect with the secret whose hash is
+  // `secret_hash` (first_connected_at, audited once). False when already recorded.
+  bool password_device_connected(const std::string& thing_name, const std::string& secret_hash, registry::Registry& registry);
+
+ private:
   Reply publish_enrollment(const IncomingRequest& request, registry::Registry& registry);
   // The broker a new device is told to use: pinned by its enrollment, else by
   // the template's assignment policy; nullopt when the template has none.

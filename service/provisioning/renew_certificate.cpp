@@ -90,3 +90,17 @@ Reply ProvisioningService::check_firmware(const IncomingRequest& request, Regist
 }
 
 }  // namespace provision::service
+
+namespace provision::service {
+
+bool ProvisioningService::password_device_connected(const std::string& thing_name, const std::string& secret_hash,
+                                                    registry::Registry& registry) {
+  auto tx = registry.begin();
+  const int64_t now = unix_now();
+  if (!registry.mark_device_connected(thing_name, secret_hash, now)) return false;
+  registry.audit({0, now, "system", "PasswordDeviceFirstConnect", thing_name, "ok", "", "{}"});
+  tx.commit();
+  return true;
+}
+
+}  // namespace provision::service

@@ -93,6 +93,12 @@ void Stack::initialise(const StackOptions& options) {
                                 "--admin-port", std::to_string(admin_port),
                                 "--plugin", PROVISION_PLUGIN, "--workers", std::to_string(options.worker_threads)};
   if (!options.aws_topics) argv.push_back("--no-aws-topics");
+  if (options.password_listener) {
+    password_port = free_port();
+    password_plain = options.password_listener_plain;
+    argv.insert(argv.end(), {"--password-port", std::to_string(password_port)});
+    if (password_plain) argv.push_back("--password-port-plain");
+  }
   if (!options.registry.empty()) argv.insert(argv.end(), {"--registry", options.registry});
   registry_location = options.registry.empty() ? (dir / "registry.db").string() : options.registry;
   std::string output;
@@ -162,6 +168,19 @@ mqtt_client::ConnectSettings Stack::client(const CertificateFiles& files, const 
   s.tls = {pki.root_cert.string(), files.certificate, files.key};
   s.client_id = client_id;
   s.protocol = protocol;
+  s.timeout = std::chrono::seconds(5);
+  return s;
+}
+
+mqtt_client::ConnectSettings Stack::password_client(const std::string& username, const std::string& password,
+                                                    const std::string& client_id) const {
+  mqtt_client::ConnectSettings s;
+  s.endpoint = {"127.0.0.1", password_port};
+  s.tls.ca_file = pki.root_cert.string();
+  s.tls.plain = password_plain;
+  s.client_id = client_id;
+  s.username = username;
+  s.password = password;
   s.timeout = std::chrono::seconds(5);
   return s;
 }

@@ -27,6 +27,9 @@ struct StackOptions {
   // The registry: empty for the stack's own SQLite file, or a postgresql://
   // URI of an empty database (see postgres.h).
   std::string registry;
+  // A broker listener for password devices (password_port), TLS or plain.
+  bool password_listener = false;
+  bool password_listener_plain = false;
 };
 
 struct CertificateFiles {
@@ -45,6 +48,9 @@ class Stack {
                                      mqtt_client::Protocol protocol = mqtt_client::Protocol::V5) const;
   mqtt_client::ConnectSettings client(const CertificateFiles& files, const std::string& client_id,
                                       mqtt_client::Protocol protocol = mqtt_client::Protocol::V5) const;
+  // A password device on the password listener (StackOptions::password_listener).
+  mqtt_client::ConnectSettings password_client(const std::string& username, const std::string& password,
+                                               const std::string& client_id) const;
 
   // A read-write registry connection for set-up and assertions.
   registry::Registry registry() const;
@@ -87,6 +93,8 @@ class Stack {
   std::filesystem::path dir;
   int port = 0;
   int admin_port = 0;       // the admin API on 127.0.0.1
+  int password_port = 0;    // the password devices' listener (0: none)
+  bool password_plain = false;
   std::string admin_token;  // the bootstrap admin token
   pki::DevelopmentPki pki{"."};
   std::filesystem::path broker_log, worker_log, config_file;

@@ -504,6 +504,7 @@ TEST_CASE("a password device's credential: one per thing, its secret only as a h
   c.device_uuid = "0b6f7c7e-7a43-4a43-9a3c-2f1e0c9d8b7a";
   c.secret_hash = "hash-1";
   c.issued_at = 100;
+  c.policies = {"p1", "p2"};
   const int64_t start = reg.latest_change_id();
   reg.insert_device_credential(c);
   CHECK(reg.changes_after(start).empty());  // a new credential takes nothing away
@@ -512,6 +513,7 @@ TEST_CASE("a password device's credential: one per thing, its secret only as a h
   CHECK(found->device_uuid == c.device_uuid);
   CHECK(found->secret_hash == "hash-1");
   CHECK(found->status == kActive);
+  CHECK(found->policies == std::vector<std::string>{"p1", "p2"});
   CHECK_FALSE(found->first_connected_at);
   CHECK(reg.find_device_credential_by_uuid(c.device_uuid)->thing_name == "dev-1");
   CHECK_FALSE(reg.find_device_credential("nobody"));
@@ -537,11 +539,13 @@ TEST_CASE("a password device's credential: one per thing, its secret only as a h
   CHECK(found->issued_at == 400);
   CHECK_FALSE(found->first_connected_at);
   CHECK(reg.set_device_credential_status("dev-1", kInactive));
+  CHECK(reg.set_device_policies("dev-1", {"p3"}));
+  CHECK(reg.find_device_credential("dev-1")->policies == std::vector<std::string>{"p3"});
   CHECK(reg.delete_device_credential("dev-1"));
   CHECK_FALSE(reg.set_device_secret("dev-1", "hash-3", 500));
   std::vector<std::string> changes;
   for (const auto& ch : reg.changes_after(start)) changes.push_back(ch.kind + ":" + ch.subject);
-  CHECK(changes == std::vector<std::string>{"thing:dev-1", "thing:dev-1", "thing:dev-1"});
+  CHECK(changes == std::vector<std::string>{"thing:dev-1", "thing:dev-1", "thing:dev-1", "thing:dev-1"});
 
   // deleting the thing deletes its credential
   DeviceCredentialRecord again = c;
