@@ -90,6 +90,11 @@ InitResult initialise(const InitOptions& o) {
   config.claim_ca_key = p.claim_ca_key;
   config.admin_port = o.admin_port;
   if (o.admin_port) r.admin_url = "http://127.0.0.1:" + std::to_string(o.admin_port);
+  if (o.bootstrap_port) {
+    config.bootstrap.port = o.bootstrap_port;
+    if (o.password_port)
+      config.bootstrap.mqtt_endpoint = std::string(o.password_plain ? "mqtt://" : "mqtts://") + o.broker_host + ":" + std::to_string(o.password_port);
+  }
   save_config(config, r.service_config);
 
   BrokerConfig broker;

@@ -25,6 +25,7 @@ struct InitOptions {
   // terminating proxy or on a trusted network).
   int password_port = 0;
   bool password_plain = false;
+  int bootstrap_port = 0;  // the device bootstrap listener on 127.0.0.1, plain HTTP (0: none)
   // The registry: empty for DIR/registry.db, or a postgresql:// URI of an
   // empty database (several brokers and workers may then share it).
   std::string registry;

@@ -99,6 +99,10 @@ void Stack::initialise(const StackOptions& options) {
     argv.insert(argv.end(), {"--password-port", std::to_string(password_port)});
     if (password_plain) argv.push_back("--password-port-plain");
   }
+  if (options.bootstrap_listener) {
+    bootstrap_port = free_port();
+    argv.insert(argv.end(), {"--bootstrap-port", std::to_string(bootstrap_port)});
+  }
   if (!options.registry.empty()) argv.insert(argv.end(), {"--registry", options.registry});
   registry_location = options.registry.empty() ? (dir / "registry.db").string() : options.registry;
   std::string output;
@@ -110,6 +114,14 @@ void Stack::initialise(const StackOptions& options) {
   broker_log = dir / "mosquitto.log";
   worker_log = dir / "provisiond.log";
   config_file = dir / "provisiond.json";
+  if (!options.bootstrap_settings.empty()) {
+    std::string text = read_file(config_file);
+    auto at = text.find("\"bootstrap\": {");
+    if (at == std::string::npos) throw std::runtime_error("provisiond.json has no bootstrap object");
+    at += std::string("\"bootstrap\": {").size();
+    text.insert(at, options.bootstrap_settings + ",");
+    write_file(config_file, text, 0644);
+  }
 }
 
 void Stack::start_broker() {

@@ -30,6 +30,10 @@ struct StackOptions {
   // A broker listener for password devices (password_port), TLS or plain.
   bool password_listener = false;
   bool password_listener_plain = false;
+  // provisiond's bootstrap listener (bootstrap_port); bootstrap_settings are
+  // merged into provisiond.json's "bootstrap" object (JSON members, e.g. "\"responseFloorMs\":0").
+  bool bootstrap_listener = false;
+  std::string bootstrap_settings;
 };
 
 struct CertificateFiles {
@@ -94,6 +98,7 @@ class Stack {
   int port = 0;
   int admin_port = 0;       // the admin API on 127.0.0.1
   int password_port = 0;    // the password devices' listener (0: none)
+  int bootstrap_port = 0;   // provisiond's bootstrap listener (0: none)
   bool password_plain = false;
   std::string admin_token;  // the bootstrap admin token
   pki::DevelopmentPki pki{"."};

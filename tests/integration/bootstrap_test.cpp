@@ -1,0 +1,307 @@
+// The device bootstrap listener over real HTTP, against a real broker with
+// the plugin and a real registry: a MAC device bootstraps through its
+// factory enrollment, connects with its password and publishes.
+#include <catch2/catch.hpp>
+#include <httplib.h>
+#include <rapidjson/pointer.h>
+
+#include <algorithm>
+#include <future>
+#include <thread>
+
+#include "stack.h"
+#include "util/json.h"
+
+using namespace provision;
+using namespace provision::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const char* kTemplate = R"({
+  "Parameters": {"MacAddress": {"Type": "String"}, "HardwareVersion": {"Type": "String", "Default": "unknown"}},
+  "Resources": {
+    "thing": {"Type": "AWS::IoT::Thing", "Properties": {
+      "ThingName": {"Fn::Join": ["", ["esp-", {"Fn::Join": ["", {"Fn::Split": [":", {"Ref": "MacAddress"}]}]}]]},
+      "AttributePayload": {"product_id": "7"}}},
+    "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyDocument":
+      "{\"statements\":[{\"effect\":\"allow\",\"actions\":[\"connect\"],\"clientIds\":[\"${clientId}\"]},{\"effect\":\"allow\",\"actions\":[\"publish\",\"subscribe\",\"receive\"],\"topics\":[\"devices/${thingName}/#\"]}]}"}}
+  },
+  "DeviceConfiguration": {
+    "dataTopic": {"Fn::Join": ["", ["devices/esp-", {"Fn::Join": ["", {"Fn::Split": [":", {"Ref": "MacAddress"}]}]}, "/data"]]},
+    "controlTopic": {"Fn::Join": ["", ["devices/esp-", {"Fn::Join": ["", {"Fn::Split": [":", {"Ref": "MacAddress"}]}]}, "/control"]]},
+    "statusTopic": {"Fn::Join": ["", ["devices/esp-", {"Fn::Join": ["", {"Fn::Split": [":", {"Ref": "MacAddress"}]}]}, "/status"]]},
+    "apiServer": "https://api.example.com",
+    "telemetryEndpoint": "/v1/telemetry"
+  }
+})";
+
+struct Http {
+  int status = 0;
+  std::string body;
+  httplib::Headers headers;
+  rapidjson::Document json;
+  std::string str(const char* pointer) const {
+    const auto* v = rapidjson::Pointer(pointer).Get(json);
+    return v && v->IsString() ? std::string(v->GetString()) : std::string();
+  }
+  bool has(const char* pointer) const { return rapidjson::Pointer(pointer).Get(json) != nullptr; }
+};
+
+Http post(int port, const std::string& path, const std::string& body, const httplib::Headers& headers = {}) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(10, 0);
+  auto res = client.Post(path.c_str(), headers, body, "application/json");
+  Http out;
+  if (!res) return out;
+  out.status = res->status;
+  out.body = res->body;
+  out.headers = res->headers;
+  out.json.Parse(res->body.c_str());
+  return out;
+}
+
+Http get(int port, const std::string& path) {
+  httplib::Client client("127.0.0.1", port);
+  auto res = client.Get(path.c_str());
+  Http out;
+  if (!res) return out;
+  out.status = res->status;
+  out.body = res->body;
+  out.json.Parse(res->body.c_str());
+  return out;
+}
+
+StackOptions bootstrap_stack(const std::string& settings = R"("responseFloorMs":0,"requestsPerIpPerMinute":0,"requestsPerMacPerMinute":0)") {
+  StackOptions o;
+  o.password_listener = true;
+  o.bootstrap_listener = true;
+  o.bootstrap_settings = settings;
+  return o;
+}
+
+void enroll(Stack& stack, const std::string& mac, bool enabled = true) {
+  auto reg = stack.registry();
+  if (!reg.find_template("EspBootstrap")) reg.add_template_version("EspBootstrap", kTemplate);
+  registry::EnrollmentRecord e;
+  e.registration_id = mac;
+  e.template_name = "EspBootstrap";
+  e.status = enabled ? "ENABLED" : "DISABLED";
+  reg.upsert_enrollment(e);
+}
+
+std::string info_body(const std::string& mac) {
+  return R"({"mac_address":")" + mac + R"(","firmware_version":"1.0.0","hardware_version":"ESP32-S3"})";
+}
+
+}  // namespace
+
+TEST_CASE("bootstrap: a MAC device gets its configuration, connects with its password, publishes, and is cut off when revoked") {
+  Stack stack(bootstrap_stack());
+  REQUIRE(stack.bootstrap_port > 0);
+  auto health = get(stack.bootstrap_port, "/health");
+  CHECK(health.status == 200);
+  CHECK(health.str("/status") == "healthy");
+  CHECK(health.has("/timestamp"));
+  CHECK(health.has("/version"));
+
+  enroll(stack, "AA:BB:CC:DD:EE:01");
+  enroll(stack, "AA:BB:CC:DD:EE:02", false);  // not activated by its buyer yet
+  {
+    registry::FirmwareReleaseRecord r;
+    r.product_id = 7;
+    r.version = "1.2.0";
+    r.hardware_versions = {"ESP32-S3"};
+    r.download_url = "https://fw.example.com/1.2.0.bin";
+    r.file_size = 123456;
+    r.sha256 = std::string(64, 'e');
+    r.changelog = "better";
+    stack.registry().insert_firmware_release(r);
+  }
+  // any common notation
+  auto info = post(stack.bootstrap_port, "/device/info", info_body("aa-bb-cc-dd-ee-01"));
+  INFO(info.body);
+  REQUIRE(info.status == 200);
+  CHECK(info.str("/device_id") == "esp-AABBCCDDEE01");
+  CHECK(info.str("/mac_address") == "AA:BB:CC:DD:EE:01");
+  const std::string uuid = info.str("/device_uuid");
+  const std::string secret = info.str("/device_secret");
+  CHECK(uuid.size() == 36);
+  CHECK(secret.size() >= 22);  // at least 128 bits
+  CHECK(info.str("/mqtt_config/password") == secret);
+  CHECK(info.str("/mqtt_config/username") == "esp-AABBCCDDEE01");
+  CHECK(info.str("/mqtt_config/client_id") == uuid);
+  CHECK(info.str("/mqtt_config/broker") == "127.0.0.1");
+  CHECK(info.json["mqtt_config"]["port"].GetInt() == stack.password_port);
+  CHECK(info.json["mqtt_config"]["use_ssl"].GetBool());
+  CHECK(info.str("/mqtt_config/topics/data") == "devices/esp-AABBCCDDEE01/data");
+  CHECK(info.str("/mqtt_config/topics/control") == "devices/esp-AABBCCDDEE01/control");
+  CHECK(info.str("/mqtt_config/topics/status") == "devices/esp-AABBCCDDEE01/status");
+  CHECK(info.str("/api_config/server") == "https://api.example.com");
+  CHECK(info.str("/api_config/endpoints/telemetry") == "/v1/telemetry");
+  CHECK(info.json["firmware_update"]["available"].GetBool());
+  CHECK(info.str("/firmware_update/version") == "1.2.0");
+  CHECK(info.str("/firmware_update/checksum") == "sha256:" + std::string(64, 'e'));
+  CHECK(info.has("/timestamp"));
+  CHECK(info.has("/message"));
+  {
+    auto reg = stack.registry();
+    auto credential = reg.find_device_credential("esp-AABBCCDDEE01");
+    REQUIRE(credential);
+    CHECK(credential->secret_hash != secret);  // only its hash
+    CHECK(reg.find_enrollment("AA:BB:CC:DD:EE:01")->thing_name == std::string("esp-AABBCCDDEE01"));
+    auto audit = reg.audit_entries({});
+    CHECK(std::any_of(audit.begin(), audit.end(), [](const auto& e) { return e.action == "BootstrapDevice" && e.subject == "esp-AABBCCDDEE01"; }));
+  }
+
+  // the device connects with what it got, publishes on its data topic, not on another's
+  mqtt_client::Session device(stack.password_client(info.str("/mqtt_config/username"), secret, uuid));
+  device.connect();
+  CHECK(device.publish(info.str("/mqtt_config/topics/data"), R"({"t":21.5})") == 0);
+  CHECK(device.publish("devices/esp-AABBCCDDEE99/data", "{}") != 0);
+  for (int i = 0; i < 50 && !stack.registry().find_device_credential("esp-AABBCCDDEE01")->first_connected_at; ++i)
+    std::this_thread::sleep_for(100ms);
+  REQUIRE(stack.registry().find_device_credential("esp-AABBCCDDEE01")->first_connected_at);
+
+  // a second call: the same configuration, without the secret
+  auto again = post(stack.bootstrap_port, "/device/info", info_body("AABBCCDDEE01"));
+  INFO(again.body);
+  REQUIRE(again.status == 200);
+  CHECK(again.str("/device_uuid") == uuid);
+  CHECK_FALSE(again.has("/device_secret"));
+  CHECK_FALSE(again.has("/mqtt_config/password"));
+  CHECK(again.json["credentials_issued"].GetBool());
+  CHECK(again.str("/mqtt_config/topics/data") == "devices/esp-AABBCCDDEE01/data");
+
+  // firmware check through the same door
+  auto fw = post(stack.bootstrap_port, "/firmware/check", R"({"mac_address":"AABB.CCDD.EE01","current_version":"1.0.0","product_id":7})");
+  INFO(fw.body);
+  REQUIRE(fw.status == 200);
+  CHECK(fw.json["update_available"].GetBool());
+  CHECK(fw.str("/latest_version") == "1.2.0");
+  CHECK(fw.str("/current_version") == "1.0.0");
+  auto none = post(stack.bootstrap_port, "/firmware/check", R"({"mac_address":"AABB.CCDD.EE01","current_version":"1.2.0","product_id":7})");
+  CHECK_FALSE(none.json["update_available"].GetBool());
+
+  // revocation (the thing deprovisioned) cuts it off within a second
+  stack.registry().delete_thing("esp-AABBCCDDEE01");
+  auto started = std::chrono::steady_clock::now();
+  CHECK(device.wait_disconnected(2s));
+  CHECK(std::chrono::steady_clock::now() - started < 1500ms);
+
+  // the access log has every request, the device its last access
+  auto log = stack.registry().bootstrap_access({});
+  CHECK(log.size() >= 4);
+  CHECK(std::any_of(log.begin(), log.end(), [](const auto& r) { return r.endpoint == "/device/info" && r.status == 200 && r.mac == "AA:BB:CC:DD:EE:01"; }));
+}
+
+TEST_CASE("bootstrap: unknown, disabled and not activated MACs are answered identically, malformed input names the field") {
+  Stack stack(bootstrap_stack());
+  enroll(stack, "AA:BB:CC:DD:EE:10", false);
+  enroll(stack, "AA:BB:CC:DD:EE:11");
+  {
+    auto reg = stack.registry();
+    auto e = *reg.find_enrollment("AA:BB:CC:DD:EE:11");
+    e.status = "DISABLED";  // activated, then disabled
+    e.activated_at = 5;
+    reg.update_enrollment(e);
+  }
+  auto unknown = post(stack.bootstrap_port, "/device/info", info_body("AA:BB:CC:DD:EE:FF"));
+  auto inactive = post(stack.bootstrap_port, "/device/info", info_body("AA:BB:CC:DD:EE:10"));
+  auto disabled = post(stack.bootstrap_port, "/device/info", info_body("AA:BB:CC:DD:EE:11"));
+  CHECK(unknown.status == 404);
+  CHECK(unknown.body == inactive.body);
+  CHECK(unknown.body == disabled.body);
+  CHECK(inactive.status == 404);
+  CHECK(disabled.status == 404);
+  CHECK(unknown.headers == inactive.headers);
+  CHECK(unknown.headers == disabled.headers);
+  auto fw_unknown = post(stack.bootstrap_port, "/firmware/check", R"({"mac_address":"AA:BB:CC:DD:EE:FF","current_version":"1.0.0","product_id":1})");
+  auto fw_inactive = post(stack.bootstrap_port, "/firmware/check", R"({"mac_address":"AA:BB:CC:DD:EE:10","current_version":"1.0.0","product_id":1})");
+  CHECK(fw_unknown.status == 404);
+  CHECK(fw_unknown.body == fw_inactive.body);
+
+  struct Bad {
+    std::string path, body, field;
+  };
+  for (const auto& bad : std::vector<Bad>{{"/device/info", R"({"mac_address":"AA:BB:CC:DD:EE"})", "mac_address"},
+                                          {"/device/info", R"({"mac_address":"AA:BB:CC-DD:EE:FF"})", "mac_address"},
+                                          {"/device/info", R"({"mac_address":"GG:BB:CC:DD:EE:FF"})", "mac_address"},
+                                          {"/device/info", R"({"mac_address":12})", "mac_address"},
+                                          {"/device/info", R"({})", "mac_address"},
+                                          {"/device/info", R"({"mac_address":"AA:BB:CC:DD:EE:FF","firmware_version":7})", "firmware_version"},
+                                          {"/firmware/check", R"({"mac_address":"AA:BB:CC:DD:EE:FF","product_id":-1})", "product_id"}}) {
+    auto reply = post(stack.bootstrap_port, bad.path, bad.body);
+    INFO(bad.body + " -> " + reply.body);
+    CHECK(reply.status == 400);
+    CHECK(reply.str("/error/field") == bad.field);
+  }
+  auto not_json = post(stack.bootstrap_port, "/device/info", "{nope");
+  CHECK(not_json.status == 400);
+  CHECK(not_json.has("/error/code"));
+  auto huge = post(stack.bootstrap_port, "/device/info", R"({"mac_address":")" + std::string(100000, 'A') + R"("})");
+  CHECK(huge.status == 413);
+  auto nowhere = post(stack.bootstrap_port, "/v1/templates", "{}");
+  CHECK(nowhere.status == 404);
+  CHECK(stack.registry().count_things() == 0);
+}
+
+TEST_CASE("bootstrap: per-IP and per-MAC limits answer 429 with Retry-After, forwarded addresses only from trusted proxies") {
+  Stack stack(bootstrap_stack(R"("responseFloorMs":0,"requestsPerIpPerMinute":5,"requestsPerMacPerMinute":3,"trustedProxies":["127.0.0.1"])"));
+  auto from = [&](const std::string& ip, const std::string& mac) {
+    return post(stack.bootstrap_port, "/device/info", info_body(mac), {{"X-Forwarded-For", "203.0.113.9, " + ip}});
+  };
+  // per MAC: 3 a minute, whatever the address
+  for (int i = 0; i < 3; ++i) CHECK(from("198.51.100." + std::to_string(i), "AA:BB:CC:DD:EE:20").status == 404);
+  auto limited = from("198.51.100.50", "AA:BB:CC:DD:EE:20");
+  INFO(limited.body);
+  CHECK(limited.status == 429);
+  CHECK(std::stoi(limited.headers.find("Retry-After")->second) > 0);
+  CHECK(limited.str("/error/code") == "TooManyRequests");
+  // per IP: 5 a minute (the forwarded address, believed from a trusted proxy)
+  for (int i = 0; i < 5; ++i) CHECK(from("192.0.2.1", "AA:BB:CC:DD:EE:3" + std::to_string(i)).status == 404);
+  auto by_ip = from("192.0.2.1", "AA:BB:CC:DD:EE:40");
+  CHECK(by_ip.status == 429);
+  CHECK(by_ip.headers.count("Retry-After") == 1);
+  CHECK(from("192.0.2.2", "AA:BB:CC:DD:EE:41").status == 404);  // another address is not limited
+  auto log = stack.registry().bootstrap_access({});
+  CHECK(std::any_of(log.begin(), log.end(), [](const auto& r) { return r.source == "192.0.2.1" && r.status == 429; }));
+  CHECK(std::none_of(log.begin(), log.end(), [](const auto& r) { return r.source == "127.0.0.1"; }));
+}
+
+TEST_CASE("bootstrap: a forwarded address from a proxy that is not trusted is not believed") {
+  Stack stack(bootstrap_stack(R"("responseFloorMs":0,"requestsPerIpPerMinute":2,"requestsPerMacPerMinute":0,"trustedProxies":["10.9.9.9"])"));
+  for (int i = 0; i < 2; ++i)
+    CHECK(post(stack.bootstrap_port, "/device/info", info_body("AA:BB:CC:DD:EE:50"), {{"X-Forwarded-For", "192.0.2." + std::to_string(i)}, {"X-Real-IP", "192.0.2.77"}}).status == 404);
+  // a new forwarded address each time does not escape the limit: the peer's own address counts
+  auto third = post(stack.bootstrap_port, "/device/info", info_body("AA:BB:CC:DD:EE:50"), {{"X-Forwarded-For", "192.0.2.3"}});
+  CHECK(third.status == 429);
+  auto log = stack.registry().bootstrap_access({});
+  CHECK(std::all_of(log.begin(), log.end(), [](const auto& r) { return r.source == "127.0.0.1"; }));
+}
+
+TEST_CASE("bootstrap: every lookup outcome answers no sooner than the floor") {
+  Stack stack(bootstrap_stack(R"("responseFloorMs":100,"requestsPerIpPerMinute":0,"requestsPerMacPerMinute":0)"));
+  enroll(stack, "AA:BB:CC:DD:EE:60");
+  enroll(stack, "AA:BB:CC:DD:EE:61", false);
+  auto timed = [&](const std::string& mac) {
+    auto started = std::chrono::steady_clock::now();
+    auto reply = post(stack.bootstrap_port, "/device/info", info_body(mac));
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    return std::make_pair(reply.status, ms);
+  };
+  std::map<std::string, std::vector<int64_t>> times;
+  for (int i = 0; i < 10; ++i) {
+    for (const auto& [name, mac] : std::vector<std::pair<std::string, std::string>>{
+             {"known", "AA:BB:CC:DD:EE:60"}, {"unknown", "AA:BB:CC:DD:EE:6F"}, {"not activated", "AA:BB:CC:DD:EE:61"}}) {
+      auto [status, ms] = timed(mac);
+      CHECK(status == (name == "known" ? 200 : 404));
+      times[name].push_back(ms);
+    }
+  }
+  for (auto& [name, ms] : times) {
+    std::sort(ms.begin(), ms.end());
+    INFO(name << ": min " << ms.front() << " ms, max " << ms.back() << " ms");
+    CHECK(ms.front() >= 100);
+  }
+}
