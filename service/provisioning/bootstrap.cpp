@@ -159,17 +159,4 @@ BootstrapResult ProvisioningService::bootstrap_device(registry::Registry& regist
   return result;
 }
 
-std::string ProvisioningService::rotate_device_secret(registry::Registry& registry, const std::string& thing_name,
-                                                      const std::string& actor, const std::string& source) {
-  auto tx = registry.begin();
-  if (!registry.find_device_credential(thing_name))
-    throw RequestError(404, "NotFound", "thing " + text::quote(thing_name) + " has no device credential");
-  const int64_t now = unix_now();
-  std::string secret = new_device_secret();
-  registry.set_device_secret(thing_name, sha256_hex(secret), now);
-  registry.audit({0, now, actor, "RotateDeviceSecret", thing_name, "ok", source, "{}"});
-  tx.commit();
-  return secret;
-}
-
 }  // namespace provision::service

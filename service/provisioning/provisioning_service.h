@@ -102,11 +102,6 @@ class ProvisioningService {
   bool password_device_connected(const std::string& thing_name, const std::string& secret_hash, registry::Registry& registry);
   // HTTP bootstrap by MAC (provisioning/bootstrap.h). Throws RequestError, RegistryError.
   BootstrapResult bootstrap_device(registry::Registry& registry, const BootstrapInput& input);
-  // A new secret for a password device (admin): the old one stops working at
-  // once (connections are cut off), the bootstrap listener hands the new one
-  // out until the device connects with it. Returns it.
-  std::string rotate_device_secret(registry::Registry& registry, const std::string& thing_name, const std::string& actor,
-                                   const std::string& source);
 
  private:
   Reply publish_enrollment(const IncomingRequest& request, registry::Registry& registry);

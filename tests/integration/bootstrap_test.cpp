@@ -305,3 +305,47 @@ TEST_CASE("bootstrap: every lookup outcome answers no sooner than the floor") {
     CHECK(ms.front() >= 100);
   }
 }
+
+TEST_CASE("bootstrap: an admin rotates a connected device's secret: it is cut off, and the listener hands out the new one") {
+  Stack stack(bootstrap_stack());
+  enroll(stack, "AA:BB:CC:DD:EE:70");
+  auto info = post(stack.bootstrap_port, "/device/info", info_body("AA:BB:CC:DD:EE:70"));
+  REQUIRE(info.status == 200);
+  // before the first connect every call hands out a new secret (only hashes are kept), the last one works
+  auto retry = post(stack.bootstrap_port, "/device/info", info_body("AA:BB:CC:DD:EE:70"));
+  REQUIRE(retry.has("/device_secret"));
+  CHECK(retry.str("/device_secret") != info.str("/device_secret"));
+  const std::string thing = info.str("/device_id"), uuid = info.str("/device_uuid");
+  CHECK_THROWS(mqtt_client::Session(stack.password_client(thing, info.str("/device_secret"), uuid)).connect());
+  mqtt_client::Session device(stack.password_client(thing, retry.str("/device_secret"), uuid));
+  device.connect();
+  for (int i = 0; i < 50 && !stack.registry().find_device_credential(thing)->first_connected_at; ++i) std::this_thread::sleep_for(100ms);
+  CHECK_FALSE(post(stack.bootstrap_port, "/device/info", info_body("AA:BB:CC:DD:EE:70")).has("/device_secret"));
+
+  httplib::Client admin("127.0.0.1", stack.admin_port);
+  httplib::Headers auth{{"Authorization", "Bearer " + stack.admin_token}};
+  auto credential = admin.Get(("/v1/things/" + thing + "/credential").c_str(), auth);
+  REQUIRE(credential);
+  CHECK(credential->status == 200);
+  CHECK(credential->body.find("\"firstConnectedAt\"") != std::string::npos);
+  CHECK(credential->body.find("\"lastSeenAt\"") != std::string::npos);
+  auto rotated = admin.Post(("/v1/things/" + thing + "/rotate-secret").c_str(), auth, "", "application/json");
+  REQUIRE(rotated);
+  INFO(rotated->body);
+  REQUIRE(rotated->status == 200);
+  auto rotated_json = json::parse(rotated->body);
+  const std::string fresh = *json::string_member(rotated_json, "deviceSecret");
+  CHECK(device.wait_disconnected(2s));
+  // the listener hands the new secret out again, until the device connects with it
+  auto after = post(stack.bootstrap_port, "/device/info", info_body("AA:BB:CC:DD:EE:70"));
+  REQUIRE(after.has("/device_secret"));
+  mqtt_client::Session again(stack.password_client(thing, after.str("/device_secret"), uuid));
+  again.connect();
+  CHECK(again.publish("devices/" + thing + "/data", "{}") == 0);
+
+  auto access = admin.Get("/v1/bootstrap/access?mac=AA:BB:CC:DD:EE:70&endpoint=/device/info", auth);
+  REQUIRE(access);
+  CHECK(access->status == 200);
+  auto items = json::parse(access->body);
+  CHECK(items["items"].Size() == 4);
+}

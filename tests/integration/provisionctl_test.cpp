@@ -955,3 +955,34 @@ TEST_CASE("provisionctl firmware publish, list, update, disable and delete, and 
   CHECK(ctl({"broker", "update", "eu-1", "--password-endpoint", "mqtt://eu-1.example.com:1884"}).code == 0);
   CHECK(stack.registry().find_broker("eu-1")->password_endpoint == std::string("mqtt://eu-1.example.com:1884"));
 }
+
+TEST_CASE("provisionctl device credential, rotate-secret and access") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  {
+    auto reg = stack.registry();
+    reg.insert_thing({"pw-ctl", std::nullopt, {}});
+    registry::DeviceCredentialRecord c;
+    c.thing_name = "pw-ctl";
+    c.device_uuid = "2b0c8f0e-2f7e-4a59-9c39-1f3f1f0b7c11";
+    c.secret_hash = std::string(64, '0');
+    c.issued_at = 1;
+    reg.insert_device_credential(c);
+    reg.log_bootstrap_access({0, 5000, "192.0.2.1", "AA:BB:CC:DD:EE:FF", "/device/info", "not_found", 404, 100});
+  }
+  auto shown = ctl({"device", "credential", "pw-ctl"});
+  INFO(shown.output);
+  CHECK(shown.code == 0);
+  CHECK(contains(shown.output, "2b0c8f0e-2f7e-4a59-9c39-1f3f1f0b7c11"));
+  auto rotated = ctl({"device", "rotate-secret", "pw-ctl"});
+  INFO(rotated.output);
+  CHECK(rotated.code == 0);
+  CHECK(contains(rotated.output, "new secret (shown once)"));
+  CHECK(stack.registry().find_device_credential("pw-ctl")->secret_hash != std::string(64, '0'));
+  auto access = ctl({"device", "access", "--mac", "AA:BB:CC:DD:EE:FF"});
+  INFO(access.output);
+  CHECK(access.code == 0);
+  CHECK(contains(access.output, "192.0.2.1"));
+  CHECK(line_count(ctl({"device", "access", "--mac", "00:00:00:00:00:00"}).output) == 1);
+  CHECK(ctl({"device", "rotate-secret", "nobody"}).code == 1);
+}

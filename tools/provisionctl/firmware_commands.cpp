@@ -87,7 +87,44 @@ void add_update(CLI::App& group, Context& context) {
   });
 }
 
+const Resource kThings{"thing", "/v1/things", "THING", {}};
+const Resource kAccess{"access log entry", "/v1/bootstrap/access", "ID",
+                       {{"AT", "at"},
+                        {"SOURCE", "source"},
+                        {"MAC", "mac"},
+                        {"ENDPOINT", "endpoint"},
+                        {"OUTCOME", "outcome"},
+                        {"STATUS", "status"},
+                        {"LATENCY_MS", "latencyMs"}}};
+
 }  // namespace
+
+// Password devices (HTTP bootstrap): their credential, its rotation, the access log.
+void add_device_commands(CLI::App& app, Context& context) {
+  auto& group = add_group(app, "device", "password devices (HTTP bootstrap): credentials and the access log");
+  {
+    auto* command = group.add_subcommand("credential", "show a password device's credential (uuid, status, first connect, last seen)");
+    auto thing = add_key(*command, kThings);
+    command->callback([&context, thing] { context.show_resource(context.api().call("GET", kThings.item_path(*thing) + "/credential")); });
+  }
+  {
+    auto* command = group.add_subcommand("rotate-secret", "give a password device a new secret (the old one stops working at once)");
+    auto thing = add_key(*command, kThings);
+    command->callback([&context, thing] {
+      auto answer = context.api().call("POST", kThings.item_path(*thing) + "/rotate-secret");
+      context.show(answer, [&](std::ostream& out) {
+        out << "secret of " << *thing << " rotated; new secret (shown once): " << answer["deviceSecret"].GetString() << "\n";
+      });
+    });
+  }
+  auto* access = group.add_subcommand("access", "the bootstrap listener's access log, newest first");
+  make_list_command(*access, context, kAccess,
+                    {{"--mac", "mac", "a MAC address (AA:BB:CC:DD:EE:FF)"},
+                     {"--source", "source", "a client address"},
+                     {"--endpoint", "endpoint", "/device/info, /firmware/check or /health"},
+                     {"--outcome", "outcome", "ok, registered, not_found, bad_request, rate_limited, ..."},
+                     {"--since", "since", "Unix milliseconds", true}});
+}
 
 void add_firmware_commands(CLI::App& app, Context& context) {
   auto& group = add_group(app, "firmware", "the firmware catalog (releases devices are offered)");
