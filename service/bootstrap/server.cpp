@@ -100,6 +100,13 @@ struct BootstrapServer::Impl {
   std::thread thread;
   int bound_port = -1;
   bootstrap::WindowLimiter per_ip, per_mac;
+  // Lookups waiting out the response-time floor hold a server thread each
+  // (cpp-httplib writes a response on the thread that made it): at most
+  // max_waiting at once, so that /health and requests refused before a
+  // lookup always find a thread; a lookup beyond that gets 503 Busy at once
+  // (before any lookup: it tells nothing about the MAC).
+  std::atomic<int> waiting{0};
+  int max_waiting = 1;
 
   Impl(const ServiceConfig& c, ProvisioningService& p, std::function<bool()> connected)
       : config(c),
@@ -169,10 +176,17 @@ struct BootstrapServer::Impl {
       metrics().increment("provision_bootstrap_rate_limited_total", {{"limit", "ip"}});
       answer = {429, error_json("TooManyRequests", "too many requests from this address; retry after " + std::to_string(wait) + " s"),
                 "rate_limited", wait};
+    } else if (config.bootstrap.response_floor_ms > 0 && waiting.fetch_add(1) >= max_waiting) {
+      waiting.fetch_sub(1);
+      metrics().increment("provision_bootstrap_rate_limited_total", {{"limit", "busy"}});
+      answer = {503, error_json("Busy", "too many requests in progress; retry after 1 s"), "busy", 1};
     } else {
       answer = parse_and_lookup(body, mac, lookup);
-      if (answer.status != 400 && answer.status != 429 && config.bootstrap.response_floor_ms > 0)
-        std::this_thread::sleep_until(started + std::chrono::milliseconds(config.bootstrap.response_floor_ms));
+      if (config.bootstrap.response_floor_ms > 0) {
+        if (answer.status != 400 && answer.status != 429)
+          std::this_thread::sleep_until(started + std::chrono::milliseconds(config.bootstrap.response_floor_ms));
+        waiting.fetch_sub(1);
+      }
     }
     write(res, answer);
     record(endpoint, from, mac, answer, started);
@@ -338,7 +352,10 @@ void BootstrapServer::start() {
     impl_->server = std::make_unique<httplib::Server>();
   auto& server = *impl_->server;
   if (!server.is_valid()) throw Error("bootstrap listener: cannot set up the server (TLS certificate or key unusable?)");
-  const int threads = std::max(1, s.threads);
+  const int threads = std::max(4, s.threads);
+  impl_->max_waiting = std::max(1, threads - 3);  // three threads always left for /health and refusals
+  // One request per connection: an idle keep-alive connection would hold a thread of the pool.
+  server.set_keep_alive_max_count(1);
   server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   http::GateSettings gate_settings;
   gate_settings.max_body_bytes = kMaxBody;
