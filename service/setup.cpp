@@ -67,6 +67,11 @@ InitResult initialise(const InitOptions& o) {
   std::string template_body(defaults::embedded("demo-template.json"));
   templates::ProvisioningTemplate::parse(template_body);
   registry.add_template_version(kDemoTemplate, template_body, "development template (SerialNumber only)");
+  if (o.bootstrap_port) {
+    std::string bootstrap_body(defaults::embedded("bootstrap-template.json"));
+    templates::ProvisioningTemplate::parse(bootstrap_body);
+    registry.add_template_version(kBootstrapTemplate, bootstrap_body, "devices that bootstrap over HTTP by MAC address");
+  }
   // The first admin token; more are made through the API (POST /v1/tokens).
   std::string admin_token = random_token(32);
   registry.insert_api_token({"bootstrap-admin", sha256_hex(admin_token), "admin", unix_now(), std::nullopt});

@@ -44,6 +44,7 @@ struct InitResult {
 
 inline constexpr const char* kDemoTemplate = "DemoFleet";
 inline constexpr const char* kDemoPolicy = "DemoDevicePolicy";
+inline constexpr const char* kBootstrapTemplate = "MacBootstrap";  // provisiond init --bootstrap-port
 
 // Throws Error when the directory already holds a deployment.
 InitResult initialise(const InitOptions& options);
