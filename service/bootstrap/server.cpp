@@ -181,7 +181,12 @@ struct BootstrapServer::Impl {
       metrics().increment("provision_bootstrap_rate_limited_total", {{"limit", "busy"}});
       answer = {503, error_json("Busy", "too many requests in progress; retry after 1 s"), "busy", 1};
     } else {
-      answer = parse_and_lookup(body, mac, lookup);
+      try {
+        answer = parse_and_lookup(body, mac, lookup);
+      } catch (const std::exception& e) {  // never a crash, nor a thread lost: a JSON 500
+        spdlog::error("bootstrap request failed: {}", e.what());
+        answer = {500, error_json("InternalError", "internal failure; nothing was changed"), "internal_error"};
+      }
       if (config.bootstrap.response_floor_ms > 0) {
         if (answer.status != 400 && answer.status != 429)
           std::this_thread::sleep_until(started + std::chrono::milliseconds(config.bootstrap.response_floor_ms));

@@ -46,6 +46,8 @@ std::optional<std::string> normalise_mac(std::string_view text) {
     }
   }
   if (hex.size() != 12) return std::nullopt;
+  const size_t length = separator == ':' || separator == '-' ? 17 : separator == '.' ? 14 : 12;
+  if (text.size() != length) return std::nullopt;
   // The separators must be where their notation puts them.
   std::string expected;
   if (separator == ':' || separator == '-') {

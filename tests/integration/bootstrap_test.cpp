@@ -267,6 +267,16 @@ TEST_CASE("bootstrap: per-IP and per-MAC limits answer 429 with Retry-After, for
   auto log = stack.registry().bootstrap_access({});
   CHECK(std::any_of(log.begin(), log.end(), [](const auto& r) { return r.source == "192.0.2.1" && r.status == 429; }));
   CHECK(std::none_of(log.begin(), log.end(), [](const auto& r) { return r.source == "127.0.0.1"; }));
+  // the metrics (the admin listener's /metrics) count requests by endpoint, outcome and status, and the limits' triggers
+  httplib::Client admin("127.0.0.1", stack.admin_port);
+  auto metrics = admin.Get("/metrics");
+  REQUIRE(metrics);
+  INFO(metrics->body);
+  CHECK(metrics->body.find(R"(provision_bootstrap_requests_total{endpoint="/device/info",outcome="not_found",status="404"} 9)") != std::string::npos);
+  CHECK(metrics->body.find(R"(provision_bootstrap_requests_total{endpoint="/device/info",outcome="rate_limited",status="429"} 2)") != std::string::npos);
+  CHECK(metrics->body.find(R"(provision_bootstrap_rate_limited_total{limit="mac"} 1)") != std::string::npos);
+  CHECK(metrics->body.find(R"(provision_bootstrap_rate_limited_total{limit="ip"} 1)") != std::string::npos);
+  CHECK(metrics->body.find("provision_bootstrap_request_duration_seconds_bucket") != std::string::npos);
 }
 
 TEST_CASE("bootstrap: a forwarded address from a proxy that is not trusted is not believed") {

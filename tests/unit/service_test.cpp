@@ -10,7 +10,9 @@
 #include <optional>
 #include <thread>
 
+#include "bootstrap/limiter.h"
 #include "fleet/housekeeping.h"
+#include "provisioning/bootstrap.h"
 #include "provisioning/assignment.h"
 #include "hooks/hook.h"
 #include "provisioning/registration.h"
@@ -297,4 +299,37 @@ TEST_CASE("housekeeping prunes the bootstrap access log past its retention") {
   CHECK(done.access_log == 1);
   CHECK(reg.bootstrap_access({}).size() == 1);
   CHECK(fleet::describe(done).find("pruned 1 bootstrap access log entries") != std::string::npos);
+}
+
+TEST_CASE("bootstrap: MAC addresses in every common notation are normalised, anything else refused") {
+  for (const char* ok : {"AA:BB:CC:DD:EE:FF", "aa:bb:cc:dd:ee:ff", "aa-bb-cc-dd-ee-ff", "aabbccddeeff", "AABB.CCDD.EEFF", "aAbB.cCdD.eEfF"}) {
+    INFO(ok);
+    CHECK(service::normalise_mac(ok) == std::string("AA:BB:CC:DD:EE:FF"));
+  }
+  for (const char* bad : {"", "AA:BB:CC:DD:EE", "AA:BB:CC:DD:EE:FF:00", "AA:BB:CC-DD:EE:FF", "GG:BB:CC:DD:EE:FF", "AABB:CCDD:EEFF",
+                          "A:ABB:CC:DD:EE:FF", "AABBCCDDEEF", " AA:BB:CC:DD:EE:FF", "AA.BB.CC.DD.EE.FF", "aabbccddeeff00"}) {
+    INFO(bad);
+    CHECK_FALSE(service::normalise_mac(bad));
+  }
+}
+
+TEST_CASE("bootstrap: the rate limiter counts per key per minute, says when to retry, and stays bounded under a flood of keys") {
+  service::bootstrap::WindowLimiter limiter(3, 1000);
+  CHECK(limiter.take("a", 0) == 0);
+  CHECK(limiter.take("a", 10) == 0);
+  CHECK(limiter.take("a", 20) == 0);
+  const int64_t retry = limiter.take("a", 30'000);
+  CHECK(retry == 30);
+  CHECK(limiter.take("b", 30'000) == 0);  // another key is not limited
+  CHECK(limiter.take("a", 60'000) == 0);  // a new window
+  // a flood of new keys: never more than max_keys tracked; live keys are refused (fail closed) when full
+  int refused = 0;
+  for (int i = 0; i < 200'000; ++i) refused += limiter.take("flood-" + std::to_string(i), 61'000) != 0;
+  CHECK(limiter.size() <= 1000);
+  CHECK(refused >= 199'000);
+  // once their minute is over they are pruned, and new keys are let in again
+  CHECK(limiter.take("late", 125'000) == 0);
+  CHECK(limiter.size() < 10);
+  service::bootstrap::WindowLimiter off(0, 10);
+  for (int i = 0; i < 100; ++i) CHECK(off.take("x", i) == 0);
 }
