@@ -27,6 +27,7 @@
 #include "registry/registry.h"
 #include "util/clock.h"
 #include "util/error.h"
+#include "util/files.h"
 #include "util/json.h"
 
 namespace provision::service {
@@ -240,6 +241,11 @@ struct BootstrapServer::Impl {
     input.mac = mac;
     input.firmware_version = json::string_member(body, "firmware_version").value_or("");
     input.hardware_version = json::string_member(body, "hardware_version").value_or("");
+    if (const auto* csr = json::member(body, "csr")) {
+      if (!csr->IsString() || csr->GetStringLength() == 0 || csr->GetStringLength() > 8192)
+        throw RequestError(400, "InvalidField", "csr: must be a PEM certificate signing request of at most 8 KiB", "csr");
+      input.csr_pem = std::string(json::view(*csr));
+    }
     auto result = provisioning.bootstrap_device(registry, input);
     FirmwareAnswer firmware;
     firmware.current_version = input.firmware_version;
@@ -267,6 +273,18 @@ struct BootstrapServer::Impl {
     doc.AddMember("mac_address", json::string_value(mac, a), a);
     rapidjson::Value mqtt(rapidjson::kObjectType);
     std::string endpoint = r.broker && r.broker->password_endpoint ? *r.broker->password_endpoint : config.bootstrap.mqtt_endpoint;
+    if (r.certificate_pem) {
+      // A certificate device: the mutual-TLS listener.
+      endpoint = r.broker ? r.broker->endpoint : "mqtts://" + config.mqtt_host + ":" + std::to_string(config.mqtt_port);
+      doc.AddMember("certificate_id", json::string_value(*r.certificate_id, a), a);
+      doc.AddMember("certificate_pem", json::string_value(*r.certificate_pem, a), a);
+      std::string chain = *r.ca_pem;
+      try {
+        chain += read_file(config.mqtt_ca_file);  // the root, which also verifies the broker
+      } catch (const std::exception&) {
+      }
+      doc.AddMember("ca_chain", json::string_value(chain, a), a);
+    }
     if (auto e = parse_endpoint(endpoint)) {
       mqtt.AddMember("broker", json::string_value(e->host, a), a);
       mqtt.AddMember("port", e->port, a);

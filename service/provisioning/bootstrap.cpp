@@ -155,6 +155,33 @@ BootstrapResult ProvisioningService::bootstrap_device(registry::Registry& regist
     }
     registry.touch_device_credential(plan.thing->name, now);
   }
+  if (input.csr_pem) {
+    // A device that holds a key: a certificate for its thing, with its
+    // credential's policies, unless the thing has an active one already.
+    bool has_active = false;
+    for (const auto& c : registry.certificates_of_thing(plan.thing->name)) has_active = has_active || c.status == registry::kActive;
+    if (!has_active) {
+      auto [certificate, ca_id] = issue_for_csr(*input.csr_pem, "bootstrap");
+      registry::CertificateRecord record;
+      record.id = certificate.id();
+      record.pem = certificate.to_pem();
+      record.status = registry::kPendingActivation;
+      record.ca_id = ca_id;
+      record.serial = certificate.serial_hex();
+      record.not_before = certificate.not_before();
+      record.not_after = certificate.not_after();
+      record.created_at = now;
+      registry.insert_certificate(record);
+      registry.activate_certificate(record.id, plan.thing->name, registry::kActive);
+      const auto credential_now = registry.find_device_credential(plan.thing->name);
+      for (const auto& policy : credential_now->policies) registry.attach_policy(record.id, policy);
+      registry.audit({0, now, "bootstrap:" + input.mac, "BootstrapCertificate", plan.thing->name, "ok", input.source,
+                      "{\"certificateId\":\"" + record.id + "\"}"});
+      result.certificate_id = record.id;
+      result.certificate_pem = record.pem;
+      result.ca_pem = fleet_ca()->certificate().to_pem();
+    }
+  }
   tx.commit();
   result.thing_name = plan.thing->name;
   result.device_configuration.CopyFrom(plan.device_configuration, result.device_configuration.GetAllocator());

@@ -23,6 +23,9 @@ struct BootstrapInput {
   std::string mac;  // normalised
   std::string firmware_version, hardware_version;
   std::string source;  // the client's address, for the audit log
+  // A device that can hold a key sends a CSR: it also gets a certificate
+  // for its thing (with the same policies), when its thing has no active one.
+  std::optional<std::string> csr_pem;
 };
 
 struct BootstrapResult {
@@ -34,6 +37,8 @@ struct BootstrapResult {
   bool registered = false;  // this call registered the device
   rapidjson::Document device_configuration;
   std::optional<registry::BrokerRecord> broker;
+  // For a CSR: the certificate issued, and the fleet CA's certificate.
+  std::optional<std::string> certificate_id, certificate_pem, ca_pem;
 };
 
 // The one answer for a MAC that is not enrolled, not enabled or has no

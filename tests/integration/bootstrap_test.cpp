@@ -9,7 +9,10 @@
 #include <future>
 #include <thread>
 
+#include "pki/csr.h"
+#include "pki/key.h"
 #include "stack.h"
+#include "util/files.h"
 #include "util/json.h"
 
 using namespace provision;
@@ -390,4 +393,36 @@ TEST_CASE("bootstrap: a flood of slow lookups does not starve /health") {
   CHECK(health_ms.back() < 200);  // never waits behind the floor
   CHECK(answered > 0);
   CHECK(busy > 0);
+}
+
+TEST_CASE("bootstrap: a device that sends a CSR also gets a certificate, and connects with it over mutual TLS") {
+  Stack stack(bootstrap_stack());
+  enroll(stack, "AA:BB:CC:DD:EE:80");
+  auto key = pki::PrivateKey::generate_ec();
+  rapidjson::Document body(rapidjson::kObjectType);
+  auto& a = body.GetAllocator();
+  body.AddMember("mac_address", "AA:BB:CC:DD:EE:80", a);
+  body.AddMember("csr", json::string_value(pki::create_csr(key, {{"CN", "esp"}}), a), a);
+  auto info = post(stack.bootstrap_port, "/device/info", json::stringify(body));
+  INFO(info.body);
+  REQUIRE(info.status == 200);
+  REQUIRE(info.has("/certificate_pem"));
+  CHECK(info.has("/ca_chain"));
+  CHECK(info.json["mqtt_config"]["port"].GetInt() == stack.port);  // the mutual-TLS listener
+  const std::string thing = info.str("/device_id");
+  auto certificate = stack.registry().find_certificate(info.str("/certificate_id"));
+  REQUIRE(certificate);
+  CHECK(certificate->status == "ACTIVE");
+  CHECK(certificate->thing_name == thing);
+  CertificateFiles files{(stack.dir / "esp.pem").string(), (stack.dir / "esp.key").string()};
+  write_file(files.certificate, info.str("/certificate_pem"), 0644);
+  write_file(files.key, key.to_pem(), 0600);
+  mqtt_client::Session device(stack.client(files, thing));
+  device.connect();
+  CHECK(device.publish("devices/" + thing + "/data", "{}") == 0);
+  CHECK(device.publish("devices/esp-other/data", "{}") != 0);
+  // a bad CSR names the field
+  auto bad = post(stack.bootstrap_port, "/device/info", R"({"mac_address":"AA:BB:CC:DD:EE:80","csr":5})");
+  CHECK(bad.status == 400);
+  CHECK(bad.str("/error/field") == "csr");
 }
