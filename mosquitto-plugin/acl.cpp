@@ -54,11 +54,13 @@ std::optional<SharedSubscription> split_shared(std::string_view topic) {
 
 // Clients that may use exactly one provisioning operation: its requests,
 // their replies and the subscriptions to them. Devices reach the provisioning
-// namespace only to renew their certificate; factory servers only publish
+// namespace only to renew their certificate and to check for firmware
+// updates (two operations); factory servers only publish
 // enrollments (and read their acknowledgements).
-bool single_operation_acl(const AclRequest& r, const Options& options, Operation operation) {
-  auto is_operation = [operation](const std::optional<protocol::RequestTopic>& t) {
-    return t && t->operation == operation;
+bool single_operation_acl(const AclRequest& r, const Options& options, Operation operation,
+                          std::optional<Operation> or_operation = std::nullopt) {
+  auto is_operation = [operation, or_operation](const std::optional<protocol::RequestTopic>& t) {
+    return t && (t->operation == operation || (or_operation && t->operation == *or_operation));
   };
   switch (r.access) {
     case Access::Write:
@@ -81,7 +83,8 @@ bool device_acl(const Identity& identity, const AclRequest& r, const Options& op
                 const protocol::InternalTopics& internal) {
   if (r.access == Access::Unsubscribe) return true;
   if (!identity.principal) return false;
-  if (protocol::in_provisioning_namespace(r.topic)) return single_operation_acl(r, options, Operation::RenewCertificate);
+  if (protocol::in_provisioning_namespace(r.topic))
+    return single_operation_acl(r, options, Operation::RenewCertificate, Operation::CheckFirmware);
   if (r.access == Access::Subscribe) {
     // Decide on the filter a shared subscription really takes: otherwise
     // "$share/g/_provision/requests" would let a device take requests away
@@ -136,6 +139,7 @@ bool claim_may_request(const Identity& identity, const protocol::RequestTopic& r
     }
     case Operation::RenewCertificate:   // devices only
     case Operation::PublishEnrollment:  // factories only
+    case Operation::CheckFirmware:      // devices only
       return false;
   }
   return false;

@@ -173,22 +173,29 @@ void Gatekeeper::unindex(const void* key, const Connection& c) {
   if (c.identity.role == Role::Device) erase(by_thing_, c.identity.name);
 }
 
-AuthResult Gatekeeper::authenticate(const ClientInfo& client, X509* certificate, int64_t now_s, int64_t now_ms) {
+AuthResult Gatekeeper::authenticate(const ClientInfo& client, X509* certificate, int64_t now_s, int64_t now_ms,
+                                    const PasswordLogin& login) {
   auto refuse = [&](const std::string& reason) {
     log(LogLevel::Notice, "provision: refused client '" + text::escape(client.client_id) + "' from " + client.address + ": " + reason);
     return AuthResult{};
   };
-  if (!certificate) return refuse("no client certificate (identity comes from the certificate alone)");
+  if (!certificate && !options_.password_devices) return refuse("no client certificate (identity comes from the certificate alone)");
+  if (!certificate && login.username.empty())
+    return refuse("no client certificate, and no username (a password device gives its thing name)");
   if (client.client_id.empty()) return refuse("empty client id");
   auto* reg = registry();
   if (!reg) return refuse("registry unavailable");
 
   Resolution result;
   try {
-    X509_up_ref(certificate);
-    auto cert = pki::Certificate::adopt(certificate);
     registry::ReadTransaction snapshot(*reg);
-    result = resolver_->resolve(cert, client.client_id, now_s);
+    if (certificate) {
+      X509_up_ref(certificate);
+      auto cert = pki::Certificate::adopt(certificate);
+      result = resolver_->resolve(cert, client.client_id, now_s);
+    } else {
+      result = resolver_->resolve_password(login.username, login.password, client.client_id);
+    }
   } catch (const registry::RegistryError& e) {
     // Fail closed. A locked registry is retried on the next connect; any
     // other error reopens the file (it may have been replaced).
@@ -231,8 +238,19 @@ AuthResult Gatekeeper::authenticate(const ClientInfo& client, X509* certificate,
     OutgoingMessage event;
     event.topic = internal_.events;
     event.qos = 1;
-    event.user_properties = protocol::encode(protocol::InternalEvent{protocol::kEventCertificateUsed, identity.certificate_id});
+    event.user_properties = protocol::encode(protocol::InternalEvent{protocol::kEventCertificateUsed, identity.certificate_id, "", ""});
     queued_.push_back(std::move(event));
+  }
+  if (identity.password && identity.first_connect) {
+    // The workers record the first connect with this secret (the bootstrap
+    // listener stops handing it out).
+    OutgoingMessage event;
+    event.topic = internal_.events;
+    event.qos = 1;
+    event.user_properties =
+        protocol::encode(protocol::InternalEvent{protocol::kEventPasswordDeviceConnected, "", identity.name, identity.secret_hash});
+    queued_.push_back(std::move(event));
+    identity.first_connect = false;
   }
   // A reconnect on the same connection object replaces the old state.
   on_disconnect(client.key);
@@ -350,7 +368,8 @@ void Gatekeeper::on_message(const void* key, std::string_view topic, std::string
   }
   auto request = protocol::parse_request_topic(topic);
   if (!request) return;
-  bool allowed = c.identity.role == Role::Device    ? request->operation == protocol::Operation::RenewCertificate
+  bool allowed = c.identity.role == Role::Device    ? (request->operation == protocol::Operation::RenewCertificate ||
+                                                      request->operation == protocol::Operation::CheckFirmware)
                  : c.identity.role == Role::Factory ? request->operation == protocol::Operation::PublishEnrollment
                                                     : claim_may_request(c.identity, *request, options_);
   if (!allowed) return;  // the ACL check already refused these

@@ -36,6 +36,13 @@ struct ClientInfo {
   std::string address;
 };
 
+// What a client without a certificate sent in CONNECT (password devices); a
+// certificate client's username is never trusted.
+struct PasswordLogin {
+  std::string username;
+  std::string password;
+};
+
 struct AuthResult {
   bool allowed = false;
   std::string username;  // set on the client when allowed
@@ -46,10 +53,13 @@ class Gatekeeper {
   Gatekeeper(Options options, Logger logger);
   ~Gatekeeper();
 
-  // MOSQ_EVT_BASIC_AUTH. `certificate` is borrowed (may be null: refused).
+  // MOSQ_EVT_BASIC_AUTH. `certificate` is borrowed (may be null: refused,
+  // unless options.password_devices: then a password device by username
+  // and password).
   // now_s is wall-clock time (certificate validity), now_ms a monotonic clock
   // (rate limits).
-  AuthResult authenticate(const ClientInfo& client, X509* certificate, int64_t now_s, int64_t now_ms = 0);
+  AuthResult authenticate(const ClientInfo& client, X509* certificate, int64_t now_s, int64_t now_ms = 0,
+                          const PasswordLogin& login = {});
   // MOSQ_EVT_ACL_CHECK.
   bool check_acl(const void* key, const AclRequest& request);
   // MOSQ_EVT_MESSAGE, after the broker's ACL check passed. Requests are

@@ -1,5 +1,6 @@
 #include "identity.h"
 
+#include "util/encoding.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -60,8 +61,21 @@ Resolution IdentityResolver::device(const registry::CertificateRecord& record, c
   if (options_.client_id_must_be_thing_name && client_id != thing->name)
     return Refusal{"thing " + thing->name + ": the client id must be the thing name, not '" + text::escape(client_id) + "'"};
 
+  auto resolved = device_identity(*thing, registry_.policies_of_certificate(record.id), client_id, record.id);
+  auto* identity = std::get_if<Identity>(&resolved);
+  if (!identity) return resolved;
+  identity->not_after = not_after;
+  if (record.replaces) {
+    auto old = registry_.find_certificate(*record.replaces);
+    identity->renewal_successor = old && old->status == registry::kActive;
+  }
+  return resolved;
+}
+
+Resolution IdentityResolver::device_identity(const registry::ThingRecord& thing, const std::vector<std::string>& policy_names,
+                                             const std::string& client_id, const std::string& certificate_id) {
   std::vector<policy::PolicyDocument> documents;
-  for (const auto& name : registry_.policies_of_certificate(record.id)) {
+  for (const auto& name : policy_names) {
     auto policy = registry_.find_policy(name);
     if (!policy) continue;
     try {
@@ -70,22 +84,50 @@ Resolution IdentityResolver::device(const registry::CertificateRecord& record, c
       // A broken policy grants nothing; the others still apply.
     }
   }
-  policy::Variables variables{thing->name, client_id, record.id, thing->attributes};
+  policy::Variables variables{thing.name, client_id, certificate_id, thing.attributes};
   auto principal = std::make_shared<const policy::Principal>(documents, variables);
   if (!principal->allows(policy::Action::Connect, client_id))
-    return Refusal{"thing " + thing->name + ": policy does not allow connect with client id '" + text::escape(client_id) + "'"};
+    return Refusal{"thing " + thing.name + ": policy does not allow connect with client id '" + text::escape(client_id) + "'"};
 
   Identity identity;
   identity.role = Role::Device;
-  identity.certificate_id = record.id;
-  identity.name = thing->name;
-  identity.not_after = not_after;
+  identity.certificate_id = certificate_id;
+  identity.name = thing.name;
   identity.principal = std::move(principal);
-  if (record.replaces) {
-    auto old = registry_.find_certificate(*record.replaces);
-    identity.renewal_successor = old && old->status == registry::kActive;
-  }
   return identity;
+}
+
+Resolution IdentityResolver::password_device(const std::string& thing_name, const std::string& secret_hash,
+                                             const std::string& client_id) {
+  // One answer for an unknown thing and a wrong secret.
+  const Refusal wrong{"username or password not accepted for thing '" + text::escape(thing_name) + "'"};
+  auto credential = registry_.find_device_credential(thing_name);
+  if (!credential) {
+    (void)constant_time_equal(secret_hash, secret_hash);  // the same work either way
+    return wrong;
+  }
+  if (!constant_time_equal(secret_hash, credential->secret_hash)) return wrong;
+  if (credential->status != registry::kActive) return Refusal{"password device " + thing_name + " is " + credential->status};
+  if (client_id != credential->device_uuid)
+    return Refusal{"password device " + thing_name + ": the client id must be its device uuid, not '" + text::escape(client_id) + "'"};
+  auto thing = registry_.find_thing(thing_name);
+  if (!thing) return Refusal{"thing " + thing_name + " does not exist"};
+  auto resolved = device_identity(*thing, credential->policies, client_id, "password:" + credential->device_uuid);
+  if (auto* identity = std::get_if<Identity>(&resolved)) {
+    identity->password = true;
+    identity->secret_hash = credential->secret_hash;
+    identity->not_after = INT64_MAX;
+    identity->first_connect = !credential->first_connected_at.has_value();
+  }
+  return resolved;
+}
+
+Resolution IdentityResolver::resolve_password(const std::string& username, const std::string& password,
+                                              const std::string& client_id) {
+  std::string thing_name = username.starts_with("thing:") ? username.substr(6) : username;
+  if (thing_name.empty() || thing_name.size() > 128) return Refusal{"a password device must give its thing name as username"};
+  if (password.empty() || password.size() > 256) return Refusal{"a password device must give its secret as password"};
+  return password_device(thing_name, sha256_hex(password), client_id);
 }
 
 Resolution IdentityResolver::claim(const std::string& id, int64_t not_after, int64_t now) {
@@ -160,6 +202,7 @@ Resolution IdentityResolver::refresh(const Identity& identity, const std::string
       return identity;
     }
     case Role::Device: {
+      if (identity.password) return password_device(identity.name, identity.secret_hash, client_id);
       auto record = registry_.find_certificate(id);
       if (!record) return Refusal{"device certificate " + id.substr(0, 16) + " was deleted"};
       return device(*record, client_id, identity.not_after);

@@ -34,6 +34,12 @@ struct Identity {
   std::shared_ptr<const policy::Principal> principal;  // Device: compiled policies
   bool renewal_successor = false;  // Device: this certificate renews one that is still active
   std::optional<int64_t> expires_at;  // Claim: the registry's expiry (temporary claims), checked while connected
+  // Device: a password device (HTTP bootstrap): certificate_id is
+  // "password:<device uuid>", and the secret's hash it signed in with is kept
+  // so that a rotation cuts it off.
+  bool password = false;
+  std::string secret_hash;
+  bool first_connect = false;  // password device: never connected with this secret (the workers record it)
 
   bool provisioning() const { return role == Role::Claim || role == Role::Enrollment; }
   // The username the plugin sets, so that SIGHUP does not drop the client.
@@ -58,6 +64,12 @@ class IdentityResolver {
   // After a registry change: the same decision from what was recorded at
   // connect (no certificate needed), with current registry contents.
   Resolution refresh(const Identity& identity, const std::string& client_id, int64_t now);
+  // At connect, for a client without a certificate (options.password_devices):
+  // `username` is the thing name ("thing:" prefix allowed: the username the
+  // plugin sets, which SIGHUP's re-check sends again), `password` its
+  // secret, compared as SHA-256 digests in constant time; the client id must
+  // be the credential's device uuid.
+  Resolution resolve_password(const std::string& username, const std::string& password, const std::string& client_id);
 
   // Forget cached CAs (call when a CA changed).
   void invalidate() { cas_loaded_ = false; }
@@ -69,6 +81,10 @@ class IdentityResolver {
   };
   Resolution device(const registry::CertificateRecord& record, const std::string& client_id, int64_t not_after);
   Resolution claim(const std::string& id, int64_t not_after, int64_t now);
+  Resolution password_device(const std::string& thing_name, const std::string& secret_hash, const std::string& client_id);
+  // Compiled policies of a device, and the connect check.
+  Resolution device_identity(const registry::ThingRecord& thing, const std::vector<std::string>& policy_names,
+                             const std::string& client_id, const std::string& certificate_id);
   Resolution issued_by_ca(const registry::CaRecord& ca, const std::string& id, const pki::Certificate* certificate,
                           const std::string& registration_id, int64_t not_after);
   const std::vector<TrustedCa>& trusted_cas();

@@ -85,6 +85,7 @@ Options parse_options(const OptionPairs& given) {
     else if (key == "aws_topics") o.aws_topics = to_bool(key, value);
     else if (key == "registry_poll_ms") o.registry_poll_ms = to_int(key, value, 10, 60000);
     else if (key == "client_id_must_be_thing_name") o.client_id_must_be_thing_name = to_bool(key, value);
+    else if (key == "password_devices") o.password_devices = to_bool(key, value);
     else if (key == "connect_rate_per_claim") o.connect_rate_per_claim = parse_rate(key, value);
     else if (key == "connect_rate_per_address") o.connect_rate_per_address = parse_rate(key, value);
     else if (key == "request_rate_per_claim") o.request_rate_per_claim = parse_rate(key, value);

@@ -27,6 +27,10 @@ struct Options {
   bool aws_topics = true;                      // also serve $aws/certificates/... and $aws/provisioning-templates/...
   int64_t registry_poll_ms = 250;              // how often TICK looks for registry changes
   bool client_id_must_be_thing_name = false;   // devices must connect with their thing name as client id
+  // Clients without a certificate may sign in as password devices (thing
+  // name, secret; client id = device uuid). They can only reach a listener
+  // without require_certificate: the one the operator made for them.
+  bool password_devices = false;
   // Token buckets (0 = no limit). Connects over the limit are refused; requests
   // over the limit get a 429 Throttled rejected reply.
   Rate connect_rate_per_claim, connect_rate_per_address;

@@ -91,8 +91,11 @@ int on_basic_auth(int, void* event_data, void*) {
     provision::Owned<X509, X509_free> certificate(static_cast<X509*>(mosquitto_client_certificate(ed->client)));
     provision::plugin::ClientInfo client{ed->client, str(mosquitto_client_id(ed->client)),
                                          str(mosquitto_client_address(ed->client))};
-    auto result =
-        g_state.gatekeeper->authenticate(client, certificate.get(), static_cast<int64_t>(std::time(nullptr)), steady_ms());
+    // Only a client without a certificate is ever taken by its username and password.
+    provision::plugin::PasswordLogin login;
+    if (!certificate) login = {str(ed->username), str(ed->password)};
+    auto result = g_state.gatekeeper->authenticate(client, certificate.get(), static_cast<int64_t>(std::time(nullptr)),
+                                                   steady_ms(), login);
     certificate.reset();
     if (!result.allowed) return MOSQ_ERR_AUTH;
     // Identity comes from the certificate; whatever username the client sent

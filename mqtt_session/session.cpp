@@ -60,13 +60,10 @@ int disable_nagle_towards(const Endpoint& endpoint) {
 }
 
 PahoOptions::PahoOptions(const ConnectSettings& s) {
-  ssl = mqtt::ssl_options_builder()
-            .trust_store(s.tls.ca_file)
-            .key_store(s.tls.certificate)
-            .private_key(s.tls.private_key)
-            .enable_server_cert_auth(true)
-            .verify(true)
-            .finalize();
+  auto ssl_builder = mqtt::ssl_options_builder();
+  ssl_builder.trust_store(s.tls.ca_file).enable_server_cert_auth(true).verify(true);
+  if (!s.tls.certificate.empty()) ssl_builder.key_store(s.tls.certificate).private_key(s.tls.private_key);
+  ssl = ssl_builder.finalize();
   auto builder = mqtt::connect_options_builder();
   if (s.protocol == Protocol::V5) {
     // set_mqtt_version(5) clears clean session: set clean start after it.
@@ -74,11 +71,11 @@ PahoOptions::PahoOptions(const ConnectSettings& s) {
   } else {
     builder.mqtt_version(MQTTVERSION_3_1_1).clean_session(s.clean_start);
   }
-  builder.keep_alive_interval(s.keep_alive)
-      .connect_timeout(std::chrono::duration_cast<std::chrono::seconds>(s.timeout))
-      .ssl(ssl);
+  builder.keep_alive_interval(s.keep_alive).connect_timeout(std::chrono::duration_cast<std::chrono::seconds>(s.timeout));
+  if (!s.tls.plain) builder.ssl(ssl);
   if (s.auto_reconnect) builder.automatic_reconnect(std::chrono::milliseconds(200), std::chrono::seconds(5));
   if (s.username) builder.user_name(*s.username);
+  if (s.password) builder.password(*s.password);
   connect = builder.finalize();
 }
 
@@ -118,7 +115,8 @@ Session::Session(ConnectSettings settings)
       options_(settings_),
       callback_(std::make_unique<Callback>(*this)),
       client_(std::make_unique<mqtt::async_client>(
-          settings_.endpoint.uri(), settings_.client_id,
+          settings_.tls.plain ? "tcp://" + settings_.endpoint.host + ":" + std::to_string(settings_.endpoint.port) : settings_.endpoint.uri(),
+          settings_.client_id,
           mqtt::create_options(settings_.protocol == Protocol::V5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1), nullptr)) {
   client_->set_callback(*callback_);
   // An MQTT v5 broker says goodbye with a DISCONNECT packet (e.g. 0x98,

@@ -27,6 +27,9 @@ struct TlsFiles {
   std::string ca_file;      // verifies the broker
   std::string certificate;  // client certificate (PEM; may hold the chain)
   std::string private_key;  // its key (PEM)
+  // No client certificate: certificate and private_key empty (password
+  // devices). plain: no TLS at all (a listener that allows plain TCP).
+  bool plain = false;
 };
 
 struct Endpoint {
@@ -46,7 +49,8 @@ struct ConnectSettings {
   std::chrono::seconds keep_alive{30};
   std::chrono::milliseconds timeout{10000};
   bool auto_reconnect = false;  // reconnect by itself after a lost connection (the worker)
-  std::optional<std::string> username;  // sent but never trusted by the broker
+  std::optional<std::string> username;  // sent but never trusted by the broker (but from a password device)
+  std::optional<std::string> password;  // a password device's secret
 };
 
 // Builds the Paho options for `settings`. Kept together so that their

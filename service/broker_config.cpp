@@ -33,11 +33,25 @@ std::string render_broker_config(const BrokerConfig& c) {
   out += "keyfile " + c.key.string() + "\n";
   out += "require_certificate true\n";
   out += "use_identity_as_username false\n";  // the plugin decides identities (MOSQ_EVT_BASIC_AUTH)
+  if (c.password_port) {
+    // Clients without a certificate can reach only this listener; the plugin
+    // takes them as password devices (plugin_opt_password_devices).
+    out += "\nlistener " + std::to_string(c.password_port) + " " + c.bind_address + "\n";
+    out += "set_tcp_nodelay true\n";
+    if (c.password_plain) {
+      out += "# UNSAFE: plain TCP, secrets and traffic in clear (provisiond init --password-port-plain)\n";
+    } else {
+      out += "certfile " + c.certificate.string() + "\n";
+      out += "keyfile " + c.key.string() + "\n";
+      out += "require_certificate false\n";
+    }
+  }
   out += "\nplugin " + c.plugin.string() + "\n";
   out += "plugin_opt_registry " + c.registry.string() + "\n";
   out += "plugin_opt_internal_prefix " + c.internal_prefix + "\n";
   out += std::string("plugin_opt_aws_topics ") + (c.aws_topics ? "true" : "false") + "\n";
   if (!c.trust_dir.empty()) out += "plugin_opt_trust_dir " + c.trust_dir.string() + "\n";  // the same directory as capath
+  if (c.password_port) out += "plugin_opt_password_devices true\n";
   if (!c.plugin_options_file.empty()) out += "plugin_opt_options_file " + c.plugin_options_file.string() + "\n";
   return out;
 }

@@ -21,6 +21,11 @@ struct BrokerConfig {
   std::filesystem::path log_file;                   // empty: no log file
   std::string internal_prefix = "_provision";
   bool aws_topics = true;
+  // Password devices' listener (0: none, and the plugin refuses every client
+  // without a certificate): TLS with certificate/key but no client
+  // certificate, or plain TCP when password_plain (unsafe).
+  int password_port = 0;
+  bool password_plain = false;
 };
 
 std::string render_broker_config(const BrokerConfig& config);

@@ -57,6 +57,20 @@ ServiceConfig load_config(const std::filesystem::path& file) {
     c.claim_ca_certificate = resolve(base, *json::string_member(*claim_ca, "certificate"));
     c.claim_ca_key = resolve(base, *json::string_member(*claim_ca, "key"));
   }
+  if (const auto* b = json::member(doc, "bootstrap")) {
+    auto& o = c.bootstrap;
+    o.listen = json::string_member(*b, "listen").value_or(o.listen);
+    o.port = static_cast<int>(json::int_member(*b, "port").value_or(0));
+    if (auto cert = json::string_member(*b, "tlsCertificate")) o.tls_certificate = resolve(base, *cert);
+    if (auto key = json::string_member(*b, "tlsKey")) o.tls_key = resolve(base, *key);
+    o.mqtt_endpoint = json::string_member(*b, "mqttEndpoint").value_or("");
+    if (const auto* proxies = json::member(*b, "trustedProxies")) o.trusted_proxies = json::to_string_list(*proxies);
+    o.requests_per_ip_per_minute = static_cast<int>(json::int_member(*b, "requestsPerIpPerMinute").value_or(o.requests_per_ip_per_minute));
+    o.requests_per_mac_per_minute = static_cast<int>(json::int_member(*b, "requestsPerMacPerMinute").value_or(o.requests_per_mac_per_minute));
+    o.response_floor_ms = static_cast<int>(json::int_member(*b, "responseFloorMs").value_or(o.response_floor_ms));
+    o.access_log_retention_days = json::int_member(*b, "accessLogRetentionDays").value_or(o.access_log_retention_days);
+    o.threads = static_cast<int>(json::int_member(*b, "threads").value_or(o.threads));
+  }
   if (const auto* admin = json::member(doc, "adminApi")) {
     c.admin_listen = json::string_member(*admin, "listen").value_or(c.admin_listen);
     c.admin_port = static_cast<int>(json::int_member(*admin, "port").value_or(0));
@@ -132,6 +146,24 @@ void save_config(const ServiceConfig& c, const std::filesystem::path& file) {
       admin.AddMember("failedAttempts", attempts, a);
     }
     doc.AddMember("adminApi", admin, a);
+  }
+  if (c.bootstrap.port) {
+    const auto& o = c.bootstrap;
+    rapidjson::Value b(rapidjson::kObjectType);
+    b.AddMember("listen", str(o.listen), a);
+    b.AddMember("port", o.port, a);
+    if (!o.tls_certificate.empty()) {
+      b.AddMember("tlsCertificate", str(relative_to(base, o.tls_certificate)), a);
+      b.AddMember("tlsKey", str(relative_to(base, o.tls_key)), a);
+    }
+    if (!o.mqtt_endpoint.empty()) b.AddMember("mqttEndpoint", str(o.mqtt_endpoint), a);
+    b.AddMember("trustedProxies", json::string_list(o.trusted_proxies, a), a);
+    b.AddMember("requestsPerIpPerMinute", o.requests_per_ip_per_minute, a);
+    b.AddMember("requestsPerMacPerMinute", o.requests_per_mac_per_minute, a);
+    b.AddMember("responseFloorMs", o.response_floor_ms, a);
+    b.AddMember("accessLogRetentionDays", o.access_log_retention_days, a);
+    b.AddMember("threads", o.threads, a);
+    doc.AddMember("bootstrap", b, a);
   }
   write_file(file, json::pretty(doc) + "\n", 0644);
 }

@@ -37,6 +37,20 @@ struct ServiceConfig {
   // then so many a minute (docs/admin.md, "Tokens and roles").
   int admin_failed_attempts_burst = 20;
   int admin_failed_attempts_per_minute = 10;
+  // The device bootstrap listener (HTTP by MAC address; port 0: disabled). docs/bootstrap.md.
+  struct Bootstrap {
+    std::string listen = "127.0.0.1";
+    int port = 0;
+    std::filesystem::path tls_certificate, tls_key;  // both set: HTTPS; else plain HTTP (behind a TLS proxy)
+    // Where password devices connect when their broker names no passwordEndpoint.
+    std::string mqtt_endpoint;
+    std::vector<std::string> trusted_proxies;  // their X-Forwarded-For / X-Real-IP is believed
+    int requests_per_ip_per_minute = 10;
+    int requests_per_mac_per_minute = 10;
+    int response_floor_ms = 100;  // every lookup answers no sooner (0: off)
+    int64_t access_log_retention_days = 30;
+    int threads = 16;
+  } bootstrap;
 };
 
 // Throws Error naming the file and the offending field.

@@ -127,6 +127,14 @@ int main(int argc, char** argv) {
   init_cmd->add_option("--admin-port", init_options.admin_port, "port of the admin API on 127.0.0.1 (0: none)")
       ->check(CLI::Range(0, 65535));
   init_cmd->add_flag("!--no-aws-topics", init_options.aws_topics, "do not serve the $aws/... topic aliases");
+  init_cmd->add_option("--password-port", init_options.password_port,
+                       "a broker listener for password devices (TLS, no client certificate; 0: none)")
+      ->check(CLI::Range(0, 65535));
+  init_cmd->add_option("--bootstrap-port", init_options.bootstrap_port,
+                       "the device bootstrap listener (HTTP by MAC address) on 127.0.0.1 (0: none)")
+      ->check(CLI::Range(0, 65535));
+  init_cmd->add_flag("--password-port-plain", init_options.password_plain,
+                     "UNSAFE: make the password devices' listener plain TCP (secrets in clear)");
   init_cmd->add_option("--registry", init_options.registry,
                        "a postgresql:// URI of an empty database to use as the registry (default: DIR/registry.db)");
 
@@ -274,7 +282,8 @@ int main(int argc, char** argv) {
     if (*janitor_cmd) {
       auto config = service::load_config(config_file);
       auto registry = registry::Registry::open(config.registry);
-      auto done = fleet::housekeep(registry, unix_now(), config.ownership_token_ttl_seconds);
+      auto done = fleet::housekeep(registry, unix_now(), config.ownership_token_ttl_seconds, 0,
+                                   config.bootstrap.access_log_retention_days * 24 * 3600);
       std::cout << fleet::describe(done) << "\n";
       return 0;
     }

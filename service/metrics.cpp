@@ -127,6 +127,11 @@ Metrics& metrics() {
     m->declare_histogram("provision_hook_duration_seconds", "Pre-provisioning hook latency, by hook type.", latency);
     m->declare_counter("provision_admin_requests_total", "Admin API requests by method and status.");
     m->declare_counter("provision_admin_auth_failures_total", "Admin API requests without a valid token (missing or unknown).");
+    m->declare_counter("provision_firmware_checks_total", "Firmware checks by door (mqtt, http) and whether an update was offered.");
+    m->declare_counter("provision_bootstrap_requests_total", "Bootstrap listener requests by endpoint, outcome and status.");
+    m->declare_histogram("provision_bootstrap_request_duration_seconds",
+                         "Bootstrap listener latency (as the client sees it, the response-time floor included), by endpoint.", latency);
+    m->declare_counter("provision_bootstrap_rate_limited_total", "Bootstrap requests refused with 429, by the limit (ip, mac).");
     return m;
   }();
   return *instance;

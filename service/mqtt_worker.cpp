@@ -25,6 +25,7 @@ struct WorkItem {
   IncomingRequest request;
   std::string event;  // non-empty for events
   std::string certificate_id;
+  std::string secret_hash;  // password-device-connected
   size_t link = 0;  // the link it came on, which answers it
 };
 
@@ -40,6 +41,8 @@ std::optional<WorkItem> work_item_of(const LinkMessage& message, const protocol:
     }
     item.event = std::move(event->event);
     item.certificate_id = std::move(event->certificate_id);
+    item.request.thing_name = std::move(event->thing_name);
+    item.secret_hash = std::move(event->secret_hash);
     return item;
   }
   std::string why;
@@ -148,6 +151,8 @@ struct MqttWorker::Impl {
       if (!item.event.empty()) {
         if (item.event == protocol::kEventCertificateUsed && service.retire_predecessor(item.certificate_id, access.registry()))
           spdlog::info("certificate {} was used: the certificate it renews is retired", item.certificate_id);
+        if (item.event == protocol::kEventPasswordDeviceConnected && service.password_device_connected(item.request.thing_name, item.secret_hash, access.registry()))
+          spdlog::info("password device {} connected for the first time with its secret", item.request.thing_name);
         return true;
       }
       return reply(item, access, may_wait);

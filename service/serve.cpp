@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "admin/server.h"
+#include "bootstrap/server.h"
 #include "fleet/housekeeping.h"
 #include "config.h"
 #include "mqtt_worker.h"
@@ -47,7 +48,8 @@ void housekeeping_pass(const ServiceConfig& config) {
   try {
     auto registry = registry::Registry::open(config.registry);
     // Every minute across the workers sharing the registry, whichever runs it.
-    auto done = fleet::housekeep(registry, unix_now(), config.ownership_token_ttl_seconds, 55);
+    auto done = fleet::housekeep(registry, unix_now(), config.ownership_token_ttl_seconds, 55,
+                                 config.bootstrap.access_log_retention_days * 24 * 3600);
     if (done.tokens || !done.certificates.empty() || !done.retired.empty()) spdlog::info("janitor: {}", fleet::describe(done));
   } catch (const std::exception& e) {
     spdlog::error("janitor: {}", e.what());
@@ -155,12 +157,18 @@ int serve(const std::string& config_file) {
                                           [&worker] { return worker.connected(); });
     admin->start();
   }
+  std::unique_ptr<BootstrapServer> bootstrap_listener;
+  if (config.bootstrap.port) {
+    bootstrap_listener = std::make_unique<BootstrapServer>(config, provisioning, [&worker] { return worker.connected(); });
+    bootstrap_listener->start();
+  }
   spdlog::info("provisiond starting: broker {}:{}, registry {}, {} worker threads", config.mqtt_host, config.mqtt_port,
                registry::display_location(config.registry.string()), config.worker_threads);
   worker.run(g_stop, [] {
     spdlog::info("provisiond ready");
     spdlog::default_logger()->flush();  // scripts and tests wait for this line
   });
+  if (bootstrap_listener) bootstrap_listener->stop();
   if (admin) admin->stop();
   spdlog::info("provisiond stopped");
   return 0;

@@ -67,6 +67,11 @@ InitResult initialise(const InitOptions& o) {
   std::string template_body(defaults::embedded("demo-template.json"));
   templates::ProvisioningTemplate::parse(template_body);
   registry.add_template_version(kDemoTemplate, template_body, "development template (SerialNumber only)");
+  if (o.bootstrap_port) {
+    std::string bootstrap_body(defaults::embedded("bootstrap-template.json"));
+    templates::ProvisioningTemplate::parse(bootstrap_body);
+    registry.add_template_version(kBootstrapTemplate, bootstrap_body, "devices that bootstrap over HTTP by MAC address");
+  }
   // The first admin token; more are made through the API (POST /v1/tokens).
   std::string admin_token = random_token(32);
   registry.insert_api_token({"bootstrap-admin", sha256_hex(admin_token), "admin", unix_now(), std::nullopt});
@@ -90,6 +95,11 @@ InitResult initialise(const InitOptions& o) {
   config.claim_ca_key = p.claim_ca_key;
   config.admin_port = o.admin_port;
   if (o.admin_port) r.admin_url = "http://127.0.0.1:" + std::to_string(o.admin_port);
+  if (o.bootstrap_port) {
+    config.bootstrap.port = o.bootstrap_port;
+    if (o.password_port)
+      config.bootstrap.mqtt_endpoint = std::string(o.password_plain ? "mqtt://" : "mqtts://") + o.broker_host + ":" + std::to_string(o.password_port);
+  }
   save_config(config, r.service_config);
 
   BrokerConfig broker;
@@ -111,6 +121,8 @@ InitResult initialise(const InitOptions& o) {
   broker.registry = r.registry;
   broker.log_file = r.broker_log;
   broker.aws_topics = o.aws_topics;
+  broker.password_port = o.password_port;
+  broker.password_plain = o.password_plain;
   broker.plugin_options_file = dir / "provision-plugin.conf";
   write_file(broker.plugin_options_file, render_plugin_options_file(), 0644);
   write_file(r.broker_config, render_broker_config(broker), 0644);

@@ -19,6 +19,13 @@ struct InitOptions {
   bool aws_topics = true;
   int worker_threads = 1;
   int admin_port = 8080;  // 0: no admin API
+  // A listener for password devices (HTTP bootstrap): TLS with the broker's
+  // certificate, no client certificate; 0: none. password_plain makes it
+  // plain TCP (unsafe: secrets and traffic in clear; only behind a TLS
+  // terminating proxy or on a trusted network).
+  int password_port = 0;
+  bool password_plain = false;
+  int bootstrap_port = 0;  // the device bootstrap listener on 127.0.0.1, plain HTTP (0: none)
   // The registry: empty for DIR/registry.db, or a postgresql:// URI of an
   // empty database (several brokers and workers may then share it).
   std::string registry;
@@ -37,6 +44,7 @@ struct InitResult {
 
 inline constexpr const char* kDemoTemplate = "DemoFleet";
 inline constexpr const char* kDemoPolicy = "DemoDevicePolicy";
+inline constexpr const char* kBootstrapTemplate = "MacBootstrap";  // provisiond init --bootstrap-port
 
 // Throws Error when the directory already holds a deployment.
 InitResult initialise(const InitOptions& options);

@@ -45,7 +45,11 @@ UserProperties encode(const InternalReply& reply) {
 }
 
 UserProperties encode(const InternalEvent& event) {
-  return {{property::kEvent, event.event}, {property::kCertificateId, event.certificate_id}};
+  UserProperties p{{property::kEvent, event.event}};
+  if (!event.certificate_id.empty()) p.emplace_back(property::kCertificateId, event.certificate_id);
+  if (!event.thing_name.empty()) p.emplace_back(property::kThingName, event.thing_name);
+  if (!event.secret_hash.empty()) p.emplace_back(property::kSecretHash, event.secret_hash);
+  return p;
 }
 
 std::optional<InternalRequest> decode_request(const PropertyLookup& property, std::string* error) {
@@ -88,7 +92,8 @@ std::optional<InternalReply> decode_reply(const PropertyLookup& property) {
 }
 
 std::optional<InternalEvent> decode_event(const PropertyLookup& property) {
-  InternalEvent event{property(property::kEvent), property(property::kCertificateId)};
+  InternalEvent event{property(property::kEvent), property(property::kCertificateId), property(property::kThingName),
+                      property(property::kSecretHash)};
   if (event.event.empty()) return std::nullopt;
   return event;
 }

@@ -8,7 +8,8 @@
 //   reply    workers -> plugin: the answer to one request id, accepted or
 //            rejected (the payload is the device's reply);
 //   event    plugin -> workers: something that happened at the broker
-//            (a certificate was used to connect).
+//            (a renewed certificate was used to connect; a password
+//            device connected for the first time with its secret).
 //
 // Only the plugin sets these properties: a device's own user properties
 // are never forwarded.
@@ -53,8 +54,10 @@ struct InternalReply {
 };
 
 struct InternalEvent {
-  std::string event;  // kEventCertificateUsed
-  std::string certificate_id;
+  std::string event;           // kEventCertificateUsed, kEventPasswordDeviceConnected
+  std::string certificate_id;  // certificate-used: the successor that connected
+  std::string thing_name;      // password-device-connected: the device
+  std::string secret_hash;     // password-device-connected: the secret's SHA-256 it connected with
 };
 
 // A message's user property by name ("" when absent).

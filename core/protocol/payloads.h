@@ -78,6 +78,7 @@ rapidjson::Document decode_reply(Format format, std::string_view payload);
 
 // Schema file names for each payload kind.
 inline constexpr const char* kCreateKeysRequestSchema = "create-keys-and-certificate-request.schema.json";
+inline constexpr const char* kFirmwareCheckRequestSchema = "firmware-check-request.schema.json";
 inline constexpr const char* kCsrRequestSchema = "create-certificate-from-csr-request.schema.json";
 inline constexpr const char* kRegisterThingRequestSchema = "register-thing-request.schema.json";
 inline constexpr const char* kCertificateReplySchema = "certificate-reply.schema.json";

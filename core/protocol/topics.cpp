@@ -69,6 +69,11 @@ std::optional<RequestTopic> parse_request_topic(std::string_view topic) {
       if (!format) return std::nullopt;
       return RequestTopic{Operation::PublishEnrollment, *format, Alias::Provision, ""};
     }
+    if (consume(rest, "firmware/check/")) {
+      auto format = parse_format(rest);
+      if (!format) return std::nullopt;
+      return RequestTopic{Operation::CheckFirmware, *format, Alias::Provision, ""};
+    }
     return std::nullopt;
   }
   if (consume(rest, kAwsCertificates)) return parse_certificates(rest, Alias::Aws);
@@ -108,6 +113,9 @@ std::string request_topic(const RequestTopic& r) {
     case Operation::PublishEnrollment:
       topic = std::string(kProvisionRoot) + "factory/enrollments/";
       break;
+    case Operation::CheckFirmware:
+      topic = std::string(kProvisionRoot) + "firmware/check/";
+      break;
   }
   topic += format_name(r.format);
   return topic;
@@ -138,6 +146,7 @@ std::string_view operation_name(Operation operation) {
     case Operation::RegisterThing: return "RegisterThing";
     case Operation::RenewCertificate: return "RenewCertificate";
     case Operation::PublishEnrollment: return "PublishEnrollment";
+    case Operation::CheckFirmware: return "CheckFirmware";
   }
   return "Unknown";
 }

@@ -15,6 +15,7 @@ enum class Operation {
   RegisterThing,             // claim: register through a template
   RenewCertificate,          // device: a new certificate for its thing, from a CSR ($provision/certificates/renew/<fmt>)
   PublishEnrollment,         // factory: add a (disabled) enrollment ($provision/factory/enrollments/<fmt>)
+  CheckFirmware,             // device: the firmware release it should run next ($provision/firmware/check/<fmt>)
 };
 enum class Format { Json, Cbor };
 // Which topic family the device used: ours ($provision/...) or AWS's ($aws/...).
@@ -36,6 +37,7 @@ struct ReplyTopic {
 
 // Events the plugin tells the workers about (property::kEvent).
 inline constexpr const char* kEventCertificateUsed = "certificate-used";  // a renewed certificate's successor connected
+inline constexpr const char* kEventPasswordDeviceConnected = "password-device-connected";  // first connect with a secret
 
 // "$provision/certificates/create/json" -> {CreateKeysAndCertificate, Json, Provision}.
 // nullopt unless `topic` is exactly a request topic (template names checked).
@@ -87,6 +89,7 @@ inline constexpr const char* kRegistrationId = "registration-id";  // enrollment
 inline constexpr const char* kEvent = "event";                   // on internal events: what happened
 inline constexpr const char* kIssuerId = "issuer-id";            // enrollments: their manufacturer CA's certificateId
 inline constexpr const char* kOutcome = "outcome";               // on replies: "accepted" | "rejected"
+inline constexpr const char* kSecretHash = "secret-hash";        // on password-device events: the secret's SHA-256
 }  // namespace property
 
 }  // namespace provision::protocol

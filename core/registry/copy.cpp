@@ -35,6 +35,9 @@ constexpr Table kTables[] = {
     {"brokers", "name"},
     {"api_tokens", "name"},
     {"cluster_tasks", "name"},
+    {"device_credentials", "thing_name"},
+    {"firmware_releases", "id", true},
+    {"bootstrap_access_log", "id", true},
     {"audit_log", "id", true},
     {"registry_changes", "id", true},
 };

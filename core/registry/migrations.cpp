@@ -298,6 +298,65 @@ CREATE TABLE cluster_tasks (
   last_run_at INTEGER NOT NULL
 );
 )sql"},
+      {9, "password devices, firmware releases, the bootstrap access log, brokers' password endpoints", R"sql(
+-- A device without a certificate (HTTP bootstrap by MAC address) connects
+-- with its thing name and a secret; the registry keeps only the secret's
+-- SHA-256. Its client id is device_uuid. A new secret (rotation), a status
+-- change or the row's removal is a 'thing' change for the plugin, which
+-- re-checks (and cuts off) that thing's connections.
+CREATE TABLE device_credentials (
+  thing_name         TEXT PRIMARY KEY REFERENCES things(name) ON DELETE CASCADE,
+  device_uuid        TEXT NOT NULL UNIQUE,
+  secret_hash        TEXT NOT NULL,             -- hex SHA-256 of the secret (>= 128 random bits)
+  status             TEXT NOT NULL DEFAULT 'ACTIVE' CHECK (status IN ('ACTIVE', 'INACTIVE')),
+  issued_at          INTEGER NOT NULL,          -- when this secret was issued
+  first_connected_at INTEGER,                   -- NULL until a broker saw it connect with this secret
+  last_seen_at       INTEGER,                   -- its last bootstrap request
+  created_at         INTEGER NOT NULL,
+  policies           TEXT NOT NULL DEFAULT '[]' -- JSON array: the policies its connections get
+);
+CREATE TRIGGER device_credential_changed AFTER UPDATE OF secret_hash, status, policies ON device_credentials
+BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('thing', NEW.thing_name); END;
+CREATE TRIGGER device_credential_deleted AFTER DELETE ON device_credentials
+BEGIN INSERT INTO registry_changes (kind, subject) VALUES ('thing', OLD.thing_name); END;
+
+-- The firmware catalog.
+CREATE TABLE firmware_releases (
+  id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+  product_id          INTEGER NOT NULL,
+  version             TEXT NOT NULL,             -- semantic version
+  hardware_versions   TEXT NOT NULL DEFAULT '[]', -- JSON array; empty: every hardware version
+  channel             TEXT NOT NULL DEFAULT 'stable',
+  download_url        TEXT NOT NULL,
+  file_size           INTEGER NOT NULL,
+  sha256              TEXT NOT NULL,             -- hex
+  changelog           TEXT NOT NULL DEFAULT '',
+  enabled             INTEGER NOT NULL DEFAULT 1,
+  min_current_version TEXT,                      -- NULL: any current version
+  rollout_percent     INTEGER NOT NULL DEFAULT 100 CHECK (rollout_percent BETWEEN 0 AND 100),
+  created_at          INTEGER NOT NULL,
+  updated_at          INTEGER NOT NULL,
+  UNIQUE (product_id, channel, version)
+);
+
+-- Every request to the bootstrap listener (pruned by housekeeping).
+CREATE TABLE bootstrap_access_log (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  at         INTEGER NOT NULL,                  -- Unix milliseconds
+  source     TEXT NOT NULL,                     -- client address (a trusted proxy's forwarded one)
+  mac        TEXT NOT NULL DEFAULT '',          -- normalised, '' when the request named none
+  endpoint   TEXT NOT NULL,
+  outcome    TEXT NOT NULL,
+  status     INTEGER NOT NULL,
+  latency_ms INTEGER NOT NULL
+);
+CREATE INDEX bootstrap_access_by_time ON bootstrap_access_log(at);
+CREATE INDEX bootstrap_access_by_mac ON bootstrap_access_log(mac);
+
+-- Where password devices connect (mqtts://host:port or mqtt://host:port);
+-- endpoint is the certificate devices'.
+ALTER TABLE brokers ADD COLUMN password_endpoint TEXT;
+)sql"},
   };
   return all;
 }

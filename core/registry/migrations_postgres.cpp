@@ -213,6 +213,53 @@ CREATE TABLE cluster_tasks (
   last_run_at BIGINT NOT NULL
 );
 )sql";
+    case 9: return R"sql(
+CREATE TABLE device_credentials (
+  thing_name         TEXT PRIMARY KEY REFERENCES things(name) ON DELETE CASCADE,
+  device_uuid        TEXT NOT NULL UNIQUE,
+  secret_hash        TEXT NOT NULL,
+  status             TEXT NOT NULL DEFAULT 'ACTIVE' CHECK (status IN ('ACTIVE', 'INACTIVE')),
+  issued_at          BIGINT NOT NULL,
+  first_connected_at BIGINT,
+  last_seen_at       BIGINT,
+  created_at         BIGINT NOT NULL,
+  policies           TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TRIGGER device_credential_changed AFTER UPDATE OF secret_hash, status, policies ON device_credentials
+  FOR EACH ROW EXECUTE FUNCTION registry_change('thing', 'thing_name');
+CREATE TRIGGER device_credential_deleted AFTER DELETE ON device_credentials
+  FOR EACH ROW EXECUTE FUNCTION registry_change('thing', 'thing_name');
+CREATE TABLE firmware_releases (
+  id                  BIGSERIAL PRIMARY KEY,
+  product_id          BIGINT NOT NULL,
+  version             TEXT NOT NULL,
+  hardware_versions   TEXT NOT NULL DEFAULT '[]',
+  channel             TEXT NOT NULL DEFAULT 'stable',
+  download_url        TEXT NOT NULL,
+  file_size           BIGINT NOT NULL,
+  sha256              TEXT NOT NULL,
+  changelog           TEXT NOT NULL DEFAULT '',
+  enabled             BIGINT NOT NULL DEFAULT 1,
+  min_current_version TEXT,
+  rollout_percent     BIGINT NOT NULL DEFAULT 100 CHECK (rollout_percent BETWEEN 0 AND 100),
+  created_at          BIGINT NOT NULL,
+  updated_at          BIGINT NOT NULL,
+  UNIQUE (product_id, channel, version)
+);
+CREATE TABLE bootstrap_access_log (
+  id         BIGSERIAL PRIMARY KEY,
+  at         BIGINT NOT NULL,
+  source     TEXT NOT NULL,
+  mac        TEXT NOT NULL DEFAULT '',
+  endpoint   TEXT NOT NULL,
+  outcome    TEXT NOT NULL,
+  status     BIGINT NOT NULL,
+  latency_ms BIGINT NOT NULL
+);
+CREATE INDEX bootstrap_access_by_time ON bootstrap_access_log(at);
+CREATE INDEX bootstrap_access_by_mac ON bootstrap_access_log(mac);
+ALTER TABLE brokers ADD COLUMN password_endpoint TEXT;
+)sql";
   }
   return {};
 }

@@ -152,6 +152,9 @@ struct BrokerRecord {
   bool enabled = true;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  // Where password devices connect (mqtts://host:port, or mqtt://host:port
+  // on a listener that allows plain TCP); endpoint is the certificate devices'.
+  std::optional<std::string> password_endpoint;
 };
 
 struct ApiTokenRecord {
@@ -174,6 +177,65 @@ struct Change {
   int64_t id = 0;
   std::string kind;  // certificate | claim | ca | thing | policy | service
   std::string subject;
+};
+
+// A password device's credential (HTTP bootstrap): its client id is
+// device_uuid, its username its thing name; only the secret's SHA-256 is kept.
+struct DeviceCredentialRecord {
+  std::string thing_name;
+  std::string device_uuid;
+  std::string secret_hash;       // hex SHA-256 of the secret
+  std::string status = kActive;  // ACTIVE | INACTIVE
+  int64_t issued_at = 0;
+  std::optional<int64_t> first_connected_at;  // a broker saw it connect with this secret
+  std::optional<int64_t> last_seen_at;        // its last bootstrap request
+  int64_t created_at = 0;
+  std::vector<std::string> policies;          // what its connections may do (as a certificate's attached policies)
+};
+
+// A release in the firmware catalog.
+struct FirmwareReleaseRecord {
+  int64_t id = 0;
+  int64_t product_id = 0;
+  std::string version;                         // semantic version
+  std::vector<std::string> hardware_versions;  // empty: every hardware version
+  std::string channel = "stable";
+  std::string download_url;
+  int64_t file_size = 0;
+  std::string sha256;  // hex
+  std::string changelog;
+  bool enabled = true;
+  std::optional<std::string> min_current_version;
+  int64_t rollout_percent = 100;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct FirmwareFilter {
+  std::optional<int64_t> product_id;
+  std::optional<std::string> channel;
+  std::optional<bool> enabled;
+  int64_t after_id = 0;  // paging
+  int limit = 100;
+};
+
+// One request to the bootstrap listener. `at` is in Unix milliseconds.
+struct BootstrapAccessRecord {
+  int64_t id = 0;
+  int64_t at = 0;
+  std::string source;
+  std::string mac;
+  std::string endpoint;
+  std::string outcome;
+  int64_t status = 0;
+  int64_t latency_ms = 0;
+};
+
+struct BootstrapAccessFilter {
+  std::optional<std::string> mac, source, endpoint, outcome;
+  std::optional<int64_t> since_ms, until_ms;
+  std::optional<int64_t> before_id;  // paging: entries older than this one
+  int limit = 100;
 };
 
 struct AuditFilter {

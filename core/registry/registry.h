@@ -196,6 +196,35 @@ class Registry {
   int64_t count_broker_users(const std::string& name);
   std::vector<BrokerRecord> list_brokers();
 
+  // --- password devices' credentials (device_credentials.cpp)
+  std::optional<DeviceCredentialRecord> find_device_credential(const std::string& thing_name);
+  std::optional<DeviceCredentialRecord> find_device_credential_by_uuid(const std::string& device_uuid);
+  void insert_device_credential(const DeviceCredentialRecord& record);
+  // A new secret (rotation): first_connected_at is cleared. False when there is none.
+  bool set_device_secret(const std::string& thing_name, const std::string& secret_hash, int64_t issued_at);
+  bool set_device_credential_status(const std::string& thing_name, const std::string& status);
+  bool set_device_policies(const std::string& thing_name, const std::vector<std::string>& policies);
+  // The first connect with the secret whose hash is `secret_hash`: false when
+  // it was recorded already (or the secret changed meanwhile).
+  bool mark_device_connected(const std::string& thing_name, const std::string& secret_hash, int64_t at);
+  void touch_device_credential(const std::string& thing_name, int64_t at);
+  bool delete_device_credential(const std::string& thing_name);
+
+  // --- the firmware catalog (firmware.cpp)
+  // Returns the new release's id.
+  int64_t insert_firmware_release(const FirmwareReleaseRecord& record);
+  std::optional<FirmwareReleaseRecord> find_firmware_release(int64_t id);
+  bool update_firmware_release(const FirmwareReleaseRecord& record);  // everything but id and created_at
+  bool delete_firmware_release(int64_t id);
+  // By id.
+  std::vector<FirmwareReleaseRecord> list_firmware_releases(const FirmwareFilter& filter);
+
+  // --- the bootstrap listener's access log (bootstrap_log.cpp)
+  void log_bootstrap_access(const BootstrapAccessRecord& record);
+  // Newest first.
+  std::vector<BootstrapAccessRecord> bootstrap_access(const BootstrapAccessFilter& filter);
+  int64_t delete_bootstrap_access_before(int64_t at_ms);
+
   // --- admin API tokens (api_tokens.cpp)
   void insert_api_token(const ApiTokenRecord& record);
   std::optional<ApiTokenRecord> find_api_token_by_hash(const std::string& token_hash);

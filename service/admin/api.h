@@ -134,5 +134,7 @@ std::vector<Route> thing_routes();  // things, certificates, programmatic regist
 std::vector<Route> audit_and_token_routes();
 std::vector<Route> enrollment_routes();
 std::vector<Route> broker_routes();
+std::vector<Route> firmware_routes();
+std::vector<Route> device_routes();
 
 }  // namespace provision::service::admin

@@ -14,6 +14,7 @@ rapidjson::Document broker_json(const registry::BrokerRecord& b) {
   doc.AddMember("endpoint", json::string_value(b.endpoint, a), a);
   doc.AddMember("weight", b.weight, a);
   doc.AddMember("enabled", b.enabled, a);
+  if (b.password_endpoint) doc.AddMember("passwordEndpoint", json::string_value(*b.password_endpoint, a), a);
   doc.AddMember("createdAt", b.created_at, a);
   doc.AddMember("updatedAt", b.updated_at, a);
   return doc;
@@ -37,6 +38,7 @@ Response create(Call& call) {
   request.endpoint = *json::string_member(body, "endpoint");
   request.weight = json::int_member(body, "weight").value_or(1);
   request.enabled = json::bool_member(body, "enabled").value_or(true);
+  request.password_endpoint = json::string_member(body, "passwordEndpoint");
   return json_response(201, broker_json(fleet::create_broker(call.registry, call.fleet(), request)));
 }
 
@@ -48,6 +50,7 @@ Response update(Call& call) {
   change.endpoint = json::string_member(body, "endpoint");
   change.weight = json::int_member(body, "weight");
   change.enabled = json::bool_member(body, "enabled");
+  change.password_endpoint = json::string_member(body, "passwordEndpoint");
   return json_response(200, broker_json(fleet::update_broker(call.registry, call.fleet(), call.path["name"], change)));
 }
 

@@ -463,7 +463,7 @@ void AdminServer::start() {
     res.set_content(metrics().render(), "text/plain; version=0.0.4");
   }));
   for (auto routes : {template_routes(), policy_routes(), claim_and_ca_routes(), thing_routes(), audit_and_token_routes(),
-                      enrollment_routes(), broker_routes()})
+                      enrollment_routes(), broker_routes(), firmware_routes(), device_routes()})
     for (auto& route : routes) impl_->add(std::move(route));
   impl_->register_routes();
 

@@ -1,4 +1,5 @@
 #include "fleet/brokers.h"
+#include "provisioning/assignment.h"
 #include "util/text.h"
 
 namespace provision::service::fleet {
@@ -14,6 +15,12 @@ void check_weight(int64_t weight) {
   if (weight < 0) invalid_field("weight", "must be 0 or more");
 }
 
+// mqtts://host:port or mqtt://host:port (a listener that allows plain TCP).
+void check_password_endpoint(const std::string& endpoint) {
+  auto parsed = parse_endpoint(endpoint);
+  if (!parsed) invalid_field("passwordEndpoint", "must be mqtts://host:port or mqtt://host:port");
+}
+
 }  // namespace
 
 registry::BrokerRecord create_broker(registry::Registry& registry, const Context& context, const BrokerRequest& request) {
@@ -25,6 +32,10 @@ registry::BrokerRecord create_broker(registry::Registry& registry, const Context
   b.endpoint = request.endpoint;
   b.weight = request.weight;
   b.enabled = request.enabled;
+  if (request.password_endpoint) {
+    check_password_endpoint(*request.password_endpoint);
+    b.password_endpoint = request.password_endpoint;
+  }
   auto tx = registry.begin();
   if (registry.find_broker(b.name)) conflict("broker " + text::quote(b.name) + " exists", "name");
   registry.put_broker(b);
@@ -36,12 +47,18 @@ registry::BrokerRecord create_broker(registry::Registry& registry, const Context
 registry::BrokerRecord update_broker(registry::Registry& registry, const Context& context, const std::string& name,
                                      const BrokerChange& change) {
   if (change.weight) check_weight(*change.weight);
+  if (change.password_endpoint && !change.password_endpoint->empty()) check_password_endpoint(*change.password_endpoint);
   auto tx = registry.begin();
   auto b = existing(registry, name);
   std::vector<std::pair<std::string, std::string>> fields;
   if (change.endpoint) fields.emplace_back("endpoint", b.endpoint = *change.endpoint);
   if (change.weight) fields.emplace_back("weight", std::to_string(b.weight = *change.weight));
   if (change.enabled) fields.emplace_back("enabled", (b.enabled = *change.enabled) ? "true" : "false");
+  if (change.password_endpoint) {
+    if (change.password_endpoint->empty()) b.password_endpoint.reset();
+    else b.password_endpoint = *change.password_endpoint;
+    fields.emplace_back("passwordEndpoint", *change.password_endpoint);
+  }
   registry.put_broker(b);
   audit(registry, context.actor, action::kUpdateBroker, b.name, detail(fields));
   tx.commit();

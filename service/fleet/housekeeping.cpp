@@ -2,7 +2,8 @@
 
 namespace provision::service::fleet {
 
-Housekeeping housekeep(registry::Registry& registry, int64_t now, int64_t token_ttl_seconds, int64_t every_seconds) {
+Housekeeping housekeep(registry::Registry& registry, int64_t now, int64_t token_ttl_seconds, int64_t every_seconds,
+                       int64_t access_log_retention_seconds) {
   Housekeeping done;
   auto tx = registry.begin();
   if (every_seconds > 0 && !registry.claim_task("housekeeping", now, every_seconds)) {
@@ -17,7 +18,8 @@ Housekeeping housekeep(registry::Registry& registry, int64_t now, int64_t token_
     registry.set_certificate_status(id, registry::kInactive);
     registry.audit({0, now, "system", "RetireRenewedCertificate", id, "ok", "", "{\"reason\":\"grace period over\"}"});
   }
-  registry.delete_changes_before(now - 24 * 3600);  // the plugin reads changes within a second
+  registry.delete_changes_before(now - 24 * 3600);
+  done.access_log = registry.delete_bootstrap_access_before((now - access_log_retention_seconds) * 1000);  // the plugin reads changes within a second
   tx.commit();
   return done;
 }
@@ -25,7 +27,8 @@ Housekeeping housekeep(registry::Registry& registry, int64_t now, int64_t token_
 std::string describe(const Housekeeping& done) {
   return "removed " + std::to_string(done.tokens) + " expired ownership tokens and " +
          std::to_string(done.certificates.size()) + " unregistered certificates; retired " +
-         std::to_string(done.retired.size()) + " renewed certificates";
+         std::to_string(done.retired.size()) + " renewed certificates; pruned " +
+         std::to_string(done.access_log) + " bootstrap access log entries";
 }
 
 }  // namespace provision::service::fleet

@@ -45,4 +45,39 @@ std::optional<registry::BrokerRecord> choose_hashed(const std::vector<registry::
   return best;
 }
 
+std::optional<Endpoint> parse_endpoint(std::string_view url) {
+  Endpoint e;
+  if (url.starts_with("mqtts://")) {
+    url.remove_prefix(8);
+  } else if (url.starts_with("mqtt://")) {
+    url.remove_prefix(7);
+    e.tls = false;
+    e.port = 1883;
+  } else {
+    return std::nullopt;
+  }
+  if (url.ends_with("/")) url.remove_suffix(1);
+  // host, host:port, [v6], [v6]:port
+  std::string_view host = url;
+  const auto bracket = url.rfind(']');
+  const auto colon = url.rfind(':');
+  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
+    std::string_view port = url.substr(colon + 1);
+    if (port.empty() || port.size() > 5) return std::nullopt;
+    int value = 0;
+    for (char c : port) {
+      if (c < '0' || c > '9') return std::nullopt;
+      value = value * 10 + (c - '0');
+    }
+    if (value < 1 || value > 65535) return std::nullopt;
+    e.port = value;
+    host = url.substr(0, colon);
+  }
+  if (host.empty() || host.size() > 253) return std::nullopt;
+  for (char c : host)
+    if (static_cast<unsigned char>(c) <= 0x20 || c == '/' || c == '@' || c == '?' || c == '#' || c == 0x7f) return std::nullopt;
+  e.host = std::string(host);
+  return e;
+}
+
 }  // namespace provision::service

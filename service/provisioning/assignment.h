@@ -17,6 +17,15 @@ struct AssignmentPolicy {
   std::string broker;  // static
 };
 
+// A broker endpoint as a device connects to it: mqtts://host:port (TLS) or
+// mqtt://host:port (plain TCP); the port defaults to 8883 / 1883.
+struct Endpoint {
+  std::string host;
+  int port = 8883;
+  bool tls = true;
+};
+std::optional<Endpoint> parse_endpoint(std::string_view url);
+
 // Parses schemas/assignment.schema.json; throws Error naming the field.
 AssignmentPolicy parse_assignment(std::string_view json);
 

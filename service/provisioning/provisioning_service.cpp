@@ -69,6 +69,7 @@ Reply ProvisioningService::handle(const IncomingRequest& request, RegistryAccess
       case protocol::Operation::RegisterThing: return register_thing(request, access, may_wait_on_hook);
       case protocol::Operation::RenewCertificate: return renew_certificate(request, access);
       case protocol::Operation::PublishEnrollment: return publish_enrollment(request, access.registry());
+      case protocol::Operation::CheckFirmware: return check_firmware(request, access);
     }
     rejection = {400, "InvalidRequest", "unknown operation"};
   } catch (const RequestError& e) {

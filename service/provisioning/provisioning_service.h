@@ -12,6 +12,7 @@
 #include "config.h"
 #include "pki/authority.h"
 #include "protocol/payloads.h"
+#include "provisioning/bootstrap.h"
 #include "provisioning/request.h"
 #include "registry_pool.h"
 #include "registry/registry.h"
@@ -93,6 +94,16 @@ class ProvisioningService {
   Reply create_certificate_from_csr(const IncomingRequest& request, RegistryAccess& access);
   Reply register_thing(const IncomingRequest& request, RegistryAccess& access, bool may_wait_on_hook);
   Reply renew_certificate(const IncomingRequest& request, RegistryAccess& access);
+  Reply check_firmware(const IncomingRequest& request, RegistryAccess& access);
+
+ public:
+  // The plugin saw a password device connect with the secret whose hash is
+  // `secret_hash` (first_connected_at, audited once). False when already recorded.
+  bool password_device_connected(const std::string& thing_name, const std::string& secret_hash, registry::Registry& registry);
+  // HTTP bootstrap by MAC (provisioning/bootstrap.h). Throws RequestError, RegistryError.
+  BootstrapResult bootstrap_device(registry::Registry& registry, const BootstrapInput& input);
+
+ private:
   Reply publish_enrollment(const IncomingRequest& request, registry::Registry& registry);
   // The broker a new device is told to use: pinned by its enrollment, else by
   // the template's assignment policy; nullopt when the template has none.

@@ -89,7 +89,7 @@ RequestError reprovisioning_refused(const std::string& thing_name, const std::st
 
 std::vector<std::string> apply_plan(registry::Registry& registry, const templates::Plan& plan,
                                     const std::string& template_name, const std::string& certificate_id,
-                                    bool may_reprovision) {
+                                    bool may_reprovision, std::vector<std::string>* policies) {
   if (!plan.thing) throw RequestError(400, "InvalidTemplate", "template " + text::quote(template_name) + " has no AWS::IoT::Thing resource");
   auto earlier = registered_certificates(registry, plan.thing->name, certificate_id);
   if (!earlier.empty() && !may_reprovision) throw reprovisioning_refused(plan.thing->name, template_name);
@@ -105,7 +105,7 @@ std::vector<std::string> apply_plan(registry::Registry& registry, const template
   }
   if (change.action == ThingChange::Action::Update) registry.update_thing(change.record);
   if (change.action != ThingChange::Action::Keep) registry.set_thing_groups(change.record.name, change.groups);
-  registry.activate_certificate(certificate_id, plan.thing->name, plan.certificate_status);
+  if (!certificate_id.empty()) registry.activate_certificate(certificate_id, plan.thing->name, plan.certificate_status);
   for (const auto& p : plan.policies) {
     std::string name = p.name;
     if (!p.document.empty()) {
@@ -120,7 +120,8 @@ std::vector<std::string> apply_plan(registry::Registry& registry, const template
     } else if (!registry.find_policy(name)) {
       throw RequestError(400, "PolicyNotFound", "policy " + text::quote(name) + " named by template " + text::quote(template_name) + " does not exist");
     }
-    registry.attach_policy(certificate_id, name);
+    if (!certificate_id.empty()) registry.attach_policy(certificate_id, name);
+    if (policies) policies->push_back(name);
   }
   // The device was re-provisioned: whatever it held before stops working
   // (the broker cuts off a connection that still uses one).

@@ -41,9 +41,13 @@ std::vector<std::string> registered_certificates(registry::Registry& registry, c
 // device's own enrollment registers its own thing again): its earlier
 // certificates are then revoked, and returned. Otherwise RequestError(409,
 // "ReprovisioningNotAllowed"), and nothing is written.
+//
+// A password device (HTTP bootstrap) has no certificate: `certificate_id`
+// is empty, nothing is attached, and the policies' names are put in
+// `*policies` (for its credential).
 std::vector<std::string> apply_plan(registry::Registry& registry, const templates::Plan& plan,
                                     const std::string& template_name, const std::string& certificate_id,
-                                    bool may_reprovision);
+                                    bool may_reprovision, std::vector<std::string>* policies = nullptr);
 // The refusal apply_plan throws for a thing that is not free to take over.
 RequestError reprovisioning_refused(const std::string& thing_name, const std::string& template_name);
 

@@ -67,3 +67,41 @@ bool ProvisioningService::retire_predecessor(const std::string& successor_id, re
 }
 
 }  // namespace provision::service
+
+// CheckFirmware: a provisioned device asks which firmware it should run next
+// ($provision/firmware/check/<fmt>); a read of the catalog, not audited
+// (devices ask often). The staged rollout's key is its thing name.
+#include "provisioning/firmware.h"
+
+namespace provision::service {
+
+Reply ProvisioningService::check_firmware(const IncomingRequest& request, RegistryAccess& access) {
+  if (request.identity != protocol::Identity::Device)
+    throw RequestError(403, "NotAuthorized", "only a provisioned device may check for firmware");
+  auto body = protocol::decode_request(request.topic.format, request.payload, protocol::kFirmwareCheckRequestSchema);
+  auto check = firmware_check_from(body, request.thing_name);
+  registry::Registry& registry = access.registry();
+  FirmwareAnswer answer;
+  {
+    auto read = registry.read();
+    answer = service::check_firmware(registry, check);
+  }
+  metrics().increment("provision_firmware_checks_total", {{"door", "mqtt"}, {"update", answer.release ? "yes" : "no"}});
+  return Reply{true, protocol::encode(firmware_answer_json(answer), request.topic.format), {}};
+}
+
+}  // namespace provision::service
+
+namespace provision::service {
+
+bool ProvisioningService::password_device_connected(const std::string& thing_name, const std::string& secret_hash,
+                                                    registry::Registry& registry) {
+  auto tx = registry.begin();
+  const int64_t now = unix_now();
+  if (!registry.mark_device_connected(thing_name, secret_hash, now)) return false;
+  registry.audit({0, now, "system", "PasswordDeviceFirstConnect", thing_name, "ok", "", "{}"});
+  tx.commit();
+  return true;
+}
+
+}  // namespace provision::service

@@ -158,6 +158,18 @@ const std::map<std::string, Fixture>& fixtures() {
       {"GET /v1/brokers/{name}", [](World& w) { return Request{"GET", "/v1/brokers/" + w.new_broker(), {}}; }},
       {"PATCH /v1/brokers/{name}", [](World& w) { return Request{"PATCH", "/v1/brokers/" + w.new_broker(), R"({"weight":3})"}; }},
       {"DELETE /v1/brokers/{name}", [](World& w) { return Request{"DELETE", "/v1/brokers/" + w.new_broker(), {}}; }},
+      {"GET /v1/firmware", [](World&) { return Request{"GET", "/v1/firmware?productId=1", {}}; }},
+      {"GET /v1/things/{name}/credential",
+       [](World& w) { return Request{"GET", "/v1/things/" + w.new_password_device() + "/credential", {}}; }},
+      {"POST /v1/things/{name}/rotate-secret",
+       [](World& w) { return Request{"POST", "/v1/things/" + w.new_password_device() + "/rotate-secret", {}}; }},
+      {"GET /v1/bootstrap/access", [](World&) { return Request{"GET", "/v1/bootstrap/access?mac=AA:BB:CC:DD:EE:FF", {}}; }},
+      {"POST /v1/firmware",
+       [](World& w) { return Request{"POST", "/v1/firmware", w.firmware_body("2." + std::to_string(++w.counter) + ".0")}; }},
+      {"GET /v1/firmware/{id}", [](World& w) { return Request{"GET", "/v1/firmware/" + w.new_firmware(), {}}; }},
+      {"PATCH /v1/firmware/{id}",
+       [](World& w) { return Request{"PATCH", "/v1/firmware/" + w.new_firmware(), R"({"rolloutPercent":25,"enabled":false})"}; }},
+      {"DELETE /v1/firmware/{id}", [](World& w) { return Request{"DELETE", "/v1/firmware/" + w.new_firmware(), {}}; }},
   };
   return all;
 }
@@ -1718,4 +1730,67 @@ TEST_CASE("admin API brute force: guesses from one address are audited, then ref
   auto metrics = client.Get("/metrics");
   REQUIRE(metrics);
   CHECK_THAT(metrics->body, Catch::Contains("provision_admin_auth_failures_total 20"));
+}
+
+TEST_CASE("admin API firmware: publish, list by product and channel, change the rollout, delete, bad fields named") {
+  Stack stack;
+  Api admin(stack.admin_port, stack.admin_token);
+  World world(stack);
+  auto published = admin.post("/v1/firmware", world.firmware_body("1.10.0"));
+  REQUIRE_STATUS(published, 201);
+  check_documented("POST", "/v1/firmware", published);
+  const std::string id = std::to_string(published.json["id"].GetInt64());
+  CHECK(published.str("/channel") == "stable");
+  CHECK(published.json["rolloutPercent"].GetInt64() == 100);
+  CHECK_STATUS(admin.post("/v1/firmware", world.firmware_body("1.10.0")), 409);  // the same version on the same channel
+  auto beta = admin.post("/v1/firmware", R"({"productId":1,"version":"2.0.0-rc.1","channel":"beta","downloadUrl":"https://fw.example.com/2.bin","fileSize":5,"sha256":"sha256:)" +
+                                             std::string(64, 'B') + R"(","minCurrentVersion":"1.0.0","changelog":"new"})");
+  REQUIRE_STATUS(beta, 201);
+  CHECK(beta.str("/sha256") == std::string(64, 'b'));  // stored lowercase, without the prefix
+  CHECK(beta.str("/minCurrentVersion") == "1.0.0");
+  CHECK(admin.get("/v1/firmware?productId=1").json["items"].Size() == 2);
+  CHECK(admin.get("/v1/firmware?productId=1&channel=beta").json["items"].Size() == 1);
+  CHECK(admin.get("/v1/firmware?productId=2").json["items"].Size() == 0);
+  auto changed = admin.patch("/v1/firmware/" + id, R"({"rolloutPercent":10,"minCurrentVersion":"1.2.0"})");
+  REQUIRE_STATUS(changed, 200);
+  CHECK(changed.json["rolloutPercent"].GetInt64() == 10);
+  CHECK(admin.patch("/v1/firmware/" + id, R"({"minCurrentVersion":""})").json.HasMember("minCurrentVersion") == false);
+  CHECK(admin.get("/v1/firmware?enabled=true").json["items"].Size() == 2);
+
+  struct Bad {
+    std::string body, field;
+  };
+  const std::string ok_tail = R"(,"downloadUrl":"https://x/y","fileSize":1,"sha256":")" + std::string(64, 'a') + R"("})";
+  for (const auto& bad : std::vector<Bad>{{R"({"productId":1,"version":"1.2")" + ok_tail, "version"},
+                                          {R"({"productId":1,"version":"1.2.3","minCurrentVersion":"x")" + ok_tail, "minCurrentVersion"},
+                                          {R"({"productId":1,"version":"1.2.3","downloadUrl":"ftp://x","fileSize":1,"sha256":")" + std::string(64, 'a') + R"("})", "downloadUrl"},
+                                          {R"({"productId":1,"version":"1.2.3","downloadUrl":"https://x","fileSize":1,"sha256":"abc"})", "sha256"},
+                                          {R"({"productId":1,"version":"1.2.3","rolloutPercent":101)" + ok_tail, "rolloutPercent"},
+                                          {R"({"productId":1,"version":"1.2.3","channel":"no spaces")" + ok_tail, "channel"}}) {
+    auto reply = admin.post("/v1/firmware", bad.body);
+    INFO(reply.describe());
+    CHECK(reply.status == 400);
+    CHECK(reply.str("/error/field") == bad.field);
+  }
+  CHECK_STATUS(admin.get("/v1/firmware/abc"), 400);
+  CHECK_STATUS(admin.del("/v1/firmware/" + id), 204);
+  CHECK_STATUS(admin.get("/v1/firmware/" + id), 404);
+  auto audit = admin.get("/v1/audit?subject=firmware:" + id);
+  auto actions = audit.strings("/items", "action");
+  CHECK(contains(actions, "PublishFirmwareRelease"));
+  CHECK(contains(actions, "UpdateFirmwareRelease"));
+  CHECK(contains(actions, "DeleteFirmwareRelease"));
+}
+
+TEST_CASE("admin API brokers keep a password devices' endpoint, checked") {
+  Stack stack;
+  Api admin(stack.admin_port, stack.admin_token);
+  auto created = admin.post("/v1/brokers", R"({"name":"eu-1","endpoint":"mqtts://eu-1.example.com:8883","passwordEndpoint":"mqtts://eu-1.example.com:8884"})");
+  REQUIRE_STATUS(created, 201);
+  check_documented("POST", "/v1/brokers", created);
+  CHECK(created.str("/passwordEndpoint") == "mqtts://eu-1.example.com:8884");
+  auto bad = admin.patch("/v1/brokers/eu-1", R"({"passwordEndpoint":"http://x:1"})");
+  CHECK(bad.status == 400);
+  CHECK(bad.str("/error/field") == "passwordEndpoint");
+  CHECK(admin.patch("/v1/brokers/eu-1", R"({"passwordEndpoint":""})").json.HasMember("passwordEndpoint") == false);
 }

@@ -149,3 +149,75 @@ TEST_CASE("a missing registry: clients are refused with a clear log line, and it
   device::ProvisioningClient client(back);
   CHECK(client.create_keys_and_certificate().accepted());
 }
+
+TEST_CASE("a certificate device asks the firmware catalog over MQTT, and gets the highest applicable release") {
+  Stack stack;
+  auto device = provision_device(stack, "firmware");
+  {
+    auto reg = stack.registry();
+    auto add = [&](const std::string& version, int64_t product, std::vector<std::string> hardware, bool enabled = true) {
+      registry::FirmwareReleaseRecord r;
+      r.product_id = product;
+      r.version = version;
+      r.hardware_versions = std::move(hardware);
+      r.download_url = "https://fw.example.com/" + version + ".bin";
+      r.file_size = 4096;
+      r.sha256 = std::string(64, 'd');
+      r.changelog = "v" + version;
+      r.enabled = enabled;
+      reg.insert_firmware_release(r);
+    };
+    add("1.9.0", 7, {});
+    add("1.10.0", 7, {"ESP32-S3"});
+    add("1.11.0", 7, {"ESP32-C3"});   // another board
+    add("1.12.0", 7, {}, false);      // disabled
+    add("9.0.0", 8, {});              // another product
+  }
+  mqtt_session::Session session(stack.client(device.files, device.thing_name));
+  session.connect();
+  device::ProvisioningClient client(session);
+  const protocol::RequestTopic topic{protocol::Operation::CheckFirmware, protocol::Format::Json, protocol::Alias::Provision, ""};
+  CHECK(protocol::request_topic(topic) == "$provision/firmware/check/json");
+
+  auto outcome = client.request(topic, R"({"current_version":"1.2.0","product_id":7,"hardware_version":"esp32-s3"})");
+  INFO(outcome.describe());
+  REQUIRE(outcome.accepted());
+  CHECK(outcome.body["update_available"].GetBool());
+  CHECK(*json::string_member(outcome.body, "latest_version") == "1.10.0");
+  CHECK(*json::string_member(outcome.body, "checksum") == "sha256:" + std::string(64, 'd'));
+  CHECK(outcome.body["file_size"].GetInt64() == 4096);
+
+  // without a hardware version only releases for every board
+  auto any_board = client.request(topic, R"({"current_version":"1.2.0","product_id":7})");
+  REQUIRE(any_board.accepted());
+  CHECK(*json::string_member(any_board.body, "latest_version") == "1.9.0");
+  // up to date
+  auto latest = client.request(topic, R"({"current_version":"1.10.0","product_id":7,"hardware_version":"ESP32-S3"})");
+  REQUIRE(latest.accepted());
+  CHECK_FALSE(latest.body["update_available"].GetBool());
+  CHECK(latest.body["download_url"].IsNull());
+  // CBOR too
+  auto cbor = client.request({protocol::Operation::CheckFirmware, protocol::Format::Cbor, protocol::Alias::Provision, ""},
+                             protocol::encode(json::parse(R"({"current_version":"1.0.0","product_id":8})"), protocol::Format::Cbor));
+  INFO(cbor.describe());
+  REQUIRE(cbor.accepted());
+  CHECK(*json::string_member(cbor.body, "latest_version") == "9.0.0");
+  // bad input: rejected naming what is wrong
+  auto bad = client.request(topic, R"({"current_version":"one","product_id":7})");
+  INFO(bad.describe());
+  CHECK_FALSE(bad.accepted());
+  CHECK(bad.describe().find("current_version") != std::string::npos);
+  auto no_product = client.request(topic, R"({"current_version":"1.0.0"})");
+  CHECK_FALSE(no_product.accepted());
+  CHECK(no_product.describe().find("product_id") != std::string::npos);
+}
+
+TEST_CASE("a claim may not ask the firmware catalog") {
+  Stack stack;
+  mqtt_session::Session session(stack.claim("claim-asks-firmware"));
+  session.connect();
+  device::ProvisioningClient client(session);
+  auto outcome = client.request({protocol::Operation::CheckFirmware, protocol::Format::Json, protocol::Alias::Provision, ""},
+                                R"({"current_version":"1.0.0","product_id":1})");
+  CHECK_FALSE(outcome.accepted());
+}

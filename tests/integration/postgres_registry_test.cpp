@@ -7,6 +7,7 @@
 #include <atomic>
 #include <thread>
 
+#include "util/clock.h"
 #include "flows.h"
 #include "pki/csr.h"
 #include "pki/key.h"
@@ -134,12 +135,27 @@ TEST_CASE("provisiond registry copy moves a registry with every kind of row to P
   // A registry with rows in every table.
   {
     auto reg = stack.registry();
-    reg.put_broker({"eu-1", "mqtts://eu-1.example.com:8883", 1, true, 0, 0});
+    reg.put_broker({"eu-1", "mqtts://eu-1.example.com:8883", 1, true, 0, 0, std::nullopt});
     registry::EnrollmentRecord e;
     e.registration_id = "SN-COPY";
     reg.upsert_enrollment(e);
     reg.insert_thing({"grouped", std::nullopt, {{"a", "b"}}});
     reg.set_thing_groups("grouped", {"fleet-a"});
+    registry::DeviceCredentialRecord credential;
+    credential.thing_name = "grouped";
+    credential.device_uuid = "7d3f3c1e-0f4b-4c7a-9a52-6f3b2c1d0e9f";
+    credential.secret_hash = std::string(64, 'c');
+    credential.issued_at = 10;
+    reg.insert_device_credential(credential);
+    registry::FirmwareReleaseRecord release;
+    release.product_id = 1;
+    release.version = "1.2.0";
+    release.hardware_versions = {"ESP32-S3"};
+    release.download_url = "https://fw.example.com/1.2.0.bin";
+    release.file_size = 10;
+    release.sha256 = std::string(64, 'f');
+    reg.insert_firmware_release(release);
+    reg.log_bootstrap_access({0, unix_now() * 1000, "127.0.0.1", "AABBCCDDEEFF", "/device/info", "ok", 200, 100});  // (within retention)
   }
   provision_device(stack, "copy-1");
   provision_device(stack, "copy-2");

@@ -913,3 +913,76 @@ TEST_CASE("provisionctl template apply sets the hook and assignment on create an
   CHECK(unreadable.code == 2);
   CHECK(stack.registry().find_template("sensor")->default_version == 2);  // nothing sent
 }
+
+TEST_CASE("provisionctl firmware publish, list, update, disable and delete, and broker --password-endpoint") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  const std::string sha(64, 'c');
+  auto published = ctl({"firmware", "publish", "1", "1.10.0", "--url", "https://fw.example.com/1.10.0.bin", "--size", "2048",
+                        "--sha256", sha, "--hardware", "ESP32-S3", "--hardware", "ESP32-C3", "--rollout", "20", "--min-version",
+                        "1.0.0", "--changelog", "fixes"});
+  INFO(published.output);
+  REQUIRE(published.code == 0);
+  CHECK(contains(published.output, "published: product 1 version 1.10.0"));
+  auto releases = stack.registry().list_firmware_releases({});
+  REQUIRE(releases.size() == 1);
+  const std::string id = std::to_string(releases[0].id);
+  CHECK(releases[0].rollout_percent == 20);
+  CHECK(releases[0].hardware_versions == std::vector<std::string>{"ESP32-S3", "ESP32-C3"});
+  CHECK(releases[0].min_current_version == std::string("1.0.0"));
+  auto bad = ctl({"firmware", "publish", "1", "1.10", "--url", "https://x/y", "--size", "1", "--sha256", sha});
+  INFO(bad.output);
+  CHECK(bad.code == 1);
+  CHECK(contains(bad.output, "version"));
+  CHECK(ctl({"firmware", "publish", "1", "2.0.0"}).code == 2);  // no --url/--size/--sha256
+
+  auto listed = ctl({"firmware", "list", "--product", "1"});
+  INFO(listed.output);
+  CHECK(listed.output.starts_with("ID"));
+  CHECK(contains(listed.output, "1.10.0"));
+  CHECK(line_count(ctl({"firmware", "list", "--product", "2"}).output) == 1);  // the header only
+  CHECK(ctl({"firmware", "update", id, "--rollout", "60", "--no-min-version"}).code == 0);
+  CHECK(stack.registry().find_firmware_release(releases[0].id)->rollout_percent == 60);
+  CHECK_FALSE(stack.registry().find_firmware_release(releases[0].id)->min_current_version);
+  CHECK(ctl({"firmware", "disable", id}).code == 0);
+  CHECK_FALSE(stack.registry().find_firmware_release(releases[0].id)->enabled);
+  CHECK(contains(ctl({"firmware", "get", id}).output, "enabled: false"));
+  CHECK(ctl({"firmware", "delete", id}).code == 0);
+  CHECK(stack.registry().list_firmware_releases({}).empty());
+
+  CHECK(ctl({"broker", "add", "eu-1", "mqtts://eu-1.example.com:8883", "--password-endpoint", "mqtts://eu-1.example.com:8884"}).code == 0);
+  CHECK(stack.registry().find_broker("eu-1")->password_endpoint == std::string("mqtts://eu-1.example.com:8884"));
+  CHECK(ctl({"broker", "update", "eu-1", "--password-endpoint", "mqtt://eu-1.example.com:1884"}).code == 0);
+  CHECK(stack.registry().find_broker("eu-1")->password_endpoint == std::string("mqtt://eu-1.example.com:1884"));
+}
+
+TEST_CASE("provisionctl device credential, rotate-secret and access") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  {
+    auto reg = stack.registry();
+    reg.insert_thing({"pw-ctl", std::nullopt, {}});
+    registry::DeviceCredentialRecord c;
+    c.thing_name = "pw-ctl";
+    c.device_uuid = "2b0c8f0e-2f7e-4a59-9c39-1f3f1f0b7c11";
+    c.secret_hash = std::string(64, '0');
+    c.issued_at = 1;
+    reg.insert_device_credential(c);
+    reg.log_bootstrap_access({0, 5000, "192.0.2.1", "AA:BB:CC:DD:EE:FF", "/device/info", "not_found", 404, 100});
+  }
+  auto shown = ctl({"device", "credential", "pw-ctl"});
+  INFO(shown.output);
+  CHECK(shown.code == 0);
+  CHECK(contains(shown.output, "2b0c8f0e-2f7e-4a59-9c39-1f3f1f0b7c11"));
+  auto rotated = ctl({"device", "rotate-secret", "pw-ctl"});
+  INFO(rotated.output);
+  CHECK(rotated.code == 0);
+  CHECK(contains(rotated.output, "new secret (shown once)"));
+  CHECK(stack.registry().find_device_credential("pw-ctl")->secret_hash != std::string(64, '0'));
+  auto access = ctl({"device", "access", "--mac", "AA:BB:CC:DD:EE:FF"});
+  INFO(access.output);
+  CHECK(access.code == 0);
+  CHECK(contains(access.output, "192.0.2.1"));
+  CHECK(line_count(ctl({"device", "access", "--mac", "00:00:00:00:00:00"}).output) == 1);
+  CHECK(ctl({"device", "rotate-secret", "nobody"}).code == 1);
+}

@@ -246,7 +246,7 @@ TEST_CASE("factory to activation to first boot: enrollments published over MQTT,
   configure_template(stack, "DemoFleet", R"({"type":"enrollment","registrationIdParameter":"SerialNumber"})");
   {
     auto reg = stack.registry();
-    reg.put_broker({"eu-1", "mqtts://eu-1.example.com:8883", 1, true, 0, 0});
+    reg.put_broker({"eu-1", "mqtts://eu-1.example.com:8883", 1, true, 0, 0, std::nullopt});
   }
 
   // The factory publishes two enrollments; each is acknowledged, and again is harmless.
@@ -306,8 +306,8 @@ TEST_CASE("broker assignment: hashed over enabled brokers, and a disabled broker
   Stack stack;
   {
     auto reg = stack.registry();
-    reg.put_broker({"b1", "mqtts://b1.example.com:8883", 1, true, 0, 0});
-    reg.put_broker({"b2", "mqtts://b2.example.com:8883", 1, true, 0, 0});
+    reg.put_broker({"b1", "mqtts://b1.example.com:8883", 1, true, 0, 0, std::nullopt});
+    reg.put_broker({"b2", "mqtts://b2.example.com:8883", 1, true, 0, 0, std::nullopt});
   }
   configure_template(stack, "DemoFleet", std::nullopt, R"({"policy":"hashed"})");
   std::map<std::string, int> endpoints;
@@ -319,7 +319,7 @@ TEST_CASE("broker assignment: hashed over enabled brokers, and a disabled broker
   CHECK(endpoints.size() == 2);  // both used (8 names; the chance of one broker only is 1/128)
   {
     auto reg = stack.registry();
-    reg.put_broker({"b2", "mqtts://b2.example.com:8883", 1, false, 0, 0});
+    reg.put_broker({"b2", "mqtts://b2.example.com:8883", 1, false, 0, 0, std::nullopt});
   }
   for (int i = 0; i < 6; ++i) {
     auto outcome = register_serial(stack, "DemoFleet", "b" + std::to_string(i));
@@ -442,8 +442,8 @@ TEST_CASE("a hook may decide the broker, for templates whose assignment policy i
   Stack stack;
   {
     auto reg = stack.registry();
-    reg.put_broker({"near", "mqtts://near.example.com:8883", 1, true, 0, 0});
-    reg.put_broker({"far", "mqtts://far.example.com:8883", 1, true, 0, 0});
+    reg.put_broker({"near", "mqtts://near.example.com:8883", 1, true, 0, 0, std::nullopt});
+    reg.put_broker({"far", "mqtts://far.example.com:8883", 1, true, 0, 0, std::nullopt});
   }
   HookServer server([](const httplib::Request&, httplib::Response& res) {
     res.set_content(R"({"allowProvisioning":true,"broker":"far"})", "application/json");

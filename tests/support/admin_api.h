@@ -694,6 +694,27 @@ struct World {
     must(admin.post("/v1/brokers", R"({"name":)" + json_text(name) + R"(,"endpoint":"mqtts://b.example.com:8883"})"), 201);
     return name;
   }
+  std::string firmware_body(const std::string& version) {
+    return R"({"productId":1,"version":)" + json_text(version) +
+           R"(,"hardwareVersions":["ESP32-S3"],"downloadUrl":"https://fw.example.com/fw.bin","fileSize":1024,"sha256":")" +
+           std::string(64, 'a') + R"("})";
+  }
+  std::string new_firmware() {
+    return std::to_string(must(admin.post("/v1/firmware", firmware_body("1." + std::to_string(++counter) + ".0")), 201).json["id"].GetInt64());
+  }
+  // A password device's thing with a credential (as the bootstrap listener leaves it).
+  std::string new_password_device() {
+    std::string thing = unique("pwdev");
+    auto reg = stack.registry();
+    reg.insert_thing({thing, std::nullopt, {}});
+    registry::DeviceCredentialRecord c;
+    c.thing_name = thing;
+    c.device_uuid = "uuid-" + thing;
+    c.secret_hash = std::string(64, '0');
+    c.issued_at = 1;
+    reg.insert_device_credential(c);
+    return thing;
+  }
   std::string new_token(const std::string& role, const std::string& name = "") {
     std::string token_name = name.empty() ? unique("token-" + role) : name;
     return must(admin.post("/v1/tokens", R"({"name":)" + json_text(token_name) + R"(,"role":)" + json_text(role) + "}"), 201)

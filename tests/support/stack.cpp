@@ -107,6 +107,16 @@ void Stack::initialise(const StackOptions& options) {
                                 "--admin-port", std::to_string(admin_port),
                                 "--plugin", PROVISION_PLUGIN, "--workers", std::to_string(options.worker_threads)};
   if (!options.aws_topics) argv.push_back("--no-aws-topics");
+  if (options.password_listener) {
+    password_port = free_port();
+    password_plain = options.password_listener_plain;
+    argv.insert(argv.end(), {"--password-port", std::to_string(password_port)});
+    if (password_plain) argv.push_back("--password-port-plain");
+  }
+  if (options.bootstrap_listener) {
+    bootstrap_port = free_port();
+    argv.insert(argv.end(), {"--bootstrap-port", std::to_string(bootstrap_port)});
+  }
   if (!options.registry.empty()) argv.insert(argv.end(), {"--registry", options.registry});
   registry_location = options.registry.empty() ? (dir / "registry.db").string() : options.registry;
   std::string output;
@@ -118,6 +128,14 @@ void Stack::initialise(const StackOptions& options) {
   broker_log = dir / "mosquitto.log";
   worker_log = dir / "provisiond.log";
   config_file = dir / "provisiond.json";
+  if (!options.bootstrap_settings.empty()) {
+    std::string text = read_file(config_file);
+    auto at = text.find("\"bootstrap\": {");
+    if (at == std::string::npos) throw std::runtime_error("provisiond.json has no bootstrap object");
+    at += std::string("\"bootstrap\": {").size();
+    text.insert(at, options.bootstrap_settings + ",");
+    write_file(config_file, text, 0644);
+  }
 }
 
 void Stack::start_broker() {
@@ -177,6 +195,19 @@ mqtt_session::ConnectSettings Stack::client(const CertificateFiles& files, const
   s.tls = {pki.root_cert.string(), files.certificate, files.key};
   s.client_id = client_id;
   s.protocol = protocol;
+  s.timeout = std::chrono::seconds(5);
+  return s;
+}
+
+mqtt_session::ConnectSettings Stack::password_client(const std::string& username, const std::string& password,
+                                                    const std::string& client_id) const {
+  mqtt_session::ConnectSettings s;
+  s.endpoint = {"127.0.0.1", password_port};
+  s.tls.ca_file = pki.root_cert.string();
+  s.tls.plain = password_plain;
+  s.client_id = client_id;
+  s.username = username;
+  s.password = password;
   s.timeout = std::chrono::seconds(5);
   return s;
 }

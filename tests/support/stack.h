@@ -30,6 +30,13 @@ struct StackOptions {
   std::string registry;
   // More environment for provisiond (e.g. PROVISION_KILL_AT, util/fault.h).
   std::map<std::string, std::string> worker_environment;
+  // A broker listener for password devices (password_port), TLS or plain.
+  bool password_listener = false;
+  bool password_listener_plain = false;
+  // provisiond's bootstrap listener (bootstrap_port); bootstrap_settings are
+  // merged into provisiond.json's "bootstrap" object (JSON members, e.g. "\"responseFloorMs\":0").
+  bool bootstrap_listener = false;
+  std::string bootstrap_settings;
 };
 
 struct CertificateFiles {
@@ -48,6 +55,9 @@ class Stack {
                                      mqtt_session::Protocol protocol = mqtt_session::Protocol::V5) const;
   mqtt_session::ConnectSettings client(const CertificateFiles& files, const std::string& client_id,
                                       mqtt_session::Protocol protocol = mqtt_session::Protocol::V5) const;
+  // A password device on the password listener (StackOptions::password_listener).
+  mqtt_session::ConnectSettings password_client(const std::string& username, const std::string& password,
+                                               const std::string& client_id) const;
 
   // A read-write registry connection for set-up and assertions.
   registry::Registry registry() const;
@@ -98,6 +108,9 @@ class Stack {
   std::filesystem::path dir;
   int port = 0;
   int admin_port = 0;       // the admin API on 127.0.0.1
+  int password_port = 0;    // the password devices' listener (0: none)
+  int bootstrap_port = 0;   // provisiond's bootstrap listener (0: none)
+  bool password_plain = false;
   std::string admin_token;  // the bootstrap admin token
   pki::DevelopmentPki pki{"."};
   std::filesystem::path broker_log, worker_log, config_file;

@@ -106,9 +106,14 @@ TEST_CASE("replies and events round-trip, and malformed ones are refused") {
   CHECK_FALSE(decode_reply(lookup_in({{property::kRequestId, "id-1"}, {property::kOutcome, "maybe"}})));
   CHECK_FALSE(decode_reply(lookup_in({{property::kOutcome, "accepted"}})));
 
-  auto event = decode_event(lookup_in(encode(InternalEvent{kEventCertificateUsed, "c1"})));
+  auto event = decode_event(lookup_in(encode(InternalEvent{kEventCertificateUsed, "c1", "", ""})));
   REQUIRE(event);
   CHECK(event->event == kEventCertificateUsed);
   CHECK(event->certificate_id == "c1");
+  auto connected = decode_event(lookup_in(encode(InternalEvent{kEventPasswordDeviceConnected, "", "thing-7", "ab12"})));
+  REQUIRE(connected);
+  CHECK(connected->thing_name == "thing-7");
+  CHECK(connected->secret_hash == "ab12");
+  CHECK(connected->certificate_id.empty());
   CHECK_FALSE(decode_event(lookup_in({{property::kCertificateId, "c1"}})));
 }

@@ -493,3 +493,161 @@ TEST_CASE("what a writer committed is in its WAL even when the process dies with
   auto reader = Registry::open(dir.path / "r.db");
   CHECK(reader.find_thing("committed-before-the-crash"));
 }
+
+TEST_CASE("a password device's credential: one per thing, its secret only as a hash, its changes in the change log (schema 9)") {
+  ON_EACH_BACKEND(where);
+  auto reg = Registry::open(where.location);
+  CHECK(reg.schema_version() == 9);
+  reg.insert_thing({"dev-1", std::nullopt, {}});
+  DeviceCredentialRecord c;
+  c.thing_name = "dev-1";
+  c.device_uuid = "0b6f7c7e-7a43-4a43-9a3c-2f1e0c9d8b7a";
+  c.secret_hash = "hash-1";
+  c.issued_at = 100;
+  c.policies = {"p1", "p2"};
+  const int64_t start = reg.latest_change_id();
+  reg.insert_device_credential(c);
+  CHECK(reg.changes_after(start).empty());  // a new credential takes nothing away
+  auto found = reg.find_device_credential("dev-1");
+  REQUIRE(found);
+  CHECK(found->device_uuid == c.device_uuid);
+  CHECK(found->secret_hash == "hash-1");
+  CHECK(found->status == kActive);
+  CHECK(found->policies == std::vector<std::string>{"p1", "p2"});
+  CHECK_FALSE(found->first_connected_at);
+  CHECK(reg.find_device_credential_by_uuid(c.device_uuid)->thing_name == "dev-1");
+  CHECK_FALSE(reg.find_device_credential("nobody"));
+  // a second credential with the same uuid is refused by the database
+  reg.insert_thing({"dev-2", std::nullopt, {}});
+  DeviceCredentialRecord twin = c;
+  twin.thing_name = "dev-2";
+  CHECK_THROWS_AS(reg.insert_device_credential(twin), RegistryError);
+
+  // the first connect is recorded once, and only for the current secret
+  CHECK_FALSE(reg.mark_device_connected("dev-1", "other-hash", 200));
+  CHECK(reg.mark_device_connected("dev-1", "hash-1", 200));
+  CHECK_FALSE(reg.mark_device_connected("dev-1", "hash-1", 300));
+  CHECK(reg.find_device_credential("dev-1")->first_connected_at == 200);
+  reg.touch_device_credential("dev-1", 250);
+  CHECK(reg.find_device_credential("dev-1")->last_seen_at == 250);
+  CHECK(reg.changes_after(start).empty());  // connects and bootstrap requests take nothing away
+
+  // rotation: a new hash, first connect cleared; status; deletion: each a 'thing' change
+  CHECK(reg.set_device_secret("dev-1", "hash-2", 400));
+  found = reg.find_device_credential("dev-1");
+  CHECK(found->secret_hash == "hash-2");
+  CHECK(found->issued_at == 400);
+  CHECK_FALSE(found->first_connected_at);
+  CHECK(reg.set_device_credential_status("dev-1", kInactive));
+  CHECK(reg.set_device_policies("dev-1", {"p3"}));
+  CHECK(reg.find_device_credential("dev-1")->policies == std::vector<std::string>{"p3"});
+  CHECK(reg.delete_device_credential("dev-1"));
+  CHECK_FALSE(reg.set_device_secret("dev-1", "hash-3", 500));
+  std::vector<std::string> changes;
+  for (const auto& ch : reg.changes_after(start)) changes.push_back(ch.kind + ":" + ch.subject);
+  CHECK(changes == std::vector<std::string>{"thing:dev-1", "thing:dev-1", "thing:dev-1", "thing:dev-1"});
+
+  // deleting the thing deletes its credential
+  DeviceCredentialRecord again = c;
+  again.device_uuid = "uuid-again";
+  reg.insert_device_credential(again);
+  reg.delete_thing("dev-1");
+  CHECK_FALSE(reg.find_device_credential("dev-1"));
+}
+
+TEST_CASE("firmware releases are stored, filtered, updated and deleted") {
+  ON_EACH_BACKEND(where);
+  auto reg = Registry::open(where.location);
+  FirmwareReleaseRecord r;
+  r.product_id = 1;
+  r.version = "1.10.0";
+  r.hardware_versions = {"ESP32-S3", "ESP32-C3"};
+  r.download_url = "https://fw.example.com/1.10.0.bin";
+  r.file_size = 1048576;
+  r.sha256 = std::string(64, 'a');
+  r.changelog = "faster";
+  r.min_current_version = "1.0.0";
+  r.rollout_percent = 50;
+  const int64_t id = reg.insert_firmware_release(r);
+  CHECK(id > 0);
+  auto found = reg.find_firmware_release(id);
+  REQUIRE(found);
+  CHECK(found->version == "1.10.0");
+  CHECK(found->hardware_versions == std::vector<std::string>{"ESP32-S3", "ESP32-C3"});
+  CHECK(found->channel == "stable");
+  CHECK(found->min_current_version == std::string("1.0.0"));
+  CHECK(found->rollout_percent == 50);
+  CHECK(found->enabled);
+  // (product, channel, version) is unique
+  CHECK_THROWS_AS(reg.insert_firmware_release(r), RegistryError);
+  r.channel = "beta";
+  const int64_t beta = reg.insert_firmware_release(r);
+  r.product_id = 2;
+  r.channel = "stable";
+  reg.insert_firmware_release(r);
+  CHECK(reg.list_firmware_releases({}).size() == 3);
+  FirmwareFilter product1;
+  product1.product_id = 1;
+  CHECK(reg.list_firmware_releases(product1).size() == 2);
+  product1.channel = "beta";
+  REQUIRE(reg.list_firmware_releases(product1).size() == 1);
+  CHECK(reg.list_firmware_releases(product1).front().id == beta);
+  found->enabled = false;
+  found->rollout_percent = 101;
+  CHECK_THROWS_AS(reg.update_firmware_release(*found), RegistryError);  // the database refuses it too
+  found->rollout_percent = 10;
+  CHECK(reg.update_firmware_release(*found));
+  FirmwareFilter enabled;
+  enabled.enabled = true;
+  CHECK(reg.list_firmware_releases(enabled).size() == 2);
+  CHECK(reg.delete_firmware_release(id));
+  CHECK_FALSE(reg.delete_firmware_release(id));
+  CHECK_FALSE(reg.find_firmware_release(id));
+  FirmwareFilter page;
+  page.after_id = beta;
+  CHECK(reg.list_firmware_releases(page).size() == 1);
+}
+
+TEST_CASE("the bootstrap access log filters newest first and is pruned by age") {
+  ON_EACH_BACKEND(where);
+  auto reg = Registry::open(where.location);
+  reg.log_bootstrap_access({0, 1000, "10.0.0.1", "AABBCCDDEEFF", "/device/info", "ok", 200, 101});
+  reg.log_bootstrap_access({0, 2000, "10.0.0.2", "", "/device/info", "bad_request", 400, 100});
+  reg.log_bootstrap_access({0, 3000, "10.0.0.1", "AABBCCDDEEFF", "/firmware/check", "ok", 200, 102});
+  auto all = reg.bootstrap_access({});
+  REQUIRE(all.size() == 3);
+  CHECK(all.front().at == 3000);
+  CHECK(all.front().endpoint == "/firmware/check");
+  CHECK(all.front().latency_ms == 102);
+  BootstrapAccessFilter f;
+  f.mac = "AABBCCDDEEFF";
+  CHECK(reg.bootstrap_access(f).size() == 2);
+  f.endpoint = "/device/info";
+  CHECK(reg.bootstrap_access(f).size() == 1);
+  BootstrapAccessFilter by_status;
+  by_status.outcome = "bad_request";
+  CHECK(reg.bootstrap_access(by_status).front().status == 400);
+  BootstrapAccessFilter since;
+  since.since_ms = 2000;
+  CHECK(reg.bootstrap_access(since).size() == 2);
+  BootstrapAccessFilter older;
+  older.before_id = all.front().id;
+  older.limit = 1;
+  CHECK(reg.bootstrap_access(older).front().at == 2000);
+  CHECK(reg.delete_bootstrap_access_before(2500) == 2);
+  CHECK(reg.bootstrap_access({}).size() == 1);
+}
+
+TEST_CASE("brokers keep an endpoint for password devices (schema 9)") {
+  ON_EACH_BACKEND(where);
+  auto reg = Registry::open(where.location);
+  BrokerRecord b;
+  b.name = "eu-1";
+  b.endpoint = "mqtts://eu-1.example.com:8883";
+  reg.put_broker(b);
+  CHECK_FALSE(reg.find_broker("eu-1")->password_endpoint);
+  b.password_endpoint = "mqtts://eu-1.example.com:8884";
+  reg.put_broker(b);
+  CHECK(reg.find_broker("eu-1")->password_endpoint == std::string("mqtts://eu-1.example.com:8884"));
+  CHECK(reg.list_brokers().front().password_endpoint == std::string("mqtts://eu-1.example.com:8884"));
+}

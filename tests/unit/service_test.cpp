@@ -10,6 +10,9 @@
 #include <optional>
 #include <thread>
 
+#include "bootstrap/limiter.h"
+#include "fleet/housekeeping.h"
+#include "provisioning/bootstrap.h"
 #include "provisioning/assignment.h"
 #include "hooks/hook.h"
 #include "provisioning/registration.h"
@@ -230,7 +233,7 @@ TEST_CASE("the registry pool lends the most recently returned connection first, 
   {
     auto c = pool.acquire();
     CHECK(&*c == first);
-    c->put_broker({"b1", "mqtts://b1.example.com:8883", 1, true, 0, 0});
+    c->put_broker({"b1", "mqtts://b1.example.com:8883", 1, true, 0, 0, std::nullopt});
   }
   for (int i = 0; i < 3; ++i) {  // requests one after another stay on the warm connection
     auto d = pool.acquire();
@@ -266,7 +269,7 @@ TEST_CASE("a request's access borrows on first use and gives the connection back
   RegistryAccess request(pool);
   CHECK_FALSE(request.holding());
   CHECK(pool.idle() == 0);
-  request.registry().put_broker({"b1", "mqtts://b1.example.com:8883", 1, true, 0, 0});
+  request.registry().put_broker({"b1", "mqtts://b1.example.com:8883", 1, true, 0, 0, std::nullopt});
   CHECK(request.holding());
   request.give_back();  // e.g. before a hook
   CHECK_FALSE(request.holding());
@@ -284,4 +287,49 @@ TEST_CASE("a registry that cannot be opened is an error of the request, and the 
   CHECK_THROWS(pool.acquire());
   CHECK_THROWS(pool.acquire());  // the failed open does not count against the capacity
   CHECK(pool.idle() == 0);
+}
+
+TEST_CASE("housekeeping prunes the bootstrap access log past its retention") {
+  testing::TempDir dir("service-test-");
+  auto reg = registry::Registry::open(dir.path / "r.db");
+  const int64_t now = 1'000'000;
+  reg.log_bootstrap_access({0, (now - 3601) * 1000, "10.0.0.1", "", "/health", "ok", 200, 1});
+  reg.log_bootstrap_access({0, (now - 60) * 1000, "10.0.0.1", "", "/health", "ok", 200, 1});
+  auto done = fleet::housekeep(reg, now, 3600, 0, 3600);
+  CHECK(done.access_log == 1);
+  CHECK(reg.bootstrap_access({}).size() == 1);
+  CHECK(fleet::describe(done).find("pruned 1 bootstrap access log entries") != std::string::npos);
+}
+
+TEST_CASE("bootstrap: MAC addresses in every common notation are normalised, anything else refused") {
+  for (const char* ok : {"AA:BB:CC:DD:EE:FF", "aa:bb:cc:dd:ee:ff", "aa-bb-cc-dd-ee-ff", "aabbccddeeff", "AABB.CCDD.EEFF", "aAbB.cCdD.eEfF"}) {
+    INFO(ok);
+    CHECK(service::normalise_mac(ok) == std::string("AA:BB:CC:DD:EE:FF"));
+  }
+  for (const char* bad : {"", "AA:BB:CC:DD:EE", "AA:BB:CC:DD:EE:FF:00", "AA:BB:CC-DD:EE:FF", "GG:BB:CC:DD:EE:FF", "AABB:CCDD:EEFF",
+                          "A:ABB:CC:DD:EE:FF", "AABBCCDDEEF", " AA:BB:CC:DD:EE:FF", "AA.BB.CC.DD.EE.FF", "aabbccddeeff00"}) {
+    INFO(bad);
+    CHECK_FALSE(service::normalise_mac(bad));
+  }
+}
+
+TEST_CASE("bootstrap: the rate limiter counts per key per minute, says when to retry, and stays bounded under a flood of keys") {
+  service::bootstrap::WindowLimiter limiter(3, 1000);
+  CHECK(limiter.take("a", 0) == 0);
+  CHECK(limiter.take("a", 10) == 0);
+  CHECK(limiter.take("a", 20) == 0);
+  const int64_t retry = limiter.take("a", 30'000);
+  CHECK(retry == 30);
+  CHECK(limiter.take("b", 30'000) == 0);  // another key is not limited
+  CHECK(limiter.take("a", 60'000) == 0);  // a new window
+  // a flood of new keys: never more than max_keys tracked; live keys are refused (fail closed) when full
+  int refused = 0;
+  for (int i = 0; i < 200'000; ++i) refused += limiter.take("flood-" + std::to_string(i), 61'000) != 0;
+  CHECK(limiter.size() <= 1000);
+  CHECK(refused >= 199'000);
+  // once their minute is over they are pruned, and new keys are let in again
+  CHECK(limiter.take("late", 125'000) == 0);
+  CHECK(limiter.size() < 10);
+  service::bootstrap::WindowLimiter off(0, 10);
+  for (int i = 0; i < 100; ++i) CHECK(off.take("x", i) == 0);
 }

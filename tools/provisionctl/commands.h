@@ -19,6 +19,8 @@ void add_audit_command(CLI::App& app, Context& context);         // service_comm
 void add_health_commands(CLI::App& app, Context& context);       // service_commands.cpp: health, metrics
 void add_enrollment_commands(CLI::App& app, Context& context);   // enrollment_commands.cpp
 void add_broker_commands(CLI::App& app, Context& context);       // enrollment_commands.cpp
+void add_firmware_commands(CLI::App& app, Context& context);     // firmware_commands.cpp
+void add_device_commands(CLI::App& app, Context& context);       // firmware_commands.cpp
 
 // Thrown by a command that has already said what went wrong (enrollment
 // import: the lines it refused) and only has its exit status left to give.

@@ -359,7 +359,7 @@ void add_enrollment_import(CLI::App& group, Context& context) {
 // --- brokers
 
 struct BrokerOptions {
-  std::string name, endpoint;
+  std::string name, endpoint, password_endpoint;
   int64_t weight = -1;  // -1: not given
 };
 
@@ -371,9 +371,12 @@ void add_broker_add(CLI::App& group, Context& context) {
       ->required();
   command->add_option("--weight", options->weight, "share of hashed assignments (default 1; 0: none)")
       ->check(CLI::NonNegativeNumber);
+  command->add_option("--password-endpoint", options->password_endpoint,
+                      "where password devices connect, e.g. mqtts://broker-2.example.com:8884");
   command->callback([&context, options] {
     JsonBody request;
     request.string("name", options->name).string("endpoint", options->endpoint);
+    request.string_if_set("passwordEndpoint", options->password_endpoint);
     if (options->weight >= 0) request.integer("weight", options->weight);
     auto answer = context.api().call("POST", kBrokers.collection, &request.document());
     context.show(answer, [&](std::ostream& out) { out << "broker " << options->name << " added\n"; });
@@ -386,10 +389,12 @@ void add_broker_update(CLI::App& group, Context& context) {
   command->add_option("NAME", options->name, "broker name")->required();
   command->add_option("--endpoint", options->endpoint, "where devices connect");
   command->add_option("--weight", options->weight, "share of hashed assignments (0: none)")->check(CLI::NonNegativeNumber);
+  command->add_option("--password-endpoint", options->password_endpoint, "where password devices connect");
   command->callback([&context, options] {
-    if (options->endpoint.empty() && options->weight < 0) throw UsageError("broker update: give --endpoint or --weight");
+    if (options->endpoint.empty() && options->weight < 0 && options->password_endpoint.empty())
+      throw UsageError("broker update: give --endpoint, --weight or --password-endpoint");
     JsonBody request;
-    request.string_if_set("endpoint", options->endpoint);
+    request.string_if_set("endpoint", options->endpoint).string_if_set("passwordEndpoint", options->password_endpoint);
     if (options->weight >= 0) request.integer("weight", options->weight);
     auto answer = context.api().call("PATCH", kBrokers.item_path(options->name), &request.document());
     context.show(answer, [&](std::ostream& out) { out << "broker " << options->name << " updated\n"; });

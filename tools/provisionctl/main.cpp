@@ -48,6 +48,8 @@ void build_commands(CLI::App& app, Context& context) {
   add_health_commands(app, context);
   add_enrollment_commands(app, context);
   add_broker_commands(app, context);
+  add_firmware_commands(app, context);
+  add_device_commands(app, context);
 }
 
 int usage_error(const std::string& message) {
