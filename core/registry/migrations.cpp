@@ -298,6 +298,20 @@ CREATE TABLE cluster_tasks (
   last_run_at INTEGER NOT NULL
 );
 )sql"},
+      {9, "a fifth API role: activators", R"sql(
+-- The machine manufacturer activates enrollments on the web console's
+-- activation portal (docs/admin.md, docs/console.md).
+CREATE TABLE api_tokens_v9 (
+  name         TEXT PRIMARY KEY,
+  token_hash   TEXT NOT NULL UNIQUE,
+  role         TEXT NOT NULL CHECK (role IN ('admin', 'factory', 'operator', 'installer', 'activator')),
+  created_at   INTEGER NOT NULL,
+  last_used_at INTEGER
+);
+INSERT INTO api_tokens_v9 SELECT name, token_hash, role, created_at, last_used_at FROM api_tokens;
+DROP TABLE api_tokens;
+ALTER TABLE api_tokens_v9 RENAME TO api_tokens;
+)sql"},
   };
   return all;
 }

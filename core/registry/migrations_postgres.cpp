@@ -213,6 +213,10 @@ CREATE TABLE cluster_tasks (
   last_run_at BIGINT NOT NULL
 );
 )sql";
+    case 9: return R"sql(
+ALTER TABLE api_tokens DROP CONSTRAINT api_tokens_role_check;
+ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_role_check CHECK (role IN ('admin', 'factory', 'operator', 'installer', 'activator'));
+)sql";
   }
   return {};
 }
