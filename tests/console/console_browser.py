@@ -33,7 +33,7 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+    from selenium.common.exceptions import ElementClickInterceptedException, NoAlertPresentException, TimeoutException
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -136,6 +136,14 @@ class Console:
             found = self.all(css)
             raise Failed(f"{css} never showed {text!r}; it shows {found[0].text if found else '(nothing)'!r}")
 
+    def click(self, css):
+        element = self.find(css)
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+        try:
+            element.click()
+        except ElementClickInterceptedException:  # moved while the page laid itself out: click it where it is now
+            self.driver.execute_script("arguments[0].click();", element)
+
     def type_into(self, css, text):
         # the editors validate on input events: select all, then type
         element = self.find(css)
@@ -157,7 +165,7 @@ class Console:
             self.driver.execute_script("sessionStorage.clear()")
             self.driver.get(self.url + "/console/")
         self.visible("#token").send_keys(self.context["tokens"][role])
-        self.find("#signin-button").click()
+        self.click("#signin-button")
         self.text_in("#who", f"({role})")
         self.errors_in_log(f"signing in as {role}")
 
@@ -183,7 +191,8 @@ class Console:
             pass
 
     def confirm(self):
-        self.visible("#confirm-ok").click()
+        self.visible("#confirm-ok")
+        self.click("#confirm-ok")
 
     # --- the API, called directly (what the server enforces whatever the screen shows)
     def api(self, role, method, path, body=None):
@@ -248,7 +257,7 @@ def scenario_activation(c):
     data = c.context["data"]
     c.sign_in("activator")
     c.type_into("#portal-device", data["registrationId"])
-    c.find("#portal-find").click()
+    c.click("#portal-find")
     c.text_in("#portal-status", "DISABLED")
     c.text_in("#portal-template", data["template"])
     c.text_in("#portal-enrollment", "factory")  # enrolled by the factory's token
@@ -266,7 +275,7 @@ def scenario_activation(c):
     WebDriverWait(c.driver, 5).until(lambda d: len(Select(c.find("#portal-broker")).options) > 1)
     Select(c.find("#portal-broker")).select_by_value(data["broker"])
     c.screenshot("activation")
-    c.find("#portal-activate").click()
+    c.click("#portal-activate")
     c.text_in("#portal-result", "ENABLED")
     c.text_in("#portal-result", data["broker"])
     c.text_in("#portal-status", "ENABLED")
@@ -279,7 +288,7 @@ def scenario_activation(c):
         f.write(json.dumps({"registrationId": "SN-unknown", "attributes": {}}) + "\n")
         f.write(json.dumps({"registrationId": data["bulk"][1], "broker": data["broker"]}) + "\n")
     c.find("#portal-bulk-file").send_keys(bulk)
-    c.find("#portal-bulk-run").click()
+    c.click("#portal-bulk-run")
     c.text_in("#portal-bulk-summary", "2 of 4 activated")
     rows = [r.text for r in c.all("#portal-bulk-table tbody tr")]
     log(f"bulk: {rows}")
@@ -301,7 +310,7 @@ def scenario_template_error(c):
     text = json.dumps(body, indent=2)
     line = next(i + 1 for i, l in enumerate(text.split("\n")) if '"Colour"' in l) + 1
     c.type_into("#template-editor", text)
-    c.find("#template-save").click()
+    c.click("#template-save")
     c.text_in("#template-result", "nothing was saved")
     errors = c.all("#template-problems .template-error")
     check(errors, "no error shown")
@@ -314,7 +323,7 @@ def scenario_template_error(c):
     # a syntax error: its line, and nothing sent
     c.type_into("#template-editor", '{\n  "Parameters": {\n    "A": {"Type": "String"},,\n  }\n}')
     c.text_in("#template-problems", "line 3")
-    c.find("#template-save").click()
+    c.click("#template-save")
     c.text_in("#template-result", "nothing was saved")
     status, t = c.api("admin", "GET", "/v1/templates/DemoFleet")
     check(len(t["versions"]) == c.context["data"]["versions"], f"a version was added: {t['versions']}")
@@ -326,7 +335,7 @@ def scenario_dry_run(c):
     c.sign_in("admin")
     c.open("templates", "DemoFleet")
     c.type_into("#dryrun-parameters", json.dumps({"SerialNumber": c.context["data"]["serial"]}))
-    c.find("#dryrun-run").click()
+    c.click("#dryrun-run")
     c.text_in("#dryrun-written", "Nothing was written")
     c.text_in("#dryrun-result", "demo-" + c.context["data"]["serial"])
     c.screenshot("template-dry-run")
@@ -355,7 +364,7 @@ def scenario_revoke(c):
         c.text_in("#thing-name", data["thing"])
         c.text_in("#thing-certificates", "ACTIVE")
         c.screenshot("thing")
-        c.find(f'button[data-action="revoked"][data-certificate="{data["certificate"]}"]').click()
+        c.click(f'button[data-action="revoked"][data-certificate="{data["certificate"]}"]')
         c.text_in("#confirm-text", data["certificate"])
         clicked = time.time()
         c.confirm()
