@@ -6,6 +6,7 @@
 // profile directory under the stack's; the test fails if any process still
 // uses it afterwards. A missing browser is a failure, not a skip.
 #include <catch2/catch.hpp>
+#include <httplib.h>
 #include <signal.h>
 
 #include <fstream>
@@ -195,4 +196,62 @@ TEST_CASE("console overview: counts by status and the last hour's requests and r
   CHECK(register_serial(stack, "DemoFleet", "ov-unknown").error_code == "EnrollmentNotAllowed");
   auto things = stack.registry().count_things();
   console.run("overview", R"({"things":)" + std::to_string(things) + "}");
+}
+
+TEST_CASE("console files: compiled into provisiond with their content types and strict security headers") {
+  Stack stack;
+  httplib::Client client("127.0.0.1", stack.admin_port);
+  const std::string csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+                          "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  for (const auto& [path, type] : std::vector<std::pair<std::string, std::string>>{
+           {"/console/", "text/html; charset=utf-8"},
+           {"/console/app.js", "text/javascript; charset=utf-8"},
+           {"/console/console.css", "text/css; charset=utf-8"},
+           {"/console/vendor/bootstrap.min.css", "text/css; charset=utf-8"},
+           {"/console/vendor/chart.min.js", "text/javascript; charset=utf-8"}}) {
+    INFO(path);
+    auto answer = client.Get(path.c_str());
+    REQUIRE(answer);
+    CHECK(answer->status == 200);
+    CHECK(answer->get_header_value("Content-Type") == type);
+    CHECK(answer->get_header_value("Content-Security-Policy") == csp);
+    CHECK(answer->get_header_value("X-Frame-Options") == "DENY");
+    CHECK(answer->get_header_value("X-Content-Type-Options") == "nosniff");
+    CHECK(answer->get_header_value("Referrer-Policy") == "no-referrer");
+    CHECK_FALSE(answer->body.empty());
+  }
+  // the page itself: no inline script or style for the policy to refuse
+  auto index = client.Get("/console/");
+  REQUIRE(index);
+  CHECK(index->body.find("<script>") == std::string::npos);
+  CHECK(index->body.find("style=") == std::string::npos);
+  CHECK(index->body.find("<style") == std::string::npos);
+  // the Debian library is the installed file, byte for byte
+  std::ifstream in("/usr/share/javascript/chart.js/chart.min.js", std::ios::binary);
+  std::string installed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(client.Get("/console/vendor/chart.min.js")->body == installed);
+  // /console goes to /console/; what is not there is a JSON 404
+  auto bare = client.Get("/console");
+  REQUIRE(bare);
+  CHECK(bare->status == 301);
+  CHECK(bare->get_header_value("Location") == "/console/");
+  auto missing = client.Get("/console/nothing.js");
+  REQUIRE(missing);
+  CHECK(missing->status == 404);
+  CHECK(missing->get_header_value("Content-Type") == "application/json");
+  CHECK(missing->body.find("NotFound") != std::string::npos);
+  // API answers, refusals included: never cached, sniffed or framed
+  httplib::Headers auth{{"Authorization", "Bearer " + stack.admin_token}};
+  for (auto* path : {"/v1/whoami", "/v1/templates?limit=0", "/v1/nothing"}) {
+    auto answer = client.Get(path, auth);
+    REQUIRE(answer);
+    INFO(answer->status << " " << answer->body);
+    CHECK(answer->get_header_value("Cache-Control") == "no-store");
+    CHECK(answer->get_header_value("X-Content-Type-Options") == "nosniff");
+    CHECK(answer->get_header_value("X-Frame-Options") == "DENY");
+    CHECK(answer->get_header_value("Content-Security-Policy") == "default-src 'none'; frame-ancestors 'none'");
+  }
+  CHECK(client.Get("/v1/templates")->get_header_value("Cache-Control") == "no-store");  // a 401 too
+  auto whoami = client.Get("/v1/whoami", auth);
+  CHECK(whoami->body == R"({"name":"bootstrap-admin","role":"admin"})");
 }
