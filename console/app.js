@@ -9,9 +9,10 @@ import { portal } from './portal.js';
 import { templates } from './templates.js';
 import { audit } from './audit.js';
 import { tokens } from './tokens.js';
+import { policies, claims, cas, brokers } from './fleet.js';
 
 // Each screen: its id (#/<id>), title, the roles that see it, and render(container, session).
-const SCREENS = [overview, portal, things, enrollments, templates, audit, tokens];
+const SCREENS = [overview, portal, things, enrollments, templates, policies, claims, cas, brokers, audit, tokens];
 
 const $ = (id) => document.getElementById(id);
 let session = null;  // {name, role}

@@ -58,9 +58,9 @@ def log(message):
 
 
 SCREENS = {
-    "admin": ["overview", "activate", "things", "enrollments", "templates", "audit", "tokens"],
-    "operator": ["overview", "things", "enrollments", "templates", "audit"],
-    "factory": ["overview", "things", "enrollments", "templates"],
+    "admin": ["overview", "activate", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers", "audit", "tokens"],
+    "operator": ["overview", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers", "audit"],
+    "factory": ["overview", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers"],
     "activator": ["activate"],
     "installer": [],
 }
@@ -87,6 +87,9 @@ class Console:
                          f"--user-data-dir={self.profile}"):
             options.add_argument(argument)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        self.downloads = os.path.join(self.profile, "downloads")
+        options.add_experimental_option("prefs", {"download.default_directory": self.downloads,
+                                                  "download.prompt_for_download": False})
         self.service = Service(CHROMEDRIVER, port=0, log_path=os.devnull)
         self.driver = None
         try:
@@ -396,6 +399,54 @@ def scenario_markup(c):
     check(not c.all("#screen img") and not c.all("#screen script"), "markup from the API became elements")
     check(c.driver.execute_script("return window.__xss === undefined"), "a script ran")
     c.errors_in_log("showing markup")
+
+
+def scenario_fleet(c):
+    """A claim's private key is shown once, with a download; an enrollment
+    file's errors are named by line."""
+    c.sign_in("admin")
+    c.open("claims")
+    c.type_into("#claim-description", "line 3 installers")
+    c.type_into("#claim-templates", "DemoFleet")
+    c.click("#claim-create button[type=submit]")
+    c.text_in("#claims-result", "created")
+    key = c.find("#claim-private-key").text
+    check("PRIVATE KEY" in key, f"no private key shown: {key[:60]!r}")
+    c.click("#claim-download-key")
+    deadline = time.time() + 10
+    saved = []
+    while time.time() < deadline and not saved:
+        saved = [f for f in os.listdir(c.downloads) if f.endswith(".key")] if os.path.isdir(c.downloads) else []
+        time.sleep(0.1)
+    check(saved, "the private key was not downloaded")
+    with open(os.path.join(c.downloads, saved[0])) as f:
+        check(f.read().strip() == key.strip(), "the downloaded key is not the one shown")
+    claim_id = c.find("#claims-result").text.split()[1]
+    status, claim = c.api("admin", "GET", f"/v1/claims/{claim_id}")
+    check(status == 200 and "privateKey" not in claim, f"the key is shown again: {status} {list(claim)}")
+    c.screenshot("claim-created")
+    # leaving the screen forgets the key
+    c.open("brokers")
+    c.open("claims")
+    time.sleep(0.3)
+    check(not c.all("#claim-private-key"), "the private key is shown again")
+    # an enrollment file: the good lines enrolled, each bad one named by its line
+    c.open("enrollments")
+    path = os.path.join(c.profile, "enrollments.csv")
+    with open(path, "w") as f:
+        f.write("registrationId,templateName\nSN-900,DemoFleet\nSN-901\nSN-902,NoSuchTemplate\nSN-903,DemoFleet\n")
+    c.find("#enrollment-import-file").send_keys(path)
+    c.click("#enrollment-import-run")
+    c.text_in("#enrollment-import-summary", "2 of 4 lines enrolled")
+    rows = [r.text for r in c.all("#enrollment-import-table tbody tr")]
+    log(f"import: {rows}")
+    check(rows[0].startswith("2 SN-900 ENABLED") or rows[0].startswith("2 SN-900 DISABLED"), rows[0])
+    check(rows[1].startswith("3 ") and "columns" in rows[1], rows[1])
+    check(rows[2].startswith("4 SN-902") and "templateName" in rows[2], rows[2])
+    check(rows[3].startswith("5 SN-903"), rows[3])
+    c.text_in("#enrollments-table", "SN-903")
+    c.screenshot("enrollments-import")
+    c.errors_in_log("claims and enrollments", allowed=[r"status of 400"])
 
 
 def scenario_overview(c):

@@ -187,6 +187,16 @@ TEST_CASE("console things: a thing named with markup renders as text") {
   console.run("markup", R"({"thing":)" + json_text(name) + R"(,"attribute":)" + json_text(attribute) + "}");
 }
 
+TEST_CASE("console claims and enrollments: a claim's key is shown once with a download and an import names each bad line") {
+  Stack stack;
+  World world(stack);
+  Console console(stack, world);
+  console.run("fleet");
+  CHECK(stack.registry().find_enrollment("SN-900"));
+  CHECK(stack.registry().find_enrollment("SN-903"));
+  CHECK_FALSE(stack.registry().find_enrollment("SN-902"));
+}
+
 TEST_CASE("console overview: counts by status and the last hour's requests and rejections by errorCode") {
   Stack stack;
   World world(stack);
