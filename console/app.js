@@ -21,6 +21,7 @@ let stop = null;     // what the current screen stops when left (timers)
 function screensFor(role) { return SCREENS.filter((s) => s.roles.includes(role)); }
 
 function showSignIn(message) {
+  if (stop) { stop(); stop = null; }
   session = null;
   $('signin').classList.remove('hidden');
   $('sign-out').classList.add('hidden');
