@@ -30,6 +30,8 @@ export async function call(method, path, body) {
   if (text) {
     try { parsed = JSON.parse(text); } catch { parsed = null; }
   }
+  // the token was deleted meanwhile: the console asks for another
+  if (response.status === 401) window.dispatchEvent(new CustomEvent('unauthorized'));
   if (!response.ok) throw new ApiError(response.status, parsed && parsed.error);
   return parsed;
 }

@@ -76,5 +76,10 @@ $('signin-form').addEventListener('submit', (event) => {
 });
 $('sign-out').addEventListener('click', () => { api.clearToken(); location.hash = ''; showSignIn(); });
 window.addEventListener('hashchange', route);
+window.addEventListener('unauthorized', () => {
+  if (!session) return;
+  api.clearToken();
+  showSignIn('The token is no longer valid: sign in again');
+});
 
 if (api.token()) signIn(api.token()); else showSignIn();

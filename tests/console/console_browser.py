@@ -455,6 +455,51 @@ def scenario_fleet(c):
     c.errors_in_log("claims and enrollments", allowed=[r"status of 400"])
 
 
+def scenario_settings(c):
+    """A template's default version, enabled state and broker assignment set
+    in the console; the audit log filtered; a token deleted meanwhile sends
+    its user back to the sign-in."""
+    status, t = c.api("admin", "GET", "/v1/templates/DemoFleet")
+    status, added = c.api("admin", "POST", "/v1/templates/DemoFleet/versions", {"body": t["body"], "makeDefault": False})
+    check(status == 201, f"version 2: {status} {added}")
+    c.sign_in("admin")
+    c.open("templates", "DemoFleet")
+    c.text_in("#template-state", "Enabled; default version 1")
+    Select(c.find("#template-version")).select_by_value("2")
+    c.click("#template-make-default")
+    c.text_in("#template-result", "version 2 is the default")
+    c.text_in("#template-state", "default version 2")
+    c.click("#template-toggle")
+    c.text_in("#template-result", "disabled")
+    c.text_in("#template-state", "Disabled")
+    check(c.api("admin", "GET", "/v1/templates/DemoFleet")[1]["enabled"] is False, "the template is still enabled")
+    c.click("#template-toggle")
+    c.text_in("#template-state", "Enabled")
+    c.type_into("#template-brokerAssignment", '{"policy": "hashed"}')
+    c.click("#template-save-brokerAssignment")
+    c.text_in("#template-result", "Broker assignment saved")
+    t = c.api("admin", "GET", "/v1/templates/DemoFleet")[1]
+    check(t["defaultVersion"] == 2 and t["enabled"] and t["brokerAssignment"]["policy"] == "hashed", f"not as set: {t}")
+    c.errors_in_log("changing a template")
+    # the audit log, filtered by action
+    c.open("audit")
+    c.type_into("#audit-action", "UpdateTemplate")
+    c.click("#audit-filters button[type=submit]")
+    WebDriverWait(c.driver, 5).until(lambda d: len(c.all("#audit-table tbody tr")) >= 4)
+    actions = {r.find_elements(By.TAG_NAME, "td")[2].text for r in c.all("#audit-table tbody tr")}
+    check(actions == {"UpdateTemplate"}, f"the filter shows {actions}")
+    c.errors_in_log("on the audit log")
+    # a deleted token: back to the sign-in
+    c.sign_in("operator")
+    status, _ = c.api("admin", "DELETE", "/v1/tokens/console-operator")
+    check(status == 204, f"deleting the token: {status}")
+    c.driver.execute_script("location.hash = '#/audit';")
+    c.visible("#token")
+    c.text_in("#signin-error", "no longer valid")
+    check(not c.all("#nav a"), "the screens are still offered")
+    c.errors_in_log("after the token was deleted", allowed=[r"status of 401"])
+
+
 def scenario_overview(c):
     """The overview counts what the registry holds and charts the last hour's requests."""
     c.sign_in("admin")

@@ -197,6 +197,18 @@ TEST_CASE("console claims and enrollments: a claim's key is shown once with a do
   CHECK_FALSE(stack.registry().find_enrollment("SN-902"));
 }
 
+TEST_CASE("console templates: the default version and enabled state and broker assignment set in the console") {
+  Stack stack;
+  World world(stack);
+  Console console(stack, world);
+  console.run("settings");
+  auto t = stack.registry().find_template("DemoFleet");
+  REQUIRE(t);
+  CHECK(t->default_version == 2);
+  CHECK(t->enabled);
+  CHECK_FALSE(stack.registry().find_api_token("console-operator"));
+}
+
 TEST_CASE("console overview: counts by status and the last hour's requests and rejections by errorCode") {
   Stack stack;
   World world(stack);
