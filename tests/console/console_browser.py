@@ -452,7 +452,20 @@ def scenario_fleet(c):
     check(rows[3].startswith("5 SN-903"), rows[3])
     c.text_in("#enrollments-table", "SN-903")
     c.screenshot("enrollments-import")
-    c.errors_in_log("claims and enrollments", allowed=[r"status of 400"])
+    # a policy with an error: named at its path and line, nothing saved; then saved
+    c.open("policies")
+    c.type_into("#policy-name", "PressPolicy")
+    c.type_into("#policy-editor", '{\n  "statements": [\n    {\n      "effect": "allow",\n      "actions": ["fly"]\n    }\n  ]\n}')
+    c.click("#policy-save")
+    c.text_in("#policies-result", "nothing was saved")
+    c.text_in("#policy-problems", "line 5, $.statements[0].actions")
+    check(c.api("admin", "GET", "/v1/policies/PressPolicy")[0] == 404, "the wrong policy was saved")
+    c.type_into("#policy-editor", json.dumps({"statements": [{"effect": "allow", "actions": ["connect"], "clientIds": ["${thingName}"]}]}))
+    c.click("#policy-save")
+    c.text_in("#policies-result", "policy PressPolicy saved")
+    c.text_in("#policies-table", "PressPolicy")
+    check(c.api("admin", "GET", "/v1/policies/PressPolicy")[0] == 200, "the policy was not saved")
+    c.errors_in_log("claims, enrollments and policies", allowed=[r"status of 400"])
 
 
 def scenario_settings(c):

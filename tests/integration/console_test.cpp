@@ -187,7 +187,7 @@ TEST_CASE("console things: a thing named with markup renders as text") {
   console.run("markup", R"({"thing":)" + json_text(name) + R"(,"attribute":)" + json_text(attribute) + "}");
 }
 
-TEST_CASE("console claims and enrollments: a claim's key is shown once with a download and an import names each bad line") {
+TEST_CASE("console claims and enrollments and policies: a claim's key is shown once with a download and an import names each bad line and a wrong policy is not saved") {
   Stack stack;
   World world(stack);
   Console console(stack, world);
