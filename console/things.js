@@ -23,9 +23,34 @@ function view(container, session) {
     } catch (error) { const o = outcome('things-error'); list.append(o); o.failed(error); }
   };
   search.addEventListener('submit', (event) => { event.preventDefault(); load(); });
-  container.append(search, list, detail);
+  container.append(search, list, certificateSearch(), detail);
   if (session.args[0]) showThing(detail, session.args[0], session.role);
   else load();
+}
+
+// Certificates by status (and thing), each linked to its thing.
+function certificateSearch() {
+  const status = el('select', { class: 'form-select w-auto', id: 'certificates-status' },
+    ['ACTIVE', 'INACTIVE', 'REVOKED', 'PENDING_ACTIVATION'].map((s) => el('option', { value: s }, s)));
+  const results = el('div', { id: 'certificates-list' });
+  const form = el('form', { class: 'd-flex gap-2 my-3', id: 'certificates-search' },
+    el('span', { class: 'align-self-center' }, 'Certificates'), status,
+    el('button', { class: 'btn btn-outline-primary', type: 'submit' }, 'List'));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clear(results);
+    try {
+      const page = await api.get(`/v1/certificates?limit=100&status=${status.value}`);
+      results.append(table([
+        ['Id', (c) => el('span', { class: 'mono' }, c.id)],
+        ['Status', (c) => c.status],
+        ['Thing', (c) => (c.thingName ? el('a', { href: `#/things/${api.enc(c.thingName)}` }, c.thingName) : '')],
+        ['Valid until', (c) => time(c.notAfter)],
+      ], page.items, { id: 'certificates-table' }));
+      if (page.nextCursor) results.append(el('p', { class: 'text-muted' }, 'Only the first 100 are shown.'));
+    } catch (error) { const o = outcome('certificates-error'); results.append(o); o.failed(error); }
+  });
+  return el('div', {}, form, results);
 }
 
 async function showThing(container, name, role) {

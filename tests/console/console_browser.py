@@ -385,6 +385,10 @@ def scenario_revoke(c):
         took = gone["at"] - clicked
         log(f"the device was cut off {took * 1000:.0f} ms after Confirm")
         check(took < 1.0, f"the device was cut off only after {took:.2f} s")
+        # the revoked certificate is found by its status
+        Select(c.find("#certificates-status")).select_by_value("REVOKED")
+        c.click("#certificates-search button[type=submit]")
+        c.text_in("#certificates-table", data["certificate"])
         c.errors_in_log("revoking")
     finally:
         device.loop_stop()
