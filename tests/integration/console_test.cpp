@@ -248,6 +248,17 @@ TEST_CASE("console files: compiled into provisiond with their content types and 
   CHECK(index->body.find("<script>") == std::string::npos);
   CHECK(index->body.find("style=") == std::string::npos);
   CHECK(index->body.find("<style") == std::string::npos);
+  // the console's own code puts API values in as text only
+  for (const auto& entry : std::filesystem::directory_iterator(PROVISION_SOURCE_DIR "/console")) {
+    const std::string name = entry.path().filename();
+    if (!name.ends_with(".js")) continue;
+    INFO(name);
+    auto served = client.Get(("/console/" + name).c_str());
+    REQUIRE(served);
+    CHECK(served->status == 200);
+    for (const char* sink : {"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("})
+      CHECK(served->body.find(sink) == std::string::npos);
+  }
   // the Debian library is the installed file, byte for byte
   std::ifstream in("/usr/share/javascript/chart.js/chart.min.js", std::ios::binary);
   std::string installed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
