@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
   auto* token_create = token_cmd->add_subcommand("create", "create a token (printed once)");
   token_create->add_option("--config", config_file, "provisiond.json")->required()->check(CLI::ExistingFile);
   token_create->add_option("name", name, "token name")->required();
-  token_create->add_option("--role", role, "admin | factory | operator | installer")->required()->check(CLI::IsMember({"admin", "factory", "operator", "installer"}));
+  token_create->add_option("--role", role, "admin | factory | operator | installer | activator")->required()->check(CLI::IsMember({"admin", "factory", "operator", "installer", "activator"}));
 
   std::string kind = "worker";
   auto* identity_cmd = app.add_subcommand("identity", "manage service identities (workers, factory servers)");

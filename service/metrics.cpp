@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "util/clock.h"
 #include "util/error.h"
 
 namespace provision::service {
@@ -48,13 +49,13 @@ std::string Metrics::render_labels(const Labels& labels) {
 
 void Metrics::declare_counter(const std::string& name, const std::string& help) {
   std::lock_guard lock(mutex_);
-  families_[name] = Family{help, false, {}, {}, {}};
+  families_[name] = Family{help, false, {}, {}, {}, {}, {}};
 }
 
 void Metrics::declare_histogram(const std::string& name, const std::string& help, std::vector<double> buckets) {
   std::sort(buckets.begin(), buckets.end());
   std::lock_guard lock(mutex_);
-  families_[name] = Family{help, true, std::move(buckets), {}, {}};
+  families_[name] = Family{help, true, std::move(buckets), {}, {}, {}, {}};
 }
 
 void Metrics::increment(const std::string& name, const Labels& labels, double by) {
@@ -63,6 +64,37 @@ void Metrics::increment(const std::string& name, const Labels& labels, double by
   auto it = families_.find(name);
   if (it == families_.end() || it->second.histogram) throw Error("undeclared counter " + name);
   it->second.counters[key] += by;
+  Family& f = it->second;
+  if (f.minute_label.empty()) return;
+  const int64_t minute = unix_now() / 60 * 60;
+  if (f.minutes.empty() || f.minutes.back().at != minute) f.minutes.push_back({minute, {}});
+  while (f.minutes.front().at <= minute - 3600) f.minutes.pop_front();
+  std::string value;
+  for (const auto& [label, v] : labels)
+    if (label == f.minute_label) value = v;
+  f.minutes.back().by[value] += by;
+}
+
+void Metrics::keep_minutes(const std::string& name, const std::string& label) {
+  std::lock_guard lock(mutex_);
+  auto it = families_.find(name);
+  if (it == families_.end() || it->second.histogram) throw Error("undeclared counter " + name);
+  it->second.minute_label = label;
+}
+
+std::vector<Metrics::Minute> Metrics::last_hour(const std::string& name) const {
+  const int64_t now = unix_now() / 60 * 60;
+  std::lock_guard lock(mutex_);
+  std::vector<Minute> out;
+  auto it = families_.find(name);
+  for (int64_t at = now - 59 * 60; at <= now; at += 60) {
+    Minute m{at, {}};
+    if (it != families_.end())
+      for (const auto& kept : it->second.minutes)
+        if (kept.at == at) m.by = kept.by;
+    out.push_back(std::move(m));
+  }
+  return out;
 }
 
 void Metrics::observe(const std::string& name, const Labels& labels, double value) {
@@ -132,6 +164,8 @@ Metrics& metrics() {
     m->declare_histogram("provision_bootstrap_request_duration_seconds",
                          "Bootstrap listener latency (as the client sees it, the response-time floor included), by endpoint.", latency);
     m->declare_counter("provision_bootstrap_rate_limited_total", "Bootstrap requests refused with 429, by the limit (ip, mac).");
+    m->keep_minutes("provision_requests_total", "outcome");
+    m->keep_minutes("provision_rejections_total", "error_code");
     return m;
   }();
   return *instance;

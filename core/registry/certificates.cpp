@@ -172,4 +172,11 @@ std::vector<std::string> Registry::certificates_due_for_retirement(int64_t now) 
   return ids;
 }
 
+std::map<std::string, int64_t> Registry::count_certificates_by_status() {
+  std::map<std::string, int64_t> counts;
+  auto s = db_->prepare("SELECT status, count(*) FROM certificates GROUP BY status");
+  while (s.step()) counts[s.text(0)] = s.int64(1);
+  return counts;
+}
+
 }  // namespace provision::registry

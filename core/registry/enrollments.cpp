@@ -100,4 +100,11 @@ std::vector<EnrollmentRecord> Registry::list_enrollments(const Page& page, const
   return out;
 }
 
+std::map<std::string, int64_t> Registry::count_enrollments_by_status() {
+  std::map<std::string, int64_t> counts;
+  auto s = db_->prepare("SELECT status, count(*) FROM enrollments GROUP BY status");
+  while (s.step()) counts[s.text(0)] = s.int64(1);
+  return counts;
+}
+
 }  // namespace provision::registry

@@ -357,6 +357,20 @@ CREATE INDEX bootstrap_access_by_mac ON bootstrap_access_log(mac);
 -- endpoint is the certificate devices'.
 ALTER TABLE brokers ADD COLUMN password_endpoint TEXT;
 )sql"},
+      {10, "a fifth API role: activators", R"sql(
+-- The machine manufacturer activates enrollments on the web console's
+-- activation portal (docs/admin.md, docs/console.md).
+CREATE TABLE api_tokens_v10 (
+  name         TEXT PRIMARY KEY,
+  token_hash   TEXT NOT NULL UNIQUE,
+  role         TEXT NOT NULL CHECK (role IN ('admin', 'factory', 'operator', 'installer', 'activator')),
+  created_at   INTEGER NOT NULL,
+  last_used_at INTEGER
+);
+INSERT INTO api_tokens_v10 SELECT name, token_hash, role, created_at, last_used_at FROM api_tokens;
+DROP TABLE api_tokens;
+ALTER TABLE api_tokens_v10 RENAME TO api_tokens;
+)sql"},
   };
   return all;
 }

@@ -260,6 +260,10 @@ CREATE INDEX bootstrap_access_by_time ON bootstrap_access_log(at);
 CREATE INDEX bootstrap_access_by_mac ON bootstrap_access_log(mac);
 ALTER TABLE brokers ADD COLUMN password_endpoint TEXT;
 )sql";
+    case 10: return R"sql(
+ALTER TABLE api_tokens DROP CONSTRAINT api_tokens_role_check;
+ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_role_check CHECK (role IN ('admin', 'factory', 'operator', 'installer', 'activator'));
+)sql";
   }
   return {};
 }

@@ -11,6 +11,7 @@
 // database behind it (its SQL, its handle, its settings).
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -120,6 +121,9 @@ class Registry {
   // ACTIVE certificates whose retire_at has passed.
   std::vector<std::string> certificates_due_for_retirement(int64_t now);
 
+  // How many certificates there are of each status (the console's overview).
+  std::map<std::string, int64_t> count_certificates_by_status();
+
   // --- things (things.cpp)
   std::optional<ThingRecord> find_thing(const std::string& name);
   void insert_thing(const ThingRecord& record);
@@ -154,6 +158,8 @@ class Registry {
   bool delete_template_version(const std::string& name, int64_t version);
   // Claims, CAs and enrollments that name `template_name`.
   int64_t count_template_users(const std::string& template_name);
+  // Enrollments that name `template_name`.
+  int64_t count_template_enrollments(const std::string& template_name);
 
   // --- claim certificates (claims.cpp)
   void put_claim_certificate(const ClaimCertificateRecord& record);
@@ -187,6 +193,7 @@ class Registry {
   bool use_enrollment(const std::string& registration_id, const std::string& thing_name, int64_t at);
   bool delete_enrollment(const std::string& registration_id);
   std::vector<EnrollmentRecord> list_enrollments(const Page& page, const std::optional<std::string>& status);
+  std::map<std::string, int64_t> count_enrollments_by_status();
 
   // --- brokers (brokers.cpp)
   std::optional<BrokerRecord> find_broker(const std::string& name);

@@ -130,6 +130,12 @@ std::vector<TemplateRecord> Registry::list_templates() {
 
 // Claims, CAs and enrollments that name a template (the lists are JSON
 // columns: counted here rather than in either database's JSON dialect).
+int64_t Registry::count_template_enrollments(const std::string& template_name) {
+  auto s = db_->prepare("SELECT count(*) FROM enrollments WHERE template_name = ?");
+  s.bind(1, template_name);
+  return s.step() ? s.int64(0) : 0;
+}
+
 int64_t Registry::count_template_users(const std::string& template_name) {
   auto names = [&](const std::vector<std::string>& list) { return std::count(list.begin(), list.end(), template_name) > 0; };
   int64_t users = 0;

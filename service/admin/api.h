@@ -22,7 +22,9 @@ struct ServiceConfig;
 
 namespace provision::service::admin {
 
-enum class Role { Admin, Factory, Operator, Installer };
+// activator: the machine manufacturer, who looks up, activates and disables
+// enrollments and reads the templates they name (docs/admin.md).
+enum class Role { Admin, Factory, Operator, Installer, Activator };
 std::string_view role_name(Role role);
 std::optional<Role> parse_role(std::string_view name);
 
@@ -93,6 +95,9 @@ struct Route {
 // changing it.
 inline const std::vector<Role> kReaders{Role::Admin, Role::Operator, Role::Factory};
 inline const std::vector<Role> kAdminOnly{Role::Admin};
+// Readers of enrollments, and of the templates they name, and of brokers:
+// the machine manufacturer (activator) too.
+inline const std::vector<Role> kEnrollmentReaders{Role::Admin, Role::Operator, Role::Factory, Role::Activator};
 
 // JSON helpers for handlers.
 Response json_response(int status, rapidjson::Document body);
@@ -136,5 +141,6 @@ std::vector<Route> enrollment_routes();
 std::vector<Route> broker_routes();
 std::vector<Route> firmware_routes();
 std::vector<Route> device_routes();
+std::vector<Route> summary_routes();  // the console's overview
 
 }  // namespace provision::service::admin

@@ -70,6 +70,16 @@ Response create_token(Call& call) {
   return json_response(201, std::move(doc));
 }
 
+// Who the caller is: the console shows the screens the role may use.
+Response whoami(Call& call) {
+  rapidjson::Document doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  std::string name = call.actor.starts_with("api:") ? call.actor.substr(4) : call.actor;
+  doc.AddMember("name", json::string_value(name, a), a);
+  doc.AddMember("role", json::string_value(std::string(role_name(call.role)), a), a);
+  return json_response(200, std::move(doc));
+}
+
 Response delete_token(Call& call) {
   fleet::delete_token(call.registry, call.fleet(), call.path["name"]);
   return no_content();
@@ -81,6 +91,7 @@ std::vector<Route> audit_and_token_routes() {
   return {
       {"GET", "/v1/audit", {Role::Admin, Role::Operator}, kRead, list_audit},
       {"GET", "/v1/tokens", kAdminOnly, kRead, list_tokens},
+      {"GET", "/v1/whoami", {Role::Admin, Role::Factory, Role::Operator, Role::Installer, Role::Activator}, kRead, whoami},
       {"POST", "/v1/tokens", kAdminOnly, fleet::action::kCreateToken, create_token},
       {"DELETE", "/v1/tokens/{name}", kAdminOnly, fleet::action::kDeleteToken, delete_token},
   };

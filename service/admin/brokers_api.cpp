@@ -63,7 +63,7 @@ Response remove(Call& call) {
 
 std::vector<Route> broker_routes() {
   return {
-      {"GET", "/v1/brokers", kReaders, kRead, list},
+      {"GET", "/v1/brokers", kEnrollmentReaders, kRead, list},
       {"POST", "/v1/brokers", kAdminOnly, fleet::action::kCreateBroker, create},
       {"GET", "/v1/brokers/{name}", kReaders, kRead, get},
       {"PATCH", "/v1/brokers/{name}", kAdminOnly, fleet::action::kUpdateBroker, update},

@@ -85,13 +85,14 @@ Response reset(Call& call) {
 
 std::vector<Route> enrollment_routes() {
   namespace action = fleet::action;
+  const std::vector<Role> kActivators{Role::Admin, Role::Activator};
   return {
-      {"GET", "/v1/enrollments", kReaders, kRead, list},
+      {"GET", "/v1/enrollments", kEnrollmentReaders, kRead, list},
       {"POST", "/v1/enrollments", {Role::Admin, Role::Factory}, action::kCreateEnrollment, create},
-      {"GET", "/v1/enrollments/{id}", kReaders, kRead, get},
+      {"GET", "/v1/enrollments/{id}", kEnrollmentReaders, kRead, get},
       {"DELETE", "/v1/enrollments/{id}", kAdminOnly, action::kDeleteEnrollment, remove},
-      {"POST", "/v1/enrollments/{id}/activate", kAdminOnly, action::kActivateEnrollment, activate},
-      {"POST", "/v1/enrollments/{id}/disable", kAdminOnly, action::kDisableEnrollment, disable},
+      {"POST", "/v1/enrollments/{id}/activate", kActivators, action::kActivateEnrollment, activate},
+      {"POST", "/v1/enrollments/{id}/disable", kActivators, action::kDisableEnrollment, disable},
       {"POST", "/v1/enrollments/{id}/reset", kAdminOnly, action::kResetEnrollment, reset},
   };
 }

@@ -17,6 +17,7 @@
 
 #include "admin/api.h"
 #include "config.h"
+#include "console/console.h"
 #include "http/gate.h"
 #include "metrics.h"
 #include "pki/authority.h"
@@ -41,6 +42,7 @@ std::string_view role_name(Role role) {
     case Role::Factory: return "factory";
     case Role::Operator: return "operator";
     case Role::Installer: return "installer";
+    case Role::Activator: return "activator";
   }
   return "operator";
 }
@@ -50,6 +52,7 @@ std::optional<Role> parse_role(std::string_view name) {
   if (name == "factory") return Role::Factory;
   if (name == "operator") return Role::Operator;
   if (name == "installer") return Role::Installer;
+  if (name == "activator") return Role::Activator;
   return std::nullopt;
 }
 
@@ -269,7 +272,8 @@ struct AdminServer::Impl {
   // is asking, and whether their role may call it. Nothing of the body has
   // been read (docs/admin.md, "Requests").
   std::variant<http::Admitted, http::Refusal> admit(const httplib::Request& req) {
-    if ((req.method == "GET" || req.method == "HEAD") && (req.path == "/health" || req.path == "/metrics"))
+    if ((req.method == "GET" || req.method == "HEAD") &&
+        (req.path == "/health" || req.path == "/metrics" || req.path == "/console" || req.path.starts_with("/console/")))
       return http::Admitted{};
     std::smatch path;
     const CompiledRoute* route = find_route(req, path);
@@ -444,6 +448,14 @@ void AdminServer::start() {
   http::GateSettings gate_settings;
   gate_settings.max_body_bytes = s.max_body_bytes;
   // Every answer of the API (refusals by the gate included) is counted.
+  // No answer is cached, sniffed, framed or leaks where it came from; API
+  // answers are JSON that no browser renders (the console's files set a
+  // policy of their own).
+  gate_settings.headers = {{"Cache-Control", "no-store"},
+                           {"X-Content-Type-Options", "nosniff"},
+                           {"X-Frame-Options", "DENY"},
+                           {"Referrer-Policy", "no-referrer"},
+                           {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"}};
   gate_settings.on_answer = [](const httplib::Request& req, const httplib::Response& res) {
     if (req.path.starts_with("/v1/"))
       metrics().increment("provision_admin_requests_total", {{"method", req.method}, {"status", std::to_string(res.status)}});
@@ -462,8 +474,24 @@ void AdminServer::start() {
   server.Get("/metrics", impl_->gate->without_body([](const httplib::Request&, httplib::Response& res, const http::Admitted&) {
     res.set_content(metrics().render(), "text/plain; version=0.0.4");
   }));
+  // The web console: its files, compiled in; it signs in with a token and
+  // calls this API (docs/console.md).
+  server.Get("/console", impl_->gate->without_body([](const httplib::Request&, httplib::Response& res, const http::Admitted&) {
+    res.set_redirect("/console/", 301);
+  }));
+  server.Get("/console/.*", impl_->gate->without_body([](const httplib::Request& req, httplib::Response& res, const http::Admitted&) {
+    auto file = console::find(req.path);
+    if (!file) {
+      res.status = 404;
+      res.set_content(error_body(404, "NotFound", "no such resource: GET " + text::quote(req.path, 200)), "application/json");
+      return;
+    }
+    res.set_header("Content-Security-Policy", console::kContentSecurityPolicy);
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(file->content.data(), file->content.size(), file->content_type.c_str());
+  }));
   for (auto routes : {template_routes(), policy_routes(), claim_and_ca_routes(), thing_routes(), audit_and_token_routes(),
-                      enrollment_routes(), broker_routes(), firmware_routes(), device_routes()})
+                      enrollment_routes(), broker_routes(), firmware_routes(), device_routes(), summary_routes()})
     for (auto& route : routes) impl_->add(std::move(route));
   impl_->register_routes();
 

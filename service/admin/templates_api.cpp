@@ -91,7 +91,18 @@ Response create(Call& call) {
   return json_response(201, template_json(call.registry, record, true));
 }
 
-Response get(Call& call) { return json_response(200, template_json(call.registry, existing(call.registry, call.path["name"]), true)); }
+// An activator reads only the templates enrollments name.
+void check_activator_may_read(Call& call) {
+  if (call.role != Role::Activator) return;
+  if (call.registry.count_template_enrollments(call.path["name"]) == 0)
+    throw ApiError(403, "Forbidden", "a token with role activator may read only a template an enrollment names, not " +
+                                         text::quote(call.path["name"]));
+}
+
+Response get(Call& call) {
+  check_activator_may_read(call);
+  return json_response(200, template_json(call.registry, existing(call.registry, call.path["name"]), true));
+}
 
 Response update(Call& call) {
   const auto& body = call.body_as("TemplateUpdate");
@@ -132,6 +143,7 @@ Response add_version(Call& call) {
 }
 
 Response get_version(Call& call) {
+  check_activator_may_read(call);
   auto v = call.registry.find_template_version(call.path["name"], version_number(call));
   if (!v) not_found("version " + call.path["version"] + " of template " + text::quote(call.path["name"]));
   return json_response(200, version_json(*v));
@@ -220,11 +232,11 @@ std::vector<Route> template_routes() {
   return {
       {"GET", "/v1/templates", kReaders, kRead, list},
       {"POST", "/v1/templates", kAdminOnly, action::kCreateTemplate, create},
-      {"GET", "/v1/templates/{name}", kReaders, kRead, get},
+      {"GET", "/v1/templates/{name}", kEnrollmentReaders, kRead, get},
       {"PATCH", "/v1/templates/{name}", kAdminOnly, action::kUpdateTemplate, update},
       {"DELETE", "/v1/templates/{name}", kAdminOnly, action::kDeleteTemplate, remove},
       {"POST", "/v1/templates/{name}/versions", kAdminOnly, action::kAddTemplateVersion, add_version},
-      {"GET", "/v1/templates/{name}/versions/{version}", kReaders, kRead, get_version},
+      {"GET", "/v1/templates/{name}/versions/{version}", kEnrollmentReaders, kRead, get_version},
       {"DELETE", "/v1/templates/{name}/versions/{version}", kAdminOnly, action::kDeleteTemplateVersion, remove_version},
       {"POST", "/v1/templates/{name}/dry-run", {Role::Admin, Role::Factory}, kRead, dry_run},
   };

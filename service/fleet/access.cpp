@@ -9,12 +9,12 @@
 namespace provision::service::fleet {
 
 bool valid_role(const std::string& role) {
-  return role == "admin" || role == "factory" || role == "operator" || role == "installer";
+  return role == "admin" || role == "factory" || role == "operator" || role == "installer" || role == "activator";
 }
 
 CreatedToken create_token(registry::Registry& registry, const Context& context, const std::string& name, const std::string& role) {
   if (name.empty()) invalid_field("name", "is required");
-  if (!valid_role(role)) invalid_field("role", "must be admin, factory, operator or installer, not " + role);
+  if (!valid_role(role)) invalid_field("role", "must be admin, factory, operator, installer or activator, not " + role);
   CreatedToken created;
   created.secret = random_token(32);
   created.record = {name, sha256_hex(created.secret), role, unix_now(), std::nullopt};

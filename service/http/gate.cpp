@@ -194,6 +194,8 @@ void Gate::install(httplib::Server& server) const {
   }));
   // The library adds Keep-Alive to an answer it does not close itself.
   server.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    for (const auto& [name, value] : settings_.headers)
+      if (!res.has_header(name.c_str())) res.set_header(name, value);
     if (settings_.on_answer) settings_.on_answer(req, res);
     if (res.get_header_value("Connection") != "close") return;
     res.headers.erase("Connection");

@@ -29,7 +29,9 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <utility>
 #include <variant>
+#include <vector>
 
 namespace provision::service::http {
 
@@ -57,6 +59,8 @@ struct GateSettings {
   // Called with every answer (the gate's refusals included) before it is
   // written: metrics counted here are there by the time the client reads it.
   std::function<void(const httplib::Request&, const httplib::Response&)> on_answer;
+  // Headers every answer gets (refusals included), unless its handler set them.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 class Gate {

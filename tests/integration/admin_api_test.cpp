@@ -66,7 +66,8 @@ const std::map<std::string, Fixture>& fixtures() {
       {"GET /metrics", [](World&) { return Request{"GET", "/metrics", {}}; }},
       {"GET /v1/templates", [](World&) { return Request{"GET", "/v1/templates?limit=10", {}}; }},
       {"POST /v1/templates", [](World& w) { return Request{"POST", "/v1/templates", template_create(w.unique("New"))}; }},
-      {"GET /v1/templates/{name}", [](World&) { return Request{"GET", "/v1/templates/DemoFleet", {}}; }},
+      // an enrollment names DemoFleet, so that an activator may read it
+      {"GET /v1/templates/{name}", [](World& w) { w.new_enrollment(); return Request{"GET", "/v1/templates/DemoFleet", {}}; }},
       {"PATCH /v1/templates/{name}",
        [](World& w) { return Request{"PATCH", "/v1/templates/" + w.new_template(), R"({"description":"patched"})"}; }},
       {"DELETE /v1/templates/{name}", [](World& w) { return Request{"DELETE", "/v1/templates/" + w.new_template(), {}}; }},
@@ -74,7 +75,8 @@ const std::map<std::string, Fixture>& fixtures() {
        [](World& w) {
          return Request{"POST", "/v1/templates/" + w.new_template() + "/versions", R"({"body":)" + kTemplateBody2 + "}"};
        }},
-      {"GET /v1/templates/{name}/versions/{version}", [](World&) { return Request{"GET", "/v1/templates/DemoFleet/versions/1", {}}; }},
+      {"GET /v1/templates/{name}/versions/{version}",
+       [](World& w) { w.new_enrollment(); return Request{"GET", "/v1/templates/DemoFleet/versions/1", {}}; }},
       {"DELETE /v1/templates/{name}/versions/{version}",
        [](World& w) { return Request{"DELETE", "/v1/templates/" + w.new_template(2) + "/versions/1", {}}; }},
       {"POST /v1/templates/{name}/dry-run",
@@ -151,6 +153,8 @@ const std::map<std::string, Fixture>& fixtures() {
       {"POST /v1/enrollments/{id}/disable",
        [](World& w) { return Request{"POST", "/v1/enrollments/" + w.new_enrollment() + "/disable", {}}; }},
       {"GET /v1/brokers", [](World&) { return Request{"GET", "/v1/brokers", {}}; }},
+      {"GET /v1/whoami", [](World&) { return Request{"GET", "/v1/whoami", {}}; }},
+      {"GET /v1/summary", [](World&) { return Request{"GET", "/v1/summary", {}}; }},
       {"POST /v1/brokers",
        [](World& w) {
          return Request{"POST", "/v1/brokers", R"({"name":)" + json_text(w.unique("broker")) + R"(,"endpoint":"mqtts://b.example.com:8883"})"};
@@ -803,6 +807,41 @@ TEST_CASE("admin API roles: each role may do what x-roles of openapi.json says, 
     CHECK_STATUS(operator_api.patch(path, R"({"status":"REVOKED"})"), 200);
     CHECK(stack.registry().find_certificate(thing.certificate_id)->status == "REVOKED");
   }
+}
+
+TEST_CASE("admin API roles: an activator looks up and activates and disables enrollments and reads the templates they name and nothing else") {
+  Stack stack;
+  World world(stack);
+  Api activator(stack.admin_port, world.new_token("activator"));
+  std::string id = world.new_enrollment();  // names DemoFleet
+  std::string broker = world.new_broker();
+  CHECK(activator.get("/v1/enrollments/" + id).str("/status") == "DISABLED");
+  CHECK_STATUS(activator.get("/v1/enrollments?status=DISABLED"), 200);
+  CHECK_STATUS(activator.get("/v1/brokers"), 200);
+  CHECK_STATUS(activator.get("/v1/templates/DemoFleet"), 200);
+  CHECK_STATUS(activator.get("/v1/templates/DemoFleet/versions/1"), 200);
+  auto activated = activator.post("/v1/enrollments/" + id + "/activate",
+                                  R"({"attributes":{"chassis":"C-1"},"configuration":{"site":"north"},"broker":)" + json_text(broker) + "}");
+  CHECK_STATUS(activated, 200);
+  CHECK(activated.str("/status") == "ENABLED");
+  CHECK(stack.registry().find_enrollment(id)->broker == broker);
+  CHECK(activator.post("/v1/enrollments/" + id + "/disable", "").str("/status") == "DISABLED");
+  // a template no enrollment names, and everything else: refused, nothing written
+  std::string other = world.new_template();
+  auto before = snapshot(stack);
+  CHECK_ERROR(activator.get("/v1/templates/" + other), 403, "Forbidden");
+  CHECK_ERROR(activator.get("/v1/templates/" + other + "/versions/1"), 403, "Forbidden");
+  CHECK_ERROR(activator.get("/v1/templates"), 403, "Forbidden");
+  CHECK_ERROR(activator.get("/v1/things"), 403, "Forbidden");
+  CHECK_ERROR(activator.get("/v1/audit"), 403, "Forbidden");
+  CHECK_ERROR(activator.post("/v1/enrollments", R"({"registrationId":"SN-new","templateName":"DemoFleet"})"), 403, "Forbidden");
+  CHECK_ERROR(activator.post("/v1/enrollments/" + id + "/reset", ""), 403, "Forbidden");
+  CHECK_ERROR(activator.del("/v1/enrollments/" + id), 403, "Forbidden");
+  CHECK_ERROR(activator.post("/v1/tokens", R"({"name":"mine","role":"admin"})"), 403, "Forbidden");
+  CHECK(snapshot(stack) == before);
+  // the token is made by provisiond too
+  CHECK_FALSE(stack.provisiond({"token", "create", "activator-cli", "--role", "activator"}).empty());
+  CHECK(stack.registry().find_api_token("activator-cli")->role == "activator");
 }
 
 // ======================================================================= errors

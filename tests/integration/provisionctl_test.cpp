@@ -541,6 +541,25 @@ TEST_CASE("provisionctl token create makes a token whose lesser role is refused 
   CHECK(operator_ctl({"template", "list"}).code == 1);
 }
 
+TEST_CASE("provisionctl token create makes an activator token that is refused all but enrollments") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  auto created = ctl({"token", "create", "maker", "--role", "activator"});
+  INFO(created.output);
+  REQUIRE(created.code == 0);
+  CHECK(stack.registry().find_api_token("maker")->role == "activator");
+  std::string secret = value_of(created.output, "token");
+  auto activator_ctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--url", ctl.url(), "--token", secret});
+    return ctl.bare(args);
+  };
+  CHECK(activator_ctl({"enrollment", "list"}).code == 0);
+  auto refused = activator_ctl({"template", "list"});
+  INFO(refused.output);
+  CHECK(refused.code == 1);
+  CHECK(contains(refused.output, "provisionctl: 403 Forbidden: "));
+}
+
 TEST_CASE("provisionctl --json prints one JSON document") {
   Stack stack;
   Provisionctl ctl(stack);

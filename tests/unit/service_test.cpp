@@ -13,6 +13,7 @@
 #include "bootstrap/limiter.h"
 #include "fleet/housekeeping.h"
 #include "provisioning/bootstrap.h"
+#include "metrics.h"
 #include "provisioning/assignment.h"
 #include "hooks/hook.h"
 #include "provisioning/registration.h"
@@ -332,4 +333,27 @@ TEST_CASE("bootstrap: the rate limiter counts per key per minute, says when to r
   CHECK(limiter.size() < 10);
   service::bootstrap::WindowLimiter off(0, 10);
   for (int i = 0; i < 100; ++i) CHECK(off.take("x", i) == 0);
+}
+
+TEST_CASE("metrics: a counter kept minute by minute gives the last hour's increments by one label") {
+  using provision::service::Metrics;
+  Metrics m;
+  m.declare_counter("requests_total", "test");
+  m.declare_counter("other_total", "test");
+  m.keep_minutes("requests_total", "outcome");
+  m.increment("requests_total", {{"operation", "RegisterThing"}, {"outcome", "accepted"}});
+  m.increment("requests_total", {{"operation", "CreateKeysAndCertificate"}, {"outcome", "accepted"}});
+  m.increment("requests_total", {{"operation", "RegisterThing"}, {"outcome", "EnrollmentNotAllowed"}}, 3);
+  m.increment("other_total");
+  auto hour = m.last_hour("requests_total");
+  REQUIRE(hour.size() == 60);
+  for (size_t i = 1; i < hour.size(); ++i) CHECK(hour[i].at == hour[i - 1].at + 60);
+  // the increments were made in the last minute, or the one before if it just turned
+  const auto& now = hour.back().by.empty() ? hour[58] : hour.back();
+  CHECK(now.by.at("accepted") == 2);
+  CHECK(now.by.at("EnrollmentNotAllowed") == 3);
+  CHECK(m.counter_value("requests_total", {{"operation", "RegisterThing"}, {"outcome", "accepted"}}) == 1);
+  // a counter not kept has no minutes, only zeros
+  for (const auto& minute : m.last_hour("other_total")) CHECK(minute.by.empty());
+  CHECK_THROWS(m.keep_minutes("no_such_total", "x"));
 }

@@ -145,9 +145,9 @@ void add_token_create(CLI::App& group, Context& context) {
   auto* command = group.add_subcommand("create", "create an API token (its secret is shown once)");
   auto name = add_key(*command, kTokens);
   auto role = std::make_shared<std::string>();
-  command->add_option("--role", *role, "admin | factory | operator")
+  command->add_option("--role", *role, "admin | factory | operator | installer | activator")
       ->required()
-      ->check(CLI::IsMember({"admin", "factory", "operator"}));
+      ->check(CLI::IsMember({"admin", "factory", "operator", "installer", "activator"}));
   command->callback([&context, name, role] {
     JsonBody request;
     request.string("name", *name).string("role", *role);

@@ -1,0 +1,569 @@
+#!/usr/bin/python3
+"""The web console in a real browser: headless Debian chromium driven by
+chromedriver through python3-selenium, against a running provisiond (and
+broker) that tests/integration/console_test.cpp started.
+
+  console_browser.py CONTEXT.json SCENARIO
+
+CONTEXT.json: {"url": "http://127.0.0.1:PORT", "tokens": {role: token},
+"data": {...what the scenario needs}}. Prints what it does; exit status 0
+when every check held, 1 when one failed (the message says which), 2 when the
+browser cannot be started. With PROVISION_CONSOLE_SCREENSHOTS=DIR it saves
+PNGs of the screens it visits into DIR (docs/console.md's pictures).
+
+Every browser gets its own profile directory and chromedriver its own free
+port; both are stopped and removed on the way out, whatever happens.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import ssl
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import ElementClickInterceptedException, NoAlertPresentException, TimeoutException
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+except ImportError as e:  # reported as a failure, never a skip
+    print(f"python3-selenium is not importable by {sys.executable}: {e} (scripts/install-deps installs it)")
+    sys.exit(2)
+
+
+class Failed(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise Failed(message)
+
+
+def log(message):
+    print(message, flush=True)
+
+
+SCREENS = {
+    "admin": ["overview", "activate", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers", "audit", "tokens"],
+    "operator": ["overview", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers", "audit"],
+    "factory": ["overview", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers"],
+    "activator": ["activate"],
+    "installer": [],
+}
+
+
+class Console:
+    def __init__(self, context):
+        self.context = context
+        self.url = context["url"]
+        self.shots = os.environ.get("PROVISION_CONSOLE_SCREENSHOTS", "")
+        for path in (CHROMIUM, CHROMEDRIVER):
+            if not os.path.exists(path):
+                print(f"{path} is missing: the console tests need Debian's chromium and chromium-driver (scripts/install-deps)")
+                sys.exit(2)
+        # the harness names the profile directory, and checks afterwards
+        # that no process still uses it
+        self.profile = context.get("profile") or tempfile.mkdtemp(prefix="console-chromium-")
+        os.makedirs(self.profile, exist_ok=True)
+        options = Options()
+        options.binary_location = CHROMIUM
+        for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+                         "--disable-background-networking", "--disable-sync", "--window-size=1280,1000",
+                         f"--user-data-dir={self.profile}"):
+            options.add_argument(argument)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        self.downloads = os.path.join(self.profile, "downloads")
+        options.add_experimental_option("prefs", {"download.default_directory": self.downloads,
+                                                  "download.prompt_for_download": False})
+        self.service = Service(CHROMEDRIVER, port=0, log_path=os.devnull)
+        self.driver = None
+        try:
+            self.driver = webdriver.Chrome(service=self.service, options=options)
+        except Exception:
+            self.close()
+            raise
+        self.driver.set_page_load_timeout(30)
+        self.wait = WebDriverWait(self.driver, 10)
+
+    def dump(self):
+        """What the page showed and logged, for a failure's report."""
+        try:
+            if self.driver:
+                log(f"page {self.driver.current_url}: {self.driver.find_element(By.TAG_NAME, 'body').text[:3000]!r}")
+                for entry in self.driver.get_log("browser"):
+                    log(f"browser log: {entry['level']} {entry['message']}")
+        except Exception as e:
+            log(f"(no page to show: {e})")
+
+    def close(self):
+        try:
+            if self.driver:
+                self.driver.quit()
+        finally:
+            self.driver = None
+            try:
+                self.service.stop()
+            except Exception:
+                pass
+            shutil.rmtree(self.profile, ignore_errors=True)
+
+    # --- the page
+    def find(self, css):
+        return self.wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+    def visible(self, css):
+        return self.wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+    def all(self, css):
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def text_in(self, css, text, timeout=10):
+        try:
+            WebDriverWait(self.driver, timeout).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
+        except TimeoutException:
+            found = self.all(css)
+            raise Failed(f"{css} never showed {text!r}; it shows {found[0].text if found else '(nothing)'!r}")
+
+    def click(self, css):
+        element = self.find(css)
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+        try:
+            element.click()
+        except ElementClickInterceptedException:  # moved while the page laid itself out: click it where it is now
+            self.driver.execute_script("arguments[0].click();", element)
+
+    def type_into(self, css, text):
+        # the editors validate on input events: select all, then type
+        element = self.find(css)
+        self.driver.execute_script("arguments[0].value = '';", element)
+        element.send_keys(text)
+        return element
+
+    # the pictures docs/console.md shows
+    PICTURES = {"overview", "activation", "activation-bulk", "thing", "template-error", "template-dry-run",
+                "audit", "claim-created", "enrollments-import"}
+
+    def screenshot(self, name):
+        if not self.shots or name not in self.PICTURES:
+            return
+        os.makedirs(self.shots, exist_ok=True)
+        time.sleep(0.3)
+        self.driver.save_screenshot(os.path.join(self.shots, f"{name}.png"))
+        log(f"screenshot {name}.png")
+
+    def sign_in(self, role):
+        # signed in before: forget the token on a page of the same origin
+        # that is not the console (which would sign in with it meanwhile)
+        self.driver.get(self.url + "/health")
+        self.driver.execute_script("sessionStorage.clear()")
+        self.driver.get_log("browser")
+        self.driver.get(self.url + "/console/")
+        self.visible("#token").send_keys(self.context["tokens"][role])
+        self.click("#signin-button")
+        self.text_in("#who", f"({role})")
+        self.errors_in_log(f"signing in as {role}")
+
+    def nav(self):
+        return [a.get_attribute("id")[4:] for a in self.all("#nav a")]
+
+    def open(self, screen, *args):
+        suffix = "".join("/" + urllib.request.quote(a, safe="") for a in args)
+        self.driver.execute_script("location.hash = arguments[0];", f"#/{screen}{suffix}")
+        self.find(f"#screen-{screen}")
+
+    def errors_in_log(self, where, allowed=()):
+        entries = self.driver.get_log("browser")
+        bad = [e for e in entries if e["level"] in ("SEVERE", "ERROR")
+               and not any(re.search(pattern, e["message"]) for pattern in allowed)]
+        check(not bad, f"the browser's console logged errors {where}: {bad}")
+
+    def no_alert(self):
+        try:
+            alert = self.driver.switch_to.alert
+            raise Failed(f"an alert opened: {alert.text!r}")
+        except NoAlertPresentException:
+            pass
+
+    def confirm(self):
+        self.visible("#confirm-ok")
+        self.click("#confirm-ok")
+
+    # --- the API, called directly (what the server enforces whatever the screen shows)
+    def api(self, role, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Authorization", "Bearer " + self.context["tokens"][role])
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                text = response.read().decode()
+                return response.status, json.loads(text) if text else None
+        except urllib.error.HTTPError as e:
+            text = e.read().decode()
+            return e.code, json.loads(text) if text else None
+
+
+# ---------------------------------------------------------------- scenarios
+
+def scenario_roles(c):
+    """Each role sees its screens and no other; each screen renders without
+    console errors; what a role may not do is refused by the server."""
+    for role, expected in SCREENS.items():
+        c.sign_in(role)
+        shown = c.nav()
+        log(f"{role}: {shown}")
+        check(shown == expected, f"{role} sees {shown}, not {expected}")
+        for screen in expected:
+            c.open(screen)
+            time.sleep(0.6)  # the screen's API calls answer
+            alerts = [a.text for a in c.all("#screen .alert-danger")]
+            check(not alerts, f"{role} on {screen}: {alerts}")
+            c.errors_in_log(f"on {screen} as {role}")
+            if role == "admin":
+                c.screenshot(screen)
+        if not expected:
+            c.find("#no-screens")
+        # a screen the role does not have is not shown, even by its address
+        for hidden in set(SCREENS["admin"]) - set(expected):
+            c.driver.execute_script("location.hash = arguments[0];", f"#/{hidden}")
+            time.sleep(0.2)
+            check(not c.all(f"#screen-{hidden}"), f"{role} was shown {hidden}")
+        c.errors_in_log(f"as {role}")
+    forbidden = {
+        "activator": [("GET", "/v1/things"), ("GET", "/v1/templates"), ("GET", "/v1/audit"),
+                      ("POST", "/v1/tokens", {"name": "sneaky", "role": "admin"}),
+                      ("POST", "/v1/enrollments", {"registrationId": "SN-sneaky", "templateName": "DemoFleet"})],
+        "factory": [("GET", "/v1/audit"), ("POST", "/v1/enrollments/SN-any/activate", {}), ("GET", "/v1/tokens")],
+        "operator": [("POST", "/v1/templates", {"name": "Sneaky", "body": {}}), ("GET", "/v1/tokens")],
+        "installer": [("GET", "/v1/enrollments"), ("GET", "/v1/summary")],
+    }
+    for role, calls in forbidden.items():
+        for call in calls:
+            status, body = c.api(role, *call)
+            log(f"{role} {call[0]} {call[1]} -> {status}")
+            check(status == 403 and body["error"]["code"] == "Forbidden", f"{role} {call[:2]}: {status} {body}")
+
+
+def scenario_activation(c):
+    """The portal: the enrollment the factory made, metadata validated as it
+    is typed, the broker chosen, activated."""
+    data = c.context["data"]
+    c.sign_in("activator")
+    c.type_into("#portal-device", data["registrationId"])
+    c.click("#portal-find")
+    c.text_in("#portal-status", "DISABLED")
+    c.text_in("#portal-template", data["template"])
+    c.text_in("#portal-enrollment", "factory")  # enrolled by the factory's token
+    # typed wrong: the problem is named at its path and line, and Activate is off
+    c.type_into("#portal-metadata", '{\n  "attributes": {"chassis": 7},\n  "colour": "red"\n}')
+    c.text_in("#portal-problems", "$.attributes.chassis")
+    c.text_in("#portal-problems", "line 3, $.colour")
+    check(not c.find("#portal-activate").is_enabled(), "Activate is enabled with invalid metadata")
+    c.type_into("#portal-metadata", '{"attributes": {"chassis": "CH-')
+    c.text_in("#portal-problems", "line 1")
+    check(not c.find("#portal-activate").is_enabled(), "Activate is enabled with unfinished JSON")
+    c.type_into("#portal-metadata", json.dumps(data["metadata"], indent=2))
+    WebDriverWait(c.driver, 5).until(lambda d: c.find("#portal-activate").is_enabled())
+    check(c.find("#portal-problems").text == "", "problems shown for valid metadata")
+    WebDriverWait(c.driver, 5).until(lambda d: len(Select(c.find("#portal-broker")).options) > 1)
+    Select(c.find("#portal-broker")).select_by_value(data["broker"])
+    c.screenshot("activation")
+    c.click("#portal-activate")
+    c.text_in("#portal-result", "ENABLED")
+    c.text_in("#portal-result", data["broker"])
+    c.text_in("#portal-status", "ENABLED")
+    c.errors_in_log("activating")
+    # bulk: a JSON-lines file, a bad line and an unknown device get their own results
+    bulk = os.path.join(c.profile, "bulk.jsonl")
+    with open(bulk, "w") as f:
+        f.write(json.dumps({"registrationId": data["bulk"][0], "attributes": {"line": "1"}}) + "\n")
+        f.write("{not json\n")
+        f.write(json.dumps({"registrationId": "SN-unknown", "attributes": {}}) + "\n")
+        f.write(json.dumps({"registrationId": data["bulk"][1], "broker": data["broker"]}) + "\n")
+    c.find("#portal-bulk-file").send_keys(bulk)
+    c.click("#portal-bulk-run")
+    c.text_in("#portal-bulk-summary", "2 of 4 activated")
+    rows = [r.text for r in c.all("#portal-bulk-table tbody tr")]
+    log(f"bulk: {rows}")
+    check(rows[0].startswith("1 ") and "ENABLED" in rows[0], rows[0])
+    check(rows[1].startswith("2 ") and "not JSON" in rows[1], rows[1])
+    check(rows[2].startswith("3 ") and "404" in rows[2], rows[2])
+    check(rows[3].startswith("4 ") and "ENABLED" in rows[3], rows[3])
+    c.screenshot("activation-bulk")
+    c.errors_in_log("bulk activation", allowed=[r"status of 404"])
+
+
+def scenario_template_error(c):
+    """A template saved with an error: the error at its JSON path and line; nothing saved."""
+    c.sign_in("admin")
+    c.open("templates", "DemoFleet")
+    editor = c.find("#template-editor")
+    body = json.loads(editor.get_attribute("value"))
+    body.setdefault("Parameters", {})["Colour"] = {"Type": "Paint"}
+    text = json.dumps(body, indent=2)
+    line = next(i + 1 for i, l in enumerate(text.split("\n")) if '"Colour"' in l) + 1
+    c.type_into("#template-editor", text)
+    c.click("#template-save")
+    c.text_in("#template-result", "nothing was saved")
+    errors = c.all("#template-problems .template-error")
+    check(errors, "no error shown")
+    paths = [e.get_attribute("data-path") for e in errors]
+    lines = [e.get_attribute("data-line") for e in errors]
+    log(f"errors at {paths} lines {lines}: {[e.text for e in errors]}")
+    check("$.Parameters.Colour.Type" in paths, f"the error is not at $.Parameters.Colour.Type: {paths}")
+    check(str(line) == lines[paths.index("$.Parameters.Colour.Type")], f"the error is not on line {line}: {lines}")
+    c.screenshot("template-error")
+    # a syntax error: its line, and nothing sent
+    c.type_into("#template-editor", '{\n  "Parameters": {\n    "A": {"Type": "String"},,\n  }\n}')
+    c.text_in("#template-problems", "line 3")
+    c.click("#template-save")
+    c.text_in("#template-result", "nothing was saved")
+    status, t = c.api("admin", "GET", "/v1/templates/DemoFleet")
+    check(len(t["versions"]) == c.context["data"]["versions"], f"a version was added: {t['versions']}")
+    c.errors_in_log("saving a wrong template", allowed=[r"status of 400"])
+
+
+def scenario_dry_run(c):
+    """A dry run shows what would be created, and writes nothing (the harness compares the registry)."""
+    c.sign_in("admin")
+    c.open("templates", "DemoFleet")
+    c.type_into("#dryrun-parameters", json.dumps({"SerialNumber": c.context["data"]["serial"]}))
+    c.click("#dryrun-run")
+    c.text_in("#dryrun-written", "Nothing was written")
+    c.text_in("#dryrun-result", "demo-" + c.context["data"]["serial"])
+    c.screenshot("template-dry-run")
+    c.errors_in_log("dry run")
+
+
+def scenario_revoke(c):
+    """The device connected with its certificate; revoked in the console, it is cut off within a second."""
+    import paho.mqtt.client as mqtt
+    data = c.context["data"]
+    gone = {}
+    connected = {}
+    device = mqtt.Client(client_id=data["thing"], protocol=mqtt.MQTTv311)
+    device.tls_set(ca_certs=data["ca"], certfile=data["cert"], keyfile=data["key"], cert_reqs=ssl.CERT_REQUIRED)
+    device.on_connect = lambda client, userdata, flags, rc: connected.setdefault("rc", rc)
+    device.on_disconnect = lambda client, userdata, rc: gone.setdefault("at", time.time())
+    device.connect("127.0.0.1", data["port"], keepalive=30)
+    device.loop_start()
+    try:
+        deadline = time.time() + 10
+        while "rc" not in connected and time.time() < deadline:
+            time.sleep(0.05)
+        check(connected.get("rc") == 0, f"the device did not connect: {connected}")
+        c.sign_in("operator")
+        c.open("things", data["thing"])
+        c.text_in("#thing-name", data["thing"])
+        c.text_in("#thing-certificates", "ACTIVE")
+        c.screenshot("thing")
+        c.click(f'button[data-action="revoked"][data-certificate="{data["certificate"]}"]')
+        c.text_in("#confirm-text", data["certificate"])
+        clicked = time.time()
+        c.confirm()
+        c.text_in("#thing-result", "REVOKED")
+        c.text_in("#thing-certificates", "REVOKED")
+        while "at" not in gone and time.time() < clicked + 5:
+            time.sleep(0.02)
+        check("at" in gone, "the device is still connected 5 s after the revocation")
+        took = gone["at"] - clicked
+        log(f"the device was cut off {took * 1000:.0f} ms after Confirm")
+        check(took < 1.0, f"the device was cut off only after {took:.2f} s")
+        # the revoked certificate is found by its status
+        Select(c.find("#certificates-status")).select_by_value("REVOKED")
+        c.click("#certificates-search button[type=submit]")
+        c.text_in("#certificates-table", data["certificate"])
+        c.errors_in_log("revoking")
+    finally:
+        device.loop_stop()
+        device.disconnect()
+
+
+def scenario_markup(c):
+    """A thing whose name and attributes are markup is shown as text."""
+    data = c.context["data"]
+    c.sign_in("admin")
+    c.open("things")
+    c.text_in("#things-table", data["thing"])
+    c.no_alert()
+    c.open("things", data["thing"])
+    c.text_in("#thing-name", data["thing"])
+    c.text_in("#thing-attributes", data["attribute"])
+    c.no_alert()
+    check(not c.all("#screen img") and not c.all("#screen script"), "markup from the API became elements")
+    check(c.driver.execute_script("return window.__xss === undefined"), "a script ran")
+    c.errors_in_log("showing markup")
+
+
+def scenario_fleet(c):
+    """A claim's private key is shown once, with a download; an enrollment
+    file's errors are named by line."""
+    c.sign_in("admin")
+    c.open("claims")
+    c.type_into("#claim-description", "line 3 installers")
+    c.type_into("#claim-templates", "DemoFleet")
+    c.click("#claim-create button[type=submit]")
+    c.text_in("#claims-result", "created")
+    key = c.find("#claim-private-key").text
+    check("PRIVATE KEY" in key, f"no private key shown: {key[:60]!r}")
+    c.click("#claim-download-key")
+    deadline = time.time() + 10
+    saved = []
+    while time.time() < deadline and not saved:
+        saved = [f for f in os.listdir(c.downloads) if f.endswith(".key")] if os.path.isdir(c.downloads) else []
+        time.sleep(0.1)
+    check(saved, "the private key was not downloaded")
+    with open(os.path.join(c.downloads, saved[0])) as f:
+        check(f.read().strip() == key.strip(), "the downloaded key is not the one shown")
+    claim_id = c.find("#claims-result").text.split()[1]
+    status, claim = c.api("admin", "GET", f"/v1/claims/{claim_id}")
+    check(status == 200 and "privateKey" not in claim, f"the key is shown again: {status} {list(claim)}")
+    c.screenshot("claim-created")
+    # leaving the screen forgets the key
+    c.open("brokers")
+    c.open("claims")
+    time.sleep(0.3)
+    check(not c.all("#claim-private-key"), "the private key is shown again")
+    # an enrollment file: the good lines enrolled, each bad one named by its line
+    c.open("enrollments")
+    path = os.path.join(c.profile, "enrollments.csv")
+    with open(path, "w") as f:
+        f.write("registrationId,templateName\nSN-900,DemoFleet\nSN-901\nSN-902,NoSuchTemplate\nSN-903,DemoFleet\n")
+    c.find("#enrollment-import-file").send_keys(path)
+    c.click("#enrollment-import-run")
+    c.text_in("#enrollment-import-summary", "2 of 4 lines enrolled")
+    rows = [r.text for r in c.all("#enrollment-import-table tbody tr")]
+    log(f"import: {rows}")
+    check(rows[0].startswith("2 SN-900 ENABLED") or rows[0].startswith("2 SN-900 DISABLED"), rows[0])
+    check(rows[1].startswith("3 ") and "columns" in rows[1], rows[1])
+    check(rows[2].startswith("4 SN-902") and "templateName" in rows[2], rows[2])
+    check(rows[3].startswith("5 SN-903"), rows[3])
+    c.text_in("#enrollments-table", "SN-903")
+    c.screenshot("enrollments-import")
+    # a policy with an error: named at its path and line, nothing saved; then saved
+    c.open("policies")
+    c.type_into("#policy-name", "PressPolicy")
+    c.type_into("#policy-editor", '{\n  "statements": [\n    {\n      "effect": "allow",\n      "actions": ["fly"]\n    }\n  ]\n}')
+    c.click("#policy-save")
+    c.text_in("#policies-result", "nothing was saved")
+    c.text_in("#policy-problems", "line 5, $.statements[0].actions")
+    check(c.api("admin", "GET", "/v1/policies/PressPolicy")[0] == 404, "the wrong policy was saved")
+    c.type_into("#policy-editor", json.dumps({"statements": [{"effect": "allow", "actions": ["connect"], "clientIds": ["${thingName}"]}]}))
+    c.click("#policy-save")
+    c.text_in("#policies-result", "policy PressPolicy saved")
+    c.text_in("#policies-table", "PressPolicy")
+    check(c.api("admin", "GET", "/v1/policies/PressPolicy")[0] == 200, "the policy was not saved")
+    c.errors_in_log("claims, enrollments and policies", allowed=[r"status of 400"])
+
+
+def scenario_settings(c):
+    """A template's default version, enabled state and broker assignment set
+    in the console; the audit log filtered; a token deleted meanwhile sends
+    its user back to the sign-in."""
+    status, t = c.api("admin", "GET", "/v1/templates/DemoFleet")
+    status, added = c.api("admin", "POST", "/v1/templates/DemoFleet/versions", {"body": t["body"], "makeDefault": False})
+    check(status == 201, f"version 2: {status} {added}")
+    c.sign_in("admin")
+    c.open("templates", "DemoFleet")
+    c.text_in("#template-state", "Enabled; default version 1")
+    Select(c.find("#template-version")).select_by_value("2")
+    c.click("#template-make-default")
+    c.text_in("#template-result", "version 2 is the default")
+    c.text_in("#template-state", "default version 2")
+    c.click("#template-toggle")
+    c.text_in("#template-result", "disabled")
+    c.text_in("#template-state", "Disabled")
+    check(c.api("admin", "GET", "/v1/templates/DemoFleet")[1]["enabled"] is False, "the template is still enabled")
+    c.click("#template-toggle")
+    c.text_in("#template-state", "Enabled")
+    c.type_into("#template-brokerAssignment", '{"policy": "hashed"}')
+    c.click("#template-save-brokerAssignment")
+    c.text_in("#template-result", "Broker assignment saved")
+    t = c.api("admin", "GET", "/v1/templates/DemoFleet")[1]
+    check(t["defaultVersion"] == 2 and t["enabled"] and t["brokerAssignment"]["policy"] == "hashed", f"not as set: {t}")
+    c.errors_in_log("changing a template")
+    # the audit log, filtered by action
+    c.open("audit")
+    c.type_into("#audit-action", "UpdateTemplate")
+    c.click("#audit-filters button[type=submit]")
+    WebDriverWait(c.driver, 5).until(lambda d: len(c.all("#audit-table tbody tr")) >= 4)
+    actions = {r.find_elements(By.TAG_NAME, "td")[2].text for r in c.all("#audit-table tbody tr")}
+    check(actions == {"UpdateTemplate"}, f"the filter shows {actions}")
+    c.errors_in_log("on the audit log")
+    # a deleted token: back to the sign-in
+    c.sign_in("operator")
+    status, _ = c.api("admin", "DELETE", "/v1/tokens/console-operator")
+    check(status == 204, f"deleting the token: {status}")
+    c.driver.execute_script("location.hash = '#/audit';")
+    c.visible("#token")
+    c.text_in("#signin-error", "no longer valid")
+    check(not c.all("#nav a"), "the screens are still offered")
+    c.errors_in_log("after the token was deleted", allowed=[r"status of 401"])
+
+
+def scenario_overview(c):
+    """The overview counts what the registry holds and charts the last hour's requests."""
+    c.sign_in("admin")
+    c.open("overview")
+    c.text_in("#overview-things", f"{c.context['data']['things']} things")
+    c.text_in("#overview-certificates", "ACTIVE")
+    c.text_in("#health-broker", "connected")
+    WebDriverWait(c.driver, 5).until(lambda d: c.find("#chart-requests").get_attribute("data-total") not in (None, "0"))
+    check("EnrollmentNotAllowed" in c.find("#chart-rejections").get_attribute("data-codes"), "no rejection by errorCode charted")
+    c.screenshot("overview")
+    c.errors_in_log("on the overview")
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__)
+        return 2
+    with open(sys.argv[1]) as f:
+        context = json.load(f)
+    scenario = globals().get("scenario_" + sys.argv[2].replace("-", "_"))
+    if not scenario:
+        print(f"no scenario {sys.argv[2]}")
+        return 2
+    # never outlive the harness: a hard limit, then the browser is closed
+    signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(Failed("the scenario took longer than 150 s")))
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(Failed("terminated")))
+    signal.alarm(150)
+    try:
+        console = Console(context)
+    except Exception as e:
+        print(f"cannot start {CHROMIUM} through {CHROMEDRIVER}: {e}")
+        return 2
+    try:
+        scenario(console)
+        log("ok")
+        return 0
+    except Failed as e:
+        log(f"FAILED: {e}")
+        return 1
+    except Exception as e:
+        log(f"FAILED: {type(e).__name__}: {e}")
+        traceback.print_exc(file=sys.stdout)
+        return 1
+    finally:
+        console.dump()
+        console.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
