@@ -146,3 +146,48 @@ TEST_CASE("cluster: a broker killed: its devices reconnect through haproxy to th
   auto late = provision_with_retries(cluster.stack, "bk-late");
   CHECK(cluster.stack.registry().find_thing(late.thing_name));
 }
+
+TEST_CASE("cluster: requests racing across the workers for one token and for one thing name: exactly one wins each") {
+  Cluster cluster(PostgresServer::shared());
+  // Two claim connections on broker A: the broker hands consecutive requests
+  // to different members of its shared subscription (both workers' links).
+  auto claim_a = cluster.stack.claim("race-a");
+  claim_a.endpoint.port = cluster.broker_ports[0];
+  auto claim_b = cluster.stack.claim("race-b");
+  claim_b.endpoint.port = cluster.broker_ports[0];
+  mqtt_session::Session a(claim_a), b(claim_b);
+  a.connect();
+  b.connect();
+  device::ProvisioningClient client_a(a, protocol::Alias::Provision, 20s), client_b(b, protocol::Alias::Provision, 20s);
+  auto race = [&](const std::string& token_a, const std::string& serial_a, const std::string& token_b, const std::string& serial_b) {
+    device::Outcome first, second;
+    std::thread ta([&] { first = client_a.register_thing("DemoFleet", token_a, {{"SerialNumber", serial_a}}); });
+    std::thread tb([&] { second = client_b.register_thing("DemoFleet", token_b, {{"SerialNumber", serial_b}}); });
+    ta.join();
+    tb.join();
+    return std::pair{std::move(first), std::move(second)};
+  };
+
+  for (int round = 0; round < 3; ++round) {
+    // one token, two registrations
+    auto issued = create_certificate(client_a);
+    auto [x, y] = race(issued.ownership_token, "tok-" + std::to_string(round) + "-a", issued.ownership_token,
+                       "tok-" + std::to_string(round) + "-b");
+    INFO(x.describe() << "\n" << y.describe());
+    CHECK(x.accepted() != y.accepted());
+    CHECK((x.accepted() ? y : x).error_code == "CertificateOwnershipTokenUsed");
+
+    // two tokens, one thing name
+    auto one = create_certificate(client_a), two = create_certificate(client_b);
+    const std::string serial = "name-" + std::to_string(round);
+    auto [p, q] = race(one.ownership_token, serial, two.ownership_token, serial);
+    INFO(p.describe() << "\n" << q.describe());
+    CHECK(p.accepted() != q.accepted());
+    CHECK((p.accepted() ? q : p).error_code == "ReprovisioningNotAllowed");
+    auto reg = cluster.stack.registry();
+    CHECK(reg.certificates_of_thing("demo-" + serial).size() == 1);
+  }
+  // both workers took part (their logs are flushed every second)
+  CHECK(wait_for_text(cluster.worker_logs[0], "RegisterThing DemoFleet", 3s));
+  CHECK(wait_for_text(cluster.worker_logs[1], "RegisterThing DemoFleet", 3s));
+}
