@@ -162,15 +162,7 @@ BootstrapResult ProvisioningService::bootstrap_device(registry::Registry& regist
     for (const auto& c : registry.certificates_of_thing(plan.thing->name)) has_active = has_active || c.status == registry::kActive;
     if (!has_active) {
       auto [certificate, ca_id] = issue_for_csr(*input.csr_pem, "bootstrap");
-      registry::CertificateRecord record;
-      record.id = certificate.id();
-      record.pem = certificate.to_pem();
-      record.status = registry::kPendingActivation;
-      record.ca_id = ca_id;
-      record.serial = certificate.serial_hex();
-      record.not_before = certificate.not_before();
-      record.not_after = certificate.not_after();
-      record.created_at = now;
+      registry::CertificateRecord record = issued_certificate_record(certificate, ca_id, now);
       registry.insert_certificate(record);
       registry.activate_certificate(record.id, plan.thing->name, registry::kActive);
       const auto credential_now = registry.find_device_credential(plan.thing->name);

@@ -5,6 +5,7 @@
 #include "metrics.h"
 #include "pki/csr.h"
 #include "protocol/payloads.h"
+#include "provisioning/registration.h"
 #include "provisioning/ownership_token.h"
 #include "provisioning/provisioning_service.h"
 #include "util/clock.h"
@@ -17,16 +18,8 @@ protocol::CertificateReply ProvisioningService::store_pending_certificate(const 
                                                                          const IncomingRequest& request,
                                                                          registry::Registry& registry) {
   int64_t now = unix_now();
-  registry::CertificateRecord record;
-  record.id = certificate.id();
-  record.pem = certificate.to_pem();
-  record.status = registry::kPendingActivation;
-  record.ca_id = ca_id;
-  record.serial = certificate.serial_hex();
-  record.not_before = certificate.not_before();
-  record.not_after = certificate.not_after();
+  registry::CertificateRecord record = issued_certificate_record(certificate, ca_id, now);
   record.claim_certificate_id = request.certificate_id;
-  record.created_at = now;
   NewOwnershipToken token = new_ownership_token(record.id);
   record.token_hash = std::move(token.hash);
   record.token_expires_at = now + settings_.ownership_token_ttl_seconds;

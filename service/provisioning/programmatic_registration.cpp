@@ -22,15 +22,7 @@ ProgrammaticResult ProvisioningService::register_programmatically(registry::Regi
   templates::CertificateFacts facts{certificate.id(), certificate.subject()};
   auto evaluation = evaluate_template(registry, input.template_name, std::nullopt, input.parameters, facts);
 
-  registry::CertificateRecord record;
-  record.id = certificate.id();
-  record.pem = certificate.to_pem();
-  record.status = registry::kPendingActivation;
-  record.ca_id = ca_id;
-  record.serial = certificate.serial_hex();
-  record.not_before = certificate.not_before();
-  record.not_after = certificate.not_after();
-  record.created_at = now;
+  registry::CertificateRecord record = issued_certificate_record(certificate, ca_id, now);
 
   auto tx = registry.begin();
   registry.insert_certificate(record);

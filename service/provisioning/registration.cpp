@@ -8,6 +8,21 @@
 
 namespace provision::service {
 
+registry::CertificateRecord issued_certificate_record(const pki::Certificate& certificate, const std::string& ca_id,
+                                                      int64_t now) {
+  registry::CertificateRecord record;
+  record.id = certificate.id();
+  record.pem = certificate.to_pem();
+  record.status = registry::kPendingActivation;
+  record.ca_id = ca_id;
+  record.serial = certificate.serial_hex();
+  record.not_before = certificate.not_before();
+  record.not_after = certificate.not_after();
+  record.created_at = now;
+  return record;
+}
+
+
 using templates::Override;
 
 std::string_view action_name(ThingChange::Action action) {

@@ -6,11 +6,17 @@
 #include <optional>
 #include <string>
 
+#include "pki/certificate.h"
 #include "registry/registry.h"
 #include "templates/template.h"
 #include "util/error.h"
 
 namespace provision::service {
+
+// The registry row of a certificate this service just issued from `ca_id`:
+// PENDING_ACTIVATION until a registration attaches it to a thing.
+registry::CertificateRecord issued_certificate_record(const pki::Certificate& certificate, const std::string& ca_id,
+                                                      int64_t now);
 
 // What happens to the thing a plan names.
 struct ThingChange {
