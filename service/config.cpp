@@ -70,6 +70,7 @@ ServiceConfig load_config(const std::filesystem::path& file) {
     o.response_floor_ms = static_cast<int>(json::int_member(*b, "responseFloorMs").value_or(o.response_floor_ms));
     o.access_log_retention_days = json::int_member(*b, "accessLogRetentionDays").value_or(o.access_log_retention_days);
     o.threads = static_cast<int>(json::int_member(*b, "threads").value_or(o.threads));
+    o.max_connections = static_cast<std::size_t>(json::int_member(*b, "maxConnections").value_or(static_cast<int64_t>(o.max_connections)));
   }
   if (const auto* admin = json::member(doc, "adminApi")) {
     c.admin_listen = json::string_member(*admin, "listen").value_or(c.admin_listen);
@@ -163,6 +164,7 @@ void save_config(const ServiceConfig& c, const std::filesystem::path& file) {
     b.AddMember("responseFloorMs", o.response_floor_ms, a);
     b.AddMember("accessLogRetentionDays", o.access_log_retention_days, a);
     b.AddMember("threads", o.threads, a);
+    b.AddMember("maxConnections", static_cast<int64_t>(o.max_connections), a);
     doc.AddMember("bootstrap", b, a);
   }
   write_file(file, json::pretty(doc) + "\n", 0644);

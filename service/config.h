@@ -1,6 +1,7 @@
 #pragma once
 // provisiond's configuration file (JSON, schemas/provisiond-config.schema.json).
 // Relative paths are resolved against the directory of the file.
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -49,7 +50,8 @@ struct ServiceConfig {
     int requests_per_mac_per_minute = 10;
     int response_floor_ms = 100;  // every lookup answers no sooner (0: off)
     int64_t access_log_retention_days = 30;
-    int threads = 16;
+    int threads = 8;  // workers for lookups and registrations (the floor holds none)
+    std::size_t max_connections = 4096;
   } bootstrap;
 };
 

@@ -2,6 +2,8 @@
 // housekeeping that runs every minute, until SIGINT or SIGTERM.
 #include "serve.h"
 
+#include <sys/resource.h>
+
 #include <malloc.h>
 #include <signal.h>
 #include <spdlog/sinks/basic_file_sink.h>
@@ -109,6 +111,12 @@ int serve(const std::string& config_file) {
   // thread); requests free that much all the time. Keep up to 64 MiB per
   // arena: 15 % less CPU per provisioned device, peak RSS unchanged.
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  // Each HTTP connection is a descriptor (the listeners hold thousands of
+  // slow or idle ones, docs/reliability.md): the soft limit up to the hard one.
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
   auto config = load_config(config_file);
   setup_logging(config);
   auto ca = pki::CertificateAuthority::load(config.fleet_ca_certificate, config.fleet_ca_key);

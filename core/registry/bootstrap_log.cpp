@@ -36,4 +36,17 @@ int64_t Registry::delete_bootstrap_access_before(int64_t at_ms) {
   return db_->changes();
 }
 
+bool Registry::remember_bootstrap_signature(const std::string& signature, int64_t expires_at) {
+  db_->prepare("INSERT INTO bootstrap_signatures (signature, expires_at) VALUES (?, ?) ON CONFLICT(signature) DO NOTHING")
+      .bind(1, signature)
+      .bind(2, expires_at)
+      .run();
+  return db_->changes() > 0;
+}
+
+int64_t Registry::delete_bootstrap_signatures_before(int64_t at) {
+  db_->prepare("DELETE FROM bootstrap_signatures WHERE expires_at < ?").bind(1, at).run();
+  return db_->changes();
+}
+
 }  // namespace provision::registry

@@ -38,6 +38,7 @@ constexpr Table kTables[] = {
     {"device_credentials", "thing_name"},
     {"firmware_releases", "id", true},
     {"bootstrap_access_log", "id", true},
+    {"bootstrap_signatures", "signature"},
     {"audit_log", "id", true},
     {"registry_changes", "id", true},
 };

@@ -9,7 +9,7 @@ namespace {
 
 constexpr const char* kEnrollmentColumns =
     "registration_id, kind, status, template_name, attributes, configuration, broker, thing_name, used_at, created_at, "
-    "activated_at, created_by, reprovisioning";
+    "activated_at, created_by, reprovisioning, bootstrap_key";
 
 EnrollmentRecord read_enrollment(const Statement& s) {
   EnrollmentRecord r;
@@ -26,6 +26,7 @@ EnrollmentRecord read_enrollment(const Statement& s) {
   r.activated_at = s.optional_int64(10);
   r.created_by = s.text(11);
   r.reprovisioning = s.text(12);
+  r.bootstrap_key = s.optional_text(13);
   return r;
 }
 
@@ -41,7 +42,7 @@ std::optional<EnrollmentRecord> Registry::find_enrollment(const std::string& reg
 bool Registry::upsert_enrollment(const EnrollmentRecord& r) {
   db_->prepare(
          "INSERT INTO enrollments (registration_id, kind, status, template_name, attributes, configuration, broker, "
-         "created_at, created_by, reprovisioning) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(registration_id) DO NOTHING")
+         "created_at, created_by, reprovisioning, bootstrap_key) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(registration_id) DO NOTHING")
       .bind(1, r.registration_id)
       .bind(2, r.kind)
       .bind(3, r.status)
@@ -52,6 +53,7 @@ bool Registry::upsert_enrollment(const EnrollmentRecord& r) {
       .bind(8, r.created_at ? r.created_at : unix_now())
       .bind(9, r.created_by)
       .bind(10, r.reprovisioning)
+      .bind(11, r.bootstrap_key)
       .run();
   return db_->changes() > 0;
 }
@@ -59,7 +61,7 @@ bool Registry::upsert_enrollment(const EnrollmentRecord& r) {
 void Registry::update_enrollment(const EnrollmentRecord& r) {
   db_->prepare(
          "UPDATE enrollments SET kind = ?, status = ?, template_name = ?, attributes = ?, configuration = ?, broker = ?, "
-         "thing_name = ?, used_at = ?, activated_at = ?, reprovisioning = ? WHERE registration_id = ?")
+         "thing_name = ?, used_at = ?, activated_at = ?, reprovisioning = ?, bootstrap_key = ? WHERE registration_id = ?")
       .bind(1, r.kind)
       .bind(2, r.status)
       .bind(3, r.template_name)
@@ -70,7 +72,8 @@ void Registry::update_enrollment(const EnrollmentRecord& r) {
       .bind(8, r.used_at)
       .bind(9, r.activated_at)
       .bind(10, r.reprovisioning)
-      .bind(11, r.registration_id)
+      .bind(11, r.bootstrap_key)
+      .bind(12, r.registration_id)
       .run();
 }
 

@@ -371,6 +371,18 @@ INSERT INTO api_tokens_v10 SELECT name, token_hash, role, created_at, last_used_
 DROP TABLE api_tokens;
 ALTER TABLE api_tokens_v10 RENAME TO api_tokens;
 )sql"},
+      {11, "signed bootstrap requests", R"sql(
+-- A factory-burned key: HTTP bootstrap requests signed with it prove the
+-- device, not only its MAC (docs/bootstrap.md, "Signed requests").
+ALTER TABLE enrollments ADD COLUMN bootstrap_key TEXT;
+-- Signatures already accepted, until they could no longer be fresh: each
+-- is accepted once (pruned by housekeeping).
+CREATE TABLE bootstrap_signatures (
+  signature  TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL                   -- Unix seconds
+);
+CREATE INDEX bootstrap_signatures_by_expiry ON bootstrap_signatures(expires_at);
+)sql"},
   };
   return all;
 }

@@ -264,6 +264,14 @@ ALTER TABLE brokers ADD COLUMN password_endpoint TEXT;
 ALTER TABLE api_tokens DROP CONSTRAINT api_tokens_role_check;
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_role_check CHECK (role IN ('admin', 'factory', 'operator', 'installer', 'activator'));
 )sql";
+    case 11: return R"sql(
+ALTER TABLE enrollments ADD COLUMN bootstrap_key TEXT;
+CREATE TABLE bootstrap_signatures (
+  signature  TEXT PRIMARY KEY,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX bootstrap_signatures_by_expiry ON bootstrap_signatures(expires_at);
+)sql";
   }
   return {};
 }

@@ -143,6 +143,9 @@ struct EnrollmentRecord {
   // replace: a used individual enrollment may be used again by its device,
   // for the thing it registered (its old certificates are revoked).
   std::string reprovisioning = kReprovisionNever;
+  // The factory-burned key that signs the device's HTTP bootstrap requests
+  // (none: its MAC alone bootstraps it). Never shown by the API.
+  std::optional<std::string> bootstrap_key;
 };
 
 struct BrokerRecord {

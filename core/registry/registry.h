@@ -231,6 +231,10 @@ class Registry {
   // Newest first.
   std::vector<BootstrapAccessRecord> bootstrap_access(const BootstrapAccessFilter& filter);
   int64_t delete_bootstrap_access_before(int64_t at_ms);
+  // A signed bootstrap request's signature, kept until `expires_at` (Unix
+  // seconds): false when it was kept already (the request is a replay).
+  bool remember_bootstrap_signature(const std::string& signature, int64_t expires_at);
+  int64_t delete_bootstrap_signatures_before(int64_t at);
 
   // --- admin API tokens (api_tokens.cpp)
   void insert_api_token(const ApiTokenRecord& record);

@@ -27,6 +27,7 @@ rapidjson::Document enrollment_json(const registry::EnrollmentRecord& e) {
   if (e.activated_at) doc.AddMember("activatedAt", *e.activated_at, a);
   doc.AddMember("createdBy", json::string_value(e.created_by, a), a);
   doc.AddMember("reprovisioning", json::string_value(e.reprovisioning, a), a);
+  doc.AddMember("signedBootstrap", e.bootstrap_key.has_value(), a);  // the key itself is never shown
   return doc;
 }
 
@@ -52,6 +53,7 @@ Response create(Call& call) {
   request.kind = json::string_member(body, "kind").value_or("individual");
   request.template_name = json::string_member(body, "templateName");
   request.reprovisioning = json::string_member(body, "reprovisioning");
+  request.bootstrap_key = json::string_member(body, "bootstrapKey");
   auto published = fleet::create_enrollment(call.registry, call.fleet(), request);
   return json_response(published.created ? 201 : 200, enrollment_json(published.record));
 }

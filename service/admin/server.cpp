@@ -1,24 +1,22 @@
 #include "admin/server.h"
 
-// GCC 12 with -fsanitize=address reports false "may be used uninitialized"
-// warnings inside libstdc++'s <regex> (std::function in the NFA states),
-// which httplib.h includes first; silence them for that header only
-// (as templates/language.h does).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <httplib.h>
-#pragma GCC diagnostic pop
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+// GCC 12 with -fsanitize=address reports false "may be used uninitialized"
+// warnings inside libstdc++'s <regex> (std::function in the NFA states);
+// silence them for that header only (as templates/language.h does).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <regex>
-#include <thread>
+#pragma GCC diagnostic pop
 #include <variant>
 
 #include "admin/api.h"
 #include "config.h"
 #include "console/console.h"
 #include "http/gate.h"
+#include "http/listener.h"
 #include "metrics.h"
 #include "pki/authority.h"
 #include "provisioning/provisioning_service.h"
@@ -201,12 +199,12 @@ const char* refused_action(const Change& change, const std::string& body) {
 
 // What a change is about: the path parameter its route names (default: the
 // first one), else the name in its body (none when the body was not read).
-std::string change_subject(const Change& change, const std::vector<std::string>& names, const std::smatch& path,
+std::string change_subject(const Change& change, const std::vector<std::string>& names, const std::vector<std::string>& path,
                            const std::string& body) {
   if (change.subject)
-    for (size_t i = 0; i < names.size() && i + 1 < path.size(); ++i)
-      if (names[i] == change.subject) return path[i + 1];
-  if (path.size() > 1) return path[1];
+    for (size_t i = 0; i < names.size() && i < path.size(); ++i)
+      if (names[i] == change.subject) return path[i];
+  if (!path.empty()) return path[0];
   if (auto parsed = json::try_parse(body, nullptr); parsed && parsed->IsObject())
     for (const char* field : {"name", "registrationId", "templateName"})
       if (auto value = json::string_member(*parsed, field)) return *value;
@@ -216,7 +214,6 @@ std::string change_subject(const Change& change, const std::vector<std::string>&
 // A route with its path as a regular expression and the names of its parameters.
 struct CompiledRoute {
   Route route;
-  std::string regex_text;
   std::regex regex;
   std::vector<std::string> names;
 };
@@ -228,9 +225,7 @@ struct AdminServer::Impl {
   ApiContext context;
   std::vector<CompiledRoute> routes;
   std::unique_ptr<http::Gate> gate;
-  std::unique_ptr<httplib::Server> server;
-  std::thread thread;
-  int bound_port = 0;
+  std::unique_ptr<http::Listener> listener;
   std::mutex touch_mutex;
   std::map<std::string, int64_t> last_touch;  // token name -> when last_used_at was written
   // Requests with a missing or unknown token, per source address: a burst,
@@ -245,7 +240,7 @@ struct AdminServer::Impl {
   }
 
   // A request without a valid token: counted against its address, and audited.
-  http::Refusal failed_attempt(const httplib::Request& req, const std::string& action, const std::string& reason) {
+  http::Refusal failed_attempt(const http::Request& req, const std::string& action, const std::string& reason) {
     {
       std::lock_guard lock(failures_mutex);
       failures.take(req.remote_addr, steady_ms());
@@ -254,30 +249,44 @@ struct AdminServer::Impl {
     try {
       auto& registry = thread_registry(context.config->registry);
       registry.audit({0, 0, "unknown", "AuthenticationFailed", action, "401", req.remote_addr,
-                      detail({{"reason", reason}, {"request", req.method + " " + text::quote(req.path, 200)}})});
+                      detail({{"reason", reason}, {"request", text::escape(req.method, 16) + " " + text::quote(req.path, 200)}})});
     } catch (const std::exception&) {
       // the refusal stands when the audit log cannot be written
     }
     return http::Refusal{401, "Unauthorized", reason};
   }
 
-  const CompiledRoute* find_route(const httplib::Request& req, std::smatch& path) const {
+  // The route a request names, and its path parameters.
+  const CompiledRoute* find_route(const http::Request& req, std::vector<std::string>& parameters, int& index) const {
     const std::string method = req.method == "HEAD" ? "GET" : req.method;
-    for (const auto& r : routes)
-      if (r.route.method == method && std::regex_match(req.path, path, r.regex)) return &r;
+    std::smatch match;
+    for (size_t i = 0; i < routes.size(); ++i) {
+      const auto& r = routes[i];
+      if (r.route.method == method && std::regex_match(req.path, match, r.regex)) {
+        parameters.clear();
+        for (size_t m = 1; m < match.size(); ++m) parameters.push_back(match[m]);
+        index = static_cast<int>(i);
+        return &r;
+      }
+    }
     return nullptr;
+  }
+
+  static bool own_path(const http::Request& req) {
+    return (req.method == "GET" || req.method == "HEAD") &&
+           (req.path == "/health" || req.path == "/metrics" || req.path == "/console" || req.path.starts_with("/console/"));
   }
 
   // The gate's check, from the request line and headers: which route, who
   // is asking, and whether their role may call it. Nothing of the body has
   // been read (docs/admin.md, "Requests").
-  std::variant<http::Admitted, http::Refusal> admit(const httplib::Request& req) {
-    if ((req.method == "GET" || req.method == "HEAD") &&
-        (req.path == "/health" || req.path == "/metrics" || req.path == "/console" || req.path.starts_with("/console/")))
-      return http::Admitted{};
-    std::smatch path;
-    const CompiledRoute* route = find_route(req, path);
-    if (!route) return http::Refusal{404, "NotFound", "no such resource: " + req.method + " " + text::quote(req.path, 200)};
+  std::variant<http::Admitted, http::Refusal> admit(const http::Request& req) {
+    if (own_path(req)) return http::Admitted{};
+    std::vector<std::string> parameters;
+    int index = -1;
+    const CompiledRoute* route = find_route(req, parameters, index);
+    if (!route)
+      return http::Refusal{404, "NotFound", "no such resource: " + text::escape(req.method, 16) + " " + text::quote(req.path, 200)};
     const std::string action = route->route.method + " " + route->route.pattern;
     int64_t wait;
     {
@@ -290,7 +299,7 @@ struct AdminServer::Impl {
                            "too many requests without a valid token from this address; retry in " + std::to_string(seconds) + " s",
                            seconds};
     }
-    std::string header = req.get_header_value("Authorization");
+    std::string header = req.header("Authorization");
     if (!header.starts_with("Bearer ") || header.size() <= 7)
       return failed_attempt(req, action, "missing bearer token (Authorization: Bearer <token>)");
     try {
@@ -302,11 +311,11 @@ struct AdminServer::Impl {
       Role role = parse_role(token->role).value_or(Role::Installer);
       const auto& roles = route->route.roles;
       if (std::find(roles.begin(), roles.end(), role) == roles.end()) {
-        audit_refusal(*route, req, path, "", "api:" + token->name, 403);
+        audit_refusal(*route, req, parameters, "", "api:" + token->name, 403);
         return http::Refusal{403, "Forbidden", "a token with role " + token->role + " may not " + action};
       }
       touch(registry, token->name);
-      return http::Admitted{token->name, token->role};
+      return http::Admitted{token->name, token->role, index, std::move(parameters)};
     } catch (const registry::RegistryError& e) {
       if (e.busy()) return http::Refusal{503, "ServiceUnavailable", "the registry is busy; retry"};
       spdlog::error("admin API {}: {}", action, e.what());
@@ -314,21 +323,23 @@ struct AdminServer::Impl {
     }
   }
 
-  void serve(const CompiledRoute& compiled, const httplib::Request& req, httplib::Response& res, const http::Admitted& admitted,
-             const std::string& body) {
+  http::Response serve(const http::Request& req, const http::Admitted& admitted) {
+    if (admitted.route < 0) return serve_own(req);
+    const CompiledRoute& compiled = routes.at(static_cast<size_t>(admitted.route));
     const Route& route = compiled.route;
     std::string action = route.method + " " + route.pattern;
     std::string actor = "api:" + admitted.principal;
+    http::Response res;
     try {
       auto& registry = thread_registry(context.config->registry);
       Role role = parse_role(admitted.role).value_or(Role::Installer);
       Call call{context, registry, role, actor, req.remote_addr, {}, {}, rapidjson::Document(rapidjson::kObjectType)};
-      for (size_t i = 0; i < compiled.names.size() && i + 1 < req.matches.size(); ++i)
-        call.path[compiled.names[i]] = req.matches[i + 1];
-      for (const auto& [k, v] : req.params) call.query.emplace(k, v);
-      if (!body.empty()) {
+      for (size_t i = 0; i < compiled.names.size() && i < admitted.parameters.size(); ++i)
+        call.path[compiled.names[i]] = admitted.parameters[i];
+      call.query = req.query;
+      if (!req.body.empty()) {
         std::string error;
-        auto parsed = json::try_parse(body, &error);
+        auto parsed = json::try_parse(req.body, &error);
         if (!parsed) throw ApiError(400, "InvalidJson", "request body: " + error);
         call.body = std::move(*parsed);
       }
@@ -345,14 +356,41 @@ struct AdminServer::Impl {
       spdlog::error("admin API {}: {}", action, e.what());
       fail(res, 500, "InternalError", "internal failure; nothing was changed");
     }
-    if (res.status >= 400 && res.status != 401) audit_refusal(compiled, req, req.matches, body, actor, res.status);
+    if (res.status >= 400 && res.status != 401) audit_refusal(compiled, req, admitted.parameters, req.body, actor, res.status);
+    return res;
+  }
+
+  // /health, /metrics and the web console: its files, compiled in; it signs
+  // in with a token and calls this API (docs/console.md).
+  http::Response serve_own(const http::Request& req) {
+    http::Response res;
+    if (req.path == "/health") return health();
+    if (req.path == "/metrics") {
+      res.set_content(metrics().render(), "text/plain; version=0.0.4");
+      return res;
+    }
+    if (req.path == "/console") {
+      res.status = 301;
+      res.set_header("Location", "/console/");
+      res.set_content("", "text/plain");
+      return res;
+    }
+    auto file = console::find(req.path);
+    if (!file) {
+      fail(res, 404, "NotFound", "no such resource: GET " + text::quote(req.path, 200));
+      return res;
+    }
+    res.set_header("Content-Security-Policy", console::kContentSecurityPolicy);
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(std::string(file->content.data(), file->content.size()), file->content_type);
+    return res;
   }
 
   // Refused changes are audited too, under the action and subject a success
   // would have had (successes are audited by the fleet's change, in its
   // transaction). Requests without a valid token are not.
-  void audit_refusal(const CompiledRoute& compiled, const httplib::Request& req, const std::smatch& path, const std::string& body,
-                     const std::string& actor, int status) {
+  void audit_refusal(const CompiledRoute& compiled, const http::Request& req, const std::vector<std::string>& path,
+                     const std::string& body, const std::string& actor, int status) {
     const Change& change = compiled.route.change;
     if (!change.action) return;
     try {
@@ -363,7 +401,7 @@ struct AdminServer::Impl {
     }
   }
 
-  static void fail(httplib::Response& res, int status, const std::string& code, const std::string& message,
+  static void fail(http::Response& res, int status, const std::string& code, const std::string& message,
                    const std::string& field = {}, const std::vector<std::pair<std::string, std::string>>& details = {}) {
     res.status = status;
     res.set_content(error_body(status, code, message, field, details), "application/json");
@@ -381,7 +419,7 @@ struct AdminServer::Impl {
     registry.touch_api_token(name, now);
   }
 
-  void health(httplib::Response& res) {
+  http::Response health() {
     bool registry_ok = true;
     try {
       auto& registry = thread_registry(context.config->registry);
@@ -396,32 +434,15 @@ struct AdminServer::Impl {
     doc.AddMember("registry", json::string_value(registry_ok ? "ok" : "unavailable", a), a);
     doc.AddMember("broker", json::string_value(broker ? "connected" : "disconnected", a), a);
     doc.AddMember("version", json::string_value(PROVISION_VERSION, a), a);
+    http::Response res;
     res.status = registry_ok && broker ? 200 : 503;
     res.set_content(json::stringify(doc), "application/json");
+    return res;
   }
 
   void add(Route route) {
     auto [regex, names] = compile_pattern(route.pattern);
-    routes.push_back({std::move(route), regex, std::regex(regex), std::move(names)});
-  }
-
-  // Every route through the gate: the ones that take a body read it with with_body.
-  void register_routes() {
-    for (const auto& compiled : routes) {
-      const CompiledRoute* r = &compiled;  // `routes` no longer changes
-      const std::string& method = r->route.method;
-      if (method == "GET") {
-        server->Get(r->regex_text, gate->without_body([this, r](const httplib::Request& req, httplib::Response& res,
-                                                                   const http::Admitted& admitted) { serve(*r, req, res, admitted, ""); }));
-        continue;
-      }
-      auto handler = gate->with_body([this, r](const httplib::Request& req, httplib::Response& res, const http::Admitted& admitted,
-                                               const std::string& body) { serve(*r, req, res, admitted, body); });
-      if (method == "POST") server->Post(r->regex_text, handler);
-      else if (method == "PUT") server->Put(r->regex_text, handler);
-      else if (method == "PATCH") server->Patch(r->regex_text, handler);
-      else if (method == "DELETE") server->Delete(r->regex_text, handler);
-    }
+    routes.push_back({std::move(route), std::regex(regex), std::move(names)});
   }
 };
 
@@ -432,21 +453,12 @@ AdminServer::AdminServer(AdminSettings settings, const ServiceConfig& config, co
   impl_->context = ApiContext{&config, config_file, &provisioning, std::move(broker_connected)};
   impl_->failures = RateLimiter(Rate{config.admin_failed_attempts_per_minute / 60.0, static_cast<double>(config.admin_failed_attempts_burst)},
                                 100000);
-}
-
-AdminServer::~AdminServer() { stop(); }
-
-void AdminServer::start() {
-  auto& s = impl_->settings;
-  if (!s.tls_certificate.empty() && !s.tls_key.empty())
-    impl_->server = std::make_unique<httplib::SSLServer>(s.tls_certificate.c_str(), s.tls_key.c_str());
-  else
-    impl_->server = std::make_unique<httplib::Server>();
-  auto& server = *impl_->server;
-  if (!server.is_valid()) throw Error("admin API: cannot set up the server (TLS certificate or key unusable?)");
+  for (auto routes : {template_routes(), policy_routes(), claim_and_ca_routes(), thing_routes(), audit_and_token_routes(),
+                      enrollment_routes(), broker_routes(), firmware_routes(), device_routes(), summary_routes()})
+    for (auto& route : routes) impl_->add(std::move(route));
   // Requests are admitted, and their bodies read within the limit, by the gate (http/gate.h).
   http::GateSettings gate_settings;
-  gate_settings.max_body_bytes = s.max_body_bytes;
+  gate_settings.max_body_bytes = impl_->settings.max_body_bytes;
   // Every answer of the API (refusals by the gate included) is counted.
   // No answer is cached, sniffed, framed or leaks where it came from; API
   // answers are JSON that no browser renders (the console's files set a
@@ -456,61 +468,44 @@ void AdminServer::start() {
                            {"X-Frame-Options", "DENY"},
                            {"Referrer-Policy", "no-referrer"},
                            {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"}};
-  gate_settings.on_answer = [](const httplib::Request& req, const httplib::Response& res) {
+  gate_settings.on_answer = [](const http::Request& req, const http::Response& res) {
     if (req.path.starts_with("/v1/"))
       metrics().increment("provision_admin_requests_total", {{"method", req.method}, {"status", std::to_string(res.status)}});
   };
   impl_->gate = std::make_unique<http::Gate>(
-      gate_settings, [this](const httplib::Request& req) { return impl_->admit(req); },
+      gate_settings, [this](const http::Request& req) { return impl_->admit(req); },
       [](const http::Refusal& r) { return error_body(r.status, r.code, r.message); });
-  impl_->gate->install(server);
-  // A body is read while it keeps coming; a request with neither
-  // Content-Length nor Transfer-Encoding has none (RFC 9112, 6.3).
-  server.set_read_timeout(5, 0);
-  server.set_write_timeout(10, 0);
-  server.Get("/health", impl_->gate->without_body([this](const httplib::Request&, httplib::Response& res, const http::Admitted&) {
-    impl_->health(res);
-  }));
-  server.Get("/metrics", impl_->gate->without_body([](const httplib::Request&, httplib::Response& res, const http::Admitted&) {
-    res.set_content(metrics().render(), "text/plain; version=0.0.4");
-  }));
-  // The web console: its files, compiled in; it signs in with a token and
-  // calls this API (docs/console.md).
-  server.Get("/console", impl_->gate->without_body([](const httplib::Request&, httplib::Response& res, const http::Admitted&) {
-    res.set_redirect("/console/", 301);
-  }));
-  server.Get("/console/.*", impl_->gate->without_body([](const httplib::Request& req, httplib::Response& res, const http::Admitted&) {
-    auto file = console::find(req.path);
-    if (!file) {
-      res.status = 404;
-      res.set_content(error_body(404, "NotFound", "no such resource: GET " + text::quote(req.path, 200)), "application/json");
-      return;
-    }
-    res.set_header("Content-Security-Policy", console::kContentSecurityPolicy);
-    res.set_header("Cache-Control", "no-cache");
-    res.set_content(file->content.data(), file->content.size(), file->content_type.c_str());
-  }));
-  for (auto routes : {template_routes(), policy_routes(), claim_and_ca_routes(), thing_routes(), audit_and_token_routes(),
-                      enrollment_routes(), broker_routes(), firmware_routes(), device_routes(), summary_routes()})
-    for (auto& route : routes) impl_->add(std::move(route));
-  impl_->register_routes();
+}
 
-  if (s.port == 0) {
-    impl_->bound_port = server.bind_to_any_port(s.listen.c_str());
-  } else {
-    impl_->bound_port = server.bind_to_port(s.listen.c_str(), s.port) ? s.port : -1;
-  }
-  if (impl_->bound_port <= 0)
-    throw Error("admin API: cannot listen on " + s.listen + ":" + std::to_string(s.port));
-  impl_->thread = std::thread([&server] { server.listen_after_bind(); });
-  spdlog::info("admin API listening on {}://{}:{}", s.tls_certificate.empty() ? "http" : "https", s.listen, impl_->bound_port);
+AdminServer::~AdminServer() { stop(); }
+
+http::Response AdminServer::handle(http::Request request) const {
+  return http::answer(*impl_->gate, [this](const http::Request& req, const http::Admitted& admitted) { return impl_->serve(req, admitted); },
+                      std::move(request));
+}
+
+void AdminServer::start() {
+  auto& s = impl_->settings;
+  http::ListenerSettings listener;
+  listener.name = "admin API";
+  listener.address = s.listen;
+  listener.port = s.port;
+  listener.tls_certificate = s.tls_certificate;
+  listener.tls_key = s.tls_key;
+  listener.threads = s.threads;
+  listener.max_connections = s.max_connections;
+  // Bodies of up to max_body_bytes each: fewer of them in memory at once.
+  listener.max_pending = 64;
+  impl_->listener = std::make_unique<http::Listener>(
+      listener, *impl_->gate, [this](const http::Request& req, const http::Admitted& admitted) { return impl_->serve(req, admitted); });
+  impl_->listener->start();
+  spdlog::info("admin API listening on {}://{}:{}", s.tls_certificate.empty() ? "http" : "https", s.listen, impl_->listener->port());
 }
 
 void AdminServer::stop() {
-  if (impl_->server) impl_->server->stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  if (impl_->listener) impl_->listener->stop();
 }
 
-int AdminServer::port() const { return impl_->bound_port; }
+int AdminServer::port() const { return impl_->listener ? impl_->listener->port() : -1; }
 
 }  // namespace provision::service

@@ -13,11 +13,11 @@
 #include <atomic>
 #include <chrono>
 #include <ctime>
-#include <thread>
 
 #include "bootstrap/limiter.h"
 #include "config.h"
 #include "http/gate.h"
+#include "http/listener.h"
 #include "metrics.h"
 #include "protocol/payloads.h"
 #include "provisioning/assignment.h"
@@ -29,6 +29,7 @@
 #include "util/error.h"
 #include "util/files.h"
 #include "util/json.h"
+#include "util/text.h"
 
 namespace provision::service {
 namespace {
@@ -96,18 +97,9 @@ struct BootstrapServer::Impl {
   const ServiceConfig& config;
   ProvisioningService& provisioning;
   std::function<bool()> broker_connected;
-  std::unique_ptr<httplib::Server> server;
   std::unique_ptr<http::Gate> gate;
-  std::thread thread;
-  int bound_port = -1;
+  std::unique_ptr<http::Listener> listener;
   bootstrap::WindowLimiter per_ip, per_mac;
-  // Lookups waiting out the response-time floor hold a server thread each
-  // (cpp-httplib writes a response on the thread that made it): at most
-  // max_waiting at once, so that /health and requests refused before a
-  // lookup always find a thread; a lookup beyond that gets 503 Busy at once
-  // (before any lookup: it tells nothing about the MAC).
-  std::atomic<int> waiting{0};
-  int max_waiting = 1;
 
   Impl(const ServiceConfig& c, ProvisioningService& p, std::function<bool()> connected)
       : config(c),
@@ -117,7 +109,7 @@ struct BootstrapServer::Impl {
         per_mac(c.bootstrap.requests_per_mac_per_minute, kMaxLimiterKeys) {}
 
   // The client's address: the peer's, or what a trusted proxy says it forwarded.
-  std::string source(const httplib::Request& req) const {
+  std::string source(const http::Request& req) const {
     const auto& trusted = config.bootstrap.trusted_proxies;
     if (std::find(trusted.begin(), trusted.end(), req.remote_addr) == trusted.end()) return req.remote_addr;
     auto trim = [](std::string s) {
@@ -127,7 +119,7 @@ struct BootstrapServer::Impl {
     };
     if (req.has_header("X-Forwarded-For")) {
       // The address the last trusted proxy saw: the rightmost one that is not itself a trusted proxy.
-      std::string header = req.get_header_value("X-Forwarded-For");
+      std::string header = req.header("X-Forwarded-For");
       std::vector<std::string> hops;
       size_t start = 0;
       while (start <= header.size()) {
@@ -140,21 +132,24 @@ struct BootstrapServer::Impl {
         if (!it->empty() && it->size() <= 64 && std::find(trusted.begin(), trusted.end(), *it) == trusted.end()) return *it;
     }
     if (req.has_header("X-Real-IP")) {
-      auto real = trim(req.get_header_value("X-Real-IP"));
+      auto real = trim(req.header("X-Real-IP"));
       if (!real.empty() && real.size() <= 64) return real;
     }
     return req.remote_addr;
   }
 
-  void write(httplib::Response& res, const Answer& answer) {
+  static http::Response write(const Answer& answer) {
+    http::Response res;
     res.status = answer.status;
     if (answer.retry_after) res.set_header("Retry-After", std::to_string(answer.retry_after));
     res.set_content(answer.body, "application/json");
+    return res;
   }
 
+  // `answered`: when the client gets its answer (the floor included).
   void record(const std::string& endpoint, const std::string& source, const std::string& mac, const Answer& answer,
-              Clock::time_point started) {
-    const int64_t latency = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+              Clock::time_point started, Clock::time_point answered) {
+    const int64_t latency = std::chrono::duration_cast<std::chrono::milliseconds>(answered - started).count();
     metrics().increment("provision_bootstrap_requests_total",
                         {{"endpoint", endpoint}, {"outcome", answer.outcome}, {"status", std::to_string(answer.status)}});
     metrics().observe("provision_bootstrap_request_duration_seconds", {{"endpoint", endpoint}}, static_cast<double>(latency) / 1000.0);
@@ -166,10 +161,12 @@ struct BootstrapServer::Impl {
     }
   }
 
-  // A lookup: limits, body, MAC, then `lookup`, answered no sooner than the floor.
-  void serve_lookup(const std::string& endpoint, const httplib::Request& req, httplib::Response& res, const std::string& body,
-                    const std::function<Answer(registry::Registry&, const rapidjson::Value&, const std::string& mac)>& lookup) {
-    const auto started = Clock::now();
+  // A lookup: limits, body, MAC, then `lookup`, answered no sooner than
+  // the floor. The floor is the answer's not_before: the listener holds
+  // the answer on a timer, not a thread (http/listener.h).
+  http::Response serve_lookup(const std::string& endpoint, const http::Request& req,
+                              const std::function<Answer(registry::Registry&, const rapidjson::Value&, const std::string& mac)>& lookup) {
+    const auto started = req.received;
     const std::string from = source(req);
     std::string mac;
     Answer answer;
@@ -177,25 +174,22 @@ struct BootstrapServer::Impl {
       metrics().increment("provision_bootstrap_rate_limited_total", {{"limit", "ip"}});
       answer = {429, error_json("TooManyRequests", "too many requests from this address; retry after " + std::to_string(wait) + " s"),
                 "rate_limited", wait};
-    } else if (config.bootstrap.response_floor_ms > 0 && waiting.fetch_add(1) >= max_waiting) {
-      waiting.fetch_sub(1);
-      metrics().increment("provision_bootstrap_rate_limited_total", {{"limit", "busy"}});
-      answer = {503, error_json("Busy", "too many requests in progress; retry after 1 s"), "busy", 1};
     } else {
       try {
-        answer = parse_and_lookup(body, mac, lookup);
-      } catch (const std::exception& e) {  // never a crash, nor a thread lost: a JSON 500
+        answer = parse_and_lookup(req.body, mac, lookup);
+      } catch (const std::exception& e) {  // never a crash: a JSON 500
         spdlog::error("bootstrap request failed: {}", e.what());
         answer = {500, error_json("InternalError", "internal failure; nothing was changed"), "internal_error"};
       }
-      if (config.bootstrap.response_floor_ms > 0) {
-        if (answer.status != 400 && answer.status != 429)
-          std::this_thread::sleep_until(started + std::chrono::milliseconds(config.bootstrap.response_floor_ms));
-        waiting.fetch_sub(1);
-      }
     }
-    write(res, answer);
-    record(endpoint, from, mac, answer, started);
+    http::Response res = write(answer);
+    auto answered = Clock::now();
+    if (config.bootstrap.response_floor_ms > 0 && answer.status != 400 && answer.status != 429) {
+      res.not_before = started + std::chrono::milliseconds(config.bootstrap.response_floor_ms);
+      answered = std::max(answered, res.not_before);
+    }
+    record(endpoint, from, mac, answer, started, answered);
+    return res;
   }
 
   Answer parse_and_lookup(const std::string& body, std::string& mac,
@@ -236,9 +230,36 @@ struct BootstrapServer::Impl {
     }
   }
 
-  Answer device_info(registry::Registry& registry, const rapidjson::Value& body, const std::string& mac) {
+  // X-Provision-Timestamp and X-Provision-Signature (docs/bootstrap.md,
+  // "Signed requests"): well formed and fresh, before any lookup; whether
+  // they prove the device is for its enrollment's key to tell.
+  static std::optional<BootstrapInput::Signature> signature_of(const http::Request& req) {
+    if (!req.has_header("X-Provision-Signature") && !req.has_header("X-Provision-Timestamp")) return std::nullopt;
+    if (req.header_count("X-Provision-Timestamp") != 1 || req.header_count("X-Provision-Signature") != 1)
+      throw RequestError(400, "InvalidSignature", "a signed request has one X-Provision-Timestamp and one X-Provision-Signature header");
+    BootstrapInput::Signature signature;
+    const std::string timestamp = req.header("X-Provision-Timestamp");
+    if (timestamp.empty() || timestamp.size() > 12 || timestamp.find_first_not_of("0123456789") != std::string::npos)
+      throw RequestError(400, "InvalidSignature", "X-Provision-Timestamp: must be Unix seconds");
+    signature.timestamp = std::stoll(timestamp);
+    signature.value = req.header("X-Provision-Signature");
+    if (signature.value.size() != 71 || !signature.value.starts_with("sha256=") ||
+        signature.value.find_first_not_of("0123456789abcdef", 7) != std::string::npos)
+      throw RequestError(400, "InvalidSignature", "X-Provision-Signature: must be sha256=<64 lowercase hex digits>");
+    const int64_t skew = unix_now() - signature.timestamp;
+    if (skew > kSignatureWindowSeconds || skew < -kSignatureWindowSeconds)
+      throw RequestError(401, "StaleSignature",
+                         "X-Provision-Timestamp is " + std::to_string(skew < 0 ? -skew : skew) + " s from the service's clock; at most " +
+                             std::to_string(kSignatureWindowSeconds) + " s are allowed");
+    signature.body = req.body;
+    return signature;
+  }
+
+  Answer device_info(registry::Registry& registry, const rapidjson::Value& body, const std::string& mac, const http::Request& req) {
     BootstrapInput input;
     input.mac = mac;
+    input.source = source(req);
+    input.signature = signature_of(req);
     input.firmware_version = json::string_member(body, "firmware_version").value_or("");
     input.hardware_version = json::string_member(body, "hardware_version").value_or("");
     if (const auto* csr = json::member(body, "csr")) {
@@ -343,7 +364,8 @@ struct BootstrapServer::Impl {
     return {200, json::stringify(firmware_answer_json(answer)), "ok"};
   }
 
-  void health(httplib::Response& res) {
+  http::Response health() {
+    http::Response res;
     rapidjson::Document doc(rapidjson::kObjectType);
     auto& a = doc.GetAllocator();
     std::string reason;
@@ -359,72 +381,66 @@ struct BootstrapServer::Impl {
     if (!reason.empty()) doc.AddMember("reason", json::string_value(reason, a), a);
     res.status = reason.empty() ? 200 : 503;
     res.set_content(json::stringify(doc), "application/json");
+    return res;
+  }
+
+  http::Response serve(const http::Request& req) {
+    if (req.path == "/health") return health();
+    if (req.path == "/device/info")
+      return serve_lookup(req.path, req, [this, &req](registry::Registry& r, const rapidjson::Value& b, const std::string& mac) {
+        return device_info(r, b, mac, req);
+      });
+    return serve_lookup(req.path, req, [this](registry::Registry& r, const rapidjson::Value& b, const std::string& mac) {
+      return firmware_check(r, b, mac);
+    });
   }
 };
 
 BootstrapServer::BootstrapServer(const ServiceConfig& config, ProvisioningService& provisioning, std::function<bool()> broker_connected)
-    : impl_(std::make_unique<Impl>(config, provisioning, std::move(broker_connected))) {}
+    : impl_(std::make_unique<Impl>(config, provisioning, std::move(broker_connected))) {
+  http::GateSettings gate_settings;
+  gate_settings.max_body_bytes = kMaxBody;
+  impl_->gate = std::make_unique<http::Gate>(
+      gate_settings,
+      [](const http::Request& req) -> std::variant<http::Admitted, http::Refusal> {
+        if ((req.method == "POST" && (req.path == "/device/info" || req.path == "/firmware/check")) ||
+            ((req.method == "GET" || req.method == "HEAD") && req.path == "/health"))
+          return http::Admitted{};
+        return http::Refusal{404, "NotFound", "no such endpoint: " + text::escape(req.method, 16) + " " + text::quote(req.path, 64)};
+      },
+      [](const http::Refusal& r) { return error_json(r.code, r.message); });
+}
 
 BootstrapServer::~BootstrapServer() { stop(); }
 
+http::Response BootstrapServer::handle(http::Request request) const {
+  return http::answer(*impl_->gate, [this](const http::Request& req, const http::Admitted&) { return impl_->serve(req); },
+                      std::move(request));
+}
+
 void BootstrapServer::start() {
   const auto& s = impl_->config.bootstrap;
-  if (!s.tls_certificate.empty() && !s.tls_key.empty())
-    impl_->server = std::make_unique<httplib::SSLServer>(s.tls_certificate.c_str(), s.tls_key.c_str());
-  else
-    impl_->server = std::make_unique<httplib::Server>();
-  auto& server = *impl_->server;
-  if (!server.is_valid()) throw Error("bootstrap listener: cannot set up the server (TLS certificate or key unusable?)");
-  const int threads = std::max(4, s.threads);
-  impl_->max_waiting = std::max(1, threads - 3);  // three threads always left for /health and refusals
-  // One request per connection: an idle keep-alive connection would hold a thread of the pool.
-  server.set_keep_alive_max_count(1);
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  http::GateSettings gate_settings;
-  gate_settings.max_body_bytes = kMaxBody;
-  gate_settings.max_discard_bytes = 64 * 1024;
-  impl_->gate = std::make_unique<http::Gate>(
-      gate_settings,
-      [](const httplib::Request& req) -> std::variant<http::Admitted, http::Refusal> {
-        if ((req.method == "POST" && (req.path == "/device/info" || req.path == "/firmware/check")) ||
-            (req.method == "GET" && req.path == "/health"))
-          return http::Admitted{};
-        return http::Refusal{404, "NotFound", "no such endpoint: " + req.method + " " + req.path.substr(0, 64)};
-      },
-      [](const http::Refusal& r) { return error_json(r.code, r.message); });
-  impl_->gate->install(server);
-  server.set_read_timeout(5, 0);
-  server.set_write_timeout(10, 0);
-  server.Get("/health", impl_->gate->without_body([this](const httplib::Request&, httplib::Response& res, const http::Admitted&) {
-    impl_->health(res);
-  }));
-  server.Post("/device/info", impl_->gate->with_body([this](const httplib::Request& req, httplib::Response& res,
-                                                             const http::Admitted&, const std::string& body) {
-    impl_->serve_lookup("/device/info", req, res, body, [this](registry::Registry& r, const rapidjson::Value& b, const std::string& mac) {
-      return impl_->device_info(r, b, mac);
-    });
-  }));
-  server.Post("/firmware/check", impl_->gate->with_body([this](const httplib::Request& req, httplib::Response& res,
-                                                                const http::Admitted&, const std::string& body) {
-    impl_->serve_lookup("/firmware/check", req, res, body, [this](registry::Registry& r, const rapidjson::Value& b, const std::string& mac) {
-      return impl_->firmware_check(r, b, mac);
-    });
-  }));
-  if (s.port == 0) {
-    impl_->bound_port = server.bind_to_any_port(s.listen.c_str());
-  } else {
-    impl_->bound_port = server.bind_to_port(s.listen.c_str(), s.port) ? s.port : -1;
+  http::ListenerSettings listener;
+  listener.name = "bootstrap listener";
+  listener.address = s.listen;
+  listener.port = s.port;
+  if (!s.tls_certificate.empty() && !s.tls_key.empty()) {
+    listener.tls_certificate = s.tls_certificate;
+    listener.tls_key = s.tls_key;
   }
-  if (impl_->bound_port <= 0) throw Error("bootstrap listener: cannot listen on " + s.listen + ":" + std::to_string(s.port));
-  impl_->thread = std::thread([&server] { server.listen_after_bind(); });
-  spdlog::info("bootstrap listener on {}://{}:{}", s.tls_certificate.empty() ? "http" : "https", s.listen, impl_->bound_port);
+  listener.threads = std::max(1, s.threads);
+  listener.max_connections = s.max_connections;
+  listener.max_pending = s.max_connections;  // bodies of at most 16 KiB
+  impl_->listener = std::make_unique<http::Listener>(
+      listener, *impl_->gate, [this](const http::Request& req, const http::Admitted&) { return impl_->serve(req); });
+  impl_->listener->start();
+  spdlog::info("bootstrap listener on {}://{}:{}", s.tls_certificate.empty() ? "http" : "https", s.listen, impl_->listener->port());
 }
 
 void BootstrapServer::stop() {
-  if (impl_->server) impl_->server->stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  if (impl_->listener) impl_->listener->stop();
 }
 
-int BootstrapServer::port() const { return impl_->bound_port; }
+int BootstrapServer::port() const { return impl_->listener ? impl_->listener->port() : -1; }
 
 }  // namespace provision::service

@@ -5,6 +5,8 @@
 #include <functional>
 #include <memory>
 
+#include "http/message.h"
+
 namespace provision::service {
 
 class ProvisioningService;
@@ -18,6 +20,9 @@ class BootstrapServer {
   void start();
   void stop();
   int port() const;
+  // One request without a socket: what the listener would answer (the
+  // response-time floor is its not_before). For tests and the fuzzer.
+  http::Response handle(http::Request request) const;
 
  private:
   struct Impl;

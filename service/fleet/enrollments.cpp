@@ -26,6 +26,13 @@ bool valid_registration_id(const std::string& id) {
   return true;
 }
 
+void check_bootstrap_key(const std::optional<std::string>& key) {
+  if (!key) return;
+  bool printable = key->size() >= 32 && key->size() <= 128;
+  for (char c : *key) printable = printable && c > ' ' && c < 0x7f;
+  if (!printable) invalid_field("bootstrapKey", "must be 32 to 128 printable ASCII characters (no spaces)");
+}
+
 }  // namespace
 
 PublishedEnrollment create_enrollment(registry::Registry& registry, const Context& context, const EnrollmentRequest& request) {
@@ -33,11 +40,13 @@ PublishedEnrollment create_enrollment(registry::Registry& registry, const Contex
     invalid_field("registrationId", "must be 1 to 128 letters, digits, ':', '.', '_' or '-'");
   if (request.kind != "individual" && request.kind != "group") invalid_field("kind", "must be individual or group");
   check_reprovisioning(request.reprovisioning);
+  check_bootstrap_key(request.bootstrap_key);
   registry::EnrollmentRecord record;
   record.registration_id = request.registration_id;
   record.kind = request.kind;
   record.template_name = request.template_name;
   record.reprovisioning = request.reprovisioning.value_or(registry::kReprovisionNever);
+  record.bootstrap_key = request.bootstrap_key;
   record.created_at = unix_now();
   record.created_by = context.actor.name;
   auto tx = registry.begin();

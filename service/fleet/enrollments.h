@@ -15,6 +15,9 @@ struct EnrollmentRequest {
   std::string kind = "individual";  // individual | group
   std::optional<std::string> template_name;  // must exist
   std::optional<std::string> reprovisioning;  // never (default) | replace
+  // The factory-burned key that signs the device's HTTP bootstrap requests:
+  // 32 to 128 printable ASCII characters (docs/bootstrap.md, "Signed requests").
+  std::optional<std::string> bootstrap_key;
 };
 struct PublishedEnrollment {
   registry::EnrollmentRecord record;  // as stored

@@ -20,6 +20,7 @@ Housekeeping housekeep(registry::Registry& registry, int64_t now, int64_t token_
   }
   registry.delete_changes_before(now - 24 * 3600);
   done.access_log = registry.delete_bootstrap_access_before((now - access_log_retention_seconds) * 1000);  // the plugin reads changes within a second
+  done.signatures = registry.delete_bootstrap_signatures_before(now);
   tx.commit();
   return done;
 }
@@ -28,7 +29,8 @@ std::string describe(const Housekeeping& done) {
   return "removed " + std::to_string(done.tokens) + " expired ownership tokens and " +
          std::to_string(done.certificates.size()) + " unregistered certificates; retired " +
          std::to_string(done.retired.size()) + " renewed certificates; pruned " +
-         std::to_string(done.access_log) + " bootstrap access log entries";
+         std::to_string(done.access_log) + " bootstrap access log entries and " + std::to_string(done.signatures) +
+         " expired bootstrap signatures";
 }
 
 }  // namespace provision::service::fleet

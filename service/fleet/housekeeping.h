@@ -14,6 +14,7 @@ struct Housekeeping {
   std::vector<std::string> certificates;  // certificates never registered, deleted
   std::vector<std::string> retired;       // renewed certificates past their grace period, set INACTIVE
   int64_t access_log = 0;                 // bootstrap access log rows past their retention, deleted
+  int64_t signatures = 0;                 // signed bootstrap requests' signatures that can no longer be fresh, deleted
   bool ran = true;                        // false: another worker had run it
 };
 inline constexpr int64_t kDefaultAccessLogRetentionSeconds = 30 * 24 * 3600;

@@ -1,7 +1,11 @@
 #include "provisioning/bootstrap.h"
 
 #include <cctype>
+#include <chrono>
 
+#include "fleet/fleet.h"
+#include "hooks/hook.h"
+#include "metrics.h"
 #include "provisioning/enrollments.h"
 #include "provisioning/provisioning_service.h"
 #include "provisioning/registration.h"
@@ -67,56 +71,124 @@ void unknown_device() { throw RequestError(404, "DeviceNotFound", "no device is 
 
 std::string new_device_secret() { return random_token(32); }
 
-BootstrapResult ProvisioningService::bootstrap_device(registry::Registry& registry, const BootstrapInput& input) {
-  const int64_t now = unix_now();
-  auto tx = registry.begin();
+namespace {
+
+// The enrollment and template a MAC bootstraps through, and whether its
+// request proves the device (a valid signature by the enrollment's
+// bootstrap key). Unknown, disabled, not usable for a bootstrap, or
+// unsigned where a key is enrolled: one answer, so that nobody learns
+// which MACs exist.
+struct Usable {
+  registry::EnrollmentRecord enrollment;
+  registry::TemplateRecord template_record;
+  bool signed_request = false;
+};
+
+Usable usable_enrollment(registry::Registry& registry, const BootstrapInput& input) {
   auto enrollment = registry.find_enrollment(input.mac);
-  // Unknown, disabled, or not usable for a bootstrap: one answer, so that
-  // nobody learns which MACs exist.
   if (!enrollment || enrollment->status != "ENABLED" || enrollment->kind != "individual" || !enrollment->template_name)
     unknown_device();
-  const std::string template_name = *enrollment->template_name;
-  auto template_record = registry.find_template(template_name);
+  auto template_record = registry.find_template(*enrollment->template_name);
   if (!template_record || !template_record->enabled) unknown_device();
-  if (template_record->hook) {
-    auto hook = json::try_parse(*template_record->hook, nullptr);
-    auto type = hook ? json::string_member(*hook, "type") : std::nullopt;
-    if (type && *type != "enrollment")
-      throw RequestError(501, "HookNotSupported",
-                         "template " + text::quote(template_name) + " has an " + *type +
-                             " pre-provisioning hook, which HTTP bootstrap does not run yet");
+  bool signed_request = false;
+  if (enrollment->bootstrap_key) {
+    if (!input.signature) unknown_device();
+    const auto expected = hooks::signature(*enrollment->bootstrap_key, std::to_string(input.signature->timestamp), input.signature->body);
+    if (!constant_time_equal(expected, input.signature->value)) unknown_device();
+    signed_request = true;
   }
+  return {std::move(*enrollment), std::move(*template_record), signed_request};
+}
 
+}  // namespace
+
+BootstrapResult ProvisioningService::bootstrap_device(registry::Registry& registry, const BootstrapInput& input) {
   std::map<std::string, std::string> parameters{{"MacAddress", input.mac}, {"SerialNumber", input.mac}};
   if (!input.firmware_version.empty()) parameters["FirmwareVersion"] = input.firmware_version;
   if (!input.hardware_version.empty()) parameters["HardwareVersion"] = input.hardware_version;
+
+  // 1. A template's http or exec pre-provisioning hook, when the device
+  // registers: outside any transaction (it may take seconds), before
+  // anything is written. Its "no" gets the answer an unknown MAC gets.
+  std::optional<std::string> hook_broker;
+  bool hook_approved = false;
+  {
+    std::optional<hooks::HookConfig> hook;
+    std::string template_name;
+    {
+      auto read = registry.begin();
+      auto usable = usable_enrollment(registry, input);
+      template_name = *usable.enrollment.template_name;
+      const bool registered = usable.enrollment.thing_name && registry.find_device_credential(*usable.enrollment.thing_name);
+      if (usable.template_record.hook && !registered) {
+        auto config = hooks::parse_hook(*usable.template_record.hook);
+        if (config.type != hooks::HookConfig::Type::Enrollment) hook = std::move(config);
+      }
+    }  // read only: rolled back
+    if (hook) {
+      const char* type = hook->type == hooks::HookConfig::Type::Http ? "http" : "exec";
+      const auto started = std::chrono::steady_clock::now();
+      auto observe = [&] {
+        metrics().observe("provision_hook_duration_seconds", {{"type", type}},
+                          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      };
+      hooks::HookDecision decision;
+      try {
+        decision = hooks::run(*hook, hooks::HookInput{"", "", "", template_name, input.mac, parameters});
+      } catch (const RequestError& e) {
+        observe();
+        registry.audit({0, unix_now(), "bootstrap:" + input.mac, "BootstrapDevice", input.mac, e.code, input.source,
+                        fleet::detail({{"template", template_name}, {"reason", e.what()}})});
+        if (e.code == "HookDenied") unknown_device();
+        throw;
+      }
+      observe();
+      for (const auto& [k, v] : decision.parameter_overrides) parameters[k] = v;
+      parameters["MacAddress"] = parameters["SerialNumber"] = input.mac;  // the device's own, whatever the hook said
+      hook_broker = decision.broker;
+      hook_approved = true;
+    }
+  }
+
+  // 2. Everything else, in one transaction (the enrollment is read again:
+  // it may have changed while the hook ran).
+  const int64_t now = unix_now();
+  auto tx = registry.begin();
+  auto usable = usable_enrollment(registry, input);
+  auto& enrollment = usable.enrollment;
+  auto& template_record = usable.template_record;
+  const std::string template_name = *enrollment.template_name;
+  if (usable.signed_request &&
+      !registry.remember_bootstrap_signature(sha256_hex(input.signature->value), input.signature->timestamp + kSignatureWindowSeconds + 1))
+    throw RequestError(401, "ReplayedRequest", "this signed request was accepted once already; sign every request anew");
   templates::CertificateFacts facts;
   facts.registration_id = input.mac;
   auto evaluation = evaluate_template(registry, template_name, std::nullopt, parameters, facts);
   auto& plan = evaluation.plan;
   if (!plan.thing) throw RequestError(400, "InvalidTemplate", "template " + text::quote(template_name) + " has no AWS::IoT::Thing resource");
-  for (const auto& [k, v] : enrollment->attributes) plan.thing->attributes[k] = v;
-  if (!enrollment->attributes.empty()) plan.thing->has_attributes = true;
+  for (const auto& [k, v] : enrollment.attributes) plan.thing->attributes[k] = v;
+  if (!enrollment.attributes.empty()) plan.thing->has_attributes = true;
   if (!input.hardware_version.empty() && !plan.thing->attributes.count("hardware_version")) {
     plan.thing->attributes["hardware_version"] = input.hardware_version;
     plan.thing->has_attributes = true;
   }
   {
-    auto configuration = json::parse(enrollment->configuration, "enrollment configuration");
+    auto configuration = json::parse(enrollment.configuration, "enrollment configuration");
     merge_object(plan.device_configuration, configuration, plan.device_configuration.GetAllocator());
   }
   BootstrapResult result;
-  result.broker = assign_broker(registry, *template_record, plan.thing->name, enrollment->broker, std::nullopt);
+  result.signed_request = usable.signed_request;
+  result.broker = assign_broker(registry, template_record, plan.thing->name, enrollment.broker, hook_broker);
   if (result.broker) {
     set_string(plan.device_configuration, "brokerName", result.broker->name);
     set_string(plan.device_configuration, "brokerEndpoint", result.broker->endpoint);
   }
-  if (enrollment->thing_name && *enrollment->thing_name != plan.thing->name)
+  if (enrollment.thing_name && *enrollment.thing_name != plan.thing->name)
     throw RequestError(409, "ResourceConflict",
-                       "enrollment " + text::quote(input.mac) + " registered thing " + text::quote(*enrollment->thing_name) +
+                       "enrollment " + text::quote(input.mac) + " registered thing " + text::quote(*enrollment.thing_name) +
                            "; its template now names " + text::quote(plan.thing->name));
 
-  auto credential = enrollment->used_at ? registry.find_device_credential(plan.thing->name) : std::nullopt;
+  auto credential = enrollment.used_at ? registry.find_device_credential(plan.thing->name) : std::nullopt;
   std::string secret;
   rapidjson::Document detail(rapidjson::kObjectType);
   auto& a = detail.GetAllocator();
@@ -125,9 +197,10 @@ BootstrapResult ProvisioningService::bootstrap_device(registry::Registry& regist
   detail.AddMember("mac", json::string_value(input.mac, a), a);
   if (!credential) {
     // The first call: registered as RegisterThing registers, with a password credential.
-    mark_enrollment_used(registry, *enrollment, plan.thing->name, now, template_name);
+    mark_enrollment_used(registry, enrollment, plan.thing->name, now, template_name);
     std::vector<std::string> policies;
-    apply_plan(registry, plan, template_name, "", template_record->reprovisioning == registry::kReprovisionReplace, &policies);
+    apply_plan(registry, plan, template_name, "", template_record.reprovisioning == registry::kReprovisionReplace || hook_approved,
+               &policies);
     registry::DeviceCredentialRecord record;
     record.thing_name = plan.thing->name;
     record.device_uuid = random_uuid();
@@ -145,12 +218,14 @@ BootstrapResult ProvisioningService::bootstrap_device(registry::Registry& regist
   } else {
     result.device_uuid = credential->device_uuid;
     if (credential->status != registry::kActive) unknown_device();
-    if (!credential->first_connected_at) {
-      // Not connected yet: a new secret (only hashes are kept), the old one stops working.
+    if (!credential->first_connected_at || usable.signed_request) {
+      // Not connected yet, or a request the device's bootstrap key signed:
+      // a new secret (only hashes are kept), the old one stops working.
       secret = new_device_secret();
       registry.set_device_secret(plan.thing->name, sha256_hex(secret), now);
       result.secret = secret;
       detail.AddMember("secretReissued", true, a);
+      if (usable.signed_request) detail.AddMember("signed", true, a);
       registry.audit({0, now, "bootstrap:" + input.mac, "BootstrapDevice", plan.thing->name, "ok", input.source, json::stringify(detail)});
     }
     registry.touch_device_credential(plan.thing->name, now);

@@ -26,9 +26,23 @@ struct BootstrapInput {
   // A device that can hold a key sends a CSR: it also gets a certificate
   // for its thing (with the same policies), when its thing has no active one.
   std::optional<std::string> csr_pem;
+  // A signed request (docs/bootstrap.md, "Signed requests"): the
+  // X-Provision-Timestamp and X-Provision-Signature headers and the body
+  // they sign, checked against the enrollment's bootstrap key. The door
+  // refuses a stale timestamp before any lookup.
+  struct Signature {
+    int64_t timestamp = 0;  // Unix seconds
+    std::string value;      // "sha256=<hex HMAC-SHA256(key, timestamp + "." + body)>"
+    std::string body;
+  };
+  std::optional<Signature> signature;
 };
 
+// How far a signed request's timestamp may be from the service's clock.
+inline constexpr int64_t kSignatureWindowSeconds = 300;
+
 struct BootstrapResult {
+  bool signed_request = false;  // the enrollment's bootstrap key signed it: the secret is always returned
   std::string thing_name, device_uuid;
   // The secret, returned until the device first connects with it: each call
   // before that issues a new one (only its hash is kept) and the previous

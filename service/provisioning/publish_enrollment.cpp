@@ -19,6 +19,7 @@ Reply ProvisioningService::publish_enrollment(const IncomingRequest& request, re
   enrollment.registration_id = *json::string_member(doc, "registrationId");
   enrollment.kind = json::string_member(doc, "kind").value_or("individual");
   enrollment.template_name = json::string_member(doc, "templateName");
+  enrollment.bootstrap_key = json::string_member(doc, "bootstrapKey");
   auto published = fleet::create_enrollment(registry, context, enrollment);
   const auto& stored = published.record;
   const bool created = published.created;

@@ -156,6 +156,7 @@ TEST_CASE("provisiond registry copy moves a registry with every kind of row to P
     release.sha256 = std::string(64, 'f');
     reg.insert_firmware_release(release);
     reg.log_bootstrap_access({0, unix_now() * 1000, "127.0.0.1", "AABBCCDDEEFF", "/device/info", "ok", 200, 100});  // (within retention)
+    REQUIRE(reg.remember_bootstrap_signature("sha256-of-a-signature", unix_now() + 600));
   }
   provision_device(stack, "copy-1");
   provision_device(stack, "copy-2");

@@ -3,7 +3,7 @@
 # mosquitto, provisiond serve) with the response-time floor on and off.
 #   tools/bench/bootstrap_bench.sh BUILD_DIR [CLIENTS] [REQUESTS] [THREADS]
 set -euo pipefail
-build=$(cd "$1" && pwd); clients=${2:-100}; requests=${3:-20}; threads=${4:-64}
+build=$(cd "$1" && pwd); clients=${2:-100}; requests=${3:-20}; threads=${4:-8}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 run() {
   local floor=$1 dir; dir=$(mktemp -d /tmp/bootstrap-bench-XXXXXX)

@@ -47,7 +47,7 @@ std::pair<rapidjson::Document, bool> post_enrollment(Context& context, const rap
 }
 
 struct AddOptions {
-  std::string id, kind, template_name, reprovisioning;
+  std::string id, kind, template_name, reprovisioning, bootstrap_key;
 };
 
 const char* kReprovisioningHelp =
@@ -61,12 +61,15 @@ void add_enrollment_add(CLI::App& group, Context& context) {
   command->add_option("--kind", options->kind, "individual (default) | group")->check(CLI::IsMember({"individual", "group"}));
   command->add_option("--template", options->template_name, "the only template it may register through");
   command->add_option("--reprovisioning", options->reprovisioning, kReprovisioningHelp)->check(CLI::IsMember({"never", "replace"}));
+  command->add_option("--bootstrap-key", options->bootstrap_key,
+                      "the factory-burned key that must sign the device's HTTP bootstrap requests (32-128 printable characters)");
   command->callback([&context, options] {
     JsonBody request;
     request.string("registrationId", options->id)
         .string_if_set("kind", options->kind)
         .string_if_set("templateName", options->template_name)
-        .string_if_set("reprovisioning", options->reprovisioning);
+        .string_if_set("reprovisioning", options->reprovisioning)
+        .string_if_set("bootstrapKey", options->bootstrap_key);
     auto [answer, created] = post_enrollment(context, request.document());
     context.show(answer, [&](std::ostream& out) {
       out << "enrollment " << options->id << (created ? " created\n" : " already there\n");
