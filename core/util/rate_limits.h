@@ -2,8 +2,10 @@
 // Token-bucket rate limits per key (a claim certificate, a source address, a
 // MAC address...), shared by the broker plugin and provisiond's listeners.
 // Not thread-safe: a caller with several threads holds its own lock.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,6 +52,42 @@ class RateLimiter {
   Rate rate_;
   size_t max_keys_ = 0;
   std::unordered_map<std::string, Bucket> buckets_;
+};
+
+// A RateLimiter for callers on several threads (provisiond's listeners).
+class SharedRateLimiter {
+ public:
+  explicit SharedRateLimiter(Rate rate = {}, size_t max_keys = 0) : limiter_(rate, max_keys) {}
+  // "n a minute, in bursts of n": the listeners' configured limits (0: none).
+  static Rate per_minute(int n) { return Rate{n / 60.0, static_cast<double>(n)}; }
+  void set_rate(Rate rate) {
+    std::lock_guard lock(mutex_);
+    limiter_.set_rate(rate);
+  }
+
+  // 0 when `key` may go on (a token taken); otherwise the whole seconds
+  // until it may (at least 1: a Retry-After), nothing taken.
+  int64_t take_or_retry_after(const std::string& key, int64_t now_ms) {
+    std::lock_guard lock(mutex_);
+    if (limiter_.take(key, now_ms)) return 0;
+    return std::max<int64_t>(1, (limiter_.wait_ms(key, now_ms) + 999) / 1000);
+  }
+  bool take(const std::string& key, int64_t now_ms) {
+    std::lock_guard lock(mutex_);
+    return limiter_.take(key, now_ms);
+  }
+  int64_t wait_ms(const std::string& key, int64_t now_ms) {
+    std::lock_guard lock(mutex_);
+    return limiter_.wait_ms(key, now_ms);
+  }
+  size_t size() const {
+    std::lock_guard lock(mutex_);
+    return limiter_.size();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  RateLimiter limiter_;
 };
 
 }  // namespace provision

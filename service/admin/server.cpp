@@ -232,8 +232,7 @@ struct AdminServer::Impl {
   // then so many a minute (adminApi.failedAttempts); past that the address
   // is answered 429 without its token being looked at (docs/admin.md,
   // "Tokens and roles"). At most 100,000 addresses are followed.
-  std::mutex failures_mutex;
-  RateLimiter failures;
+  SharedRateLimiter failures{Rate{}, 100000};
 
   static int64_t steady_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -241,10 +240,7 @@ struct AdminServer::Impl {
 
   // A request without a valid token: counted against its address, and audited.
   http::Refusal failed_attempt(const http::Request& req, const std::string& action, const std::string& reason) {
-    {
-      std::lock_guard lock(failures_mutex);
-      failures.take(req.remote_addr, steady_ms());
-    }
+    failures.take(req.remote_addr, steady_ms());
     metrics().increment("provision_admin_auth_failures_total");
     try {
       auto& registry = thread_registry(context.config->registry);
@@ -288,11 +284,7 @@ struct AdminServer::Impl {
     if (!route)
       return http::Refusal{404, "NotFound", "no such resource: " + text::escape(req.method, 16) + " " + text::quote(req.path, 200)};
     const std::string action = route->route.method + " " + route->route.pattern;
-    int64_t wait;
-    {
-      std::lock_guard lock(failures_mutex);
-      wait = failures.wait_ms(req.remote_addr, steady_ms());
-    }
+    const int64_t wait = failures.wait_ms(req.remote_addr, steady_ms());
     if (wait > 0) {
       int seconds = static_cast<int>((wait + 999) / 1000);
       return http::Refusal{429, "TooManyFailedAttempts",
@@ -451,8 +443,8 @@ AdminServer::AdminServer(AdminSettings settings, const ServiceConfig& config, co
     : impl_(std::make_unique<Impl>()) {
   impl_->settings = std::move(settings);
   impl_->context = ApiContext{&config, config_file, &provisioning, std::move(broker_connected)};
-  impl_->failures = RateLimiter(Rate{config.admin_failed_attempts_per_minute / 60.0, static_cast<double>(config.admin_failed_attempts_burst)},
-                                100000);
+  impl_->failures.set_rate(
+      Rate{config.admin_failed_attempts_per_minute / 60.0, static_cast<double>(config.admin_failed_attempts_burst)});
   for (auto routes : {template_routes(), policy_routes(), claim_and_ca_routes(), thing_routes(), audit_and_token_routes(),
                       enrollment_routes(), broker_routes(), firmware_routes(), device_routes(), summary_routes()})
     for (auto& route : routes) impl_->add(std::move(route));

@@ -14,7 +14,6 @@
 #include <chrono>
 #include <ctime>
 
-#include "bootstrap/limiter.h"
 #include "config.h"
 #include "http/gate.h"
 #include "http/listener.h"
@@ -29,6 +28,7 @@
 #include "util/error.h"
 #include "util/files.h"
 #include "util/json.h"
+#include "util/rate_limits.h"
 #include "util/text.h"
 
 namespace provision::service {
@@ -99,14 +99,16 @@ struct BootstrapServer::Impl {
   std::function<bool()> broker_connected;
   std::unique_ptr<http::Gate> gate;
   std::unique_ptr<http::Listener> listener;
-  bootstrap::WindowLimiter per_ip, per_mac;
+  // Per source address and per MAC: a burst of the configured number, then
+  // that many a minute (docs/bootstrap.md, "Security model").
+  SharedRateLimiter per_ip, per_mac;
 
   Impl(const ServiceConfig& c, ProvisioningService& p, std::function<bool()> connected)
       : config(c),
         provisioning(p),
         broker_connected(std::move(connected)),
-        per_ip(c.bootstrap.requests_per_ip_per_minute, kMaxLimiterKeys),
-        per_mac(c.bootstrap.requests_per_mac_per_minute, kMaxLimiterKeys) {}
+        per_ip(SharedRateLimiter::per_minute(c.bootstrap.requests_per_ip_per_minute), kMaxLimiterKeys),
+        per_mac(SharedRateLimiter::per_minute(c.bootstrap.requests_per_mac_per_minute), kMaxLimiterKeys) {}
 
   // The client's address: the peer's, or what a trusted proxy says it forwarded.
   std::string source(const http::Request& req) const {
@@ -170,7 +172,7 @@ struct BootstrapServer::Impl {
     const std::string from = source(req);
     std::string mac;
     Answer answer;
-    if (int64_t wait = per_ip.take(from, steady_ms())) {
+    if (int64_t wait = per_ip.take_or_retry_after(from, steady_ms())) {
       metrics().increment("provision_bootstrap_rate_limited_total", {{"limit", "ip"}});
       answer = {429, error_json("TooManyRequests", "too many requests from this address; retry after " + std::to_string(wait) + " s"),
                 "rate_limited", wait};
@@ -212,7 +214,7 @@ struct BootstrapServer::Impl {
     }
     if (const auto* v = json::member(*doc, "product_id"); v && (!v->IsInt64() || v->GetInt64() < 0))
       return {400, error_json("InvalidField", "product_id: must be a non-negative integer", "product_id"), "bad_request"};
-    if (int64_t wait = per_mac.take(mac, steady_ms())) {
+    if (int64_t wait = per_mac.take_or_retry_after(mac, steady_ms())) {
       metrics().increment("provision_bootstrap_rate_limited_total", {{"limit", "mac"}});
       return {429, error_json("TooManyRequests", "too many requests for this MAC address; retry after " + std::to_string(wait) + " s"),
               "rate_limited", wait};

@@ -10,7 +10,7 @@
 #include <optional>
 #include <thread>
 
-#include "bootstrap/limiter.h"
+#include "util/rate_limits.h"
 #include "fleet/housekeeping.h"
 #include "provisioning/bootstrap.h"
 #include "metrics.h"
@@ -314,25 +314,26 @@ TEST_CASE("bootstrap: MAC addresses in every common notation are normalised, any
   }
 }
 
-TEST_CASE("bootstrap: the rate limiter counts per key per minute, says when to retry, and stays bounded under a flood of keys") {
-  service::bootstrap::WindowLimiter limiter(3, 1000);
-  CHECK(limiter.take("a", 0) == 0);
-  CHECK(limiter.take("a", 10) == 0);
-  CHECK(limiter.take("a", 20) == 0);
-  const int64_t retry = limiter.take("a", 30'000);
-  CHECK(retry == 30);
-  CHECK(limiter.take("b", 30'000) == 0);  // another key is not limited
-  CHECK(limiter.take("a", 60'000) == 0);  // a new window
-  // a flood of new keys: never more than max_keys tracked; live keys are refused (fail closed) when full
+TEST_CASE("bootstrap: the listener's limit is n a minute in bursts of n, says when to retry, and stays bounded under a flood of keys") {
+  SharedRateLimiter limiter(SharedRateLimiter::per_minute(3), 1000);
+  CHECK(limiter.take_or_retry_after("a", 0) == 0);
+  CHECK(limiter.take_or_retry_after("a", 10) == 0);
+  CHECK(limiter.take_or_retry_after("a", 20) == 0);
+  CHECK(limiter.take_or_retry_after("a", 30) == 20);  // one more every 20 s
+  CHECK(limiter.take_or_retry_after("a", 10'030) == 10);
+  CHECK(limiter.take_or_retry_after("b", 10'030) == 0);  // another key is not limited
+  CHECK(limiter.take_or_retry_after("a", 20'030) == 0);  // refilled by one
+  CHECK(limiter.take_or_retry_after("a", 20'040) > 0);
+  // a flood of new keys: never more than max_keys tracked; past that new keys are refused (fail closed)
   int refused = 0;
-  for (int i = 0; i < 200'000; ++i) refused += limiter.take("flood-" + std::to_string(i), 61'000) != 0;
+  for (int i = 0; i < 200'000; ++i) refused += limiter.take_or_retry_after("flood-" + std::to_string(i), 61'000) != 0;
   CHECK(limiter.size() <= 1000);
   CHECK(refused >= 199'000);
-  // once their minute is over they are pruned, and new keys are let in again
-  CHECK(limiter.take("late", 125'000) == 0);
+  // once their buckets have refilled they are forgotten, and new keys are let in again
+  CHECK(limiter.take_or_retry_after("late", 125'000) == 0);
   CHECK(limiter.size() < 10);
-  service::bootstrap::WindowLimiter off(0, 10);
-  for (int i = 0; i < 100; ++i) CHECK(off.take("x", i) == 0);
+  SharedRateLimiter off(SharedRateLimiter::per_minute(0), 10);
+  for (int i = 0; i < 100; ++i) CHECK(off.take_or_retry_after("x", i) == 0);
 }
 
 TEST_CASE("metrics: a counter kept minute by minute gives the last hour's increments by one label") {
