@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "admin_api.h"
+#include "util/files.h"
+#include "util/json.h"
 #include "stack.h"
 
 using namespace provision;
@@ -185,4 +187,37 @@ TEST_CASE("HTTP listeners: clients that pipeline requests and never read their a
   }
   for (int fd : readers_never) close(fd);
   CHECK(stack.worker_running());
+}
+
+TEST_CASE("HTTP listeners: the admin API over HTTPS with the PKI's server certificate, a stalled TLS handshake cut off") {
+  Stack stack;
+  stack.stop_worker();
+  auto config = json::parse(read_file(stack.config_file));
+  auto& a = config.GetAllocator();
+  config["adminApi"].AddMember("tlsCertificate", "pki/broker.pem", a);
+  config["adminApi"].AddMember("tlsKey", "pki/broker.key", a);
+  write_file(stack.config_file, json::stringify(config), 0644);
+  stack.start_worker();
+  httplib::SSLClient client("localhost", stack.admin_port);
+  client.set_ca_cert_path(stack.pki.root_cert.c_str());
+  client.enable_server_certificate_verification(true);
+  auto templates = client.Get("/v1/templates", {{"Authorization", "Bearer " + stack.admin_token}});
+  REQUIRE(templates);
+  CHECK(templates->status == 200);
+  auto refused = client.Get("/v1/templates", {{"Authorization", "Bearer not-a-token"}});
+  REQUIRE(refused);
+  CHECK(refused->status == 401);
+  // a client that opens TCP and never says hello holds a socket, not a thread, and only for the handshake timeout
+  int fd = open_connection(stack.admin_port);
+  auto ms = [&] {
+    httplib::SSLClient other("localhost", stack.admin_port);
+    other.set_ca_cert_path(stack.pki.root_cert.c_str());
+    auto started = std::chrono::steady_clock::now();
+    auto res = other.Get("/health");
+    CHECK(res);
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  }();
+  CHECK(ms < 1000);
+  CHECK(closed_by_server(fd, 12s));
+  close(fd);
 }

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "util/clock.h"
+#include "util/encoding.h"
 #include "flows.h"
 #include "pki/csr.h"
 #include "pki/key.h"
@@ -264,4 +265,59 @@ TEST_CASE("a primary and a synchronous standby behind one multi-host URI: after 
     CHECK(count.find('1') != std::string::npos);
   }
   CHECK(stack.registry().find_thing("demo-ha-after"));
+}
+
+TEST_CASE("on a PostgreSQL registry a MAC device bootstraps over HTTPS with a signed request, a replay is refused, and it publishes") {
+  auto& server = PostgresServer::shared();
+  StackOptions options = on_postgres(server);
+  options.password_listener = true;
+  options.bootstrap_listener = true;
+  // HTTPS with the PKI's server certificate (paths relative to provisiond.json)
+  options.bootstrap_settings =
+      R"("responseFloorMs":100,"requestsPerIpPerMinute":0,"requestsPerMacPerMinute":0,"tlsCertificate":"pki/broker.pem","tlsKey":"pki/broker.key")";
+  Stack stack(options);
+  const std::string mac = "AA:BB:CC:DD:EE:C0", key = "pg-factory-key-0123456789abcdefghij";
+  {
+    auto reg = stack.registry();
+    registry::EnrollmentRecord e;
+    e.registration_id = mac;
+    e.template_name = "MacBootstrap";
+    e.status = "ENABLED";
+    e.bootstrap_key = key;
+    REQUIRE(reg.upsert_enrollment(e));
+  }
+  httplib::SSLClient client("localhost", stack.bootstrap_port);
+  client.set_ca_cert_path(stack.pki.root_cert.c_str());
+  client.enable_server_certificate_verification(true);
+  client.set_read_timeout(10, 0);
+  auto health = client.Get("/health");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  const std::string body = R"({"mac_address":")" + mac + R"(","firmware_version":"1.0.0"})";
+  const std::string t = std::to_string(unix_now());
+  httplib::Headers headers{{"X-Provision-Timestamp", t}, {"X-Provision-Signature", "sha256=" + to_hex(hmac_sha256(key, t + "." + body))}};
+  auto unsigned_info = client.Post("/device/info", body, "application/json");
+  REQUIRE(unsigned_info);
+  CHECK(unsigned_info->status == 404);
+  auto info = client.Post("/device/info", headers, body, "application/json");
+  REQUIRE(info);
+  INFO(info->body);
+  REQUIRE(info->status == 200);
+  auto doc = json::parse(info->body);
+  const std::string thing = *json::string_member(doc, "device_id"), secret = *json::string_member(doc, "device_secret"),
+                    uuid = *json::string_member(doc, "device_uuid");
+  // the replay is refused by the registry every provisiond shares
+  auto replay = client.Post("/device/info", headers, body, "application/json");
+  REQUIRE(replay);
+  CHECK(replay->status == 401);
+  CHECK(replay->body.find("ReplayedRequest") != std::string::npos);
+  // a plain-HTTP request to the HTTPS listener gets no answer in clear
+  httplib::Client plain("127.0.0.1", stack.bootstrap_port);
+  plain.set_read_timeout(3, 0);
+  auto in_clear = plain.Get("/health");
+  CHECK((!in_clear || in_clear->status != 200));
+  mqtt_session::Session device(stack.password_client(thing, secret, uuid));
+  device.connect();
+  CHECK(device.publish("devices/" + thing + "/data", "{}") == 0);
+  CHECK(stack.registry().find_device_credential(thing));
 }
