@@ -58,12 +58,24 @@ def log(message):
 
 
 SCREENS = {
-    "admin": ["overview", "activate", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers", "audit", "tokens"],
-    "operator": ["overview", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers", "audit"],
-    "factory": ["overview", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers"],
+    "admin": ["overview", "activate", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers",
+              "firmware", "audit", "tokens"],
+    "operator": ["overview", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers",
+                 "firmware", "audit"],
+    "factory": ["overview", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers", "firmware"],
     "activator": ["activate"],
     "installer": [],
 }
+
+# What only an admin is offered: forms and buttons the other roles' screens leave out.
+ADMIN_ONLY = ["#firmware-publish", "#identity-register", "#claim-create", "#broker-create", "#token-create",
+              'button[data-action="delete"]', 'button[data-action="reset"]', 'button[data-action="edit"]',
+              'button[data-action="disable"]', 'button[data-action="enable"]']
+
+
+def utc(seconds):
+    """A Unix time as the console shows it (dom.js time())."""
+    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(seconds))
 
 
 class Console:
@@ -156,7 +168,7 @@ class Console:
 
     # the pictures docs/console.md shows
     PICTURES = {"overview", "activation", "activation-bulk", "thing", "template-error", "template-dry-run",
-                "audit", "claim-created", "enrollments-import"}
+                "audit", "claim-created", "enrollments-import", "firmware-releases"}
 
     def screenshot(self, name):
         if not self.shots or name not in self.PICTURES:
@@ -199,15 +211,35 @@ class Console:
         except NoAlertPresentException:
             pass
 
-    def confirm(self):
+    def confirm(self, question=None):
+        """Answers the confirmation dialog with Confirm (after checking it asks `question`)."""
         self.visible("#confirm-ok")
+        if question:
+            self.text_in("#confirm-text", question)
         self.click("#confirm-ok")
+        WebDriverWait(self.driver, 5).until(lambda d: not self.find("#confirm").get_attribute("open"))
+
+    def cancel(self, question=None):
+        """Answers the confirmation dialog with Cancel; waits for the page to have done whatever it would."""
+        self.visible("#confirm-cancel")
+        if question:
+            self.text_in("#confirm-text", question)
+        self.click("#confirm-cancel")
+        WebDriverWait(self.driver, 5).until(lambda d: not self.find("#confirm").get_attribute("open"))
+        time.sleep(0.5)
+
+    def invalid(self, css):
+        """Whether the input is marked as the one the server's error names."""
+        return "is-invalid" in (self.find(css).get_attribute("class") or "").split()
 
     # --- the API, called directly (what the server enforces whatever the screen shows)
     def api(self, role, method, path, body=None):
+        return self.api_as(self.context["tokens"][role], method, path, body)
+
+    def api_as(self, token, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data, method=method)
-        request.add_header("Authorization", "Bearer " + self.context["tokens"][role])
+        request.add_header("Authorization", "Bearer " + token)
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
@@ -237,6 +269,9 @@ def scenario_roles(c):
             c.errors_in_log(f"on {screen} as {role}")
             if role == "admin":
                 c.screenshot(screen)
+            else:  # the server refuses them anyway; the screen does not offer them
+                offered = [css for css in ADMIN_ONLY if c.all(f"#screen {css}")]
+                check(not offered, f"{role} is offered {offered} on {screen}")
         if not expected:
             c.find("#no-screens")
         # a screen the role does not have is not shown, even by its address
@@ -249,9 +284,16 @@ def scenario_roles(c):
         "activator": [("GET", "/v1/things"), ("GET", "/v1/templates"), ("GET", "/v1/audit"),
                       ("POST", "/v1/tokens", {"name": "sneaky", "role": "admin"}),
                       ("POST", "/v1/enrollments", {"registrationId": "SN-sneaky", "templateName": "DemoFleet"})],
-        "factory": [("GET", "/v1/audit"), ("POST", "/v1/enrollments/SN-any/activate", {}), ("GET", "/v1/tokens")],
-        "operator": [("POST", "/v1/templates", {"name": "Sneaky", "body": {}}), ("GET", "/v1/tokens")],
-        "installer": [("GET", "/v1/enrollments"), ("GET", "/v1/summary")],
+        "factory": [("GET", "/v1/audit"), ("POST", "/v1/enrollments/SN-any/activate", {}), ("GET", "/v1/tokens"),
+                    ("GET", "/v1/bootstrap/access"), ("GET", "/v1/service-identities"),
+                    ("POST", "/v1/firmware", {"productId": 1, "version": "9.9.9", "downloadUrl": "https://x.example.com/f",
+                                              "fileSize": 1, "sha256": "a" * 64})],
+        "operator": [("POST", "/v1/templates", {"name": "Sneaky", "body": {}}), ("GET", "/v1/tokens"),
+                     ("DELETE", "/v1/enrollments/SN-any"), ("POST", "/v1/enrollments/SN-any/reset", {}),
+                     ("PATCH", "/v1/firmware/1", {"enabled": False}), ("DELETE", "/v1/firmware/1"),
+                     ("POST", "/v1/service-identities", {"name": "sneaky", "certificatePem": "x"}),
+                     ("PATCH", "/v1/claims/any", {"templates": ["DemoFleet"]}), ("PATCH", "/v1/cas/any", {"templates": []})],
+        "installer": [("GET", "/v1/enrollments"), ("GET", "/v1/summary"), ("GET", "/v1/firmware")],
     }
     for role, calls in forbidden.items():
         for call in calls:
@@ -528,6 +570,85 @@ def scenario_overview(c):
     check("EnrollmentNotAllowed" in c.find("#chart-rejections").get_attribute("data-codes"), "no rejection by errorCode charted")
     c.screenshot("overview")
     c.errors_in_log("on the overview")
+
+
+def scenario_firmware(c):
+    """Firmware releases: one published with every field, the server's errors shown next to their field
+    with nothing published, the list filtered, disabled and enabled again, deleted after a confirmation
+    (a cancelled one deletes nothing); the server holds what the screen says. An operator only reads."""
+    data = c.context["data"]
+    c.sign_in("admin")
+    c.open("firmware")
+    c.text_in("#firmware-table", data["other"])  # the harness's release
+    fields = {"productId": "7", "version": "1.4.0", "hardwareVersions": "ESP32-S3, ESP32-C3", "channel": "beta",
+              "downloadUrl": "https://fw.example.com/1.4.0.bin", "fileSize": "123456", "sha256": "not-a-digest",
+              "minCurrentVersion": "1.0.0", "rolloutPercent": "25", "changelog": "Faster boot"}
+    for name, value in fields.items():
+        c.type_into(f"#firmware-{name}", value)
+    published = lambda: c.api("admin", "GET", "/v1/firmware?productId=7")[1]["items"]
+    c.click("#firmware-publish-button")
+    c.text_in("#firmware-result", "nothing was published")
+    c.text_in("#firmware-sha256-feedback", "64 hex digits")
+    check(c.invalid("#firmware-sha256"), "the SHA-256 field is not marked")
+    check(published() == [], "published despite the error")
+    # a version that is not semantic: named at the version field, the SHA-256 mark gone
+    c.type_into("#firmware-sha256", "AB" * 32)
+    c.type_into("#firmware-version", "1.4")
+    c.click("#firmware-publish-button")
+    c.text_in("#firmware-version-feedback", "semantic version")
+    check(c.invalid("#firmware-version") and not c.invalid("#firmware-sha256"), "the wrong field is marked")
+    c.screenshot("firmware-releases")
+    check(published() == [], "published despite the error")
+    c.type_into("#firmware-version", "1.4.0")
+    c.click("#firmware-publish-button")
+    c.text_in("#firmware-result", "published: product 7 version 1.4.0 on beta")
+    check(not c.invalid("#firmware-version"), "the version is still marked")
+    items = published()
+    check(len(items) == 1, f"published: {items}")
+    r = items[0]
+    expected = {"productId": 7, "version": "1.4.0", "hardwareVersions": ["ESP32-S3", "ESP32-C3"], "channel": "beta",
+                "downloadUrl": "https://fw.example.com/1.4.0.bin", "fileSize": 123456, "sha256": "ab" * 32,
+                "changelog": "Faster boot", "enabled": True, "minCurrentVersion": "1.0.0", "rolloutPercent": 25}
+    wrong = {k: (r.get(k), v) for k, v in expected.items() if r.get(k) != v}
+    check(not wrong, f"the release is not as published: {wrong}")
+    release = str(r["id"])
+    c.text_in("#firmware-table", "1.4.0")
+    # the same version on the same channel again: refused
+    c.click("#firmware-publish-button")
+    c.text_in("#firmware-result", "Conflict")
+    check(len(published()) == 1, "published twice")
+    # filtered by product
+    c.type_into("#firmware-filter-product", "7")
+    c.click("#firmware-filters button[type=submit]")
+    WebDriverWait(c.driver, 5).until(lambda d: data["other"] not in c.find("#firmware-table").text)
+    c.text_in("#firmware-table", "1.4.0")
+    # disabled and enabled again, each after a confirmation
+    enabled = lambda: c.api("admin", "GET", f"/v1/firmware/{release}")[1]["enabled"]
+    c.click(f'button[data-action="disable"][data-release="{release}"]')
+    c.confirm(f"Disable release {release}")
+    c.text_in("#firmware-result", f"release {release} is disabled")
+    c.text_in(f'.release-enabled[data-release="{release}"]', "no")
+    check(enabled() is False, "the release is still enabled")
+    c.click(f'button[data-action="enable"][data-release="{release}"]')
+    c.confirm(f"Enable release {release}")
+    c.text_in("#firmware-result", f"release {release} is enabled")
+    check(enabled() is True, "the release is still disabled")
+    # delete: cancelled, it stays; confirmed, it is gone
+    c.click(f'button[data-action="delete"][data-release="{release}"]')
+    c.cancel(f"Delete release {release}")
+    check(c.api("admin", "GET", f"/v1/firmware/{release}")[0] == 200, "a cancelled deletion deleted")
+    c.click(f'button[data-action="delete"][data-release="{release}"]')
+    c.confirm(f"Delete release {release}")
+    c.text_in("#firmware-result", f"release {release} deleted")
+    check(c.api("admin", "GET", f"/v1/firmware/{release}")[0] == 404, "the release was not deleted")
+    check(not c.all(f'button[data-release="{release}"]'), "the deleted release is still listed")
+    c.errors_in_log("on firmware", allowed=[r"status of 400", r"status of 409"])
+    # an operator reads the catalog and is offered no change
+    c.sign_in("operator")
+    c.open("firmware")
+    c.text_in("#firmware-table", data["other"])
+    check(not c.all("#firmware-publish") and not c.all("#screen button[data-release]"), "an operator is offered changes")
+    c.errors_in_log("on firmware as operator")
 
 
 def main():

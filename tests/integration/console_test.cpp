@@ -101,6 +101,7 @@ TEST_CASE("console roles: each role sees its screens and no other and the server
   Console console(stack, world);
   world.new_thing();
   world.new_enrollment();
+  world.new_firmware();
   console.run("roles");
 }
 
@@ -218,6 +219,22 @@ TEST_CASE("console overview: counts by status and the last hour's requests and r
   CHECK(register_serial(stack, "DemoFleet", "ov-unknown").error_code == "EnrollmentNotAllowed");
   auto things = stack.registry().count_things();
   console.run("overview", R"({"things":)" + std::to_string(things) + "}");
+}
+
+TEST_CASE("console firmware: a release published with every field and bad fields named, disabled, enabled, deleted") {
+  Stack stack;
+  World world(stack);
+  Console console(stack, world);
+  REQUIRE_STATUS(world.admin.post("/v1/firmware", R"({"productId":8,"version":"2.0.0","downloadUrl":"https://fw.example.com/2.bin",)"
+                                                  R"("fileSize":10,"sha256":")" + std::string(64, 'c') + R"("})"),
+                 201);
+  console.run("firmware", R"({"other":"2.0.0"})");
+  registry::FirmwareFilter seven;
+  seven.product_id = 7;
+  CHECK(stack.registry().list_firmware_releases(seven).empty());
+  registry::FirmwareFilter eight;
+  eight.product_id = 8;
+  CHECK(stack.registry().list_firmware_releases(eight).size() == 1);
 }
 
 TEST_CASE("console files: compiled into provisiond with their content types and strict security headers") {
