@@ -11,9 +11,10 @@ import { audit } from './audit.js';
 import { tokens } from './tokens.js';
 import { policies, claims, cas, brokers } from './fleet.js';
 import { firmware } from './firmware.js';
+import { bootstrap } from './bootstrap.js';
 
 // Each screen: its id (#/<id>), title, the roles that see it, and render(container, session).
-const SCREENS = [overview, portal, things, enrollments, templates, policies, claims, cas, brokers, firmware,
+const SCREENS = [overview, portal, things, enrollments, templates, policies, claims, cas, brokers, firmware, bootstrap,
   audit, tokens];
 
 const $ = (id) => document.getElementById(id);

@@ -59,9 +59,9 @@ def log(message):
 
 SCREENS = {
     "admin": ["overview", "activate", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers",
-              "firmware", "audit", "tokens"],
+              "firmware", "bootstrap", "audit", "tokens"],
     "operator": ["overview", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers",
-                 "firmware", "audit"],
+                 "firmware", "bootstrap", "audit"],
     "factory": ["overview", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers", "firmware"],
     "activator": ["activate"],
     "installer": [],
@@ -168,7 +168,7 @@ class Console:
 
     # the pictures docs/console.md shows
     PICTURES = {"overview", "activation", "activation-bulk", "thing", "template-error", "template-dry-run",
-                "audit", "claim-created", "enrollments-import", "firmware-releases"}
+                "audit", "claim-created", "enrollments-import", "firmware-releases", "bootstrap-log"}
 
     def screenshot(self, name):
         if not self.shots or name not in self.PICTURES:
@@ -649,6 +649,72 @@ def scenario_firmware(c):
     c.text_in("#firmware-table", data["other"])
     check(not c.all("#firmware-publish") and not c.all("#screen button[data-release]"), "an operator is offered changes")
     c.errors_in_log("on firmware as operator")
+
+
+def scenario_bootstrap_log(c):
+    """The bootstrap listener's access log: every request listed, filtered by MAC (as a label prints it),
+    outcome, endpoint and time; a time that is not one is named and nothing asked; the device's thing shows
+    its last bootstrap access and links to its requests."""
+    data = c.context["data"]
+    mac, unknown = data["mac"], data["unknown"]
+    c.sign_in("operator")
+    c.open("bootstrap")
+    c.text_in("#bootstrap-table", mac)
+    c.text_in("#bootstrap-table", unknown)
+    shown = lambda: [r.find_elements(By.TAG_NAME, "td") for r in c.all("#bootstrap-table tbody tr")]
+    everything = c.api("operator", "GET", "/v1/bootstrap/access?limit=200")[1]["items"]
+    check(len(shown()) == len(everything), f"{len(shown())} rows, the API has {len(everything)}")
+    c.screenshot("bootstrap-log")
+
+    def filtered(expect, why):
+        old = c.find("#bootstrap-table")
+        c.click("#bootstrap-filters button[type=submit]")
+        try:
+            WebDriverWait(c.driver, 5).until(EC.staleness_of(old))  # the list asked for again
+            WebDriverWait(c.driver, 5).until(lambda d: c.all("#bootstrap-table") and len(shown()) == len(expect))
+        except TimeoutException:
+            raise Failed(f"{why}: {len(shown())} rows shown, expected {len(expect)}")
+        rows = [[cell.text for cell in r] for r in shown()]
+        return rows
+
+    # by MAC, typed as a label prints it: only that device's requests, as the API has them
+    c.type_into("#bootstrap-mac", mac.lower().replace(":", "-"))
+    by_mac = c.api("operator", "GET", "/v1/bootstrap/access?mac=" + urllib.request.quote(mac))[1]["items"]
+    check(len(by_mac) >= 2, f"the harness made two requests for {mac}: {by_mac}")
+    rows = filtered(by_mac, "by MAC")
+    check(all(r[2] == mac for r in rows), f"other MACs shown: {rows}")
+    check([r[4] for r in rows] == [e["outcome"] for e in by_mac], f"not as the API says: {rows} {by_mac}")
+    # by outcome
+    c.type_into("#bootstrap-mac", "")
+    c.type_into("#bootstrap-outcome", "not_found")
+    rows = filtered([e for e in everything if e["outcome"] == "not_found"], "by outcome")
+    check(rows and all(r[2] == unknown and r[5] == "404" for r in rows), f"by outcome: {rows}")
+    # by endpoint
+    c.type_into("#bootstrap-outcome", "")
+    Select(c.find("#bootstrap-endpoint")).select_by_value("/firmware/check")
+    rows = filtered([e for e in everything if e["endpoint"] == "/firmware/check"], "by endpoint")
+    check(rows and all(r[3] == "/firmware/check" for r in rows), f"by endpoint: {rows}")
+    Select(c.find("#bootstrap-endpoint")).select_by_value("")
+    # a time that is not one: named, nothing asked; from an hour ahead: nothing
+    c.type_into("#bootstrap-since", "yesterday")
+    c.click("#bootstrap-filters button[type=submit]")
+    c.text_in("#bootstrap-error", "since: a Unix time in milliseconds")
+    c.type_into("#bootstrap-since", str(int(time.time() * 1000) + 3600 * 1000))
+    filtered([], "an hour ahead")
+    c.text_in("#bootstrap-count", "0 requests")
+    c.type_into("#bootstrap-since", "2000-01-01T00:00Z")
+    filtered(everything, "since 2000")
+    c.errors_in_log("on the bootstrap log")
+    # the device's thing: its last bootstrap access, and a link to its requests
+    c.open("things", data["thing"])
+    c.text_in("#thing-last-bootstrap", utc(data["lastSeenAt"]))
+    c.text_in("#thing-credential", "ACTIVE")
+    c.click("#thing-bootstrap-log")
+    c.find("#screen-bootstrap")
+    WebDriverWait(c.driver, 5).until(lambda d: c.find("#bootstrap-mac").get_attribute("value") == mac)
+    rows = filtered(by_mac, "the thing's requests")
+    check(all(r[2] == mac for r in rows), f"the thing's link shows {rows}")
+    c.errors_in_log("on the thing and its requests")
 
 
 def main():

@@ -237,6 +237,46 @@ TEST_CASE("console firmware: a release published with every field and bad fields
   CHECK(stack.registry().list_firmware_releases(eight).size() == 1);
 }
 
+namespace {
+httplib::Result bootstrap_post(int port, const std::string& path, const std::string& body) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(10, 0);
+  return client.Post(path.c_str(), body, "application/json");
+}
+}  // namespace
+
+TEST_CASE("console bootstrap log: the listener's requests filtered by MAC and outcome and endpoint and time, and a thing's last access") {
+  StackOptions options;
+  options.password_listener = true;
+  options.bootstrap_listener = true;
+  options.bootstrap_settings = R"("responseFloorMs":0,"requestsPerIpPerMinute":0,"requestsPerMacPerMinute":0)";
+  Stack stack(options);
+  World world(stack);
+  Console console(stack, world);
+  const std::string mac = "AA:BB:CC:DD:EE:01", unknown = "AA:BB:CC:DD:EE:99";
+  REQUIRE_STATUS(world.admin.post("/v1/enrollments", R"({"registrationId":")" + mac + R"(","templateName":"MacBootstrap"})"), 201);
+  REQUIRE_STATUS(world.admin.post("/v1/enrollments/" + mac + "/activate", R"({"attributes":{"site":"hall 2"}})"), 200);
+  const std::string info = R"({"mac_address":")" + mac + R"(","firmware_version":"1.0.0","hardware_version":"ESP32-S3"})";
+  for (int i = 0; i < 2; ++i) {
+    auto answer = bootstrap_post(stack.bootstrap_port, "/device/info", info);
+    REQUIRE(answer);
+    INFO(answer->body);
+    REQUIRE(answer->status == 200);
+  }
+  auto check = bootstrap_post(stack.bootstrap_port, "/firmware/check", R"({"mac_address":")" + mac + R"(","current_version":"1.0.0","product_id":7})");
+  REQUIRE(check);
+  CHECK(check->status == 200);
+  auto missing = bootstrap_post(stack.bootstrap_port, "/device/info", R"({"mac_address":")" + unknown + R"(","firmware_version":"1.0.0"})");
+  REQUIRE(missing);
+  CHECK(missing->status == 404);
+  const std::string thing = "esp-AABBCCDDEE01";
+  auto credential = stack.registry().find_device_credential(thing);
+  REQUIRE(credential);
+  REQUIRE(credential->last_seen_at);
+  console.run("bootstrap_log", R"({"mac":)" + json_text(mac) + R"(,"unknown":)" + json_text(unknown) + R"(,"thing":)" + json_text(thing) +
+                                   R"(,"lastSeenAt":)" + std::to_string(*credential->last_seen_at) + "}");
+}
+
 TEST_CASE("console files: compiled into provisiond with their content types and strict security headers") {
   Stack stack;
   httplib::Client client("127.0.0.1", stack.admin_port);
