@@ -59,9 +59,9 @@ def log(message):
 
 SCREENS = {
     "admin": ["overview", "activate", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers",
-              "firmware", "bootstrap", "audit", "tokens"],
+              "firmware", "bootstrap", "identities", "audit", "tokens"],
     "operator": ["overview", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers",
-                 "firmware", "bootstrap", "audit"],
+                 "firmware", "bootstrap", "identities", "audit"],
     "factory": ["overview", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers", "firmware"],
     "activator": ["activate"],
     "installer": [],
@@ -168,7 +168,8 @@ class Console:
 
     # the pictures docs/console.md shows
     PICTURES = {"overview", "activation", "activation-bulk", "thing", "template-error", "template-dry-run",
-                "audit", "claim-created", "enrollments-import", "firmware-releases", "bootstrap-log"}
+                "audit", "claim-created", "enrollments-import", "firmware-releases", "bootstrap-log",
+                "service-identities"}
 
     def screenshot(self, name):
         if not self.shots or name not in self.PICTURES:
@@ -715,6 +716,62 @@ def scenario_bootstrap_log(c):
     rows = filtered(by_mac, "the thing's requests")
     check(all(r[2] == mac for r in rows), f"the thing's link shows {rows}")
     c.errors_in_log("on the thing and its requests")
+
+
+def scenario_identities(c):
+    """Service identities: the one provisiond links with is marked and refused disabling; a factory's is
+    registered (a bad certificate named at its field, nothing registered), disabled, enabled and deleted,
+    each after a confirmation; the server holds it. An operator only reads."""
+    data = c.context["data"]
+    ident, own = data["id"], data["own"]
+    identity = lambda i: c.api("admin", "GET", f"/v1/service-identities/{i}")
+    c.sign_in("admin")
+    c.open("identities")
+    c.text_in("#identities-table", "provisiond")
+    c.text_in("#identities-table", "this provisiond")
+    c.type_into("#identity-name", "line-9")
+    Select(c.find("#identity-kind")).select_by_value("factory")
+    c.type_into("#identity-certificate", "not a certificate")
+    c.click("#identity-register button[type=submit]")
+    c.text_in("#identities-result", "nothing was registered")
+    check(c.invalid("#identity-certificate"), "the certificate field is not marked")
+    check(c.find("#identity-certificate-feedback").text, "no word next to the certificate")
+    check(identity(ident)[0] == 404, "registered despite the error")
+    c.type_into("#identity-certificate", data["pem"])
+    c.click("#identity-register button[type=submit]")
+    c.text_in("#identities-result", "factory identity line-9 registered (ACTIVE)")
+    status, s = identity(ident)
+    check(status == 200 and s["kind"] == "factory" and s["status"] == "ACTIVE" and s["name"] == "line-9", f"{status} {s}")
+    c.text_in("#identities-table", "line-9")
+    c.screenshot("service-identities")
+    c.click(f'button[data-action="disable"][data-identity="{ident}"]')
+    c.confirm("Disable factory identity line-9?")
+    c.text_in("#identities-result", "line-9 is INACTIVE")
+    c.text_in(f'.identity-status[data-identity="{ident}"]', "INACTIVE")
+    check(identity(ident)[1]["status"] == "INACTIVE", "not disabled")
+    c.click(f'button[data-action="enable"][data-identity="{ident}"]')
+    c.confirm("Enable factory identity line-9?")
+    c.text_in("#identities-result", "line-9 is ACTIVE")
+    check(identity(ident)[1]["status"] == "ACTIVE", "not enabled")
+    # the one provisiond links with: refused, and it stays
+    c.click(f'button[data-action="disable"][data-identity="{own}"]')
+    c.confirm("Disable worker identity provisiond?")
+    c.text_in("#identities-result", "Conflict")
+    c.text_in("#identities-result", "links to the broker with")
+    check(identity(own)[1]["status"] == "ACTIVE", "provisiond's own identity was disabled")
+    c.click(f'button[data-action="delete"][data-identity="{ident}"]')
+    c.cancel("Delete factory identity line-9?")
+    check(identity(ident)[0] == 200, "a cancelled deletion deleted")
+    c.click(f'button[data-action="delete"][data-identity="{ident}"]')
+    c.confirm("Delete factory identity line-9?")
+    c.text_in("#identities-result", "identity line-9 deleted")
+    check(identity(ident)[0] == 404, "not deleted")
+    c.errors_in_log("on service identities", allowed=[r"status of 400", r"status of 409"])
+    c.sign_in("operator")
+    c.open("identities")
+    c.text_in("#identities-table", "provisiond")
+    check(not c.all("#identity-register") and not c.all("#identities-table button"), "an operator is offered changes")
+    c.errors_in_log("on service identities as operator")
 
 
 def main():

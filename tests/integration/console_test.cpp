@@ -15,6 +15,7 @@
 #include "flows.h"
 #include "pki/certificate.h"
 #include "stack.h"
+#include "util/files.h"
 #include "util/json.h"
 #include "util/random.h"
 
@@ -275,6 +276,22 @@ TEST_CASE("console bootstrap log: the listener's requests filtered by MAC and ou
   REQUIRE(credential->last_seen_at);
   console.run("bootstrap_log", R"({"mac":)" + json_text(mac) + R"(,"unknown":)" + json_text(unknown) + R"(,"thing":)" + json_text(thing) +
                                    R"(,"lastSeenAt":)" + std::to_string(*credential->last_seen_at) + "}");
+}
+
+TEST_CASE("console service identities: registered and disabled and enabled and deleted, provisiond's own refused") {
+  Stack stack;
+  World world(stack);
+  Console console(stack, world);
+  auto files = world.service_certificate("line-9");
+  const std::string pem = read_file(files.certificate);
+  const std::string id = pki::Certificate::from_pem(pem).id();
+  const std::string own = pki::Certificate::load(stack.pki.service_cert).id();
+  console.run("identities", R"({"pem":)" + json_text(pem) + R"(,"id":)" + json_text(id) + R"(,"own":)" + json_text(own) + "}");
+  CHECK_FALSE(stack.registry().find_service_identity(id));
+  CHECK(stack.registry().find_service_identity(own)->status == "ACTIVE");
+  auto audit = world.admin.get("/v1/audit?subject=" + id + "&actor=api:bootstrap-admin");
+  CHECK(audit.strings("/items", "action") ==
+        std::vector<std::string>{"DeleteServiceIdentity", "UpdateServiceIdentity", "UpdateServiceIdentity", "RegisterServiceIdentity"});
 }
 
 TEST_CASE("console files: compiled into provisiond with their content types and strict security headers") {
