@@ -169,7 +169,7 @@ class Console:
     # the pictures docs/console.md shows
     PICTURES = {"overview", "activation", "activation-bulk", "thing", "template-error", "template-dry-run",
                 "audit", "claim-created", "enrollments-import", "firmware-releases", "bootstrap-log",
-                "service-identities"}
+                "service-identities", "enrollment-reset"}
 
     def screenshot(self, name):
         if not self.shots or name not in self.PICTURES:
@@ -716,6 +716,43 @@ def scenario_bootstrap_log(c):
     rows = filtered(by_mac, "the thing's requests")
     check(all(r[2] == mac for r in rows), f"the thing's link shows {rows}")
     c.errors_in_log("on the thing and its requests")
+
+
+def scenario_enrollments(c):
+    """A used enrollment is reset, an enrollment deleted, each after a confirmation (a cancelled one changes
+    nothing) and with its result; the server holds it. An operator is offered neither."""
+    data = c.context["data"]
+    used, other = data["used"], data["other"]
+    enrollment = lambda e: c.api("admin", "GET", f"/v1/enrollments/{e}")
+    c.sign_in("admin")
+    c.open("enrollments")
+    c.text_in("#enrollments-table", used)
+    reset = f'button[data-action="reset"][data-enrollment="{used}"]'
+    check(not c.all(f'button[data-action="reset"][data-enrollment="{other}"]'), "an unused enrollment is offered a reset")
+    c.click(reset)
+    c.cancel(data["thing"])
+    check(enrollment(used)[1]["used"] is True, "a cancelled reset reset")
+    c.click(reset)
+    c.screenshot("enrollment-reset")
+    c.confirm(f"Reset {used}?")
+    c.text_in("#enrollments-result", f"{used} was reset: its device may register once more (for {data['thing']})")
+    check(enrollment(used)[1]["used"] is False, "the enrollment is still used")
+    WebDriverWait(c.driver, 5).until(lambda d: not c.all(reset))
+    delete = f'button[data-action="delete"][data-enrollment="{other}"]'
+    c.click(delete)
+    c.cancel(other)
+    check(enrollment(other)[0] == 200, "a cancelled deletion deleted")
+    c.click(delete)
+    c.confirm(f"Delete the enrollment of {other}?")
+    c.text_in("#enrollments-result", f"enrollment {other} deleted")
+    check(enrollment(other)[0] == 404, "the enrollment was not deleted")
+    WebDriverWait(c.driver, 5).until(lambda d: other not in c.find("#enrollments-table").text)
+    c.errors_in_log("resetting and deleting enrollments")
+    c.sign_in("operator")
+    c.open("enrollments")
+    c.text_in("#enrollments-table", used)
+    check(not c.all("#enrollments-table button"), "an operator is offered enrollment changes")
+    c.errors_in_log("on enrollments as operator")
 
 
 def scenario_identities(c):

@@ -278,6 +278,29 @@ TEST_CASE("console bootstrap log: the listener's requests filtered by MAC and ou
                                    R"(,"lastSeenAt":)" + std::to_string(*credential->last_seen_at) + "}");
 }
 
+TEST_CASE("console enrollments: a used enrollment reset and another deleted after a confirmation") {
+  Stack stack;
+  World world(stack);
+  Console console(stack, world);
+  REQUIRE_STATUS(world.admin.patch("/v1/templates/DemoFleet",
+                                   R"({"preProvisioningHook":{"type":"enrollment","registrationIdParameter":"SerialNumber"}})"),
+                 200);
+  for (const char* serial : {"SN-700", "SN-701"})
+    REQUIRE_STATUS(world.admin.post("/v1/enrollments", std::string(R"({"registrationId":")") + serial + R"(","templateName":"DemoFleet"})"), 201);
+  REQUIRE_STATUS(world.admin.post("/v1/enrollments/SN-700/activate", "{}"), 200);
+  auto first = register_serial(stack, "DemoFleet", "SN-700");
+  INFO(first.describe());
+  REQUIRE(first.accepted());
+  CHECK(register_serial(stack, "DemoFleet", "SN-700").error_code == "EnrollmentNotAllowed");  // used up
+  console.run("enrollments", R"({"used":"SN-700","other":"SN-701","thing":"demo-SN-700"})");
+  CHECK_FALSE(stack.registry().find_enrollment("SN-701"));
+  // reset in the console: its device registers once more, for its own thing
+  auto again = register_serial(stack, "DemoFleet", "SN-700");
+  INFO(again.describe());
+  CHECK(again.accepted());
+  CHECK(json::string_member(again.body, "thingName") == std::string("demo-SN-700"));
+}
+
 TEST_CASE("console service identities: registered and disabled and enabled and deleted, provisiond's own refused") {
   Stack stack;
   World world(stack);
