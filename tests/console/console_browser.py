@@ -169,7 +169,7 @@ class Console:
     # the pictures docs/console.md shows
     PICTURES = {"overview", "activation", "activation-bulk", "thing", "template-error", "template-dry-run",
                 "audit", "claim-created", "enrollments-import", "firmware-releases", "bootstrap-log",
-                "service-identities", "enrollment-reset"}
+                "service-identities", "enrollment-reset", "claim-edit"}
 
     def screenshot(self, name):
         if not self.shots or name not in self.PICTURES:
@@ -809,6 +809,64 @@ def scenario_identities(c):
     c.text_in("#identities-table", "provisiond")
     check(not c.all("#identity-register") and not c.all("#identities-table button"), "an operator is offered changes")
     c.errors_in_log("on service identities as operator")
+
+
+def scenario_claims_cas(c):
+    """A claim's templates, description and expiry, and a CA's templates, changed in the console (an unknown
+    template or a wrong expiry named at its field, nothing changed); a CA disabled and enabled again after a
+    confirmation; the server holds each."""
+    data = c.context["data"]
+    claim, template, ca = data["claim"], data["template"], data["ca"]
+    get_claim = lambda: c.api("admin", "GET", f"/v1/claims/{claim}")[1]
+    c.sign_in("admin")
+    c.open("claims")
+    c.click(f'button[data-action="edit"][data-claim="{claim}"]')
+    check(c.find("#claim-edit-templates").get_attribute("value") == "DemoFleet", "the form does not show the templates")
+    c.type_into("#claim-edit-templates", "DemoFleet, NoSuchTemplate")
+    c.click("#claim-edit-save")
+    c.text_in("#claim-edit-templates-feedback", "no template NoSuchTemplate")
+    c.text_in("#claims-result", "nothing was changed")
+    c.screenshot("claim-edit")
+    check(get_claim()["templates"] == ["DemoFleet"], "changed despite the error")
+    c.type_into("#claim-edit-templates", f"DemoFleet, {template}")
+    c.type_into("#claim-edit-expiresAt", "soon")
+    c.click("#claim-edit-save")
+    WebDriverWait(c.driver, 5).until(lambda d: c.invalid("#claim-edit-expiresAt"))
+    check(not c.invalid("#claim-edit-templates"), "the templates are still marked")
+    check(get_claim()["templates"] == ["DemoFleet"], "changed despite the error")
+    expires = int(time.time()) + 30 * 86400
+    c.type_into("#claim-edit-expiresAt", str(expires))
+    c.type_into("#claim-edit-description", "line 4 installers")
+    c.click("#claim-edit-save")
+    c.text_in("#claims-result", f"claim line 4 installers saved: templates DemoFleet, {template}, expires {utc(expires)}")
+    got = get_claim()
+    check(got["templates"] == ["DemoFleet", template] and got.get("expiresAt") == expires and got["description"] == "line 4 installers",
+          f"the claim is not as saved: {got}")
+    check(not c.all("#claim-edit"), "the form stays open")
+    # the expiry taken away again
+    c.click(f'button[data-action="edit"][data-claim="{claim}"]')
+    c.type_into("#claim-edit-expiresAt", "")
+    c.click("#claim-edit-save")
+    c.text_in("#claims-result", "saved")
+    check("expiresAt" not in get_claim(), "the expiry stays")
+    c.errors_in_log("editing a claim", allowed=[r"status of 400"])
+    # the CA: its templates, then its status
+    get_ca = lambda: c.api("admin", "GET", f"/v1/cas/{ca}")[1]
+    c.open("cas")
+    c.click(f'button[data-action="edit"][data-ca="{ca}"]')
+    c.type_into("#ca-edit-templates", template)
+    c.click("#ca-edit-save")
+    c.text_in("#cas-result", f"saved: templates {template}")
+    check(get_ca()["templates"] == [template], f"the CA is not as saved: {get_ca()}")
+    c.click(f'button[data-action="disable"][data-ca="{ca}"]')
+    c.confirm("The certificates it issued are refused from then on")
+    c.text_in("#cas-result", "INACTIVE")
+    check(get_ca()["status"] == "INACTIVE", "the CA is still active")
+    c.click(f'button[data-action="enable"][data-ca="{ca}"]')
+    c.confirm("Enable CA")
+    c.text_in("#cas-result", "ACTIVE")
+    check(get_ca()["status"] == "ACTIVE", "the CA is still inactive")
+    c.errors_in_log("editing a CA")
 
 
 def main():

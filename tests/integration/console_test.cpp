@@ -317,6 +317,25 @@ TEST_CASE("console service identities: registered and disabled and enabled and d
         std::vector<std::string>{"DeleteServiceIdentity", "UpdateServiceIdentity", "UpdateServiceIdentity", "RegisterServiceIdentity"});
 }
 
+TEST_CASE("console claims and CAs: a claim's templates and description and expiry and a CA's templates and status changed") {
+  Stack stack;
+  World world(stack);
+  Console console(stack, world);
+  const std::string extra = world.new_template();
+  const std::string ca = world.new_ca();
+  const std::string claim = world.dev_claim_id();
+  console.run("claims_cas", R"({"claim":)" + json_text(claim) + R"(,"template":)" + json_text(extra) + R"(,"ca":)" + json_text(ca) + "}");
+  auto c = stack.registry().find_claim_certificate(claim);
+  REQUIRE(c);
+  CHECK(c->allowed_templates == std::vector<std::string>{"DemoFleet", extra});
+  CHECK(c->description == "line 4 installers");
+  CHECK_FALSE(c->expires_at);
+  auto a = stack.registry().find_ca(ca);
+  REQUIRE(a);
+  CHECK(a->allowed_templates == std::vector<std::string>{extra});
+  CHECK(a->status == "ACTIVE");
+}
+
 TEST_CASE("console files: compiled into provisiond with their content types and strict security headers") {
   Stack stack;
   httplib::Client client("127.0.0.1", stack.admin_port);
