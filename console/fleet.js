@@ -250,11 +250,13 @@ function brokersView(container, session) {
     listing.append(table([
       ['Name', (b) => b.name], ['Endpoint', (b) => b.endpoint], ['Weight', (b) => b.weight], ['Enabled', (b) => (b.enabled ? 'yes' : 'no')],
       ['', (b) => (admin ? [
-        button(b.enabled ? 'Disable' : 'Enable', 'btn-outline-warning', undefined,
-          action(done, load, `${b.enabled ? 'Disable' : 'Enable'} broker ${b.name}?`,
-            () => api.patch(`/v1/brokers/${api.enc(b.name)}`, { enabled: !b.enabled }), (a) => `broker ${a.name} is ${a.enabled ? 'enabled' : 'disabled'}`)),
-        button('Delete', 'btn-outline-danger', undefined,
-          action(done, load, `Delete broker ${b.name}?`, () => api.del(`/v1/brokers/${api.enc(b.name)}`), () => `broker ${b.name} deleted`)),
+        el('button', { class: 'btn btn-sm btn-outline-warning me-1', type: 'button', 'data-action': b.enabled ? 'disable' : 'enable', 'data-broker': b.name,
+          onclick: action(done, load, `${b.enabled ? 'Disable' : 'Enable'} broker ${b.name}?`,
+            () => api.patch(`/v1/brokers/${api.enc(b.name)}`, { enabled: !b.enabled }), (a) => `broker ${a.name} is ${a.enabled ? 'enabled' : 'disabled'}`) },
+        b.enabled ? 'Disable' : 'Enable'),
+        el('button', { class: 'btn btn-sm btn-outline-danger me-1', type: 'button', 'data-action': 'delete', 'data-broker': b.name,
+          onclick: action(done, load, `Delete broker ${b.name}?`, () => api.del(`/v1/brokers/${api.enc(b.name)}`), () => `broker ${b.name} deleted`) },
+        'Delete'),
       ] : '')],
     ], items, { id: 'brokers-table' }));
   };

@@ -869,6 +869,102 @@ def scenario_claims_cas(c):
     c.errors_in_log("editing a CA")
 
 
+def scenario_thing_actions(c):
+    """A thing's certificate disabled and re-enabled, then the thing deprovisioned (a cancelled confirmation
+    changes nothing); the server's state checked after each."""
+    data = c.context["data"]
+    thing, certificate = data["thing"], data["certificate"]
+    status = lambda: c.api("admin", "GET", f"/v1/certificates/{certificate}")[1]["status"]
+    c.sign_in("admin")
+    c.open("things", thing)
+    c.text_in("#thing-certificates", "ACTIVE")
+    c.click(f'button[data-action="inactive"][data-certificate="{certificate}"]')
+    c.confirm(f"Disable certificate {certificate} of {thing}?")
+    c.text_in("#thing-result", f"certificate {certificate} is INACTIVE")
+    c.text_in(f'.cert-status[data-certificate="{certificate}"]', "INACTIVE")
+    check(status() == "INACTIVE", "the certificate is not disabled")
+    c.click(f'button[data-action="active"][data-certificate="{certificate}"]')
+    c.confirm(f"Re-enable certificate {certificate}")
+    c.text_in("#thing-result", f"certificate {certificate} is ACTIVE")
+    check(status() == "ACTIVE", "the certificate is not enabled again")
+    c.click("#thing-deprovision")
+    c.cancel(f"Deprovision {thing}?")
+    check(c.api("admin", "GET", f"/v1/things/{thing}")[0] == 200, "a cancelled deprovisioning deprovisioned")
+    c.click("#thing-deprovision")
+    c.confirm(f"Deprovision {thing}?")
+    c.text_in("#thing-result", f"deprovisioned {thing}: 1 certificate(s) removed")
+    check(c.api("admin", "GET", f"/v1/things/{thing}")[0] == 404, "the thing is still there")
+    check(c.api("admin", "GET", f"/v1/certificates/{certificate}")[0] == 404, "its certificate is still there")
+    c.errors_in_log("changing a thing")
+
+
+def scenario_bulk_csv(c):
+    """Bulk activation from a CSV file: the good line activated with its columns as attributes, a line with
+    the wrong number of columns not sent, an unknown device 404, each on its own line."""
+    data = c.context["data"]
+    c.sign_in("activator")
+    path = os.path.join(c.profile, "units.csv")
+    with open(path, "w") as f:
+        f.write(f"registrationId,chassis,colour\n{data['good']},CH-1,red\nSN-611,CH-2\nSN-unknown,CH-3,blue\n")
+    c.find("#portal-bulk-file").send_keys(path)
+    c.click("#portal-bulk-run")
+    c.text_in("#portal-bulk-summary", "1 of 3 activated")
+    rows = [r.text for r in c.all("#portal-bulk-table tbody tr")]
+    log(f"bulk: {rows}")
+    check(len(rows) == 3, rows)
+    check(rows[0].startswith(f"2 {data['good']} ENABLED"), rows[0])
+    check(rows[1].startswith("3 ") and "not sent" in rows[1] and "2 columns, the header has 3" in rows[1], rows[1])
+    check(rows[2].startswith("4 SN-unknown 404") and "NotFound" in rows[2], rows[2])
+    status, e = c.api("admin", "GET", f"/v1/enrollments/{data['good']}")
+    check(status == 200 and e["status"] == "ENABLED" and e["attributes"] == {"chassis": "CH-1", "colour": "red"}, f"{status} {e}")
+    check(c.api("admin", "GET", "/v1/enrollments/SN-611")[0] == 404, "the bad line made an enrollment")
+    c.errors_in_log("bulk activation from CSV", allowed=[r"status of 404"])
+
+
+def scenario_tokens_brokers(c):
+    """A token created (its secret shown once works) and deleted (it is refused from then on), a broker
+    added, disabled and deleted, each deletion after a confirmation; the server holds each."""
+    c.sign_in("admin")
+    c.open("tokens")
+    c.type_into("#token-new-name", "night-shift")
+    Select(c.find("#token-new-role")).select_by_value("operator")
+    c.click("#token-create button[type=submit]")
+    WebDriverWait(c.driver, 5).until(lambda d: c.all("#token-new-secret") and c.find("#token-new-secret").text)
+    secret = c.find("#token-new-secret").text
+    status, who = c.api_as(secret, "GET", "/v1/whoami")
+    check(status == 200 and who == {"name": "night-shift", "role": "operator"}, f"the new token: {status} {who}")
+    c.text_in("#tokens-table", "night-shift")
+    c.click('button[data-action="delete"][data-token="night-shift"]')
+    c.cancel("Delete token night-shift?")
+    check(c.api_as(secret, "GET", "/v1/whoami")[0] == 200, "a cancelled deletion deleted")
+    c.click('button[data-action="delete"][data-token="night-shift"]')
+    c.confirm("Delete token night-shift?")
+    c.text_in("#tokens-result", "token night-shift deleted")
+    check(c.api_as(secret, "GET", "/v1/whoami")[0] == 401, "the deleted token still works")
+    c.errors_in_log("creating and deleting a token")
+    c.open("brokers")
+    c.type_into("#broker-name", "eu-9")
+    c.type_into("#broker-endpoint", "mqtts://eu-9.example.com:8883")
+    c.type_into("#broker-weight", "3")
+    c.click("#broker-create button[type=submit]")
+    c.text_in("#brokers-result", "broker eu-9 added")
+    status, b = c.api("admin", "GET", "/v1/brokers/eu-9")
+    check(status == 200 and b["endpoint"] == "mqtts://eu-9.example.com:8883" and b["weight"] == 3 and b["enabled"], f"{status} {b}")
+    c.click('button[data-action="disable"][data-broker="eu-9"]')
+    c.confirm("Disable broker eu-9?")
+    c.text_in("#brokers-result", "broker eu-9 is disabled")
+    check(c.api("admin", "GET", "/v1/brokers/eu-9")[1]["enabled"] is False, "the broker is still enabled")
+    c.click('button[data-action="delete"][data-broker="eu-9"]')
+    c.cancel("Delete broker eu-9?")
+    check(c.api("admin", "GET", "/v1/brokers/eu-9")[0] == 200, "a cancelled deletion deleted")
+    c.click('button[data-action="delete"][data-broker="eu-9"]')
+    c.confirm("Delete broker eu-9?")
+    c.text_in("#brokers-result", "broker eu-9 deleted")
+    check(c.api("admin", "GET", "/v1/brokers/eu-9")[0] == 404, "the broker is still there")
+    check("eu-9" not in c.find("#brokers-table").text, "the deleted broker is still listed")
+    c.errors_in_log("adding and deleting a broker")
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__)

@@ -336,6 +336,40 @@ TEST_CASE("console claims and CAs: a claim's templates and description and expir
   CHECK(a->status == "ACTIVE");
 }
 
+TEST_CASE("console things: a certificate disabled and re-enabled and the thing deprovisioned, checked on the server") {
+  Stack stack;
+  World world(stack);
+  Console console(stack, world);
+  auto device = provision_device(stack, "ta-1");
+  console.run("thing_actions", R"({"thing":)" + json_text(device.thing_name) + R"(,"certificate":)" + json_text(device.certificate_id) + "}");
+  CHECK_FALSE(stack.registry().find_thing(device.thing_name));
+  CHECK_FALSE(stack.registry().find_certificate(device.certificate_id));
+}
+
+TEST_CASE("console activation: a CSV file with a good line and a bad line and an unknown device, each with its result") {
+  Stack stack;
+  World world(stack);
+  Console console(stack, world);
+  Api factory(stack.admin_port, console.tokens["factory"]);
+  REQUIRE_STATUS(factory.post("/v1/enrollments", R"({"registrationId":"SN-610","templateName":"DemoFleet"})"), 201);
+  console.run("bulk_csv", R"({"good":"SN-610"})");
+  auto e = stack.registry().find_enrollment("SN-610");
+  REQUIRE(e);
+  CHECK(e->status == "ENABLED");
+  CHECK(e->attributes == std::map<std::string, std::string>{{"chassis", "CH-1"}, {"colour", "red"}});
+  CHECK_FALSE(stack.registry().find_enrollment("SN-611"));
+}
+
+TEST_CASE("console tokens and brokers: a token created and used and deleted, a broker added and disabled and deleted") {
+  Stack stack;
+  World world(stack);
+  Console console(stack, world);
+  console.run("tokens_brokers");
+  CHECK_FALSE(stack.registry().find_api_token("night-shift"));
+  auto brokers = stack.registry().list_brokers();
+  CHECK(std::none_of(brokers.begin(), brokers.end(), [](const auto& b) { return b.name == "eu-9"; }));
+}
+
 TEST_CASE("console files: compiled into provisiond with their content types and strict security headers") {
   Stack stack;
   httplib::Client client("127.0.0.1", stack.admin_port);
