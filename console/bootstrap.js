@@ -35,7 +35,7 @@ function view(container, session) {
     Object.values(inputs).map((input) => el('div', { class: 'col' }, input)),
     el('div', { class: 'col-auto' }, el('button', { class: 'btn btn-primary', type: 'submit' }, 'Filter')));
   const done = outcome('bootstrap-error');
-  const list = el('div', { id: 'bootstrap-list' });
+  const list = el('div', { id: 'bootstrap-list', class: 'table-responsive' });
   const more = el('button', { class: 'btn btn-outline-secondary hidden', type: 'button', id: 'bootstrap-more' }, 'Older entries');
   let query = '';
   let cursor = '';

@@ -11,7 +11,7 @@ const short = (hex) => (hex.length > 12 ? `${hex.slice(0, 12)}…` : hex);
 function view(container, session) {
   const admin = session.role === 'admin';
   const done = outcome('firmware-result');
-  const listing = el('div', { id: 'firmware-list' });
+  const listing = el('div', { id: 'firmware-list', class: 'table-responsive' });
 
   // the filters of GET /v1/firmware
   const product = el('input', { class: 'form-control', id: 'firmware-filter-product', placeholder: 'product id', inputmode: 'numeric' });
@@ -49,9 +49,8 @@ function view(container, session) {
       ['Enabled', (r) => el('span', { class: 'release-enabled', 'data-release': r.id }, r.enabled ? 'yes' : 'no')],
       ['Rollout', (r) => `${r.rolloutPercent} %`],
       ['From version', (r) => r.minCurrentVersion || ''],
-      ['Size', (r) => r.fileSize],
-      ['SHA-256', (r) => el('span', { class: 'mono', title: r.sha256 }, short(r.sha256))],
-      ['Download URL', (r) => el('span', { class: 'mono' }, r.downloadUrl)],
+      ['File', (r) => [el('div', { class: 'mono text-break' }, r.downloadUrl),
+        el('div', { class: 'small text-muted' }, `${r.fileSize} bytes, SHA-256 `, el('span', { class: 'mono', title: r.sha256 }, short(r.sha256)))]],
       ['Changelog', (r) => r.changelog],
       ['Published', (r) => time(r.createdAt)],
       ['', (r) => (admin ? [

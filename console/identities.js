@@ -68,6 +68,8 @@ function registration(load, done) {
     try {
       const s = await api.post('/v1/service-identities',
         { name: inputs.name.value.trim(), kind: inputs.kind.value, certificatePem: inputs.certificatePem.value.trim() });
+      inputs.name.value = '';
+      inputs.certificatePem.value = '';
       await load();
       done.ok(`${s.kind} identity ${s.name} registered (${s.status})`);
     } catch (error) {
