@@ -10,9 +10,13 @@ import { templates } from './templates.js';
 import { audit } from './audit.js';
 import { tokens } from './tokens.js';
 import { policies, claims, cas, brokers } from './fleet.js';
+import { firmware } from './firmware.js';
+import { bootstrap } from './bootstrap.js';
+import { identities } from './identities.js';
 
 // Each screen: its id (#/<id>), title, the roles that see it, and render(container, session).
-const SCREENS = [overview, portal, things, enrollments, templates, policies, claims, cas, brokers, audit, tokens];
+const SCREENS = [overview, portal, things, enrollments, templates, policies, claims, cas, brokers, firmware, bootstrap, identities,
+  audit, tokens];
 
 const $ = (id) => document.getElementById(id);
 let session = null;  // {name, role}

@@ -66,6 +66,38 @@ export function confirm(message) {
   });
 }
 
+// A labelled input with a place under it for the server's word on it
+// (showFieldError); `hint` is shown in small print.
+export function formField(label, input, hint) {
+  const id = input.id || `f-${Math.random().toString(36).slice(2)}`;
+  input.id = id;
+  return el('div', { class: 'mb-2' }, el('label', { class: 'form-label', for: id }, label), input,
+    el('div', { class: 'invalid-feedback', id: `${id}-feedback` }),
+    hint ? el('div', { class: 'form-text' }, hint) : '');
+}
+
+// Shows an API error next to the input of the field it names ("sha256",
+// "hardwareVersions[1]": the input named by the leading name); true when
+// one was found. clearFieldErrors(inputs) takes every such word away.
+export function clearFieldErrors(inputs) {
+  for (const input of Object.values(inputs)) {
+    input.classList.remove('is-invalid');
+    const feedback = document.getElementById(`${input.id}-feedback`);
+    if (feedback) feedback.textContent = '';
+  }
+}
+
+export function showFieldError(inputs, error) {
+  clearFieldErrors(inputs);
+  const match = /^[A-Za-z0-9_]+/.exec(error.field || '');
+  const input = match && Object.prototype.hasOwnProperty.call(inputs, match[0]) ? inputs[match[0]] : null;
+  if (!input) return false;
+  input.classList.add('is-invalid');
+  const feedback = document.getElementById(`${input.id}-feedback`);
+  if (feedback) feedback.textContent = error.message;
+  return true;
+}
+
 export function field(label, input) {
   const id = input.id || `f-${Math.random().toString(36).slice(2)}`;
   input.id = id;

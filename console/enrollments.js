@@ -1,7 +1,8 @@
 // Enrollments: list and filter, create, import a file (line-numbered
-// errors), activate (in the activation screen) and disable.
+// errors), activate (in the activation screen), disable, reset a used one
+// (its device may register once more) and delete (admin; each asks first).
 import * as api from './api.js';
-import { el, clear, table, outcome, time, field } from './dom.js';
+import { el, clear, table, outcome, time, field, confirm } from './dom.js';
 
 function view(container, session) {
   const status = el('select', { class: 'form-select w-auto', id: 'enrollments-status' },
@@ -9,6 +10,14 @@ function view(container, session) {
   const list = el('div', { id: 'enrollments-list' });
   const done = outcome('enrollments-result');
   const admin = session.role === 'admin';
+  // asks (when there is a question), calls, reloads, says what happened
+  const act = (question, call, success) => async () => {
+    if (question && !(await confirm(question))) return;
+    try { const answer = await call(); await load(); done.ok(success(answer)); } catch (error) { done.failed(error); }
+  };
+  const button = (label, style, action, e, onclick) => el('button', {
+    class: `btn btn-sm ${style} me-1`, type: 'button', 'data-action': action, 'data-enrollment': e.registrationId, onclick,
+  }, label);
   const load = async () => {
     clear(list);
     try {
@@ -18,17 +27,20 @@ function view(container, session) {
         ['Status', (e) => e.status],
         ['Template', (e) => e.templateName || ''],
         ['Broker', (e) => e.broker || ''],
-        ['Used by', (e) => e.thingName || ''],
+        ['Kind', (e) => e.kind],
+        ['Used by', (e) => (e.used ? e.thingName || 'yes' : '')],
         ['Enrolled', (e) => `${time(e.createdAt)} by ${e.createdBy}`],
         ['', (e) => (admin ? [
           el('a', { class: 'btn btn-sm btn-outline-success me-1', href: `#/activate/${api.enc(e.registrationId)}` }, 'Activate'),
-          e.status === 'ENABLED' ? el('button', {
-            class: 'btn btn-sm btn-outline-danger', type: 'button',
-            onclick: async () => {
-              try { await api.post(`/v1/enrollments/${api.enc(e.registrationId)}/disable`); await load(); done.ok(`${e.registrationId} is DISABLED`); }
-              catch (error) { done.failed(error); }
-            },
-          }, 'Disable') : '',
+          e.status === 'ENABLED' ? button('Disable', 'btn-outline-danger', 'disable', e,
+            act(null, () => api.post(`/v1/enrollments/${api.enc(e.registrationId)}/disable`), (a) => `${a.registrationId} is ${a.status}`)) : '',
+          e.kind === 'individual' && e.used ? button('Reset', 'btn-outline-warning', 'reset', e,
+            act(`Reset ${e.registrationId}? Its device may register once more, for its thing ${e.thingName || ''} (its earlier certificates are then revoked).`,
+              () => api.post(`/v1/enrollments/${api.enc(e.registrationId)}/reset`),
+              (a) => `${a.registrationId} was reset: its device may register once more${a.thingName ? ` (for ${a.thingName})` : ''}`)) : '',
+          button('Delete', 'btn-outline-danger', 'delete', e,
+            act(`Delete the enrollment of ${e.registrationId}? Its device can no longer register through it.`,
+              () => api.del(`/v1/enrollments/${api.enc(e.registrationId)}`), () => `enrollment ${e.registrationId} deleted`)),
         ] : '')],
       ], items, { id: 'enrollments-table' }));
       if (more) list.append(el('p', { class: 'text-muted' }, 'Only the first 2000 are shown.'));

@@ -1,7 +1,9 @@
 // The fleet's other resources: policies, claim certificates (a created
-// claim's private key is shown once, with a download), CAs and brokers.
+// claim's private key is shown once, with a download; the templates,
+// description and expiry of one changed), CAs (their templates changed) and
+// brokers.
 import * as api from './api.js';
-import { el, clear, table, outcome, time, confirm, field } from './dom.js';
+import { el, clear, table, outcome, time, confirm, field, formField, showFieldError, clearFieldErrors } from './dom.js';
 import { parseWithLines, lineOf } from './json.js';
 
 const list = (value) => value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -30,6 +32,39 @@ function action(done, reload, question, call, success) {
 }
 
 const button = (label, style, id, onclick) => el('button', { class: `btn btn-sm ${style} me-1`, type: 'button', id, onclick }, label);
+
+// An edit form for the PATCH-able fields of one resource: `fields` are
+// [name, label, current text, hint]; `body(values)` makes the PATCH body of
+// what changed (null: nothing did). The server's refusal is shown next to
+// the field it names, and nothing is changed.
+function editForm(id, title, fields, body, save, done, close) {
+  const inputs = {};
+  for (const [name, , current] of fields) {
+    inputs[name] = el('input', { class: 'form-control', id: `${id}-${name}`, autocomplete: 'off' });
+    inputs[name].value = current;
+  }
+  const form = el('form', { class: 'card card-body my-3', id, novalidate: true }, el('h2', { class: 'h6' }, title),
+    el('div', { class: 'row' }, fields.map(([name, label, , hint]) => el('div', { class: 'col-md' }, formField(label, inputs[name], hint)))),
+    el('div', { class: 'd-flex gap-2' },
+      el('button', { class: 'btn btn-primary btn-sm', type: 'submit', id: `${id}-save` }, 'Save'),
+      el('button', { class: 'btn btn-secondary btn-sm', type: 'button', id: `${id}-cancel`, onclick: close }, 'Cancel')));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearFieldErrors(inputs);
+    const values = Object.fromEntries(Object.entries(inputs).map(([name, input]) => [name, input.value.trim()]));
+    const changes = body(values);
+    if (!changes) { done.ok('nothing to change'); return; }
+    try { await save(changes); } catch (error) {
+      showFieldError(inputs, error);
+      done.failed({ code: error.code, message: `${error.message} (nothing was changed)` });
+    }
+  });
+  return form;
+}
+
+const sameList = (a, b) => a.join(',') === b.join(',');
+// "1767225600" -> the number; "" -> null (none); anything else as typed, for the server to refuse
+const unixTime = (text) => (text === '' ? null : /^\d+$/.test(text) ? Number(text) : text);
 
 // ------------------------------------------------------------------ policies
 function policiesView(container, session) {
@@ -99,6 +134,8 @@ function claimsView(container, session) {
       ['Description', (c) => c.description], ['Status', (c) => c.status], ['Templates', (c) => c.templates.join(', ')],
       ['Expires', (c) => time(c.expiresAt)],
       ['', (c) => (admin ? [
+        el('button', { class: 'btn btn-sm btn-outline-primary me-1', type: 'button', 'data-action': 'edit', 'data-claim': c.id,
+          onclick: () => edit(c) }, 'Edit'),
         button(c.status === 'ACTIVE' ? 'Disable' : 'Enable', 'btn-outline-warning', undefined,
           action(done, load, `${c.status === 'ACTIVE' ? 'Disable' : 'Enable'} claim ${c.description || c.id}?`,
             () => api.patch(`/v1/claims/${api.enc(c.id)}`, { status: c.status === 'ACTIVE' ? 'INACTIVE' : 'ACTIVE' }), (a) => `claim is ${a.status}`)),
@@ -106,6 +143,25 @@ function claimsView(container, session) {
           action(done, load, `Delete claim ${c.description || c.id}?`, () => api.del(`/v1/claims/${api.enc(c.id)}`), () => 'claim deleted')),
       ] : '')],
     ], items, { id: 'claims-table' }));
+  };
+  const editing = el('div', { id: 'claim-editing' });
+  const edit = (c) => {
+    clear(editing).append(editForm('claim-edit', `Claim ${c.description || c.id.slice(0, 16)}`, [
+      ['templates', 'Templates', c.templates.join(', '), 'comma separated: the templates its devices may register with'],
+      ['description', 'Description', c.description],
+      ['expiresAt', 'Expires at (Unix time)', c.expiresAt === undefined ? '' : String(c.expiresAt), 'empty: no expiry but its certificate\'s'],
+    ], (v) => {
+      const body = {};
+      if (!sameList(list(v.templates), c.templates)) body.templates = list(v.templates);
+      if (v.description !== c.description) body.description = v.description;
+      if (unixTime(v.expiresAt) !== (c.expiresAt === undefined ? null : c.expiresAt)) body.expiresAt = unixTime(v.expiresAt);
+      return Object.keys(body).length ? body : null;
+    }, async (body) => {
+      const a = await api.patch(`/v1/claims/${api.enc(c.id)}`, body);
+      clear(editing);
+      await load();
+      done.ok(`claim ${a.description || a.id} saved: templates ${a.templates.join(', ') || '(none)'}${a.expiresAt ? `, expires ${time(a.expiresAt)}` : ''}`);
+    }, done, () => clear(editing)));
   };
   const description = el('input', { class: 'form-control', id: 'claim-description', placeholder: 'description' });
   const templates = el('input', { class: 'form-control', id: 'claim-templates', placeholder: 'templates (comma separated)' });
@@ -130,7 +186,7 @@ function claimsView(container, session) {
       done.ok(`claim ${c.id} created`);
     } catch (error) { done.failed(error); }
   });
-  container.append(done, admin ? create : '', secret, listing);
+  container.append(done, admin ? create : '', secret, listing, editing);
   load().catch((error) => done.failed(error));
 }
 
@@ -146,13 +202,27 @@ function casView(container, session) {
       ['Name', (c) => c.name], ['Role', (c) => c.role], ['Status', (c) => c.status], ['Templates', (c) => c.templates.join(', ')],
       ['Registration id', (c) => c.registrationIdField], ['Issuing', (c) => (c.issuing ? 'yes' : '')],
       ['', (c) => (admin && c.role !== 'root' ? [
-        button(c.status === 'ACTIVE' ? 'Disable' : 'Enable', 'btn-outline-warning', undefined,
-          action(done, load, `${c.status === 'ACTIVE' ? 'Disable' : 'Enable'} CA ${c.name}?`,
-            () => api.patch(`/v1/cas/${api.enc(c.id)}`, { status: c.status === 'ACTIVE' ? 'INACTIVE' : 'ACTIVE' }), (a) => `CA ${a.name} is ${a.status}`)),
-        button('Delete', 'btn-outline-danger', undefined,
-          action(done, load, `Delete CA ${c.name}?`, () => api.del(`/v1/cas/${api.enc(c.id)}`), () => `CA ${c.name} deleted`)),
+        el('button', { class: 'btn btn-sm btn-outline-primary me-1', type: 'button', 'data-action': 'edit', 'data-ca': c.id,
+          onclick: () => edit(c) }, 'Edit'),
+        el('button', { class: 'btn btn-sm btn-outline-warning me-1', type: 'button', 'data-action': c.status === 'ACTIVE' ? 'disable' : 'enable', 'data-ca': c.id,
+          onclick: action(done, load, `${c.status === 'ACTIVE' ? 'Disable' : 'Enable'} CA ${c.name}?${c.status === 'ACTIVE' ? ' The certificates it issued are refused from then on.' : ''}`,
+            () => api.patch(`/v1/cas/${api.enc(c.id)}`, { status: c.status === 'ACTIVE' ? 'INACTIVE' : 'ACTIVE' }), (a) => `CA ${a.name} is ${a.status}`) },
+        c.status === 'ACTIVE' ? 'Disable' : 'Enable'),
+        el('button', { class: 'btn btn-sm btn-outline-danger me-1', type: 'button', 'data-action': 'delete', 'data-ca': c.id,
+          onclick: action(done, load, `Delete CA ${c.name}?`, () => api.del(`/v1/cas/${api.enc(c.id)}`), () => `CA ${c.name} deleted`) }, 'Delete'),
       ] : '')],
     ], items, { id: 'cas-table' }));
+  };
+  const editing = el('div', { id: 'ca-editing' });
+  const edit = (c) => {
+    clear(editing).append(editForm('ca-edit', `CA ${c.name}`, [
+      ['templates', 'Templates', c.templates.join(', '), 'comma separated: the templates the certificates it issued may register with'],
+    ], (v) => (sameList(list(v.templates), c.templates) ? null : { templates: list(v.templates) }), async (body) => {
+      const a = await api.patch(`/v1/cas/${api.enc(c.id)}`, body);
+      clear(editing);
+      await load();
+      done.ok(`CA ${a.name} saved: templates ${a.templates.join(', ') || '(none)'}`);
+    }, done, () => clear(editing)));
   };
   const name = el('input', { class: 'form-control', id: 'ca-name', placeholder: 'name' });
   const role = el('select', { class: 'form-select', id: 'ca-role' }, ['manufacturer', 'claim', 'fleet'].map((r) => el('option', { value: r }, r)));
@@ -163,7 +233,7 @@ function casView(container, session) {
     onclick: action(done, load, null, () => api.post('/v1/cas', { name: name.value.trim(), role: role.value, templates: list(templates.value), certificatePem: pem.value.trim() }),
       (c) => `CA ${c.name} registered`),
   }, 'Register CA');
-  container.append(done, listing, admin ? el('div', {}, el('h2', { class: 'h6' }, 'Register a CA'),
+  container.append(done, listing, editing, admin ? el('div', {}, el('h2', { class: 'h6' }, 'Register a CA'),
     el('div', { class: 'row g-2 mb-2' }, el('div', { class: 'col' }, name), el('div', { class: 'col' }, role), el('div', { class: 'col' }, templates)),
     pem, el('div', { class: 'mt-2' }, register)) : '');
   load().catch((error) => done.failed(error));
@@ -180,11 +250,13 @@ function brokersView(container, session) {
     listing.append(table([
       ['Name', (b) => b.name], ['Endpoint', (b) => b.endpoint], ['Weight', (b) => b.weight], ['Enabled', (b) => (b.enabled ? 'yes' : 'no')],
       ['', (b) => (admin ? [
-        button(b.enabled ? 'Disable' : 'Enable', 'btn-outline-warning', undefined,
-          action(done, load, `${b.enabled ? 'Disable' : 'Enable'} broker ${b.name}?`,
-            () => api.patch(`/v1/brokers/${api.enc(b.name)}`, { enabled: !b.enabled }), (a) => `broker ${a.name} is ${a.enabled ? 'enabled' : 'disabled'}`)),
-        button('Delete', 'btn-outline-danger', undefined,
-          action(done, load, `Delete broker ${b.name}?`, () => api.del(`/v1/brokers/${api.enc(b.name)}`), () => `broker ${b.name} deleted`)),
+        el('button', { class: 'btn btn-sm btn-outline-warning me-1', type: 'button', 'data-action': b.enabled ? 'disable' : 'enable', 'data-broker': b.name,
+          onclick: action(done, load, `${b.enabled ? 'Disable' : 'Enable'} broker ${b.name}?`,
+            () => api.patch(`/v1/brokers/${api.enc(b.name)}`, { enabled: !b.enabled }), (a) => `broker ${a.name} is ${a.enabled ? 'enabled' : 'disabled'}`) },
+        b.enabled ? 'Disable' : 'Enable'),
+        el('button', { class: 'btn btn-sm btn-outline-danger me-1', type: 'button', 'data-action': 'delete', 'data-broker': b.name,
+          onclick: action(done, load, `Delete broker ${b.name}?`, () => api.del(`/v1/brokers/${api.enc(b.name)}`), () => `broker ${b.name} deleted`) },
+        'Delete'),
       ] : '')],
     ], items, { id: 'brokers-table' }));
   };

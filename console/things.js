@@ -1,6 +1,6 @@
 // Things and their certificates: search, a thing's certificates, policies,
-// groups and attributes; revoke, disable, re-enable, deprovision (each asks
-// first and shows the result).
+// groups and attributes, and a password device's last bootstrap access;
+// revoke, disable, re-enable, deprovision (each asks first and shows the result).
 import * as api from './api.js';
 import { el, clear, table, outcome, time, confirm } from './dom.js';
 
@@ -93,7 +93,8 @@ async function showThing(container, name, role) {
       el('dt', { class: 'col-3' }, 'Type'), el('dd', { class: 'col-9' }, thing.thingType || ''),
       el('dt', { class: 'col-3' }, 'Groups'), el('dd', { class: 'col-9' }, (thing.groups || []).join(', ')),
       el('dt', { class: 'col-3' }, 'Created'), el('dd', { class: 'col-9' }, time(thing.createdAt)),
-      el('dt', { class: 'col-3' }, 'Last activity'), el('dd', { class: 'col-9' }, time(thing.updatedAt))),
+      el('dt', { class: 'col-3' }, 'Last activity'), el('dd', { class: 'col-9' }, time(thing.updatedAt)),
+      credential(thing.credential, role, thing.attributes.mac)),
     el('h3', { class: 'h6' }, 'Attributes'),
     table([['Name', ([k]) => k], ['Value', ([, v]) => v]], Object.entries(thing.attributes), { id: 'thing-attributes' }),
     el('h3', { class: 'h6' }, 'Certificates'),
@@ -113,6 +114,23 @@ async function showThing(container, name, role) {
         (answer) => `deprovisioned ${answer.thingName}: ${answer.certificatesRemoved.length} certificate(s) removed`, false),
     }, 'Deprovision'));
   return thing;
+}
+
+// A password device's credential (HTTP bootstrap; GET /v1/things/{name} gives
+// it when the thing has one): its status and its last bootstrap access, with
+// a link to its requests in the access log (by its `mac` attribute, which the
+// bootstrap template gives it).
+function credential(c, role, mac) {
+  if (!c) return '';
+  return [
+    el('dt', { class: 'col-3' }, 'Password credential'),
+    el('dd', { class: 'col-9', id: 'thing-credential' }, `${c.status}, issued ${time(c.issuedAt)}`,
+      c.firstConnectedAt ? `, first connected ${time(c.firstConnectedAt)}` : ', never connected with it'),
+    el('dt', { class: 'col-3' }, 'Last bootstrap access'),
+    el('dd', { class: 'col-9' }, el('span', { id: 'thing-last-bootstrap' }, c.lastSeenAt ? time(c.lastSeenAt) : 'never'),
+      ['admin', 'operator'].includes(role)
+        ? el('a', { class: 'ms-2', id: 'thing-bootstrap-log', href: `#/bootstrap${mac ? `/${api.enc(mac)}` : ''}` }, 'its requests in the bootstrap log') : ''),
+  ];
 }
 
 export const things = { id: 'things', title: 'Things', roles: ['admin', 'operator', 'factory'], render: view };

@@ -15,7 +15,7 @@ function view(container) {
       list.append(table([
         ['Name', (t) => t.name], ['Role', (t) => t.role], ['Created', (t) => time(t.createdAt)], ['Last used', (t) => time(t.lastUsedAt)],
         ['', (t) => el('button', {
-          class: 'btn btn-sm btn-outline-danger', type: 'button',
+          class: 'btn btn-sm btn-outline-danger', type: 'button', 'data-action': 'delete', 'data-token': t.name,
           onclick: async () => {
             if (!(await confirm(`Delete token ${t.name}? Whoever uses it is refused from now on.`))) return;
             try { await api.del(`/v1/tokens/${api.enc(t.name)}`); await load(); done.ok(`token ${t.name} deleted`); } catch (error) { done.failed(error); }

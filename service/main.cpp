@@ -276,7 +276,7 @@ int main(int argc, char** argv) {
       });
     if (*identity_register)
       return change(config_file, [&](auto& r, const auto& context) {
-        std::cout << fleet::register_service_identity(r, context, read_file(file), name, kind) << "\n";
+        std::cout << fleet::register_service_identity(r, context, read_file(file), name, kind).record.certificate_id << "\n";
       });
     if (*registry_copy) return copy_registry(copy_from, copy_to);
     if (*janitor_cmd) {

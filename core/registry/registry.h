@@ -179,6 +179,8 @@ class Registry {
   // --- service identities (service_identities.cpp)
   void put_service_identity(const ServiceIdentityRecord& record);
   std::optional<ServiceIdentityRecord> find_service_identity(const std::string& certificate_id);
+  std::vector<ServiceIdentityRecord> list_service_identities(const Page& page);  // by certificate id
+  bool delete_service_identity(const std::string& certificate_id);
 
   // --- enrollments (enrollments.cpp)
   std::optional<EnrollmentRecord> find_enrollment(const std::string& registration_id);

@@ -24,4 +24,19 @@ std::optional<ServiceIdentityRecord> Registry::find_service_identity(const std::
   return ServiceIdentityRecord{s.text(0), s.text(1), s.text(2), s.int64(3), s.text(4)};
 }
 
+std::vector<ServiceIdentityRecord> Registry::list_service_identities(const Page& page) {
+  auto s = db_->prepare(
+      "SELECT certificate_id, name, status, created_at, kind FROM service_identities WHERE certificate_id > ? "
+      "ORDER BY certificate_id LIMIT ?");
+  s.bind(1, page.after).bind(2, page.limit);
+  std::vector<ServiceIdentityRecord> out;
+  while (s.step()) out.push_back({s.text(0), s.text(1), s.text(2), s.int64(3), s.text(4)});
+  return out;
+}
+
+bool Registry::delete_service_identity(const std::string& certificate_id) {
+  db_->prepare("DELETE FROM service_identities WHERE certificate_id = ?").bind(1, certificate_id).run();
+  return db_->changes() > 0;
+}
+
 }  // namespace provision::registry

@@ -1,11 +1,14 @@
-// /v1/audit (the audit log, newest first) and /v1/tokens (API tokens,
-// stored as SHA-256 hashes; a token is shown once, when it is created).
+// /v1/audit (the audit log, newest first), /v1/tokens (API tokens, stored
+// as SHA-256 hashes; a token is shown once, when it is created) and
+// /v1/service-identities (the certificates workers and factory servers
+// connect to the broker with).
 #include "admin/api.h"
 #include "fleet/access.h"
 #include "util/clock.h"
 #include "util/encoding.h"
 #include "util/json.h"
 #include "util/random.h"
+#include "util/text.h"
 
 namespace provision::service::admin {
 namespace {
@@ -85,6 +88,56 @@ Response delete_token(Call& call) {
   return no_content();
 }
 
+// Service identities: the certificates provisioning workers and factory
+// servers connect to the broker with. `own` is the one this provisiond links with.
+rapidjson::Document identity_json(const registry::ServiceIdentityRecord& s, const std::string& own) {
+  rapidjson::Document doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  doc.AddMember("id", json::string_value(s.certificate_id, a), a);
+  doc.AddMember("name", json::string_value(s.name, a), a);
+  doc.AddMember("kind", json::string_value(s.kind, a), a);
+  doc.AddMember("status", json::string_value(s.status, a), a);
+  doc.AddMember("createdAt", s.created_at, a);
+  doc.AddMember("thisProvisiond", s.certificate_id == own, a);
+  return doc;
+}
+
+Response list_identities(Call& call) {
+  auto page = call.page();
+  const std::string own = fleet::own_service_identity(call.fleet());
+  return page_of(
+      call.registry.list_service_identities(page), page, [&](const auto& s) { return identity_json(s, own); },
+      [](const auto& s) { return s.certificate_id; });
+}
+
+Response register_identity(Call& call) {
+  const auto& body = call.body_as("ServiceIdentityCreate");
+  auto registered = fleet::register_service_identity(call.registry, call.fleet(), *json::string_member(body, "certificatePem"),
+                                                     *json::string_member(body, "name"),
+                                                     json::string_member(body, "kind").value_or("worker"));
+  return json_response(registered.created ? 201 : 200, identity_json(registered.record, fleet::own_service_identity(call.fleet())));
+}
+
+Response get_identity(Call& call) {
+  auto found = call.registry.find_service_identity(call.path["id"]);
+  if (!found) not_found("service identity " + text::quote(call.path["id"]));
+  return json_response(200, identity_json(*found, fleet::own_service_identity(call.fleet())));
+}
+
+Response update_identity(Call& call) {
+  const auto& body = call.body_as("ServiceIdentityUpdate");
+  fleet::ServiceIdentityChange change;
+  change.name = json::string_member(body, "name");
+  change.status = json::string_member(body, "status");
+  auto updated = fleet::update_service_identity(call.registry, call.fleet(), call.path["id"], change);
+  return json_response(200, identity_json(updated, fleet::own_service_identity(call.fleet())));
+}
+
+Response delete_identity(Call& call) {
+  fleet::delete_service_identity(call.registry, call.fleet(), call.path["id"]);
+  return no_content();
+}
+
 }  // namespace
 
 std::vector<Route> audit_and_token_routes() {
@@ -94,6 +147,11 @@ std::vector<Route> audit_and_token_routes() {
       {"GET", "/v1/whoami", {Role::Admin, Role::Factory, Role::Operator, Role::Installer, Role::Activator}, kRead, whoami},
       {"POST", "/v1/tokens", kAdminOnly, fleet::action::kCreateToken, create_token},
       {"DELETE", "/v1/tokens/{name}", kAdminOnly, fleet::action::kDeleteToken, delete_token},
+      {"GET", "/v1/service-identities", {Role::Admin, Role::Operator}, kRead, list_identities},
+      {"POST", "/v1/service-identities", kAdminOnly, fleet::action::kRegisterServiceIdentity, register_identity},
+      {"GET", "/v1/service-identities/{id}", {Role::Admin, Role::Operator}, kRead, get_identity},
+      {"PATCH", "/v1/service-identities/{id}", kAdminOnly, fleet::action::kUpdateServiceIdentity, update_identity},
+      {"DELETE", "/v1/service-identities/{id}", kAdminOnly, fleet::action::kDeleteServiceIdentity, delete_identity},
   };
 }
 

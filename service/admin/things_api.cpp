@@ -44,6 +44,15 @@ rapidjson::Document thing_json(registry::Registry& registry, const registry::Thi
       list.PushBack(item, a);
     }
     v.AddMember("certificates", list, a);
+    // a password device (HTTP bootstrap): its credential without the secret, and its last bootstrap request
+    if (auto c = registry.find_device_credential(t.name)) {
+      rapidjson::Value credential(rapidjson::kObjectType);
+      credential.AddMember("status", json::string_value(c->status, a), a);
+      credential.AddMember("issuedAt", c->issued_at, a);
+      if (c->first_connected_at) credential.AddMember("firstConnectedAt", *c->first_connected_at, a);
+      if (c->last_seen_at) credential.AddMember("lastSeenAt", *c->last_seen_at, a);
+      v.AddMember("credential", credential, a);
+    }
   }
   return v;
 }

@@ -88,6 +88,8 @@ inline constexpr const char* kRotateDeviceSecret = "RotateDeviceSecret";
 inline constexpr const char* kCreateToken = "CreateToken";
 inline constexpr const char* kDeleteToken = "DeleteToken";
 inline constexpr const char* kRegisterServiceIdentity = "RegisterServiceIdentity";
+inline constexpr const char* kUpdateServiceIdentity = "UpdateServiceIdentity";
+inline constexpr const char* kDeleteServiceIdentity = "DeleteServiceIdentity";
 inline constexpr const char* kInitialise = "Initialise";
 
 // The action a certificate status change is audited under.

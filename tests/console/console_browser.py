@@ -58,12 +58,24 @@ def log(message):
 
 
 SCREENS = {
-    "admin": ["overview", "activate", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers", "audit", "tokens"],
-    "operator": ["overview", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers", "audit"],
-    "factory": ["overview", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers"],
+    "admin": ["overview", "activate", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers",
+              "firmware", "bootstrap", "identities", "audit", "tokens"],
+    "operator": ["overview", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers",
+                 "firmware", "bootstrap", "identities", "audit"],
+    "factory": ["overview", "things", "enrollments", "templates", "policies", "claims", "cas", "brokers", "firmware"],
     "activator": ["activate"],
     "installer": [],
 }
+
+# What only an admin is offered: forms and buttons the other roles' screens leave out.
+ADMIN_ONLY = ["#firmware-publish", "#identity-register", "#claim-create", "#broker-create", "#token-create",
+              'button[data-action="delete"]', 'button[data-action="reset"]', 'button[data-action="edit"]',
+              'button[data-action="disable"]', 'button[data-action="enable"]']
+
+
+def utc(seconds):
+    """A Unix time as the console shows it (dom.js time())."""
+    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(seconds))
 
 
 class Console:
@@ -156,7 +168,8 @@ class Console:
 
     # the pictures docs/console.md shows
     PICTURES = {"overview", "activation", "activation-bulk", "thing", "template-error", "template-dry-run",
-                "audit", "claim-created", "enrollments-import"}
+                "audit", "claim-created", "enrollments-import", "firmware-releases", "bootstrap-log",
+                "service-identities", "enrollment-reset", "claim-edit"}
 
     def screenshot(self, name):
         if not self.shots or name not in self.PICTURES:
@@ -199,15 +212,35 @@ class Console:
         except NoAlertPresentException:
             pass
 
-    def confirm(self):
+    def confirm(self, question=None):
+        """Answers the confirmation dialog with Confirm (after checking it asks `question`)."""
         self.visible("#confirm-ok")
+        if question:
+            self.text_in("#confirm-text", question)
         self.click("#confirm-ok")
+        WebDriverWait(self.driver, 5).until(lambda d: not self.find("#confirm").get_attribute("open"))
+
+    def cancel(self, question=None):
+        """Answers the confirmation dialog with Cancel; waits for the page to have done whatever it would."""
+        self.visible("#confirm-cancel")
+        if question:
+            self.text_in("#confirm-text", question)
+        self.click("#confirm-cancel")
+        WebDriverWait(self.driver, 5).until(lambda d: not self.find("#confirm").get_attribute("open"))
+        time.sleep(0.5)
+
+    def invalid(self, css):
+        """Whether the input is marked as the one the server's error names."""
+        return "is-invalid" in (self.find(css).get_attribute("class") or "").split()
 
     # --- the API, called directly (what the server enforces whatever the screen shows)
     def api(self, role, method, path, body=None):
+        return self.api_as(self.context["tokens"][role], method, path, body)
+
+    def api_as(self, token, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data, method=method)
-        request.add_header("Authorization", "Bearer " + self.context["tokens"][role])
+        request.add_header("Authorization", "Bearer " + token)
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
@@ -237,6 +270,9 @@ def scenario_roles(c):
             c.errors_in_log(f"on {screen} as {role}")
             if role == "admin":
                 c.screenshot(screen)
+            else:  # the server refuses them anyway; the screen does not offer them
+                offered = [css for css in ADMIN_ONLY if c.all(f"#screen {css}")]
+                check(not offered, f"{role} is offered {offered} on {screen}")
         if not expected:
             c.find("#no-screens")
         # a screen the role does not have is not shown, even by its address
@@ -249,9 +285,16 @@ def scenario_roles(c):
         "activator": [("GET", "/v1/things"), ("GET", "/v1/templates"), ("GET", "/v1/audit"),
                       ("POST", "/v1/tokens", {"name": "sneaky", "role": "admin"}),
                       ("POST", "/v1/enrollments", {"registrationId": "SN-sneaky", "templateName": "DemoFleet"})],
-        "factory": [("GET", "/v1/audit"), ("POST", "/v1/enrollments/SN-any/activate", {}), ("GET", "/v1/tokens")],
-        "operator": [("POST", "/v1/templates", {"name": "Sneaky", "body": {}}), ("GET", "/v1/tokens")],
-        "installer": [("GET", "/v1/enrollments"), ("GET", "/v1/summary")],
+        "factory": [("GET", "/v1/audit"), ("POST", "/v1/enrollments/SN-any/activate", {}), ("GET", "/v1/tokens"),
+                    ("GET", "/v1/bootstrap/access"), ("GET", "/v1/service-identities"),
+                    ("POST", "/v1/firmware", {"productId": 1, "version": "9.9.9", "downloadUrl": "https://x.example.com/f",
+                                              "fileSize": 1, "sha256": "a" * 64})],
+        "operator": [("POST", "/v1/templates", {"name": "Sneaky", "body": {}}), ("GET", "/v1/tokens"),
+                     ("DELETE", "/v1/enrollments/SN-any"), ("POST", "/v1/enrollments/SN-any/reset", {}),
+                     ("PATCH", "/v1/firmware/1", {"enabled": False}), ("DELETE", "/v1/firmware/1"),
+                     ("POST", "/v1/service-identities", {"name": "sneaky", "certificatePem": "x"}),
+                     ("PATCH", "/v1/claims/any", {"templates": ["DemoFleet"]}), ("PATCH", "/v1/cas/any", {"templates": []})],
+        "installer": [("GET", "/v1/enrollments"), ("GET", "/v1/summary"), ("GET", "/v1/firmware")],
     }
     for role, calls in forbidden.items():
         for call in calls:
@@ -528,6 +571,398 @@ def scenario_overview(c):
     check("EnrollmentNotAllowed" in c.find("#chart-rejections").get_attribute("data-codes"), "no rejection by errorCode charted")
     c.screenshot("overview")
     c.errors_in_log("on the overview")
+
+
+def scenario_firmware(c):
+    """Firmware releases: one published with every field, the server's errors shown next to their field
+    with nothing published, the list filtered, disabled and enabled again, deleted after a confirmation
+    (a cancelled one deletes nothing); the server holds what the screen says. An operator only reads."""
+    data = c.context["data"]
+    c.sign_in("admin")
+    c.open("firmware")
+    c.text_in("#firmware-table", data["other"])  # the harness's release
+    fields = {"productId": "7", "version": "1.4.0", "hardwareVersions": "ESP32-S3, ESP32-C3", "channel": "beta",
+              "downloadUrl": "https://fw.example.com/1.4.0.bin", "fileSize": "123456", "sha256": "not-a-digest",
+              "minCurrentVersion": "1.0.0", "rolloutPercent": "25", "changelog": "Faster boot"}
+    for name, value in fields.items():
+        c.type_into(f"#firmware-{name}", value)
+    published = lambda: c.api("admin", "GET", "/v1/firmware?productId=7")[1]["items"]
+    c.click("#firmware-publish-button")
+    c.text_in("#firmware-result", "nothing was published")
+    c.text_in("#firmware-sha256-feedback", "64 hex digits")
+    check(c.invalid("#firmware-sha256"), "the SHA-256 field is not marked")
+    check(published() == [], "published despite the error")
+    # a version that is not semantic: named at the version field, the SHA-256 mark gone
+    c.type_into("#firmware-sha256", "AB" * 32)
+    c.type_into("#firmware-version", "1.4")
+    c.click("#firmware-publish-button")
+    c.text_in("#firmware-version-feedback", "semantic version")
+    check(c.invalid("#firmware-version") and not c.invalid("#firmware-sha256"), "the wrong field is marked")
+    c.screenshot("firmware-releases")
+    check(published() == [], "published despite the error")
+    c.type_into("#firmware-version", "1.4.0")
+    c.click("#firmware-publish-button")
+    c.text_in("#firmware-result", "published: product 7 version 1.4.0 on beta")
+    check(not c.invalid("#firmware-version"), "the version is still marked")
+    items = published()
+    check(len(items) == 1, f"published: {items}")
+    r = items[0]
+    expected = {"productId": 7, "version": "1.4.0", "hardwareVersions": ["ESP32-S3", "ESP32-C3"], "channel": "beta",
+                "downloadUrl": "https://fw.example.com/1.4.0.bin", "fileSize": 123456, "sha256": "ab" * 32,
+                "changelog": "Faster boot", "enabled": True, "minCurrentVersion": "1.0.0", "rolloutPercent": 25}
+    wrong = {k: (r.get(k), v) for k, v in expected.items() if r.get(k) != v}
+    check(not wrong, f"the release is not as published: {wrong}")
+    release = str(r["id"])
+    c.text_in("#firmware-table", "1.4.0")
+    # the same version on the same channel again: refused
+    c.click("#firmware-publish-button")
+    c.text_in("#firmware-result", "Conflict")
+    check(len(published()) == 1, "published twice")
+    # filtered by product
+    c.type_into("#firmware-filter-product", "7")
+    c.click("#firmware-filters button[type=submit]")
+    WebDriverWait(c.driver, 5).until(lambda d: data["other"] not in c.find("#firmware-table").text)
+    c.text_in("#firmware-table", "1.4.0")
+    # disabled and enabled again, each after a confirmation
+    enabled = lambda: c.api("admin", "GET", f"/v1/firmware/{release}")[1]["enabled"]
+    c.click(f'button[data-action="disable"][data-release="{release}"]')
+    c.confirm(f"Disable release {release}")
+    c.text_in("#firmware-result", f"release {release} is disabled")
+    c.text_in(f'.release-enabled[data-release="{release}"]', "no")
+    check(enabled() is False, "the release is still enabled")
+    c.click(f'button[data-action="enable"][data-release="{release}"]')
+    c.confirm(f"Enable release {release}")
+    c.text_in("#firmware-result", f"release {release} is enabled")
+    check(enabled() is True, "the release is still disabled")
+    # delete: cancelled, it stays; confirmed, it is gone
+    c.click(f'button[data-action="delete"][data-release="{release}"]')
+    c.cancel(f"Delete release {release}")
+    check(c.api("admin", "GET", f"/v1/firmware/{release}")[0] == 200, "a cancelled deletion deleted")
+    c.click(f'button[data-action="delete"][data-release="{release}"]')
+    c.confirm(f"Delete release {release}")
+    c.text_in("#firmware-result", f"release {release} deleted")
+    check(c.api("admin", "GET", f"/v1/firmware/{release}")[0] == 404, "the release was not deleted")
+    check(not c.all(f'button[data-release="{release}"]'), "the deleted release is still listed")
+    c.errors_in_log("on firmware", allowed=[r"status of 400", r"status of 409"])
+    # an operator reads the catalog and is offered no change
+    c.sign_in("operator")
+    c.open("firmware")
+    c.text_in("#firmware-table", data["other"])
+    check(not c.all("#firmware-publish") and not c.all("#screen button[data-release]"), "an operator is offered changes")
+    c.errors_in_log("on firmware as operator")
+
+
+def scenario_bootstrap_log(c):
+    """The bootstrap listener's access log: every request listed, filtered by MAC (as a label prints it),
+    outcome, endpoint and time; a time that is not one is named and nothing asked; the device's thing shows
+    its last bootstrap access and links to its requests."""
+    data = c.context["data"]
+    mac, unknown = data["mac"], data["unknown"]
+    c.sign_in("operator")
+    c.open("bootstrap")
+    c.text_in("#bootstrap-table", mac)
+    c.text_in("#bootstrap-table", unknown)
+    shown = lambda: [r.find_elements(By.TAG_NAME, "td") for r in c.all("#bootstrap-table tbody tr")]
+    everything = c.api("operator", "GET", "/v1/bootstrap/access?limit=200")[1]["items"]
+    check(len(shown()) == len(everything), f"{len(shown())} rows, the API has {len(everything)}")
+    c.screenshot("bootstrap-log")
+
+    def filtered(expect, why):
+        old = c.find("#bootstrap-table")
+        c.click("#bootstrap-filters button[type=submit]")
+        try:
+            WebDriverWait(c.driver, 5).until(EC.staleness_of(old))  # the list asked for again
+            WebDriverWait(c.driver, 5).until(lambda d: c.all("#bootstrap-table") and len(shown()) == len(expect))
+        except TimeoutException:
+            raise Failed(f"{why}: {len(shown())} rows shown, expected {len(expect)}")
+        rows = [[cell.text for cell in r] for r in shown()]
+        return rows
+
+    # by MAC, typed as a label prints it: only that device's requests, as the API has them
+    c.type_into("#bootstrap-mac", mac.lower().replace(":", "-"))
+    by_mac = c.api("operator", "GET", "/v1/bootstrap/access?mac=" + urllib.request.quote(mac))[1]["items"]
+    check(len(by_mac) >= 2, f"the harness made two requests for {mac}: {by_mac}")
+    rows = filtered(by_mac, "by MAC")
+    check(all(r[2] == mac for r in rows), f"other MACs shown: {rows}")
+    check([r[4] for r in rows] == [e["outcome"] for e in by_mac], f"not as the API says: {rows} {by_mac}")
+    # by outcome
+    c.type_into("#bootstrap-mac", "")
+    c.type_into("#bootstrap-outcome", "not_found")
+    rows = filtered([e for e in everything if e["outcome"] == "not_found"], "by outcome")
+    check(rows and all(r[2] == unknown and r[5] == "404" for r in rows), f"by outcome: {rows}")
+    # by endpoint
+    c.type_into("#bootstrap-outcome", "")
+    Select(c.find("#bootstrap-endpoint")).select_by_value("/firmware/check")
+    rows = filtered([e for e in everything if e["endpoint"] == "/firmware/check"], "by endpoint")
+    check(rows and all(r[3] == "/firmware/check" for r in rows), f"by endpoint: {rows}")
+    Select(c.find("#bootstrap-endpoint")).select_by_value("")
+    # a time that is not one: named, nothing asked; from an hour ahead: nothing
+    c.type_into("#bootstrap-since", "yesterday")
+    c.click("#bootstrap-filters button[type=submit]")
+    c.text_in("#bootstrap-error", "since: a Unix time in milliseconds")
+    c.type_into("#bootstrap-since", str(int(time.time() * 1000) + 3600 * 1000))
+    filtered([], "an hour ahead")
+    c.text_in("#bootstrap-count", "0 requests")
+    c.type_into("#bootstrap-since", "2000-01-01T00:00Z")
+    filtered(everything, "since 2000")
+    c.errors_in_log("on the bootstrap log")
+    # the device's thing: its last bootstrap access, and a link to its requests
+    c.open("things", data["thing"])
+    c.text_in("#thing-last-bootstrap", utc(data["lastSeenAt"]))
+    c.text_in("#thing-credential", "ACTIVE")
+    c.click("#thing-bootstrap-log")
+    c.find("#screen-bootstrap")
+    WebDriverWait(c.driver, 5).until(lambda d: c.find("#bootstrap-mac").get_attribute("value") == mac)
+    rows = filtered(by_mac, "the thing's requests")
+    check(all(r[2] == mac for r in rows), f"the thing's link shows {rows}")
+    c.errors_in_log("on the thing and its requests")
+
+
+def scenario_enrollments(c):
+    """A used enrollment is reset, an enrollment deleted, each after a confirmation (a cancelled one changes
+    nothing) and with its result; the server holds it. An operator is offered neither."""
+    data = c.context["data"]
+    used, other = data["used"], data["other"]
+    enrollment = lambda e: c.api("admin", "GET", f"/v1/enrollments/{e}")
+    c.sign_in("admin")
+    c.open("enrollments")
+    c.text_in("#enrollments-table", used)
+    reset = f'button[data-action="reset"][data-enrollment="{used}"]'
+    check(not c.all(f'button[data-action="reset"][data-enrollment="{other}"]'), "an unused enrollment is offered a reset")
+    c.click(reset)
+    c.cancel(data["thing"])
+    check(enrollment(used)[1]["used"] is True, "a cancelled reset reset")
+    c.click(reset)
+    c.screenshot("enrollment-reset")
+    c.confirm(f"Reset {used}?")
+    c.text_in("#enrollments-result", f"{used} was reset: its device may register once more (for {data['thing']})")
+    check(enrollment(used)[1]["used"] is False, "the enrollment is still used")
+    WebDriverWait(c.driver, 5).until(lambda d: not c.all(reset))
+    delete = f'button[data-action="delete"][data-enrollment="{other}"]'
+    c.click(delete)
+    c.cancel(other)
+    check(enrollment(other)[0] == 200, "a cancelled deletion deleted")
+    c.click(delete)
+    c.confirm(f"Delete the enrollment of {other}?")
+    c.text_in("#enrollments-result", f"enrollment {other} deleted")
+    check(enrollment(other)[0] == 404, "the enrollment was not deleted")
+    WebDriverWait(c.driver, 5).until(lambda d: other not in c.find("#enrollments-table").text)
+    c.errors_in_log("resetting and deleting enrollments")
+    c.sign_in("operator")
+    c.open("enrollments")
+    c.text_in("#enrollments-table", used)
+    check(not c.all("#enrollments-table button"), "an operator is offered enrollment changes")
+    c.errors_in_log("on enrollments as operator")
+
+
+def scenario_identities(c):
+    """Service identities: the one provisiond links with is marked and refused disabling; a factory's is
+    registered (a bad certificate named at its field, nothing registered), disabled, enabled and deleted,
+    each after a confirmation; the server holds it. An operator only reads."""
+    data = c.context["data"]
+    ident, own = data["id"], data["own"]
+    identity = lambda i: c.api("admin", "GET", f"/v1/service-identities/{i}")
+    c.sign_in("admin")
+    c.open("identities")
+    c.text_in("#identities-table", "provisiond")
+    c.text_in("#identities-table", "this provisiond")
+    c.type_into("#identity-name", "line-9")
+    Select(c.find("#identity-kind")).select_by_value("factory")
+    c.type_into("#identity-certificate", "not a certificate")
+    c.click("#identity-register button[type=submit]")
+    c.text_in("#identities-result", "nothing was registered")
+    check(c.invalid("#identity-certificate"), "the certificate field is not marked")
+    check(c.find("#identity-certificate-feedback").text, "no word next to the certificate")
+    check(identity(ident)[0] == 404, "registered despite the error")
+    c.type_into("#identity-certificate", data["pem"])
+    c.click("#identity-register button[type=submit]")
+    c.text_in("#identities-result", "factory identity line-9 registered (ACTIVE)")
+    status, s = identity(ident)
+    check(status == 200 and s["kind"] == "factory" and s["status"] == "ACTIVE" and s["name"] == "line-9", f"{status} {s}")
+    c.text_in("#identities-table", "line-9")
+    c.screenshot("service-identities")
+    c.click(f'button[data-action="disable"][data-identity="{ident}"]')
+    c.confirm("Disable factory identity line-9?")
+    c.text_in("#identities-result", "line-9 is INACTIVE")
+    c.text_in(f'.identity-status[data-identity="{ident}"]', "INACTIVE")
+    check(identity(ident)[1]["status"] == "INACTIVE", "not disabled")
+    c.click(f'button[data-action="enable"][data-identity="{ident}"]')
+    c.confirm("Enable factory identity line-9?")
+    c.text_in("#identities-result", "line-9 is ACTIVE")
+    check(identity(ident)[1]["status"] == "ACTIVE", "not enabled")
+    # the one provisiond links with: refused, and it stays
+    c.click(f'button[data-action="disable"][data-identity="{own}"]')
+    c.confirm("Disable worker identity provisiond?")
+    c.text_in("#identities-result", "Conflict")
+    c.text_in("#identities-result", "links to the broker with")
+    check(identity(own)[1]["status"] == "ACTIVE", "provisiond's own identity was disabled")
+    c.click(f'button[data-action="delete"][data-identity="{ident}"]')
+    c.cancel("Delete factory identity line-9?")
+    check(identity(ident)[0] == 200, "a cancelled deletion deleted")
+    c.click(f'button[data-action="delete"][data-identity="{ident}"]')
+    c.confirm("Delete factory identity line-9?")
+    c.text_in("#identities-result", "identity line-9 deleted")
+    check(identity(ident)[0] == 404, "not deleted")
+    c.errors_in_log("on service identities", allowed=[r"status of 400", r"status of 409"])
+    c.sign_in("operator")
+    c.open("identities")
+    c.text_in("#identities-table", "provisiond")
+    check(not c.all("#identity-register") and not c.all("#identities-table button"), "an operator is offered changes")
+    c.errors_in_log("on service identities as operator")
+
+
+def scenario_claims_cas(c):
+    """A claim's templates, description and expiry, and a CA's templates, changed in the console (an unknown
+    template or a wrong expiry named at its field, nothing changed); a CA disabled and enabled again after a
+    confirmation; the server holds each."""
+    data = c.context["data"]
+    claim, template, ca = data["claim"], data["template"], data["ca"]
+    get_claim = lambda: c.api("admin", "GET", f"/v1/claims/{claim}")[1]
+    c.sign_in("admin")
+    c.open("claims")
+    c.click(f'button[data-action="edit"][data-claim="{claim}"]')
+    check(c.find("#claim-edit-templates").get_attribute("value") == "DemoFleet", "the form does not show the templates")
+    c.type_into("#claim-edit-templates", "DemoFleet, NoSuchTemplate")
+    c.click("#claim-edit-save")
+    c.text_in("#claim-edit-templates-feedback", "no template NoSuchTemplate")
+    c.text_in("#claims-result", "nothing was changed")
+    c.screenshot("claim-edit")
+    check(get_claim()["templates"] == ["DemoFleet"], "changed despite the error")
+    c.type_into("#claim-edit-templates", f"DemoFleet, {template}")
+    c.type_into("#claim-edit-expiresAt", "soon")
+    c.click("#claim-edit-save")
+    WebDriverWait(c.driver, 5).until(lambda d: c.invalid("#claim-edit-expiresAt"))
+    check(not c.invalid("#claim-edit-templates"), "the templates are still marked")
+    check(get_claim()["templates"] == ["DemoFleet"], "changed despite the error")
+    expires = int(time.time()) + 30 * 86400
+    c.type_into("#claim-edit-expiresAt", str(expires))
+    c.type_into("#claim-edit-description", "line 4 installers")
+    c.click("#claim-edit-save")
+    c.text_in("#claims-result", f"claim line 4 installers saved: templates DemoFleet, {template}, expires {utc(expires)}")
+    got = get_claim()
+    check(got["templates"] == ["DemoFleet", template] and got.get("expiresAt") == expires and got["description"] == "line 4 installers",
+          f"the claim is not as saved: {got}")
+    check(not c.all("#claim-edit"), "the form stays open")
+    # the expiry taken away again
+    c.click(f'button[data-action="edit"][data-claim="{claim}"]')
+    c.type_into("#claim-edit-expiresAt", "")
+    c.click("#claim-edit-save")
+    c.text_in("#claims-result", "saved")
+    check("expiresAt" not in get_claim(), "the expiry stays")
+    c.errors_in_log("editing a claim", allowed=[r"status of 400"])
+    # the CA: its templates, then its status
+    get_ca = lambda: c.api("admin", "GET", f"/v1/cas/{ca}")[1]
+    c.open("cas")
+    c.click(f'button[data-action="edit"][data-ca="{ca}"]')
+    c.type_into("#ca-edit-templates", template)
+    c.click("#ca-edit-save")
+    c.text_in("#cas-result", f"saved: templates {template}")
+    check(get_ca()["templates"] == [template], f"the CA is not as saved: {get_ca()}")
+    c.click(f'button[data-action="disable"][data-ca="{ca}"]')
+    c.confirm("The certificates it issued are refused from then on")
+    c.text_in("#cas-result", "INACTIVE")
+    check(get_ca()["status"] == "INACTIVE", "the CA is still active")
+    c.click(f'button[data-action="enable"][data-ca="{ca}"]')
+    c.confirm("Enable CA")
+    c.text_in("#cas-result", "ACTIVE")
+    check(get_ca()["status"] == "ACTIVE", "the CA is still inactive")
+    c.errors_in_log("editing a CA")
+
+
+def scenario_thing_actions(c):
+    """A thing's certificate disabled and re-enabled, then the thing deprovisioned (a cancelled confirmation
+    changes nothing); the server's state checked after each."""
+    data = c.context["data"]
+    thing, certificate = data["thing"], data["certificate"]
+    status = lambda: c.api("admin", "GET", f"/v1/certificates/{certificate}")[1]["status"]
+    c.sign_in("admin")
+    c.open("things", thing)
+    c.text_in("#thing-certificates", "ACTIVE")
+    c.click(f'button[data-action="inactive"][data-certificate="{certificate}"]')
+    c.confirm(f"Disable certificate {certificate} of {thing}?")
+    c.text_in("#thing-result", f"certificate {certificate} is INACTIVE")
+    c.text_in(f'.cert-status[data-certificate="{certificate}"]', "INACTIVE")
+    check(status() == "INACTIVE", "the certificate is not disabled")
+    c.click(f'button[data-action="active"][data-certificate="{certificate}"]')
+    c.confirm(f"Re-enable certificate {certificate}")
+    c.text_in("#thing-result", f"certificate {certificate} is ACTIVE")
+    check(status() == "ACTIVE", "the certificate is not enabled again")
+    c.click("#thing-deprovision")
+    c.cancel(f"Deprovision {thing}?")
+    check(c.api("admin", "GET", f"/v1/things/{thing}")[0] == 200, "a cancelled deprovisioning deprovisioned")
+    c.click("#thing-deprovision")
+    c.confirm(f"Deprovision {thing}?")
+    c.text_in("#thing-result", f"deprovisioned {thing}: 1 certificate(s) removed")
+    check(c.api("admin", "GET", f"/v1/things/{thing}")[0] == 404, "the thing is still there")
+    check(c.api("admin", "GET", f"/v1/certificates/{certificate}")[0] == 404, "its certificate is still there")
+    c.errors_in_log("changing a thing")
+
+
+def scenario_bulk_csv(c):
+    """Bulk activation from a CSV file: the good line activated with its columns as attributes, a line with
+    the wrong number of columns not sent, an unknown device 404, each on its own line."""
+    data = c.context["data"]
+    c.sign_in("activator")
+    path = os.path.join(c.profile, "units.csv")
+    with open(path, "w") as f:
+        f.write(f"registrationId,chassis,colour\n{data['good']},CH-1,red\nSN-611,CH-2\nSN-unknown,CH-3,blue\n")
+    c.find("#portal-bulk-file").send_keys(path)
+    c.click("#portal-bulk-run")
+    c.text_in("#portal-bulk-summary", "1 of 3 activated")
+    rows = [r.text for r in c.all("#portal-bulk-table tbody tr")]
+    log(f"bulk: {rows}")
+    check(len(rows) == 3, rows)
+    check(rows[0].startswith(f"2 {data['good']} ENABLED"), rows[0])
+    check(rows[1].startswith("3 ") and "not sent" in rows[1] and "2 columns, the header has 3" in rows[1], rows[1])
+    check(rows[2].startswith("4 SN-unknown 404") and "NotFound" in rows[2], rows[2])
+    status, e = c.api("admin", "GET", f"/v1/enrollments/{data['good']}")
+    check(status == 200 and e["status"] == "ENABLED" and e["attributes"] == {"chassis": "CH-1", "colour": "red"}, f"{status} {e}")
+    check(c.api("admin", "GET", "/v1/enrollments/SN-611")[0] == 404, "the bad line made an enrollment")
+    c.errors_in_log("bulk activation from CSV", allowed=[r"status of 404"])
+
+
+def scenario_tokens_brokers(c):
+    """A token created (its secret shown once works) and deleted (it is refused from then on), a broker
+    added, disabled and deleted, each deletion after a confirmation; the server holds each."""
+    c.sign_in("admin")
+    c.open("tokens")
+    c.type_into("#token-new-name", "night-shift")
+    Select(c.find("#token-new-role")).select_by_value("operator")
+    c.click("#token-create button[type=submit]")
+    WebDriverWait(c.driver, 5).until(lambda d: c.all("#token-new-secret") and c.find("#token-new-secret").text)
+    secret = c.find("#token-new-secret").text
+    status, who = c.api_as(secret, "GET", "/v1/whoami")
+    check(status == 200 and who == {"name": "night-shift", "role": "operator"}, f"the new token: {status} {who}")
+    c.text_in("#tokens-table", "night-shift")
+    c.click('button[data-action="delete"][data-token="night-shift"]')
+    c.cancel("Delete token night-shift?")
+    check(c.api_as(secret, "GET", "/v1/whoami")[0] == 200, "a cancelled deletion deleted")
+    c.click('button[data-action="delete"][data-token="night-shift"]')
+    c.confirm("Delete token night-shift?")
+    c.text_in("#tokens-result", "token night-shift deleted")
+    check(c.api_as(secret, "GET", "/v1/whoami")[0] == 401, "the deleted token still works")
+    c.errors_in_log("creating and deleting a token")
+    c.open("brokers")
+    c.type_into("#broker-name", "eu-9")
+    c.type_into("#broker-endpoint", "mqtts://eu-9.example.com:8883")
+    c.type_into("#broker-weight", "3")
+    c.click("#broker-create button[type=submit]")
+    c.text_in("#brokers-result", "broker eu-9 added")
+    status, b = c.api("admin", "GET", "/v1/brokers/eu-9")
+    check(status == 200 and b["endpoint"] == "mqtts://eu-9.example.com:8883" and b["weight"] == 3 and b["enabled"], f"{status} {b}")
+    c.click('button[data-action="disable"][data-broker="eu-9"]')
+    c.confirm("Disable broker eu-9?")
+    c.text_in("#brokers-result", "broker eu-9 is disabled")
+    check(c.api("admin", "GET", "/v1/brokers/eu-9")[1]["enabled"] is False, "the broker is still enabled")
+    c.click('button[data-action="delete"][data-broker="eu-9"]')
+    c.cancel("Delete broker eu-9?")
+    check(c.api("admin", "GET", "/v1/brokers/eu-9")[0] == 200, "a cancelled deletion deleted")
+    c.click('button[data-action="delete"][data-broker="eu-9"]')
+    c.confirm("Delete broker eu-9?")
+    c.text_in("#brokers-result", "broker eu-9 deleted")
+    check(c.api("admin", "GET", "/v1/brokers/eu-9")[0] == 404, "the broker is still there")
+    check("eu-9" not in c.find("#brokers-table").text, "the deleted broker is still listed")
+    c.errors_in_log("adding and deleting a broker")
 
 
 def main():

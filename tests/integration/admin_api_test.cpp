@@ -174,6 +174,15 @@ const std::map<std::string, Fixture>& fixtures() {
       {"PATCH /v1/firmware/{id}",
        [](World& w) { return Request{"PATCH", "/v1/firmware/" + w.new_firmware(), R"({"rolloutPercent":25,"enabled":false})"}; }},
       {"DELETE /v1/firmware/{id}", [](World& w) { return Request{"DELETE", "/v1/firmware/" + w.new_firmware(), {}}; }},
+      {"GET /v1/service-identities", [](World&) { return Request{"GET", "/v1/service-identities?limit=10", {}}; }},
+      {"POST /v1/service-identities",
+       [](World& w) { return Request{"POST", "/v1/service-identities", w.service_identity_body(w.unique("line"))}; }},
+      {"GET /v1/service-identities/{id}",
+       [](World& w) { return Request{"GET", "/v1/service-identities/" + w.new_service_identity(), {}}; }},
+      {"PATCH /v1/service-identities/{id}",
+       [](World& w) { return Request{"PATCH", "/v1/service-identities/" + w.new_service_identity(), R"({"status":"INACTIVE"})"}; }},
+      {"DELETE /v1/service-identities/{id}",
+       [](World& w) { return Request{"DELETE", "/v1/service-identities/" + w.new_service_identity(), {}}; }},
   };
   return all;
 }
@@ -631,6 +640,110 @@ TEST_CASE("admin API tokens: made with a role, listed without secrets, refused o
   CHECK_FALSE(contains(admin.get("/v1/tokens").strings("/items", "name"), "factory-line-1"));
   CHECK_FALSE(stack.registry().find_api_token("factory-line-1"));
   CHECK_ERROR(admin.del("/v1/tokens/factory-line-1"), 404, "NotFound");
+}
+
+TEST_CASE("admin API service identities: registered, listed, disabled and cut off, enabled, deleted, and provisiond's own stays") {
+  Stack stack;
+  World world(stack);
+  Api& admin = world.admin;
+  const std::string own = pki::Certificate::load(stack.pki.service_cert).id();
+
+  // a factory server's identity: a certificate the broker trusts
+  auto files = world.service_certificate("line-7");
+  const std::string pem = read_file(files.certificate);
+  const std::string id = pki::Certificate::from_pem(pem).id();
+  auto created = admin.post("/v1/service-identities", R"({"name":"line-7","kind":"factory","certificatePem":)" + json_text(pem) + "}");
+  REQUIRE_STATUS(created, 201);
+  check_documented("POST", "/v1/service-identities", created);
+  CHECK(created.str("/id") == id);
+  CHECK(created.str("/kind") == "factory");
+  CHECK(created.str("/status") == "ACTIVE");
+  CHECK_FALSE(created.at("/thisProvisiond").GetBool());
+  REQUIRE(stack.registry().find_service_identity(id));
+  CHECK(stack.registry().find_service_identity(id)->kind == "factory");
+
+  auto listed = admin.get("/v1/service-identities");
+  REQUIRE_STATUS(listed, 200);
+  check_documented("GET", "/v1/service-identities", listed);
+  auto ids = listed.strings("/items", "id");
+  std::sort(ids.begin(), ids.end());
+  auto expected = std::vector<std::string>{own, id};
+  std::sort(expected.begin(), expected.end());
+  CHECK(ids == expected);
+  for (const auto& item : listed.at("/items").GetArray())
+    CHECK(item["thisProvisiond"].GetBool() == (json::string_member(item, "id") == own));
+  auto got = admin.get("/v1/service-identities/" + id);
+  REQUIRE_STATUS(got, 200);
+  check_documented("GET", "/v1/service-identities/{id}", got);
+  CHECK(got.str("/name") == "line-7");
+  CHECK(Api(stack.admin_port, world.new_token("operator")).get("/v1/service-identities").status == 200);
+
+  // it connects; disabled, it is cut off and refused
+  {
+    mqtt_session::Session session(stack.client(files, "line-7"));
+    REQUIRE_NOTHROW(session.connect());
+    auto disabled = admin.patch("/v1/service-identities/" + id, R"({"status":"INACTIVE"})");
+    REQUIRE_STATUS(disabled, 200);
+    check_documented("PATCH", "/v1/service-identities/{id}", disabled);
+    CHECK(disabled.str("/status") == "INACTIVE");
+    auto started = std::chrono::steady_clock::now();
+    CHECK(session.wait_disconnected(2s));
+    CHECK(std::chrono::steady_clock::now() - started < 1500ms);
+    session.disconnect();
+  }
+  CHECK_THROWS(mqtt_session::Session(stack.client(files, "line-7b")).connect());
+  // registered again: renamed, still disabled
+  auto again = admin.post("/v1/service-identities", R"({"name":"line-7-renamed","kind":"factory","certificatePem":)" + json_text(pem) + "}");
+  REQUIRE_STATUS(again, 200);
+  check_documented("POST", "/v1/service-identities", again);
+  CHECK(again.str("/name") == "line-7-renamed");
+  CHECK(again.str("/status") == "INACTIVE");
+  // enabled: it connects again
+  CHECK_STATUS(admin.patch("/v1/service-identities/" + id, R"({"status":"ACTIVE","name":"line-7"})"), 200);
+  CHECK(stack.registry().find_service_identity(id)->name == "line-7");
+  CHECK_NOTHROW(mqtt_session::Session(stack.client(files, "line-7c")).connect());
+
+  // the identity provisiond links with may not be disabled, deleted or made a factory's
+  auto before = snapshot(stack);
+  CHECK_ERROR(admin.patch("/v1/service-identities/" + own, R"({"status":"INACTIVE"})"), 409, "Conflict");
+  CHECK_ERROR(admin.del("/v1/service-identities/" + own), 409, "Conflict");
+  CHECK_ERROR(admin.post("/v1/service-identities", R"({"name":"x","kind":"factory","certificatePem":)" +
+                                                      json_text(read_file(stack.pki.service_cert)) + "}"),
+              409, "Conflict");
+  CHECK(stack.registry().find_service_identity(own)->status == "ACTIVE");
+  CHECK(stack.registry().find_service_identity(own)->kind == "worker");
+  // bad input, named
+  auto bad_pem = admin.post("/v1/service-identities", R"({"name":"x","certificatePem":"not a certificate"})");
+  CHECK_ERROR(bad_pem, 400, "InvalidField");
+  CHECK(bad_pem.str("/error/field") == "certificatePem");
+  auto bad_kind = admin.post("/v1/service-identities", R"({"name":"x","kind":"emperor","certificatePem":)" + json_text(pem) + "}");
+  CHECK(bad_kind.status == 400);
+  CHECK(bad_kind.str("/error/field") == "kind");
+  CHECK_ERROR(admin.patch("/v1/service-identities/" + id, R"({"status":"GONE"})"), 400, "InvalidField");
+  CHECK(snapshot(stack) == before);
+
+  // deleted: cut off, refused, gone
+  {
+    mqtt_session::Session session(stack.client(files, "line-7d"));
+    REQUIRE_NOTHROW(session.connect());
+    CHECK_STATUS(admin.del("/v1/service-identities/" + id), 204);
+    CHECK(session.wait_disconnected(2s));
+    session.disconnect();
+  }
+  CHECK_FALSE(stack.registry().find_service_identity(id));
+  CHECK_ERROR(admin.get("/v1/service-identities/" + id), 404, "NotFound");
+  CHECK_ERROR(admin.del("/v1/service-identities/" + id), 404, "NotFound");
+  CHECK_ERROR(admin.patch("/v1/service-identities/" + id, R"({"status":"ACTIVE"})"), 404, "NotFound");
+
+  // each change in the audit log under its action, with the identity as its subject
+  auto audit = admin.get("/v1/audit?subject=" + id);
+  std::vector<std::string> done;
+  for (const auto& entry : audit.at("/items").GetArray())
+    if (json::string_member(entry, "result") == std::string("ok")) done.emplace_back(*json::string_member(entry, "action"));
+  CHECK(done == std::vector<std::string>{"DeleteServiceIdentity", "UpdateServiceIdentity", "RegisterServiceIdentity",
+                                                                      "UpdateServiceIdentity", "RegisterServiceIdentity"});
+  // provisioning still works
+  CHECK(provision_device(stack, "after-identities").thing_name == "demo-after-identities");
 }
 
 TEST_CASE("admin API audit log: who did what to what from where with which result, filters and paging") {

@@ -352,6 +352,17 @@ TEST_CASE("bootstrap: an admin rotates a connected device's secret: it is cut of
   CHECK(credential->status == 200);
   CHECK(credential->body.find("\"firstConnectedAt\"") != std::string::npos);
   CHECK(credential->body.find("\"lastSeenAt\"") != std::string::npos);
+  // the thing itself says so too (the console shows it with the thing), without the secret
+  auto shown = admin.Get(("/v1/things/" + thing).c_str(), auth);
+  REQUIRE(shown);
+  REQUIRE(shown->status == 200);
+  auto shown_json = json::parse(shown->body);
+  REQUIRE(json::member(shown_json, "credential"));
+  const auto& summary = shown_json["credential"];
+  CHECK(json::string_member(summary, "status") == std::string("ACTIVE"));
+  CHECK(json::int_member(summary, "lastSeenAt") == stack.registry().find_device_credential(thing)->last_seen_at);
+  CHECK(json::member(summary, "firstConnectedAt"));
+  CHECK(shown->body.find("secret") == std::string::npos);
   auto rotated = admin.Post(("/v1/things/" + thing + "/rotate-secret").c_str(), auth, "", "application/json");
   REQUIRE(rotated);
   INFO(rotated->body);

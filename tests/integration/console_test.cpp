@@ -15,6 +15,7 @@
 #include "flows.h"
 #include "pki/certificate.h"
 #include "stack.h"
+#include "util/files.h"
 #include "util/json.h"
 #include "util/random.h"
 
@@ -101,6 +102,7 @@ TEST_CASE("console roles: each role sees its screens and no other and the server
   Console console(stack, world);
   world.new_thing();
   world.new_enrollment();
+  world.new_firmware();
   console.run("roles");
 }
 
@@ -218,6 +220,154 @@ TEST_CASE("console overview: counts by status and the last hour's requests and r
   CHECK(register_serial(stack, "DemoFleet", "ov-unknown").error_code == "EnrollmentNotAllowed");
   auto things = stack.registry().count_things();
   console.run("overview", R"({"things":)" + std::to_string(things) + "}");
+}
+
+TEST_CASE("console firmware: a release published with every field and bad fields named, disabled, enabled, deleted") {
+  Stack stack;
+  World world(stack);
+  Console console(stack, world);
+  REQUIRE_STATUS(world.admin.post("/v1/firmware", R"({"productId":8,"version":"2.0.0","downloadUrl":"https://fw.example.com/2.bin",)"
+                                                  R"("fileSize":10,"sha256":")" + std::string(64, 'c') + R"("})"),
+                 201);
+  console.run("firmware", R"({"other":"2.0.0"})");
+  registry::FirmwareFilter seven;
+  seven.product_id = 7;
+  CHECK(stack.registry().list_firmware_releases(seven).empty());
+  registry::FirmwareFilter eight;
+  eight.product_id = 8;
+  CHECK(stack.registry().list_firmware_releases(eight).size() == 1);
+}
+
+namespace {
+httplib::Result bootstrap_post(int port, const std::string& path, const std::string& body) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(10, 0);
+  return client.Post(path.c_str(), body, "application/json");
+}
+}  // namespace
+
+TEST_CASE("console bootstrap log: the listener's requests filtered by MAC and outcome and endpoint and time, and a thing's last access") {
+  StackOptions options;
+  options.password_listener = true;
+  options.bootstrap_listener = true;
+  options.bootstrap_settings = R"("responseFloorMs":0,"requestsPerIpPerMinute":0,"requestsPerMacPerMinute":0)";
+  Stack stack(options);
+  World world(stack);
+  Console console(stack, world);
+  const std::string mac = "AA:BB:CC:DD:EE:01", unknown = "AA:BB:CC:DD:EE:99";
+  REQUIRE_STATUS(world.admin.post("/v1/enrollments", R"({"registrationId":")" + mac + R"(","templateName":"MacBootstrap"})"), 201);
+  REQUIRE_STATUS(world.admin.post("/v1/enrollments/" + mac + "/activate", R"({"attributes":{"site":"hall 2"}})"), 200);
+  const std::string info = R"({"mac_address":")" + mac + R"(","firmware_version":"1.0.0","hardware_version":"ESP32-S3"})";
+  for (int i = 0; i < 2; ++i) {
+    auto answer = bootstrap_post(stack.bootstrap_port, "/device/info", info);
+    REQUIRE(answer);
+    INFO(answer->body);
+    REQUIRE(answer->status == 200);
+  }
+  auto check = bootstrap_post(stack.bootstrap_port, "/firmware/check", R"({"mac_address":")" + mac + R"(","current_version":"1.0.0","product_id":7})");
+  REQUIRE(check);
+  CHECK(check->status == 200);
+  auto missing = bootstrap_post(stack.bootstrap_port, "/device/info", R"({"mac_address":")" + unknown + R"(","firmware_version":"1.0.0"})");
+  REQUIRE(missing);
+  CHECK(missing->status == 404);
+  const std::string thing = "esp-AABBCCDDEE01";
+  auto credential = stack.registry().find_device_credential(thing);
+  REQUIRE(credential);
+  REQUIRE(credential->last_seen_at);
+  console.run("bootstrap_log", R"({"mac":)" + json_text(mac) + R"(,"unknown":)" + json_text(unknown) + R"(,"thing":)" + json_text(thing) +
+                                   R"(,"lastSeenAt":)" + std::to_string(*credential->last_seen_at) + "}");
+}
+
+TEST_CASE("console enrollments: a used enrollment reset and another deleted after a confirmation") {
+  Stack stack;
+  World world(stack);
+  Console console(stack, world);
+  REQUIRE_STATUS(world.admin.patch("/v1/templates/DemoFleet",
+                                   R"({"preProvisioningHook":{"type":"enrollment","registrationIdParameter":"SerialNumber"}})"),
+                 200);
+  for (const char* serial : {"SN-700", "SN-701"})
+    REQUIRE_STATUS(world.admin.post("/v1/enrollments", std::string(R"({"registrationId":")") + serial + R"(","templateName":"DemoFleet"})"), 201);
+  REQUIRE_STATUS(world.admin.post("/v1/enrollments/SN-700/activate", "{}"), 200);
+  auto first = register_serial(stack, "DemoFleet", "SN-700");
+  INFO(first.describe());
+  REQUIRE(first.accepted());
+  CHECK(register_serial(stack, "DemoFleet", "SN-700").error_code == "EnrollmentNotAllowed");  // used up
+  console.run("enrollments", R"({"used":"SN-700","other":"SN-701","thing":"demo-SN-700"})");
+  CHECK_FALSE(stack.registry().find_enrollment("SN-701"));
+  // reset in the console: its device registers once more, for its own thing
+  auto again = register_serial(stack, "DemoFleet", "SN-700");
+  INFO(again.describe());
+  CHECK(again.accepted());
+  CHECK(json::string_member(again.body, "thingName") == std::string("demo-SN-700"));
+}
+
+TEST_CASE("console service identities: registered and disabled and enabled and deleted, provisiond's own refused") {
+  Stack stack;
+  World world(stack);
+  Console console(stack, world);
+  auto files = world.service_certificate("line-9");
+  const std::string pem = read_file(files.certificate);
+  const std::string id = pki::Certificate::from_pem(pem).id();
+  const std::string own = pki::Certificate::load(stack.pki.service_cert).id();
+  console.run("identities", R"({"pem":)" + json_text(pem) + R"(,"id":)" + json_text(id) + R"(,"own":)" + json_text(own) + "}");
+  CHECK_FALSE(stack.registry().find_service_identity(id));
+  CHECK(stack.registry().find_service_identity(own)->status == "ACTIVE");
+  auto audit = world.admin.get("/v1/audit?subject=" + id + "&actor=api:bootstrap-admin");
+  CHECK(audit.strings("/items", "action") ==
+        std::vector<std::string>{"DeleteServiceIdentity", "UpdateServiceIdentity", "UpdateServiceIdentity", "RegisterServiceIdentity"});
+}
+
+TEST_CASE("console claims and CAs: a claim's templates and description and expiry and a CA's templates and status changed") {
+  Stack stack;
+  World world(stack);
+  Console console(stack, world);
+  const std::string extra = world.new_template();
+  const std::string ca = world.new_ca();
+  const std::string claim = world.dev_claim_id();
+  console.run("claims_cas", R"({"claim":)" + json_text(claim) + R"(,"template":)" + json_text(extra) + R"(,"ca":)" + json_text(ca) + "}");
+  auto c = stack.registry().find_claim_certificate(claim);
+  REQUIRE(c);
+  CHECK(c->allowed_templates == std::vector<std::string>{"DemoFleet", extra});
+  CHECK(c->description == "line 4 installers");
+  CHECK_FALSE(c->expires_at);
+  auto a = stack.registry().find_ca(ca);
+  REQUIRE(a);
+  CHECK(a->allowed_templates == std::vector<std::string>{extra});
+  CHECK(a->status == "ACTIVE");
+}
+
+TEST_CASE("console things: a certificate disabled and re-enabled and the thing deprovisioned, checked on the server") {
+  Stack stack;
+  World world(stack);
+  Console console(stack, world);
+  auto device = provision_device(stack, "ta-1");
+  console.run("thing_actions", R"({"thing":)" + json_text(device.thing_name) + R"(,"certificate":)" + json_text(device.certificate_id) + "}");
+  CHECK_FALSE(stack.registry().find_thing(device.thing_name));
+  CHECK_FALSE(stack.registry().find_certificate(device.certificate_id));
+}
+
+TEST_CASE("console activation: a CSV file with a good line and a bad line and an unknown device, each with its result") {
+  Stack stack;
+  World world(stack);
+  Console console(stack, world);
+  Api factory(stack.admin_port, console.tokens["factory"]);
+  REQUIRE_STATUS(factory.post("/v1/enrollments", R"({"registrationId":"SN-610","templateName":"DemoFleet"})"), 201);
+  console.run("bulk_csv", R"({"good":"SN-610"})");
+  auto e = stack.registry().find_enrollment("SN-610");
+  REQUIRE(e);
+  CHECK(e->status == "ENABLED");
+  CHECK(e->attributes == std::map<std::string, std::string>{{"chassis", "CH-1"}, {"colour", "red"}});
+  CHECK_FALSE(stack.registry().find_enrollment("SN-611"));
+}
+
+TEST_CASE("console tokens and brokers: a token created and used and deleted, a broker added and disabled and deleted") {
+  Stack stack;
+  World world(stack);
+  Console console(stack, world);
+  console.run("tokens_brokers");
+  CHECK_FALSE(stack.registry().find_api_token("night-shift"));
+  auto brokers = stack.registry().list_brokers();
+  CHECK(std::none_of(brokers.begin(), brokers.end(), [](const auto& b) { return b.name == "eu-9"; }));
 }
 
 TEST_CASE("console files: compiled into provisiond with their content types and strict security headers") {

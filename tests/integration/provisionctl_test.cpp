@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "flows.h"
+#include "pki/authority.h"
 #include "pki/csr.h"
 #include "pki/key.h"
 #include "stack.h"
@@ -539,6 +540,34 @@ TEST_CASE("provisionctl token create makes a token whose lesser role is refused 
 
   CHECK(ctl({"token", "delete", "night-shift"}).code == 0);
   CHECK(operator_ctl({"template", "list"}).code == 1);
+}
+
+TEST_CASE("provisionctl identity: register, list, disable, enable, delete a service identity, and provisiond's own stays") {
+  Stack stack;
+  Provisionctl ctl(stack);
+  auto root = pki::CertificateAuthority::load(stack.pki.root_cert, stack.pki.root_key);
+  auto key = pki::PrivateKey::generate_ec();
+  pki::IssueOptions options;
+  options.subject = {{"CN", "line-3"}};
+  auto certificate = root.issue(key.get(), options);
+  auto file = write(stack.dir / "line-3.pem", certificate.to_pem());
+  auto registered = ctl({"identity", "register", file, "--name", "line-3", "--kind", "factory"});
+  INFO(registered.output);
+  REQUIRE(registered.code == 0);
+  CHECK(registered.output == certificate.id() + "\n");
+  auto listed = ctl({"identity", "list"});
+  CHECK(contains(listed.output, "line-3"));
+  CHECK(contains(listed.output, "factory"));
+  CHECK(ctl({"identity", "disable", certificate.id()}).code == 0);
+  CHECK(stack.registry().find_service_identity(certificate.id())->status == "INACTIVE");
+  CHECK(ctl({"identity", "enable", certificate.id()}).code == 0);
+  CHECK(stack.registry().find_service_identity(certificate.id())->status == "ACTIVE");
+  const std::string own = pki::Certificate::load(stack.pki.service_cert).id();
+  auto refused = ctl({"identity", "disable", own});
+  CHECK(refused.code == 1);
+  CHECK(contains(refused.output, "409 Conflict"));
+  CHECK(ctl({"identity", "delete", certificate.id()}).code == 0);
+  CHECK_FALSE(stack.registry().find_service_identity(certificate.id()));
 }
 
 TEST_CASE("provisionctl token create makes an activator token that is refused all but enrollments") {

@@ -715,6 +715,26 @@ struct World {
     reg.insert_device_credential(c);
     return thing;
   }
+  // A certificate the broker trusts (issued by the development root) and its
+  // key, written under the stack directory: a new service identity's.
+  CertificateFiles service_certificate(const std::string& name) {
+    auto root = pki::CertificateAuthority::load(stack.pki.root_cert, stack.pki.root_key);
+    auto key = pki::PrivateKey::generate_ec();
+    pki::IssueOptions options;
+    options.subject = {{"CN", name}};
+    auto certificate = root.issue(key.get(), options);
+    CertificateFiles files{(stack.dir / (name + ".pem")).string(), (stack.dir / (name + ".key")).string()};
+    write_file(files.certificate, certificate.to_pem(), 0644);
+    write_file(files.key, key.to_pem(), 0600);
+    return files;
+  }
+  std::string service_identity_body(const std::string& name, const std::string& kind = "factory") {
+    return R"({"name":)" + json_text(name) + R"(,"kind":)" + json_text(kind) + R"(,"certificatePem":)" +
+           json_text(read_file(service_certificate(name).certificate)) + "}";
+  }
+  std::string new_service_identity() {
+    return must(admin.post("/v1/service-identities", service_identity_body(unique("line"))), 201).str("/id");
+  }
   std::string new_token(const std::string& role, const std::string& name = "") {
     std::string token_name = name.empty() ? unique("token-" + role) : name;
     return must(admin.post("/v1/tokens", R"({"name":)" + json_text(token_name) + R"(,"role":)" + json_text(role) + "}"), 201)

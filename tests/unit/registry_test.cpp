@@ -244,6 +244,20 @@ TEST_CASE("claims, CAs, service identities and tokens") {
 
   reg.put_service_identity({"svc", "provisiond", kActive, 0, "worker"});
   CHECK(reg.find_service_identity("svc")->name == "provisiond");
+  reg.put_service_identity({"line", "line-1", kActive, 0, "factory"});
+  reg.put_service_identity({"abc", "other", kInactive, 0, "worker"});
+  auto identities = reg.list_service_identities({2, ""});
+  REQUIRE(identities.size() == 2);
+  CHECK(identities[0].certificate_id == "abc");
+  CHECK(identities[0].status == kInactive);
+  CHECK(identities[1].certificate_id == "line");
+  CHECK(identities[1].kind == "factory");
+  auto rest = reg.list_service_identities({2, "line"});
+  REQUIRE(rest.size() == 1);
+  CHECK(rest[0].name == "provisiond");
+  CHECK(reg.delete_service_identity("abc"));
+  CHECK_FALSE(reg.delete_service_identity("abc"));
+  CHECK_FALSE(reg.find_service_identity("abc"));
 
 }
 

@@ -1,4 +1,4 @@
-// Who and what may connect or act: policy, claim, ca and token commands.
+// Who and what may connect or act: policy, claim, ca, token and identity commands.
 #include "commands.h"
 #include "errors.h"
 #include "inputs.h"
@@ -25,6 +25,12 @@ const Resource kCas{"ca", "/v1/cas", "ID",
                      {"REGISTRATION ID", "registrationIdField"}}};
 const Resource kTokens{"token", "/v1/tokens", "NAME",
                        {{"NAME", "name"}, {"ROLE", "role"}, {"CREATED", "createdAt"}, {"LAST USED", "lastUsedAt"}}};
+const Resource kIdentities{"service identity", "/v1/service-identities", "ID",
+                           {{"ID", "id"},
+                            {"NAME", "name"},
+                            {"KIND", "kind"},
+                            {"STATUS", "status"},
+                            {"THIS PROVISIOND", "thisProvisiond"}}};
 
 void print_id(std::ostream& out, const rapidjson::Value& document) {
   out << provision::json::string_member(document, "id").value_or("") << "\n";
@@ -155,6 +161,22 @@ void add_token_create(CLI::App& group, Context& context) {
   });
 }
 
+void add_identity_register(CLI::App& group, Context& context) {
+  auto* command = group.add_subcommand("register", "register a certificate as a worker's or a factory server's identity");
+  auto file = std::make_shared<std::string>();
+  auto name = std::make_shared<std::string>();
+  auto kind = std::make_shared<std::string>("worker");
+  command->add_option("FILE", *file, "its certificate (PEM)")->required();
+  command->add_option("--name", *name, "a name for it")->required();
+  command->add_option("--kind", *kind, "worker | factory (default worker)")->check(CLI::IsMember({"worker", "factory"}));
+  command->callback([&context, file, name, kind] {
+    JsonBody request;
+    request.string("name", *name).string("kind", *kind).string("certificatePem", read_input_file(*file, "certificate file"));
+    auto identity = context.api().call("POST", kIdentities.collection, &request.document());
+    context.show(identity, [&](std::ostream& out) { print_id(out, identity); });
+  });
+}
+
 }  // namespace
 
 void add_policy_commands(CLI::App& app, Context& context) {
@@ -192,6 +214,17 @@ void add_token_commands(CLI::App& app, Context& context) {
   add_list(group, context, kTokens);
   add_token_create(group, context);
   add_delete(group, context, kTokens);
+}
+
+void add_identity_commands(CLI::App& app, Context& context) {
+  auto& group = add_group(app, "identity", "service identities (the certificates of workers and factory servers)");
+  add_list(group, context, kIdentities);
+  add_get(group, context, kIdentities);
+  add_identity_register(group, context);
+  add_patch(group, context, kIdentities, "disable", "refuse its connects (connected ones are cut off)", R"({"status":"INACTIVE"})",
+            "disabled");
+  add_patch(group, context, kIdentities, "enable", "accept its connects again", R"({"status":"ACTIVE"})", "enabled");
+  add_delete(group, context, kIdentities);
 }
 
 }  // namespace provisionctl

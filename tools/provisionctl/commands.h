@@ -12,6 +12,7 @@ void add_policy_commands(CLI::App& app, Context& context);       // access_comma
 void add_claim_commands(CLI::App& app, Context& context);        // access_commands.cpp
 void add_ca_commands(CLI::App& app, Context& context);           // access_commands.cpp
 void add_token_commands(CLI::App& app, Context& context);        // access_commands.cpp
+void add_identity_commands(CLI::App& app, Context& context);     // access_commands.cpp
 void add_thing_commands(CLI::App& app, Context& context);        // fleet_commands.cpp
 void add_certificate_commands(CLI::App& app, Context& context);  // fleet_commands.cpp
 void add_register_command(CLI::App& app, Context& context);      // fleet_commands.cpp

@@ -45,6 +45,7 @@ void build_commands(CLI::App& app, Context& context) {
   add_register_command(app, context);
   add_audit_command(app, context);
   add_token_commands(app, context);
+  add_identity_commands(app, context);
   add_health_commands(app, context);
   add_enrollment_commands(app, context);
   add_broker_commands(app, context);

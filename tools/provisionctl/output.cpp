@@ -73,7 +73,7 @@ std::string display_value(const std::string& member, const rapidjson::Value* val
   if (!value) return "-";
   if (value->IsInt64() && is_timestamp(member)) return utc_time(value->GetInt64());
   if (is_scalar(*value)) return scalar_text(*value);
-  if (all_scalars(*value)) return value->Empty() ? "-" : joined(*value);
+  if (all_scalars(*value)) return (value->IsArray() ? value->Empty() : value->ObjectEmpty()) ? "-" : joined(*value);
   return provision::json::stringify(*value);
 }
 
