@@ -69,6 +69,11 @@ std::string render_plugin_options_file() {
 # request_rate_per_claim 200/400
 # request_rate_per_address 200/400
 #
+# Rejections the plugin answers itself (429 over a limit, 503 with no worker),
+# per connection: a connection that provokes more is disconnected (it floods
+# and does not wait for its replies). RATE/BURST; 0: no limit.
+# rejection_rate_per_client 10/100
+#
 # max_payload 16384                 bytes on provisioning request topics
 # reply_timeout_ms 15000            then the device gets 503 ServiceUnavailable
 # max_pending_per_client 4          requests in flight per connection (then 429)
