@@ -177,6 +177,11 @@ AuthResult Gatekeeper::authenticate(const ClientInfo& client, X509* certificate,
                                     const PasswordLogin& login) {
   auto refuse = [&](const std::string& reason) {
     log(LogLevel::Notice, "provision: refused client '" + text::escape(client.client_id) + "' from " + client.address + ": " + reason);
+    // The broker disconnects a client it refused, also one asked again on
+    // SIGHUP: nothing this connection held outlives the refusal (its client
+    // id, which replies would still be delivered to, its pending requests,
+    // a worker's link), whether or not its disconnect event follows.
+    on_disconnect(client.key);
     return AuthResult{};
   };
   if (!certificate && !options_.password_devices) return refuse("no client certificate (identity comes from the certificate alone)");
