@@ -177,6 +177,11 @@ AuthResult Gatekeeper::authenticate(const ClientInfo& client, X509* certificate,
                                     const PasswordLogin& login) {
   auto refuse = [&](const std::string& reason) {
     log(LogLevel::Notice, "provision: refused client '" + text::escape(client.client_id) + "' from " + client.address + ": " + reason);
+    // The broker disconnects a client it refused, also one asked again on
+    // SIGHUP: nothing this connection held outlives the refusal (its client
+    // id, which replies would still be delivered to, its pending requests,
+    // a worker's link), whether or not its disconnect event follows.
+    on_disconnect(client.key);
     return AuthResult{};
   };
   if (!certificate && !options_.password_devices) return refuse("no client certificate (identity comes from the certificate alone)");
@@ -339,19 +344,30 @@ void Gatekeeper::forward_request(const void* key, Connection& c, const protocol:
   bool within_limits = c.identity.role == Role::Factory ||
                        (requests_per_address_.take(c.address, now_ms) &&
                         (c.identity.role == Role::Device || requests_per_claim_.take(c.identity.certificate_id, now_ms)));
+  Actions answer;
+  bool forwarded = false;
   if (!within_limits) {
     router_.reject_now(origin, request, qos, 429, "Throttled",
                        "request rate limit exceeded for this " +
                            std::string(c.identity.role == Role::Device ? "address" : "claim certificate or address") +
                            "; retry later",
-                       out);
+                       answer);
+  } else if (linked_workers_ == 0) {
+    router_.reject_now(origin, request, qos, 503, "ServiceUnavailable", "no provisioning worker is connected; retry later", answer);
+  } else {
+    forwarded = router_.on_request(origin, request, payload, qos, now_ms, c.in_flight, answer);
+  }
+  // A rejection answered here costs the client nothing to provoke: past its
+  // budget the connection is cut off rather than answered (Options::rejection_rate_per_client).
+  if (!forwarded && !c.rejections.take(options_.rejection_rate_per_client, now_ms)) {
+    log(LogLevel::Notice, "provision: cutting off client '" + text::escape(c.client_id) + "' from " + c.address +
+                              ": it keeps sending requests over its limits (more rejections than rejection_rate_per_client " +
+                              "allows; it does not wait for its replies)");
+    c.cut_off = true;
+    kicks_due_.push_back(key);
     return;
   }
-  if (linked_workers_ == 0) {
-    router_.reject_now(origin, request, qos, 503, "ServiceUnavailable", "no provisioning worker is connected; retry later", out);
-    return;
-  }
-  router_.on_request(origin, request, payload, qos, now_ms, c.in_flight, out);
+  for (auto& m : answer.messages) out.messages.push_back(std::move(m));
 }
 
 void Gatekeeper::on_message(const void* key, std::string_view topic, std::string_view payload, int qos,
@@ -438,6 +454,13 @@ void Gatekeeper::on_tick(int64_t now_ms, Actions& out, int64_t now_s) {
   router_.expire(now_ms, out);
   for (auto& message : queued_) out.messages.push_back(std::move(message));
   queued_.clear();
+  for (const void* key : kicks_due_) {
+    auto it = connections_.find(key);
+    if (it == connections_.end() || !it->second.cut_off) continue;  // gone already
+    auto owner = by_client_id_.find(it->second.client_id);
+    if (owner != by_client_id_.end() && owner->second == key) out.kicks.push_back(it->second.client_id);
+  }
+  kicks_due_.clear();
   if (now_ms < next_registry_poll_ms_) return;
   next_registry_poll_ms_ = now_ms + options_.registry_poll_ms;
 

@@ -93,6 +93,8 @@ class Gatekeeper {
     // Service: its subscriptions that take the workers' requests; a worker
     // is linked (requests can reach it) while it holds one.
     std::vector<std::string> request_filters;
+    // Rejections the plugin answered itself (Options::rejection_rate_per_client).
+    TokenBucket rejections;
     // Cached decisions for devices: policy evaluation happens once per
     // (access, topic) on a connection; cleared when its identity is refreshed.
     DecisionCache decisions;
@@ -149,6 +151,9 @@ class Gatekeeper {
   // Sent on the next TICK: events for the workers, and answers decided
   // where nothing can be sent (an ACL check, a reconnect on the same object).
   std::vector<OutgoingMessage> queued_;
+  // Connections cut off outside a TICK, kicked on the next one (by client
+  // id: only while that connection still holds it).
+  std::vector<const void*> kicks_due_;
   int linked_workers_ = 0;
   RateLimiter connects_per_claim_, connects_per_address_, requests_per_claim_, requests_per_address_;
   Router router_;

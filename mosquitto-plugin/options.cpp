@@ -90,6 +90,7 @@ Options parse_options(const OptionPairs& given) {
     else if (key == "connect_rate_per_address") o.connect_rate_per_address = parse_rate(key, value);
     else if (key == "request_rate_per_claim") o.request_rate_per_claim = parse_rate(key, value);
     else if (key == "request_rate_per_address") o.request_rate_per_address = parse_rate(key, value);
+    else if (key == "rejection_rate_per_client") o.rejection_rate_per_client = parse_rate(key, value);
     else throw Error("unknown option plugin_opt_" + key);
   }
   if (o.registry.empty()) throw Error("plugin_opt_registry is required (the registry file, or a postgresql:// URI)");

@@ -35,6 +35,15 @@ struct Options {
   // over the limit get a 429 Throttled rejected reply.
   Rate connect_rate_per_claim, connect_rate_per_address;
   Rate request_rate_per_claim, request_rate_per_address;
+  // Rejections the plugin answers itself, without a worker (429 Throttled
+  // over a limit, 503 ServiceUnavailable with no worker or too much pending),
+  // per connection. They cost a client nothing to provoke, and Mosquitto
+  // 2.0.11 never frees a message the plugin addresses to one client that it
+  // drops because that client's queue is full (src/loop.c, single_publish):
+  // a client that floods requests and never reads its replies would grow the
+  // broker without bound. A connection past this rate is disconnected (on
+  // the next TICK) and answered nothing more meanwhile. 0: no limit.
+  Rate rejection_rate_per_client{10, 100};
 };
 
 using OptionPairs = std::vector<std::pair<std::string, std::string>>;

@@ -25,7 +25,7 @@ void Router::reject(const Pending& p, int status, const std::string& code, const
   deliver(p, false, protocol::encode_rejection({status, code, message}, p.request.format), out);
 }
 
-void Router::on_request(const RequestOrigin& origin, const protocol::RequestTopic& request, std::string_view payload,
+bool Router::on_request(const RequestOrigin& origin, const protocol::RequestTopic& request, std::string_view payload,
                         int qos, int64_t now_ms, int& in_flight, Actions& out) {
   Pending p{origin, request, qos > 1 ? 1 : qos, now_ms + options_.reply_timeout_ms};
   if (in_flight >= options_.max_pending_per_client) {
@@ -33,11 +33,11 @@ void Router::on_request(const RequestOrigin& origin, const protocol::RequestTopi
            "too many requests in flight on this connection (limit " + std::to_string(options_.max_pending_per_client) +
                "); wait for the replies",
            out);
-    return;
+    return false;
   }
   if (pending_.size() >= static_cast<size_t>(options_.max_pending_total)) {
     reject(p, 503, "ServiceUnavailable", "the provisioning service is saturated; retry later", out);
-    return;
+    return false;
   }
   std::string id = next_request_id();
   protocol::InternalRequest forwarded = origin.who;
@@ -52,6 +52,7 @@ void Router::on_request(const RequestOrigin& origin, const protocol::RequestTopi
   deadlines_.emplace_back(p.deadline_ms, id);
   pending_.emplace(std::move(id), std::move(p));
   ++in_flight;
+  return true;
 }
 
 void Router::reject_now(const RequestOrigin& origin, const protocol::RequestTopic& request, int qos, int status,

@@ -34,10 +34,11 @@ class Router {
  public:
   Router(const Options& options, protocol::InternalTopics internal);
 
-  // Forwards a request (or answers it with a rejection when limits are hit).
-  // `in_flight` is the connection's count of unanswered requests; the router
-  // increments it on forward and the owner decrements it via `on_settled`.
-  void on_request(const RequestOrigin& origin, const protocol::RequestTopic& request, std::string_view payload, int qos,
+  // Forwards a request (or answers it with a rejection when limits are hit:
+  // then returns false). `in_flight` is the connection's count of unanswered
+  // requests; the router increments it on forward and the owner decrements
+  // it via `on_settled`.
+  bool on_request(const RequestOrigin& origin, const protocol::RequestTopic& request, std::string_view payload, int qos,
                   int64_t now_ms, int& in_flight, Actions& out);
 
   // A worker's reply. Returns false when the reply matched no pending

@@ -12,8 +12,23 @@ std::string render_broker_config(const BrokerConfig& c) {
   out += "allow_anonymous false\n";
   out += "persistence false\n";
   // 2.0.11 drops QoS 1 messages at the default limit under sustained load (fixed in 2.0.13).
+  // Debian's 2.0.11 (CVE-2023-28366 fix) also caps each client's unsent
+  // packets at this count and disconnects a client past it that keeps
+  // publishing (a client that never reads its PUBACKs).
   out += "max_queued_messages 100000\n";
+  // Per client, the QoS 1 payload waiting behind its in-flight window: a
+  // device that subscribes and never reads; a worker's requests (at most
+  // max_pending_total in all, about 15 MiB at their usual 1.5 KiB; 4096 of
+  // the largest, 16 KiB, per link). docs/reliability.md.
+  out += "max_queued_bytes " + std::to_string(c.max_queued_bytes) + "\n";
   out += "max_inflight_messages 100\n";
+  // Mosquitto 2.0.11 allocates a packet's whole announced length before it
+  // reads it (resident as it arrives), and keeps a connection that trickles
+  // it in alive: a CONNECT header may announce 256 MB. Past this the client
+  // is dropped at once (MQTT v5 clients are told in CONNACK). It leaves
+  // room for the largest max_payload the plugin takes (1 MiB; the options
+  // file may raise it while the broker runs).
+  out += "max_packet_size " + std::to_string(c.max_packet_size) + "\n";
   if (geteuid() == 0) out += "user root\n";  // otherwise mosquitto switches to 'mosquitto' and cannot read 0600 keys
   if (!c.log_file.empty()) {
     out += "log_dest file " + c.log_file.string() + "\n";  // stdout is block-buffered
@@ -68,6 +83,11 @@ std::string render_plugin_options_file() {
 # connect_rate_per_address 100/200
 # request_rate_per_claim 200/400
 # request_rate_per_address 200/400
+#
+# Rejections the plugin answers itself (429 over a limit, 503 with no worker),
+# per connection: a connection that provokes more is disconnected (it floods
+# and does not wait for its replies). RATE/BURST; 0: no limit.
+# rejection_rate_per_client 10/100
 #
 # max_payload 16384                 bytes on provisioning request topics
 # reply_timeout_ms 15000            then the device gets 503 ServiceUnavailable

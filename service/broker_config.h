@@ -2,6 +2,7 @@
 // mosquitto.conf for a broker with the provisioning plugin, with the
 // Mosquitto 2.0.11 settings the design depends on (docs/operations.md,
 // "mosquitto.conf (generated)").
+#include <cstddef>
 #include <filesystem>
 #include <string>
 
@@ -26,6 +27,13 @@ struct BrokerConfig {
   // certificate, or plain TCP when password_plain (unsafe).
   int password_port = 0;
   bool password_plain = false;
+  // Bounds on what one client can make the broker hold (docs/reliability.md,
+  // "Limits that bound memory"): the largest packet it may send (room for
+  // the largest request the plugin's max_payload may allow, 1 MiB, with its
+  // topic and properties), and the QoS 1 payload queued for it behind its
+  // in-flight window.
+  size_t max_packet_size = (1 << 20) + (128 << 10);
+  size_t max_queued_bytes = 64 * 1024 * 1024;
 };
 
 std::string render_broker_config(const BrokerConfig& config);

@@ -25,6 +25,19 @@ std::optional<Rate> parse_rate(std::string_view s) {
   return rate;
 }
 
+bool TokenBucket::take(const Rate& rate, int64_t now_ms) {
+  if (rate.unlimited()) return true;
+  if (tokens < 0) {
+    tokens = rate.burst;
+  } else if (now_ms > updated_ms) {
+    tokens = std::min(rate.burst, tokens + rate.per_second * static_cast<double>(now_ms - updated_ms) / 1000.0);
+  }
+  updated_ms = std::max(updated_ms, now_ms);
+  if (tokens < 1.0) return false;
+  tokens -= 1.0;
+  return true;
+}
+
 void RateLimiter::refill(Bucket& bucket, int64_t now_ms) const {
   if (now_ms > bucket.updated_ms) {
     bucket.tokens = std::min(rate_.burst, bucket.tokens + rate_.per_second * static_cast<double>(now_ms - bucket.updated_ms) / 1000.0);

@@ -25,6 +25,16 @@ struct Rate {
 // (no limit); nullopt for anything else.
 std::optional<Rate> parse_rate(std::string_view text);
 
+// One bucket on its own (e.g. per connection, held by its owner): full at
+// first use, then `rate.per_second` tokens a second up to `rate.burst`.
+struct TokenBucket {
+  double tokens = -1;  // < 0: not used yet
+  int64_t updated_ms = 0;
+  // Takes one token at `now_ms`; false when the bucket is empty. Always
+  // true for an unlimited rate.
+  bool take(const Rate& rate, int64_t now_ms);
+};
+
 class RateLimiter {
  public:
   // At most `max_keys` buckets (0: no bound): past it, buckets that refilled

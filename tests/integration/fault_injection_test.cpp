@@ -3,8 +3,14 @@
 // what the device and the registry see afterwards.
 #include <catch2/catch.hpp>
 
+#include <sys/mount.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
+#include <charconv>
 #include <csignal>
+#include <cstring>
 #include <mutex>
 #include <fstream>
 #include <sstream>
@@ -192,40 +198,121 @@ TEST_CASE("a registry of a newer schema, or a corrupt one: provisiond refuses to
 
 namespace {
 
-// A tmpfs of `bytes` mounted at `dir` for the test's life (root only).
+// The disk-full test's small disks: tmpfs mounts at <temp>/provision-disk-full-<pid>-<token>,
+// one per run, named after the test process that mounted it.
+constexpr const char* kDiskPrefix = "provision-disk-full-";
+
+// Mount points from /proc/self/mountinfo (octal escapes such as \040 undone).
+std::vector<std::filesystem::path> mount_points() {
+  std::vector<std::filesystem::path> out;
+  std::ifstream in("/proc/self/mountinfo");
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, device, root, point;
+    fields >> id >> parent >> device >> root >> point;
+    std::string unescaped;
+    for (size_t i = 0; i < point.size(); ++i) {
+      if (point[i] == '\\' && i + 3 < point.size()) {
+        unescaped += static_cast<char>(std::stoi(point.substr(i + 1, 3), nullptr, 8));
+        i += 3;
+      } else {
+        unescaped += point[i];
+      }
+    }
+    out.emplace_back(unescaped);
+  }
+  return out;
+}
+
+// Unmounts (and removes) the small disks of earlier runs that were killed or
+// aborted before their guard ran: only mounts in this test's own area
+// (kDiskPrefix under the temporary directory) whose process is gone. Returns
+// how many it removed. A run still going keeps its disk.
+int unmount_stale_disks() {
+  const auto temp = std::filesystem::temp_directory_path();
+  int removed = 0;
+  for (const auto& point : mount_points()) {
+    if (point.parent_path() != temp) continue;
+    const std::string name = point.filename().string();
+    if (!name.starts_with(kDiskPrefix)) continue;
+    const std::string rest = name.substr(std::strlen(kDiskPrefix));
+    pid_t owner = 0;
+    auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), owner);
+    if (ec != std::errc() || end == rest.data() || owner <= 0) continue;
+    if (::kill(owner, 0) == 0 || errno == EPERM) continue;  // its run is still going
+    if (::umount2(point.c_str(), MNT_DETACH) != 0) continue;
+    std::error_code ignored;
+    std::filesystem::remove(point, ignored);
+    ++removed;
+  }
+  return removed;
+}
+
+// A tmpfs of `bytes` for the test's life (root with CAP_SYS_ADMIN only), in
+// the test's own area: unmounted and removed when the guard goes, and by
+// unmount_stale_disks() (at the next run's start, and by ctest's cleanup
+// fixture fault_injection_unmount_stale) when the test was killed first.
 struct SmallFilesystem {
   std::filesystem::path dir;
   bool mounted = false;
   std::string why;
-  SmallFilesystem(std::filesystem::path at, size_t bytes) : dir(std::move(at)) {
+  SmallFilesystem()
+      : dir(std::filesystem::temp_directory_path() / (kDiskPrefix + std::to_string(::getpid()) + "-" + random_token(6))) {}
+  // Mounts it; false (with `why`) where mounting is not permitted.
+  bool mount(size_t bytes) {
     std::filesystem::create_directories(dir);
-    std::string out;
-    mounted = run_command({"/usr/bin/mount", "-t", "tmpfs", "-o", "size=" + std::to_string(bytes), "tmpfs", dir.string()}, out) == 0;
-    why = out;
+    const std::string size = "size=" + std::to_string(bytes);
+    mounted = ::mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, size.c_str()) == 0;
+    if (!mounted) {
+      why = std::strerror(errno);
+      std::error_code ignored;
+      std::filesystem::remove(dir, ignored);
+    }
+    return mounted;
   }
   void resize(size_t bytes) {
-    std::string out;
-    REQUIRE(run_command({"/usr/bin/mount", "-o", "remount,size=" + std::to_string(bytes), dir.string()}, out) == 0);
+    const std::string size = "size=" + std::to_string(bytes);
+    INFO(std::strerror(errno));
+    REQUIRE(::mount("tmpfs", dir.c_str(), "tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV, size.c_str()) == 0);
   }
   ~SmallFilesystem() {
-    std::string out;
-    if (mounted) run_command({"/usr/bin/umount", "-l", dir.string()}, out);
+    if (!mounted) return;
+    // Lazily when a process still holds a file there (its stack stops after this guard).
+    if (::umount2(dir.c_str(), 0) != 0) ::umount2(dir.c_str(), MNT_DETACH);
+    std::error_code ignored;
+    std::filesystem::remove(dir, ignored);
   }
+  SmallFilesystem(const SmallFilesystem&) = delete;
+  SmallFilesystem& operator=(const SmallFilesystem&) = delete;
 };
 
 }  // namespace
 
+// ctest's cleanup fixture (tests/CMakeLists.txt) for the disk-full test: runs
+// after the fault injection tests, also when one was killed by a timeout.
+TEST_CASE("stale small disks of killed disk-full runs are unmounted", "[.][disk-cleanup]") {
+  const int removed = unmount_stale_disks();
+  if (removed) WARN("unmounted " << removed << " small disks left by killed runs");
+  for (const auto& point : mount_points()) {
+    const std::string name = point.filename().string();
+    if (point.parent_path() != std::filesystem::temp_directory_path() || !name.starts_with(kDiskPrefix)) continue;
+    WARN("a small disk of a run still going stays: " << point);
+  }
+}
+
 TEST_CASE("the registry's disk full: registrations are refused with RegistryFull, nothing is corrupted, and service "
           "resumes when space returns") {
+  if (int stale = unmount_stale_disks()) WARN("unmounted " << stale << " small disks left by killed runs");
+  // Declared before the stack, so that the stack's processes have stopped
+  // when the guard unmounts it.
+  SmallFilesystem disk;
   StackOptions options;
   options.start_worker = false;
   Stack stack(options);
   stack.stop_broker();
   const auto original = std::filesystem::path(stack.registry_location);
-  const auto size = std::filesystem::file_size(original);
   // Room for the registry and little more: a few registrations fill it.
-  SmallFilesystem disk(stack.dir / "small-disk", size + 320 * 1024);
-  if (!disk.mounted) {
+  if (!disk.mount(std::filesystem::file_size(original) + 320 * 1024)) {
     // Not root with CAP_SYS_ADMIN (a container without it): this fault cannot be injected here.
     WARN("cannot mount a small tmpfs here, the disk-full test did not run: " << disk.why);
     return;

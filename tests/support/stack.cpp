@@ -154,6 +154,8 @@ void Stack::signal_broker(int signal) {
 
 bool Stack::broker_running() { return broker_ && broker_->running(); }
 
+pid_t Stack::broker_pid() const { return broker_ ? broker_->pid() : -1; }
+
 pid_t Stack::worker_pid() const { return worker_ ? worker_->pid() : -1; }
 
 bool Stack::worker_running() { return worker_ && worker_->running(); }

@@ -75,6 +75,8 @@ class Stack {
   // Sends a signal to the broker (e.g. SIGHUP to reload its configuration).
   void signal_broker(int signal);
   bool broker_running();
+  // The broker's process id (-1 when it is not started).
+  pid_t broker_pid() const;
   // provisiond's process id (-1 when it is not started), and whether it still runs.
   pid_t worker_pid() const;
   bool worker_running();

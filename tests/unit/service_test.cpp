@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "broker_config.h"
 #include "util/rate_limits.h"
 #include "fleet/housekeeping.h"
 #include "provisioning/bootstrap.h"
@@ -357,4 +358,19 @@ TEST_CASE("metrics: a counter kept minute by minute gives the last hour's increm
   // a counter not kept has no minutes, only zeros
   for (const auto& minute : m.last_hour("other_total")) CHECK(minute.by.empty());
   CHECK_THROWS(m.keep_minutes("no_such_total", "x"));
+}
+
+TEST_CASE("the generated mosquitto.conf bounds what one client can make the broker hold") {
+  service::BrokerConfig config;
+  config.certificate = "broker.pem";
+  config.key = "broker.key";
+  config.plugin = "mosquitto_provision.so";
+  config.registry = "registry.db";
+  const std::string text = service::render_broker_config(config);
+  CHECK_THAT(text, Catch::Contains("\nmax_packet_size 1179648\n"));
+  CHECK_THAT(text, Catch::Contains("\nmax_queued_messages 100000\n"));
+  CHECK_THAT(text, Catch::Contains("\nmax_queued_bytes 67108864\n"));
+  // global settings, before the first listener
+  CHECK(text.find("max_packet_size") < text.find("\nlistener "));
+  CHECK_THAT(service::render_plugin_options_file(), Catch::Contains("# rejection_rate_per_client 10/100"));
 }

@@ -58,6 +58,36 @@ TEST_CASE("authenticate: no certificate or no client id is refused", "[plugin][a
   CHECK(gk->connection_count() == 0);
 }
 
+TEST_CASE("authenticate: a refused sign-in on a connection leaves nothing of what it held: no reply reaches its "
+          "client id any more",
+          "[plugin][auth]") {
+  // Found by the gatekeeper fuzzer (fuzz/corpus/gatekeeper/crash-88af...):
+  // a connection signed in as dev-A, then refused on the same connection
+  // object, still had its 503 rejections delivered to dev-A.
+  Fixture f;
+  auto gk = f.gatekeeper();
+  REQUIRE(sign_in(*gk, f.key(0), "dev-A", f.claim, f.now).allowed);
+  auto rogue = issue_client(pki::CertificateAuthority::create_root("Rogue CA", 3600), "thing-1");
+  CHECK_FALSE(sign_in(*gk, f.key(0), "thing-1", rogue, f.now).allowed);
+  CHECK(gk->connection_count() == 0);
+  Actions out;
+  gk->on_message(f.key(0), kCreate, "{}", 1, {}, 1000, out);  // no worker: it would be a 503 at once
+  CHECK(out.messages.empty());
+  CHECK_FALSE(gk->check_acl(f.key(0), acl(Access::Write, kCreate)));
+  // A refused re-check (SIGHUP) of a worker unlinks it too: its pending requests are answered.
+  const void* worker = link_worker(f, *gk);
+  REQUIRE(sign_in(*gk, f.key(1), "dev-B", f.claim, f.now).allowed);
+  forward(*gk, f.key(1), kCreate, 1000);
+  CHECK(gk->linked_workers() == 1);
+  CHECK_FALSE(sign_in(*gk, worker, "provisiond-worker", rogue, f.now).allowed);
+  CHECK(gk->linked_workers() == 0);
+  Actions tick;
+  gk->on_tick(1001, tick);
+  REQUIRE(tick.messages.size() == 1);
+  CHECK(tick.messages[0].client_id == "dev-B");
+  CHECK_THAT(tick.messages[0].payload, Catch::Contains("503"));
+}
+
 TEST_CASE("authenticate: a certificate from an unknown CA is refused", "[plugin][auth]") {
   Fixture f;
   auto gk = f.gatekeeper();

@@ -12,6 +12,8 @@ TEST_CASE("options: defaults and valid values", "[plugin][options]") {
   CHECK(o.internal_prefix == "_provision");
   CHECK(o.aws_topics);
   CHECK(o.max_pending_per_client == 4);
+  CHECK(o.rejection_rate_per_client.per_second == 10);
+  CHECK(o.rejection_rate_per_client.burst == 100);
 
   o = parse_options({{"registry", "r.db"},
                      {"internal_prefix", "fleet"},
@@ -137,4 +139,91 @@ TEST_CASE("reconfigure: new limits apply at once and the internal prefix stays",
   CHECK_FALSE(gk->check_acl(f.key(0), acl(Access::Write, kCreate, 1, 5000)));
   CHECK(gk->options().internal_prefix == "_provision");
   CHECK(f.logged("internal_prefix cannot change"));
+}
+
+TEST_CASE("a token bucket on its own: full at first use, refills at its rate, never past its burst", "[plugin][limits]") {
+  const Rate rate = parse_rate("k", "10/3");
+  TokenBucket bucket;
+  for (int i = 0; i < 3; ++i) CHECK(bucket.take(rate, 5000));
+  CHECK_FALSE(bucket.take(rate, 5000));
+  CHECK_FALSE(bucket.take(rate, 5050));
+  CHECK(bucket.take(rate, 5100));  // 10 a second: one after 100 ms
+  CHECK_FALSE(bucket.take(rate, 5100));
+  CHECK_FALSE(bucket.take(rate, 4000));  // a clock going back adds nothing
+  for (int i = 0; i < 3; ++i) CHECK(bucket.take(rate, 60'000));
+  CHECK_FALSE(bucket.take(rate, 60'000));
+  TokenBucket unlimited;
+  for (int i = 0; i < 1000; ++i) CHECK(unlimited.take(parse_rate("k", "0"), 0));
+}
+
+TEST_CASE("rejections the plugin answers itself are bounded per connection: past rejection_rate_per_client the "
+          "connection is cut off, answered nothing more and kicked on the next TICK",
+          "[plugin][limits]") {
+  Fixture f;
+  auto gk = f.gatekeeper({{"rejection_rate_per_client", "1/5"}, {"max_pending_per_client", "1"}});
+  REQUIRE(sign_in(*gk, f.key(0), "flooder", f.claim, f.now).allowed);
+  REQUIRE(sign_in(*gk, f.key(1), "neighbour", f.claim, f.now).allowed);
+  link_worker(f, *gk);
+  forward(*gk, f.key(0), kCreate, 1000);  // in flight: the next ones are over the limit
+  auto rejected = [&](const void* key, int64_t now_ms) {
+    Actions out;
+    gk->on_message(key, kCreate, "{}", 0, {}, now_ms, out);
+    return out.messages.size() == 1 && out.messages[0].topic == std::string(kCreate) + "/rejected";
+  };
+  for (int i = 0; i < 5; ++i) CHECK(rejected(f.key(0), 1000));  // the burst: answered 429
+  CHECK(gk->options().rejection_rate_per_client.burst == 5);
+  Actions out;
+  gk->on_message(f.key(0), kCreate, "{}", 0, {}, 1000, out);
+  CHECK(out.messages.empty());  // past it: no answer
+  CHECK(out.kicks.empty());     // kicks happen on TICK only
+  CHECK(f.logged_at(LogLevel::Notice, "cutting off client 'flooder'"));
+  CHECK_FALSE(gk->check_acl(f.key(0), acl(Access::Write, kCreate)));  // denied everything until kicked
+  Actions later;
+  gk->on_message(f.key(0), kCreate, "{}", 0, {}, 5000, later);
+  CHECK(later.messages.empty());  // and its bucket refilling does not bring it back
+  Actions tick;
+  gk->on_tick(1001, tick);
+  REQUIRE(tick.kicks.size() == 1);
+  CHECK(tick.kicks[0] == "flooder");
+  Actions next_tick;
+  gk->on_tick(1002, next_tick);
+  CHECK(next_tick.kicks.empty());  // kicked once
+  // Its neighbour on the same claim keeps its own budget.
+  forward(*gk, f.key(1), kCreate, 1000);
+  CHECK(rejected(f.key(1), 1000));
+}
+
+TEST_CASE("rejection budget: it refills at its rate, counts 503s with no worker too, and a client id taken over "
+          "before the TICK is not kicked",
+          "[plugin][limits]") {
+  Fixture f;
+  auto gk = f.gatekeeper({{"rejection_rate_per_client", "2/2"}});
+  REQUIRE(sign_in(*gk, f.key(0), "patient", f.claim, f.now).allowed);
+  auto answered = [&](const void* key, int64_t now_ms) {
+    Actions out;
+    gk->on_message(key, kCreate, "{}", 0, {}, now_ms, out);  // no worker: 503 at once
+    return out.messages.size();
+  };
+  // Two a second, whatever the time: never cut off.
+  for (int64_t t = 0; t < 10'000; t += 500) CHECK(answered(f.key(0), t) == 1);
+  // Faster: cut off.
+  CHECK(answered(f.key(0), 20'000) == 1);
+  CHECK(answered(f.key(0), 20'000) == 1);
+  CHECK(answered(f.key(0), 20'000) == 0);
+  // Before the TICK another connection takes the client id over (the broker
+  // disconnects the old one): the new one is not kicked.
+  gk->on_disconnect(f.key(0));
+  REQUIRE(sign_in(*gk, f.key(1), "patient", f.claim, f.now).allowed);
+  Actions tick;
+  gk->on_tick(20'001, tick);
+  CHECK(tick.kicks.empty());
+  CHECK(answered(f.key(1), 20'002) == 1);
+  // 0 turns the budget off.
+  auto unlimited = f.gatekeeper({{"rejection_rate_per_client", "0"}});
+  REQUIRE(sign_in(*unlimited, f.key(2), "anyone", f.claim, f.now).allowed);
+  for (int i = 0; i < 1000; ++i) {
+    Actions out;
+    unlimited->on_message(f.key(2), kCreate, "{}", 0, {}, 0, out);
+    REQUIRE(out.messages.size() == 1);
+  }
 }
