@@ -77,6 +77,15 @@ int64_t timed_health(int port) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
 }
 
+// Under ASan the allocator's redzones and quarantine make RSS say nothing of
+// the product's memory: the figures are printed, the bounds checked in the
+// other builds (as in hostile_clients_test.cpp).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kMemoryChecked = false;
+#else
+constexpr bool kMemoryChecked = true;
+#endif
+
 StackOptions with_bootstrap() {
   StackOptions o;
   o.password_listener = true;
@@ -111,7 +120,7 @@ TEST_CASE("HTTP listeners: a thousand slow-loris and idle connections hold no th
   INFO("provisiond: RSS " << rss_before << " KiB before, " << rss_during << " KiB with 1000 open connections; files " << files_before
                           << " -> " << files_during);
   CHECK(files_during - files_before >= 900);  // they are all open
-  CHECK(rss_during - rss_before < 32 * 1024);
+  if (kMemoryChecked) CHECK(rss_during - rss_before < 32 * 1024);
 
   // Both listeners serve others at once, however many slow clients they hold.
   for (int port : {stack.admin_port, stack.bootstrap_port}) {
@@ -178,7 +187,7 @@ TEST_CASE("HTTP listeners: clients that pipeline requests and never read their a
   std::this_thread::sleep_for(500ms);
   const long rss_during = resident_kib(pid);
   INFO("provisiond RSS: " << rss_before << " KiB before, " << rss_during << " KiB with 40 clients that never read");
-  CHECK(rss_during - rss_before < 32 * 1024);
+  if (kMemoryChecked) CHECK(rss_during - rss_before < 32 * 1024);
   for (int port : {stack.admin_port, stack.bootstrap_port}) {
     auto ms = timed_health(port);
     INFO("port " << port << ": /health in " << ms << " ms");
