@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
+#include <system_error>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -68,7 +69,14 @@ struct Deployment {
     provisioning = std::make_unique<ProvisioningService>(std::move(ca), ProvisioningSettings{});
     admin = std::make_unique<AdminServer>(AdminSettings{}, config, made.service_config, *provisioning, [] { return true; });
     bootstrap = std::make_unique<BootstrapServer>(config, *provisioning, [] { return true; });
-    std::atexit([] { std::filesystem::remove_all(instance().dir); });
+  }
+
+  ~Deployment() {
+    bootstrap.reset();
+    admin.reset();
+    provisioning.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
   }
 
   static Deployment& instance() {
