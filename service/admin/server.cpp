@@ -471,8 +471,13 @@ AdminServer::AdminServer(AdminSettings settings, const ServiceConfig& config, co
 
 AdminServer::~AdminServer() { stop(); }
 
+// The routes, as the listener and handle() both run them.
+std::function<http::Response(const http::Request&, const http::Admitted&)> AdminServer::serve_() const {
+  return [impl = impl_.get()](const http::Request& req, const http::Admitted& admitted) { return impl->serve(req, admitted); };
+}
+
 http::Response AdminServer::handle(http::Request request) const {
-  return http::answer(*impl_->gate, [this](const http::Request& req, const http::Admitted& admitted) { return impl_->serve(req, admitted); },
+  return http::answer(*impl_->gate, serve_(),
                       std::move(request));
 }
 
@@ -489,7 +494,7 @@ void AdminServer::start() {
   // Bodies of up to max_body_bytes each: fewer of them in memory at once.
   listener.max_pending = 64;
   impl_->listener = std::make_unique<http::Listener>(
-      listener, *impl_->gate, [this](const http::Request& req, const http::Admitted& admitted) { return impl_->serve(req, admitted); });
+      listener, *impl_->gate, serve_());
   impl_->listener->start();
   spdlog::info("admin API listening on {}://{}:{}", s.tls_certificate.empty() ? "http" : "https", s.listen, impl_->listener->port());
 }

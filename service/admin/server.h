@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "http/gate.h"
 #include "http/message.h"
 
 namespace provision::service {
@@ -42,6 +43,7 @@ class AdminServer {
 
  private:
   struct Impl;
+  std::function<http::Response(const http::Request&, const http::Admitted&)> serve_() const;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -10,7 +10,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <ctime>
 
@@ -415,8 +414,13 @@ BootstrapServer::BootstrapServer(const ServiceConfig& config, ProvisioningServic
 
 BootstrapServer::~BootstrapServer() { stop(); }
 
+// The routes, as the listener and handle() both run them.
+std::function<http::Response(const http::Request&, const http::Admitted&)> BootstrapServer::serve_() const {
+  return [impl = impl_.get()](const http::Request& req, const http::Admitted&) { return impl->serve(req); };
+}
+
 http::Response BootstrapServer::handle(http::Request request) const {
-  return http::answer(*impl_->gate, [this](const http::Request& req, const http::Admitted&) { return impl_->serve(req); },
+  return http::answer(*impl_->gate, serve_(),
                       std::move(request));
 }
 
@@ -434,7 +438,7 @@ void BootstrapServer::start() {
   listener.max_connections = s.max_connections;
   listener.max_pending = s.max_connections;  // bodies of at most 16 KiB
   impl_->listener = std::make_unique<http::Listener>(
-      listener, *impl_->gate, [this](const http::Request& req, const http::Admitted&) { return impl_->serve(req); });
+      listener, *impl_->gate, serve_());
   impl_->listener->start();
   spdlog::info("bootstrap listener on {}://{}:{}", s.tls_certificate.empty() ? "http" : "https", s.listen, impl_->listener->port());
 }

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 
+#include "http/gate.h"
 #include "http/message.h"
 
 namespace provision::service {
@@ -26,6 +27,7 @@ class BootstrapServer {
 
  private:
   struct Impl;
+  std::function<http::Response(const http::Request&, const http::Admitted&)> serve_() const;
   std::unique_ptr<Impl> impl_;
 };
 
