@@ -3,6 +3,8 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include <stdexcept>
@@ -282,9 +284,12 @@ bool Stack::wait_trusted(const pki::Certificate& ca, std::chrono::milliseconds t
   auto holds = [&] {
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(trust_dir(), ec))
-      if (entry.path().filename().string().starts_with(ca.subject_name_hash() + ".") &&
-          read_file(entry.path()).find(pem) != std::string::npos)
-        return true;
+      // The plugin writes each file as a .tmp and renames it: skip those (gone by the time they are read).
+      if (const auto name = entry.path().filename().string(); name.starts_with(ca.subject_name_hash() + ".") && !name.ends_with(".tmp")) {
+        std::ifstream in(entry.path());
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (text.find(pem) != std::string::npos) return true;
+      }
     return false;
   };
   auto deadline = std::chrono::steady_clock::now() + timeout;
