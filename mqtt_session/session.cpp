@@ -149,7 +149,13 @@ void Session::connect() {
     lost_ = false;
   }
   try {
-    client_->connect(options_.connect)->wait();
+    // Paho's connect timeout (settings_.timeout) normally ends an attempt;
+    // this bound holds even when it does not (a connection that went away
+    // mid-handshake while the broker restarted once left a caller waiting
+    // for good), so that no caller waits for ever.
+    auto token = client_->connect(options_.connect);
+    if (!token->wait_for(settings_.timeout + std::chrono::seconds(5)))
+      throw mqtt::exception(MQTTASYNC_OPERATION_INCOMPLETE, "no answer to CONNECT in time");
   } catch (const mqtt::exception& e) {
     throw ConnectError(e, diagnose_connect_failure(settings_, e.get_return_code()));
   }

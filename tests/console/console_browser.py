@@ -30,6 +30,11 @@ import urllib.request
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+# How long a wait for the page gives up after. A wait ends as soon as what it
+# waits for holds, so this costs time only when a test fails; on a loaded CI
+# machine with chromium starting beside the rest of the suite, 5-10 s was not
+# always enough.
+WAIT = 30
 
 try:
     from selenium import webdriver
@@ -110,7 +115,7 @@ class Console:
             self.close()
             raise
         self.driver.set_page_load_timeout(30)
-        self.wait = WebDriverWait(self.driver, 10)
+        self.wait = WebDriverWait(self.driver, WAIT)
 
     def dump(self):
         """What the page showed and logged, for a failure's report."""
@@ -144,9 +149,9 @@ class Console:
     def all(self, css):
         return self.driver.find_elements(By.CSS_SELECTOR, css)
 
-    def text_in(self, css, text, timeout=10):
+    def text_in(self, css, text, timeout=None):
         try:
-            WebDriverWait(self.driver, timeout).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
+            WebDriverWait(self.driver, timeout or WAIT).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
         except TimeoutException:
             found = self.all(css)
             raise Failed(f"{css} never showed {text!r}; it shows {found[0].text if found else '(nothing)'!r}")
@@ -218,7 +223,7 @@ class Console:
         if question:
             self.text_in("#confirm-text", question)
         self.click("#confirm-ok")
-        WebDriverWait(self.driver, 5).until(lambda d: not self.find("#confirm").get_attribute("open"))
+        WebDriverWait(self.driver, WAIT).until(lambda d: not self.find("#confirm").get_attribute("open"))
 
     def cancel(self, question=None):
         """Answers the confirmation dialog with Cancel; waits for the page to have done whatever it would."""
@@ -226,7 +231,7 @@ class Console:
         if question:
             self.text_in("#confirm-text", question)
         self.click("#confirm-cancel")
-        WebDriverWait(self.driver, 5).until(lambda d: not self.find("#confirm").get_attribute("open"))
+        WebDriverWait(self.driver, WAIT).until(lambda d: not self.find("#confirm").get_attribute("open"))
         time.sleep(0.5)
 
     def invalid(self, css):
@@ -322,9 +327,9 @@ def scenario_activation(c):
     c.text_in("#portal-problems", "line 1")
     check(not c.find("#portal-activate").is_enabled(), "Activate is enabled with unfinished JSON")
     c.type_into("#portal-metadata", json.dumps(data["metadata"], indent=2))
-    WebDriverWait(c.driver, 5).until(lambda d: c.find("#portal-activate").is_enabled())
+    WebDriverWait(c.driver, WAIT).until(lambda d: c.find("#portal-activate").is_enabled())
     check(c.find("#portal-problems").text == "", "problems shown for valid metadata")
-    WebDriverWait(c.driver, 5).until(lambda d: len(Select(c.find("#portal-broker")).options) > 1)
+    WebDriverWait(c.driver, WAIT).until(lambda d: len(Select(c.find("#portal-broker")).options) > 1)
     Select(c.find("#portal-broker")).select_by_value(data["broker"])
     c.screenshot("activation")
     c.click("#portal-activate")
@@ -545,7 +550,7 @@ def scenario_settings(c):
     c.open("audit")
     c.type_into("#audit-action", "UpdateTemplate")
     c.click("#audit-filters button[type=submit]")
-    WebDriverWait(c.driver, 5).until(lambda d: len(c.all("#audit-table tbody tr")) >= 4)
+    WebDriverWait(c.driver, WAIT).until(lambda d: len(c.all("#audit-table tbody tr")) >= 4)
     actions = {r.find_elements(By.TAG_NAME, "td")[2].text for r in c.all("#audit-table tbody tr")}
     check(actions == {"UpdateTemplate"}, f"the filter shows {actions}")
     c.errors_in_log("on the audit log")
@@ -567,7 +572,7 @@ def scenario_overview(c):
     c.text_in("#overview-things", f"{c.context['data']['things']} things")
     c.text_in("#overview-certificates", "ACTIVE")
     c.text_in("#health-broker", "connected")
-    WebDriverWait(c.driver, 5).until(lambda d: c.find("#chart-requests").get_attribute("data-total") not in (None, "0"))
+    WebDriverWait(c.driver, WAIT).until(lambda d: c.find("#chart-requests").get_attribute("data-total") not in (None, "0"))
     check("EnrollmentNotAllowed" in c.find("#chart-rejections").get_attribute("data-codes"), "no rejection by errorCode charted")
     c.screenshot("overview")
     c.errors_in_log("on the overview")
@@ -621,7 +626,7 @@ def scenario_firmware(c):
     # filtered by product
     c.type_into("#firmware-filter-product", "7")
     c.click("#firmware-filters button[type=submit]")
-    WebDriverWait(c.driver, 5).until(lambda d: data["other"] not in c.find("#firmware-table").text)
+    WebDriverWait(c.driver, WAIT).until(lambda d: data["other"] not in c.find("#firmware-table").text)
     c.text_in("#firmware-table", "1.4.0")
     # disabled and enabled again, each after a confirmation
     enabled = lambda: c.api("admin", "GET", f"/v1/firmware/{release}")[1]["enabled"]
@@ -671,8 +676,8 @@ def scenario_bootstrap_log(c):
         old = c.find("#bootstrap-table")
         c.click("#bootstrap-filters button[type=submit]")
         try:
-            WebDriverWait(c.driver, 5).until(EC.staleness_of(old))  # the list asked for again
-            WebDriverWait(c.driver, 5).until(lambda d: c.all("#bootstrap-table") and len(shown()) == len(expect))
+            WebDriverWait(c.driver, WAIT).until(EC.staleness_of(old))  # the list asked for again
+            WebDriverWait(c.driver, WAIT).until(lambda d: c.all("#bootstrap-table") and len(shown()) == len(expect))
         except TimeoutException:
             raise Failed(f"{why}: {len(shown())} rows shown, expected {len(expect)}")
         rows = [[cell.text for cell in r] for r in shown()]
@@ -712,7 +717,7 @@ def scenario_bootstrap_log(c):
     c.text_in("#thing-credential", "ACTIVE")
     c.click("#thing-bootstrap-log")
     c.find("#screen-bootstrap")
-    WebDriverWait(c.driver, 5).until(lambda d: c.find("#bootstrap-mac").get_attribute("value") == mac)
+    WebDriverWait(c.driver, WAIT).until(lambda d: c.find("#bootstrap-mac").get_attribute("value") == mac)
     rows = filtered(by_mac, "the thing's requests")
     check(all(r[2] == mac for r in rows), f"the thing's link shows {rows}")
     c.errors_in_log("on the thing and its requests")
@@ -737,7 +742,7 @@ def scenario_enrollments(c):
     c.confirm(f"Reset {used}?")
     c.text_in("#enrollments-result", f"{used} was reset: its device may register once more (for {data['thing']})")
     check(enrollment(used)[1]["used"] is False, "the enrollment is still used")
-    WebDriverWait(c.driver, 5).until(lambda d: not c.all(reset))
+    WebDriverWait(c.driver, WAIT).until(lambda d: not c.all(reset))
     delete = f'button[data-action="delete"][data-enrollment="{other}"]'
     c.click(delete)
     c.cancel(other)
@@ -746,7 +751,7 @@ def scenario_enrollments(c):
     c.confirm(f"Delete the enrollment of {other}?")
     c.text_in("#enrollments-result", f"enrollment {other} deleted")
     check(enrollment(other)[0] == 404, "the enrollment was not deleted")
-    WebDriverWait(c.driver, 5).until(lambda d: other not in c.find("#enrollments-table").text)
+    WebDriverWait(c.driver, WAIT).until(lambda d: other not in c.find("#enrollments-table").text)
     c.errors_in_log("resetting and deleting enrollments")
     c.sign_in("operator")
     c.open("enrollments")
@@ -831,7 +836,7 @@ def scenario_claims_cas(c):
     c.type_into("#claim-edit-templates", f"DemoFleet, {template}")
     c.type_into("#claim-edit-expiresAt", "soon")
     c.click("#claim-edit-save")
-    WebDriverWait(c.driver, 5).until(lambda d: c.invalid("#claim-edit-expiresAt"))
+    WebDriverWait(c.driver, WAIT).until(lambda d: c.invalid("#claim-edit-expiresAt"))
     check(not c.invalid("#claim-edit-templates"), "the templates are still marked")
     check(get_claim()["templates"] == ["DemoFleet"], "changed despite the error")
     expires = int(time.time()) + 30 * 86400
@@ -929,7 +934,7 @@ def scenario_tokens_brokers(c):
     c.type_into("#token-new-name", "night-shift")
     Select(c.find("#token-new-role")).select_by_value("operator")
     c.click("#token-create button[type=submit]")
-    WebDriverWait(c.driver, 5).until(lambda d: c.all("#token-new-secret") and c.find("#token-new-secret").text)
+    WebDriverWait(c.driver, WAIT).until(lambda d: c.all("#token-new-secret") and c.find("#token-new-secret").text)
     secret = c.find("#token-new-secret").text
     status, who = c.api_as(secret, "GET", "/v1/whoami")
     check(status == 200 and who == {"name": "night-shift", "role": "operator"}, f"the new token: {status} {who}")
