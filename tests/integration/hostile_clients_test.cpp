@@ -36,11 +36,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A sanitizer's runtime preloaded into the broker (for the plugin) replaces
-// its allocator, whose redzones and quarantine make RSS figures meaningless:
-// then memory is reported, not checked.
-bool sanitized() { return !std::string(PROVISION_SANITIZER_RUNTIME).empty(); }
-
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // The broker's resident memory, in KiB (0 when it is gone).
@@ -290,7 +285,7 @@ TEST_CASE("2000 connections that never start or never finish their TLS handshake
                   << took << " s meanwhile");
     CHECK(took < 10.0);
     CHECK(held_early.fds >= baseline.fds + static_cast<int>(opened) - 5);
-    if (!sanitized()) {
+    if (memory_checked()) {
       // Bounded: under 64 KiB per connection held (glibc's heap included), and
       // not growing while they idle.
       CHECK(held_early.rss_kib - baseline.rss_kib < static_cast<long>(opened) * 64);
@@ -310,7 +305,7 @@ TEST_CASE("2000 connections that never start or never finish their TLS handshake
   // reuse it (measured: 107, 126, 130 MiB after rounds 1 to 3; 131 MiB after
   // rounds 4 to 6): the third costs little more than the second, and all of
   // it stays within one round's bound. Nothing is kept per connection.
-  if (!sanitized()) {
+  if (memory_checked()) {
     CHECK(after_rounds[2].rss_kib <= after_rounds[1].rss_kib + 8 * 1024);
     CHECK(after_rounds[2].rss_kib - baseline.rss_kib < static_cast<long>(count) * 64);
   }
@@ -361,12 +356,12 @@ TEST_CASE("clients that flood requests and never read their replies are cut off,
     CHECK_THAT(qos1, Catch::Contains("closed by the broker"));
     CHECK_THAT(paced, Catch::Contains("noread-paced: sent"));
     CHECK(took < 10.0);
-    if (!sanitized()) CHECK(peak - baseline.rss_kib < 64 * 1024);
+    if (memory_checked()) CHECK(peak - baseline.rss_kib < 64 * 1024);
     CHECK(stack.broker_running());
   }
   CHECK(count_text(stack.broker_log, "it keeps sending requests over its limits") >= 2);
   // Nothing is kept once they are gone: the second round ends where the first did.
-  if (!sanitized()) {
+  if (memory_checked()) {
     CHECK(after_rounds[1].rss_kib <= after_rounds[0].rss_kib + 4096);
     CHECK(after_rounds[1].rss_kib - baseline.rss_kib < 16 * 1024);
   }
@@ -410,7 +405,7 @@ TEST_CASE("a client that trickles a partial CONNECT holds nothing others need: o
                  << kSeconds - 2 << " s " << describe(late) << "; a device provisioned and published in " << took
                  << " s meanwhile");
     CHECK(took < 10.0);
-    if (!sanitized()) CHECK(late.rss_kib <= early.rss_kib + 1024);  // what they announced is not resident
+    if (memory_checked()) CHECK(late.rss_kib <= early.rss_kib + 1024);  // what they announced is not resident
     // Mosquitto 2.0.11 refreshes a client's keepalive whenever it reads part
     // of a packet with more than 1000 bytes to come (lib/packet_mosq.c), so a
     // client that keeps trickling is not dropped by the 90 s connect timeout:

@@ -77,15 +77,6 @@ int64_t timed_health(int port) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
 }
 
-// Under ASan the allocator's redzones and quarantine make RSS say nothing of
-// the product's memory: the figures are printed, the bounds checked in the
-// other builds (as in hostile_clients_test.cpp).
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kMemoryChecked = false;
-#else
-constexpr bool kMemoryChecked = true;
-#endif
-
 // Both listeners answer /health within a second.
 void both_answer_within_a_second(const Stack& stack) {
   for (int port : {stack.admin_port, stack.bootstrap_port}) {
@@ -130,7 +121,7 @@ TEST_CASE("HTTP listeners: a thousand slow-loris and idle connections hold no th
   INFO("provisiond: RSS " << rss_before << " KiB before, " << rss_during << " KiB with 1000 open connections; files " << files_before
                           << " -> " << files_during);
   CHECK(files_during - files_before >= 900);  // they are all open
-  if (kMemoryChecked) CHECK(rss_during - rss_before < 32 * 1024);
+  if (memory_checked()) CHECK(rss_during - rss_before < 32 * 1024);
 
   // Both listeners serve others at once, however many slow clients they hold.
   both_answer_within_a_second(stack);
@@ -192,7 +183,7 @@ TEST_CASE("HTTP listeners: clients that pipeline requests and never read their a
   std::this_thread::sleep_for(500ms);
   const long rss_during = resident_kib(pid);
   INFO("provisiond RSS: " << rss_before << " KiB before, " << rss_during << " KiB with 40 clients that never read");
-  if (kMemoryChecked) CHECK(rss_during - rss_before < 32 * 1024);
+  if (memory_checked()) CHECK(rss_during - rss_before < 32 * 1024);
   both_answer_within_a_second(stack);
   for (int fd : readers_never) close(fd);
   CHECK(stack.worker_running());

@@ -49,12 +49,13 @@ void add_template(Stack& stack, const std::string& name, const std::string& body
   reg.put_claim_certificate(*claim);
 }
 
+// No Catch macro here: threads call it (it throws when the certificate is refused).
 device::Outcome register_serial(Stack& stack, const std::string& template_name, const std::string& serial,
                                 const std::string& client_id = "") {
   mqtt_session::Session claim(stack.claim(client_id.empty() ? "claim-" + random_token(6) : client_id));
   claim.connect();
   device::ProvisioningClient client(claim, protocol::Alias::Provision, 20s);
-  auto issued = create_certificate(client);
+  auto issued = issue_certificate(client);
   return client.register_thing(template_name, issued.ownership_token, {{"SerialNumber", serial}});
 }
 
@@ -207,7 +208,10 @@ TEST_CASE("a hook that sleeps does not delay other devices") {
   auto started = std::chrono::steady_clock::now();
   for (int i = 0; i < 3; ++i)
     slow.emplace_back([&, i] {
-      if (register_serial(stack, "SlowFleet", "slow" + std::to_string(i)).accepted()) ++slow_done;
+      try {
+        if (register_serial(stack, "SlowFleet", "slow" + std::to_string(i)).accepted()) ++slow_done;
+      } catch (const std::exception&) {  // not counted as done: the CHECK below says so
+      }
     });
   std::this_thread::sleep_for(500ms);  // the three are waiting on their hook now
   // The quick device is its own process, as a device is (and not slowed by

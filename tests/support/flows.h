@@ -28,6 +28,10 @@ ProvisionedDevice provision_with_retries(Stack& stack, const std::string& serial
 struct IssuedCertificate {
   std::string certificate_id, certificate_pem, private_key_pem, ownership_token;
 };
+// REQUIREs it to be accepted (Catch: the test's own thread only).
 IssuedCertificate create_certificate(device::ProvisioningClient& client);
+// The same without Catch, for other threads (Catch is not thread-safe):
+// throws std::runtime_error when it is not accepted.
+IssuedCertificate issue_certificate(device::ProvisioningClient& client);
 
 }  // namespace provision::test

@@ -128,4 +128,10 @@ class Stack {
 std::string provisiond_binary();
 std::string provision_device_binary();
 
+// Whether memory bounds are checked in this build. Under a sanitizer (ASan's
+// redzones and quarantine, TSan's shadow memory and its runtime preloaded
+// into the broker) RSS says nothing of the product's memory: the figures are
+// printed, the bounds checked in the normal build.
+inline bool memory_checked() { return std::string(PROVISION_SANITIZER_RUNTIME).empty(); }
+
 }  // namespace provision::test
