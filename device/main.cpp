@@ -246,13 +246,16 @@ int main(int argc, char** argv) {
     std::cerr << "provision-device: " << e.what() << " (see --help)\n";
     return kUsage;
   }
+  int code = kOther;
   try {
-    return run(s);
+    code = run(s);
   } catch (const Failure& f) {
     std::cerr << "provision-device: " << f.message << "\n";
-    return f.code;
+    code = f.code;
   } catch (const std::exception& e) {
     std::cerr << "provision-device: " << e.what() << "\n";
-    return kOther;
   }
+  // No session is left: let Paho's threads end before OpenSSL's exit cleanup runs.
+  mqtt_session::await_library_threads(std::chrono::seconds(2));
+  return code;
 }

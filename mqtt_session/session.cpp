@@ -10,8 +10,24 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 namespace provision::mqtt_session {
+
+bool await_library_threads(std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    int threads = 0;
+    if (DIR* dir = opendir("/proc/self/task")) {
+      while (dirent* entry = readdir(dir))
+        if (entry->d_name[0] != '.') ++threads;
+      closedir(dir);
+    }
+    if (threads <= 1) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
 
 std::string Endpoint::uri() const { return "ssl://" + host + ":" + std::to_string(port); }
 
