@@ -62,7 +62,7 @@ std::variant<Framing, Refusal> framing(const Request& req) {
     return Refusal{415, "UnsupportedMediaType",
                    "content coding " + text::quote(req.header("Content-Encoding")) + " is not supported"};
   if (framing.has_body()) {
-    if (!takes_body(req.method)) return Refusal{400, "InvalidRequest", "a " + req.method + " request takes no body"};
+    if (!takes_body(req.method)) return Refusal{400, "InvalidRequest", "a " + text::escape(req.method, 16) + " request takes no body"};
   }
   return framing;
 }
@@ -140,7 +140,17 @@ Response Gate::refuse(const Refusal& refusal) const {
   Response res;
   res.status = refusal.status;
   if (refusal.retry_after_seconds > 0) res.set_header("Retry-After", std::to_string(refusal.retry_after_seconds));
-  res.set_content(error_body_(refusal), "application/json");
+  std::string body;
+  try {
+    body = error_body_(refusal);
+  } catch (const std::exception& e) {
+    // A message that cannot be written (request text that slipped into it
+    // unescaped) still gets its status and code, never an exception out of
+    // the listener (the http fuzz harness found one).
+    spdlog::error("HTTP refusal {} {} could not be written: {}", refusal.status, refusal.code, e.what());
+    body = R"({"error":{"code":)" + text::quote(refusal.code, 64) + R"(,"message":"the request was refused"}})";
+  }
+  res.set_content(body, "application/json");
   return res;
 }
 

@@ -27,8 +27,11 @@ registry::EnrollmentRecord check_enrollment(registry::Registry& registry, const 
   missing.status = "DISABLED";
   const auto& a = individual ? *individual : missing;
   const auto& b = group && group->kind == "group" ? *group : missing;
-  bool individual_ok = individual.has_value() & usable(a, template_name);
-  bool group_ok = (group.has_value() && group->kind == "group") & usable(b, template_name);
+  // Both checks always run: `&` on values already computed, not `&&`, so
+  // that which one failed does not show in the time taken.
+  const bool individual_usable = usable(a, template_name), group_usable = usable(b, template_name);
+  const bool individual_ok = individual.has_value() & individual_usable;
+  const bool group_ok = (group.has_value() && group->kind == "group") & group_usable;
   if (individual_ok) return a;
   if (group_ok) return b;
   throw RequestError(403, "EnrollmentNotAllowed", "this device has no active enrollment for template " + text::quote(template_name));
