@@ -127,6 +127,12 @@ class Registry {
   // --- things (things.cpp)
   std::optional<ThingRecord> find_thing(const std::string& name);
   void insert_thing(const ThingRecord& record);
+  // Inside a write transaction: until it ends, no other transaction on a
+  // shared registry can take the same lock, so registrations of one thing
+  // name by several workers are one at a time (PostgreSQL: an advisory lock
+  // held to commit or rollback). SQLite's writers are one at a time already:
+  // nothing to do there.
+  void lock_thing(const std::string& name);
   void update_thing(const ThingRecord& record);  // bumps version
   bool delete_thing(const std::string& name);
   int64_t count_things();

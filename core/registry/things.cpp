@@ -38,6 +38,13 @@ std::vector<ThingRecord> Registry::list_things(const Page& page, const std::stri
   return out;
 }
 
+void Registry::lock_thing(const std::string& name) {
+  if (!shared()) return;
+  auto s = db_->prepare("SELECT pg_advisory_xact_lock(hashtext(?))");
+  s.bind(1, "thing:" + name);
+  s.step();
+}
+
 void Registry::insert_thing(const ThingRecord& r) {
   int64_t now = unix_now();
   db_->prepare("INSERT INTO things (name, thing_type, attributes, version, created_at, updated_at) VALUES (?,?,?,1,?,?)")

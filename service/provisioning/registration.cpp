@@ -106,6 +106,9 @@ std::vector<std::string> apply_plan(registry::Registry& registry, const template
                                     const std::string& template_name, const std::string& certificate_id,
                                     bool may_reprovision, std::vector<std::string>* policies) {
   if (!plan.thing) throw RequestError(400, "InvalidTemplate", "template " + text::quote(template_name) + " has no AWS::IoT::Thing resource");
+  // Workers sharing a registry: one registration of this thing at a time, or
+  // two devices could each see it unowned and both take it (cluster_tests).
+  registry.lock_thing(plan.thing->name);
   auto earlier = registered_certificates(registry, plan.thing->name, certificate_id);
   if (!earlier.empty() && !may_reprovision) throw reprovisioning_refused(plan.thing->name, template_name);
   auto change = decide_thing(*plan.thing, registry.find_thing(plan.thing->name), registry.groups_of_thing(plan.thing->name));
