@@ -5,6 +5,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <optional>
 #include <thread>
 
 #include "util/clock.h"
@@ -320,4 +321,37 @@ TEST_CASE("on a PostgreSQL registry a MAC device bootstraps over HTTPS with a si
   device.connect();
   CHECK(device.publish("devices/" + thing + "/data", "{}") == 0);
   CHECK(stack.registry().find_device_credential(thing));
+}
+
+TEST_CASE("on a PostgreSQL registry registrations of one thing name are one at a time: a second waits until the first ends") {
+  // What keeps two workers from both taking one unowned thing (apply_plan
+  // takes this lock before it reads the thing and its certificates).
+  auto& server = PostgresServer::shared();
+  auto database = server.create_database("lock_" + random_token(8));
+  auto first = registry::Registry::open(database);
+  auto second = registry::Registry::open(database);
+  auto third = registry::Registry::open(database);
+
+  std::optional<registry::Transaction> holding(std::in_place, first);
+  first.lock_thing("machine-1");
+  std::atomic<bool> other_name_locked{false}, same_name_locked{false};
+  std::thread other([&] {
+    registry::Transaction tx(third);
+    third.lock_thing("machine-2");
+    other_name_locked = true;
+    tx.commit();
+  });
+  std::thread same([&] {
+    registry::Transaction tx(second);
+    second.lock_thing("machine-1");
+    same_name_locked = true;
+    tx.commit();
+  });
+  other.join();
+  CHECK(other_name_locked);
+  std::this_thread::sleep_for(500ms);
+  CHECK_FALSE(same_name_locked);  // still waiting for the first transaction
+  holding.reset();                // rolled back: the lock goes with it
+  same.join();
+  CHECK(same_name_locked);
 }
