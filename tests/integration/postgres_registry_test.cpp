@@ -323,7 +323,7 @@ TEST_CASE("on a PostgreSQL registry a MAC device bootstraps over HTTPS with a si
   CHECK(stack.registry().find_device_credential(thing));
 }
 
-TEST_CASE("on a PostgreSQL registry registrations of one thing name are one at a time: a second waits until the first ends") {
+TEST_CASE("registrations of one thing name on a PostgreSQL registry are one at a time: a second waits until the first ends") {
   // What keeps two workers from both taking one unowned thing (apply_plan
   // takes this lock before it reads the thing and its certificates).
   auto& server = PostgresServer::shared();
