@@ -60,7 +60,18 @@ DerElement read_element(const unsigned char* cursor, long length) {
 
 }  // namespace
 
-Certificate::Certificate(X509* cert) : cert_(cert, X509_free) {}
+Certificate::Certificate(X509* cert) : cert_(cert, X509_free) {
+  // OpenSSL decodes a certificate's extensions into a cache on first use,
+  // from whichever thread gets there first. Filling it here, before this
+  // certificate can be shared (a CA in a trust store that several threads
+  // verify against), makes every later use a read: ThreadSanitizer caught
+  // one thread comparing a CA's key identifier while another was writing it.
+  // (-1: no purpose checked, only the cache filled; a certificate with a
+  // malformed extension is marked invalid there and refused where it is used.)
+  ERR_set_mark();
+  X509_check_purpose(cert, -1, 0);
+  ERR_pop_to_mark();  // what it found is not this constructor's to report
+}
 
 Certificate Certificate::adopt(X509* cert) {
   if (cert == nullptr) throw Error("no certificate");
