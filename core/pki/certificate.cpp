@@ -58,20 +58,24 @@ DerElement read_element(const unsigned char* cursor, long length) {
   return element;
 }
 
-}  // namespace
-
-Certificate::Certificate(X509* cert) : cert_(cert, X509_free) {
-  // OpenSSL decodes a certificate's extensions into a cache on first use,
-  // from whichever thread gets there first. Filling it here, before this
-  // certificate can be shared (a CA in a trust store that several threads
-  // verify against), makes every later use a read: ThreadSanitizer caught
-  // one thread comparing a CA's key identifier while another was writing it.
-  // (-1: no purpose checked, only the cache filled; a certificate with a
-  // malformed extension is marked invalid there and refused where it is used.)
+// OpenSSL decodes a certificate's extensions into a cache on first use,
+// from whichever thread gets there first. A certificate read from bytes may
+// be shared (a CA in a trust store that several threads verify against):
+// filling its cache here makes every later use a read. ThreadSanitizer
+// caught one thread comparing a CA's key identifier while another was
+// writing it. (-1: no purpose checked, only the cache filled; a certificate
+// with a malformed extension is marked invalid there and refused where it is
+// used. What it finds is not the parser's to report.)
+X509* with_extensions_cached(X509* cert) {
   ERR_set_mark();
   X509_check_purpose(cert, -1, 0);
-  ERR_pop_to_mark();  // what it found is not this constructor's to report
+  ERR_pop_to_mark();
+  return cert;
 }
+
+}  // namespace
+
+Certificate::Certificate(X509* cert) : cert_(cert, X509_free) {}
 
 Certificate Certificate::adopt(X509* cert) {
   if (cert == nullptr) throw Error("no certificate");
@@ -84,7 +88,7 @@ Certificate Certificate::from_pem(std::string_view pem) {
   ERR_clear_error();
   X509* cert = PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr);
   if (cert == nullptr) fail("cannot parse certificate PEM");
-  return Certificate(cert);
+  return Certificate(with_extensions_cached(cert));
 }
 
 std::map<std::string, std::string> Certificate::subject_from_pem(std::string_view pem) {
@@ -127,7 +131,7 @@ std::vector<Certificate> Certificate::all_from_pem(std::string_view pem) {
   ERR_clear_error();
   std::vector<Certificate> out;
   while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr))
-    out.push_back(Certificate(cert));
+    out.push_back(Certificate(with_extensions_cached(cert)));
   // The loop ends at the end of the input ("no start line") or at a malformed block.
   unsigned long code = ERR_peek_last_error();
   if (out.empty()) fail("cannot parse certificate PEM bundle");
@@ -146,7 +150,7 @@ Certificate Certificate::from_der(std::string_view der) {
   ERR_clear_error();
   X509* cert = d2i_X509(nullptr, &cursor, static_cast<long>(der.size()));
   if (cert == nullptr) fail("cannot parse certificate DER");
-  Certificate result(cert);
+  Certificate result(with_extensions_cached(cert));
   if (static_cast<size_t>(cursor - begin) != der.size())
     throw Error("cannot parse certificate DER: trailing data after the certificate");
   return result;

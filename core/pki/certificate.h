@@ -19,7 +19,12 @@ using X509Ptr = Owned<X509, X509_free>;
 
 class Certificate {
  public:
-  // Takes ownership of `cert` (e.g. what mosquitto_client_certificate returns).
+  // Takes ownership of `cert` (e.g. what mosquitto_client_certificate returns)
+  // as it is. Certificates read from PEM or DER also get OpenSSL's extension
+  // cache filled, so that threads may share them; an adopted one made here
+  // has it filled where it is first used (CertificateAuthority's constructor,
+  // through is_ca(), for a CA), and the broker's verification fills it for a
+  // client's.
   static Certificate adopt(X509* cert);
   // The first certificate in `pem`; throws Error when there is none or it is malformed.
   static Certificate from_pem(std::string_view pem);

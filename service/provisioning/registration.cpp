@@ -107,7 +107,8 @@ std::vector<std::string> apply_plan(registry::Registry& registry, const template
                                     bool may_reprovision, std::vector<std::string>* policies) {
   if (!plan.thing) throw RequestError(400, "InvalidTemplate", "template " + text::quote(template_name) + " has no AWS::IoT::Thing resource");
   // Workers sharing a registry: one registration of this thing at a time, or
-  // two devices could each see it unowned and both take it (cluster_tests).
+  // two devices could each see it unowned and both take it (the lock:
+  // postgres_registry_tests; the race it stops: cluster_tests).
   registry.lock_thing(plan.thing->name);
   auto earlier = registered_certificates(registry, plan.thing->name, certificate_id);
   if (!earlier.empty() && !may_reprovision) throw reprovisioning_refused(plan.thing->name, template_name);
